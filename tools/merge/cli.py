@@ -1,0 +1,5 @@
+"""`clade merge` (stub until the engine lands)."""
+
+
+def register(subparsers) -> None:
+    return None

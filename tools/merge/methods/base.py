@@ -1,0 +1,76 @@
+"""The contract between the merge executor and the method math.
+
+A method is a small pure function `fn(task: TensorTask) -> Tensor` over one tensor name at a
+time. Parameter resolution (gradients, filters, precedence), dtype handling, device placement,
+seeding and IO all happen before and after it, in the executor; a method never reads files,
+never looks at layer indices and never mutates its inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+
+@dataclass(frozen=True)
+class TensorTask:
+    """Everything a method needs to merge one tensor.
+
+    tensors      the inputs θᵢ, same shape, on the compute device, in the compute dtype.
+                 For methods that take a base, the base model is NOT among them.
+    base         θ₀ (None when the method takes no base or none was given).
+    model_params per input, the resolved scalar per-model parameters (weight, density, ...),
+                 aligned with `tensors`; defaults already filled in.
+    params       the resolved method-level parameters (normalize, lambda, t, ...), defaults filled in.
+    generator    seeded per tensor by the executor; only random methods use it.
+    name         the tensor's name, for error messages.
+    """
+
+    name: str
+    tensors: Sequence[torch.Tensor]
+    base: torch.Tensor | None = None
+    model_params: Sequence[Mapping[str, float]] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    generator: torch.Generator | None = None
+
+
+MethodFn = Callable[[TensorTask], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter a method accepts. `default=None` with `required=True` means no default."""
+
+    name: str
+    default: Any = None
+    required: bool = False
+    kind: Literal["float", "bool"] = "float"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One registry entry.
+
+    base         "required": needs base_model; "optional": uses it when given; "none": ignores it
+                 (the base, if listed among models, is then an ordinary input).
+    min_models   minimum number of non-base inputs.
+    max_models   maximum number of non-base inputs (None: unbounded).
+    model_params per-model parameters (mergekit's tensor parameters: weight, density, ...).
+    params       method-level parameters (normalize, lambda, t, ...).
+    random       True when the result depends on the generator (DARE, DELLA).
+    """
+
+    name: str
+    fn: MethodFn
+    base: Literal["required", "optional", "none"]
+    model_params: tuple[Param, ...] = ()
+    params: tuple[Param, ...] = ()
+    min_models: int = 1
+    max_models: int | None = None
+    random: bool = False
+
+    def param_names(self) -> set[str]:
+        return {p.name for p in self.model_params} | {p.name for p in self.params}
