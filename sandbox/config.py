@@ -1,7 +1,58 @@
-"""Sandbox section of clade.yaml. (Owned by the sandbox layer; stub.)"""
+"""The `sandbox:` section of clade.yaml: which backend runs jobs, and their default limits.
 
-from pydantic import BaseModel, ConfigDict
+Example:
+    sandbox:
+      backend: local          # local | docker | ray
+      limits: {wall_s: 1800, memory_mb: 16000, max_procs: 256, output_bytes: 1000000}
+      cpu_concurrency: 2      # concurrent CPU jobs when no GPU is visible
+      gpus: auto              # auto | none | [0, 1]
+      isolation: auto         # auto: strongest available, warn on what is missing; required: refuse to run without it
+      docker: {image: clade-sandbox:latest}
+      ray: {address: null}    # null: a local ray.init(); or "ray://head:10001"
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Limits(BaseModel):
+    """What one job may use. `None` means not limited."""
+
+    model_config = ConfigDict(extra="forbid")
+    wall_s: float = Field(3600.0, gt=0, description="wall-clock seconds before the whole job is killed")
+    cpu_s: int | None = Field(None, gt=0, description="CPU seconds per process (RLIMIT_CPU)")
+    memory_mb: int | None = Field(None, gt=0, description="resident memory of the whole job")
+    max_procs: int | None = Field(512, gt=0, description="processes and threads of the whole job")
+    file_size_mb: int | None = Field(65536, gt=0, description="largest file the job may write (RLIMIT_FSIZE)")
+    output_bytes: int = Field(1_000_000, gt=0, description="bytes of stdout, and of stderr, before the job is killed")
+
+
+class DockerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image: str = "clade-sandbox:latest"
+    # Bind the host's Python and this checkout read-only at the same paths, instead of using
+    # the project installed in the image (how the tests run on a locally imported image).
+    mount_host_python: bool = False
+    scratch_mb: int = Field(1024, gt=0, description="size of the /tmp tmpfs")
+    cpus: float | None = Field(None, gt=0, description="CPUs per container (default: no limit)")
+
+
+class RayConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    address: str | None = None
+    num_cpus: int | None = Field(None, gt=0, description="CPUs for a local ray.init()")
 
 
 class SandboxConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
+    backend: Literal["local", "docker", "ray"] = "local"
+    isolation: Literal["auto", "required"] = "auto"
+    limits: Limits = Field(default_factory=Limits)
+    cpu_concurrency: int = Field(1, gt=0)
+    gpus: Literal["auto", "none"] | list[int] = "auto"
+    jobs_dir: str | None = Field(None, description="where job directories go (default: a temporary directory)")
+    docker: DockerConfig = Field(default_factory=DockerConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)

@@ -1,0 +1,194 @@
+"""The `docker` backend: a job is one container, created through the Docker SDK.
+
+Protects against: network access (`network_mode=none`); writes outside the job directory
+(read-only root file system, the job directory the only writable bind mount, a size-capped
+tmpfs on /tmp); privilege (non-root user, all capabilities dropped, no-new-privileges);
+memory, processes and CPU (the container's cgroup: `mem_limit` with no extra swap,
+`pids_limit`, `nano_cpus`); file size, CPU seconds and core dumps (ulimits); host secrets
+(the environment is the allow-list of environment.py; nothing of the host is mounted but the
+job directory, the read-only inputs, and with `mount_host_python` the host's Python and
+this checkout); hangs, output floods and left-behind children (the watch loop kills the
+container, which ends every process in it, and the container is always removed); a job
+killing its parent (its parent is the container's init, not Clade). GPUs: one device
+request per job for exactly the GPU the scheduler gave it.
+Does not protect against: kernel or container-runtime exploits, and a Docker daemon
+configured with a permissive default runtime. Needs a running Docker engine and the image
+(`sandbox/Dockerfile` for users; `sandbox/host_setup.sh` builds the test image).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from sandbox.config import Limits, SandboxConfig
+from sandbox.environment import sandbox_env
+from sandbox.isolation import REPO_ROOT, JOB_UID, kept_paths
+from sandbox.job import Job, Result
+from sandbox.monitor import MB, watch
+from sandbox.outcome import STDERR, STDOUT, RunOutcome, describe_exit, read_capped
+from sandbox.runner import finish, jobs_root, prepare, worker_argv
+from tools.errors import BadInput, CladeError
+
+REDIRECT = '"$@" >"$CLADE_JOB_DIR/{out}" 2>"$CLADE_JOB_DIR/{err}"'.format(out=STDOUT, err=STDERR)
+
+
+def device_requests(gpus: Sequence[int]) -> list:
+    """The Docker device request for exactly these GPUs (empty for a CPU job)."""
+    from docker.types import DeviceRequest
+
+    if not gpus:
+        return []
+    return [DeviceRequest(device_ids=[str(g) for g in gpus], capabilities=[["gpu"]])]
+
+
+def ulimits(limits: Limits) -> list:
+    from docker.types import Ulimit
+
+    found = [Ulimit(name="core", soft=0, hard=0)]
+    if limits.cpu_s is not None:
+        found.append(Ulimit(name="cpu", soft=limits.cpu_s, hard=limits.cpu_s))
+    if limits.file_size_mb is not None:
+        found.append(Ulimit(name="fsize", soft=limits.file_size_mb * MB, hard=limits.file_size_mb * MB))
+    return found
+
+
+def job_user() -> str:
+    """The container's user: the caller's own uid, or 65534 when the caller is root."""
+    uid = os.getuid()
+    return f"{JOB_UID}:{JOB_UID}" if uid == 0 else f"{uid}:{os.getgid()}"
+
+
+def mounts(job_dir: Path, read_only: Sequence[str], host_python: bool) -> dict[str, dict[str, str]]:
+    volumes = {p: {"bind": p, "mode": "ro"} for p in (*(kept_paths() if host_python else ()), *read_only)}
+    volumes[str(job_dir)] = {"bind": str(job_dir), "mode": "rw"}
+    return volumes
+
+
+def container_options(config: SandboxConfig, job_dir: Path, limits: Limits, read_only: Sequence[str],
+                      gpus: Sequence[int], env: Mapping[str, str]) -> dict:
+    """Every option of the job's container (pure: tests assert on it)."""
+    options = dict(
+        network_mode="none", read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+        user=job_user(), init=True, detach=True, working_dir=str(job_dir), environment=dict(env),
+        tmpfs={"/tmp": f"size={config.docker.scratch_mb}m,mode=1777"},
+        volumes=mounts(job_dir, read_only, config.docker.mount_host_python),
+        ulimits=ulimits(limits), device_requests=device_requests(gpus), pids_limit=limits.max_procs or -1,
+    )
+    if limits.memory_mb is not None:
+        options.update(mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m")
+    if config.docker.cpus is not None:
+        options["nano_cpus"] = int(config.docker.cpus * 1e9)
+    return options
+
+
+class ContainerHandle:
+    def __init__(self, client, container):
+        self.client, self.container = client, container
+
+    def wait(self, timeout: float) -> int | None:
+        import requests
+
+        try:
+            return int(self.container.wait(timeout=max(timeout, 0.01))["StatusCode"])
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            return None
+
+    def memory_bytes(self) -> int | None:
+        return None  # the container's cgroup enforces memory
+
+    def kill(self) -> None:
+        self.container.remove(force=True)
+
+    def state(self) -> dict:
+        return self.client.api.inspect_container(self.container.id)["State"]
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(self, config: SandboxConfig | None = None, client=None):
+        self.config = config or SandboxConfig(backend="docker")
+        self._client, self._root = client, None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = connect()
+        return self._client
+
+    def python(self) -> str:
+        return sys.executable if self.config.docker.mount_host_python else "python"
+
+    def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
+        self._root = self._root or jobs_root(self.config.jobs_dir)
+        job_dir = prepare(job, self._root)
+        extra = {"PYTHONPATH": str(REPO_ROOT)} if self.config.docker.mount_host_python else {}
+        outcome = self.run(worker_argv(self.python(), job_dir), job_dir, job.limits, read_only=job.read_only_paths(), gpus=gpus, extra_env=extra)
+        return finish(job, job_dir, outcome)
+
+    def run(self, argv: Sequence[str], job_dir: Path, limits: Limits, *, read_only: Sequence[str] = (),
+            gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
+        job_dir = Path(job_dir).resolve()
+        _own_job_dir(job_dir)
+        visible = list(range(len(gpus))) if gpus else None  # inside the container the GPUs count from 0
+        env = sandbox_env({}, job_dir, gpus=visible, extra=extra_env)
+        options = container_options(self.config, job_dir, limits, read_only, gpus or [], env)
+        handle = ContainerHandle(self.client, self._create(["/bin/sh", "-c", REDIRECT, "clade-job", *argv], options))
+        try:
+            verdict = watch(handle, job_dir, limits, sample_memory=False)
+            state, peak = handle.state(), _peak_memory(handle.container.id)
+        finally:
+            handle.kill()
+        status, reason = (("timeout" if verdict.limit == "timeout" else "killed"), verdict.reason) if verdict.limit else describe_exit(verdict.exit_code)
+        if verdict.limit is None and state.get("OOMKilled"):
+            status, reason = "killed", f"exceeded the memory limit of {limits.memory_mb} MB (killed by the kernel's OOM killer); {reason}"
+        stdout, cut_out = read_capped(job_dir / STDOUT, limits.output_bytes)
+        stderr, cut_err = read_capped(job_dir / STDERR, limits.output_bytes)
+        return RunOutcome(status=status, exit_code=verdict.exit_code, reason=reason, stdout=stdout, stderr=stderr,
+                          truncated=cut_out or cut_err, wall_s=round(verdict.wall_s, 4),
+                          peak_memory_mb=round(peak / MB, 1) if peak else None, backend="docker", isolation="docker")
+
+    def _create(self, command: list[str], options: dict):
+        import docker
+
+        try:
+            return self.client.containers.run(self.config.docker.image, command, **options)
+        except docker.errors.ImageNotFound:
+            raise BadInput(f"clade.yaml sandbox.docker.image: image {self.config.docker.image!r} not found; build it with "
+                           f"`docker build -t {self.config.docker.image} -f sandbox/Dockerfile .`") from None
+        except docker.errors.APIError as exc:
+            raise CladeError(f"docker could not start the job's container: {exc.explanation or exc}") from None
+
+
+def connect():
+    """A Docker SDK client for the engine of DOCKER_HOST or the default socket."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+        return client
+    except docker.errors.DockerException as exc:
+        raise CladeError(f"no Docker engine answers ({exc}); start dockerd, or run `bash sandbox/host_setup.sh`") from None
+
+
+def _own_job_dir(job_dir: Path) -> None:
+    """Give the job directory to the container's user (it runs as 65534 when Clade runs as root)."""
+    if os.getuid() != 0:
+        return
+    for root, dirs, files in os.walk(job_dir):
+        for name in (root, *(os.path.join(root, n) for n in dirs + files)):
+            os.chown(name, JOB_UID, JOB_UID)
+
+
+def _peak_memory(container_id: str) -> int | None:
+    for path in (f"/sys/fs/cgroup/memory/docker/{container_id}/memory.max_usage_in_bytes",
+                 f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/memory.peak"):
+        try:
+            return int(Path(path).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return None

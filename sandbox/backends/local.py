@@ -1,0 +1,190 @@
+"""The `local` backend: a job is a child process tree on this machine.
+
+Protects against (each proven by a test in tests/sandbox/test_hostile.py):
+- hanging, sleeping, looping: a wall-clock limit kills the whole job (cgroup, process group
+  and pid namespace), never just stops waiting;
+- forking without bound: a per-job pids cgroup (`max_procs`); without cgroups, RLIMIT_NPROC
+  (per user, and not enforced for root);
+- allocating without bound: a per-job memory cgroup (`memory_mb`, enforced by the kernel,
+  page cache included); without cgroups, the job's summed RSS is sampled every 20 ms and
+  the job is killed over the limit (a fast allocation can overshoot between samples);
+- printing gigabytes: stdout/stderr go to files in the job directory, the job is killed
+  once either passes `output_bytes`, and the result holds at most that much of each;
+- leaving a child behind: everything in the job's cgroup / pid namespace / process group is
+  killed when the top process ends;
+- killing its parent: the job's parent is bwrap's init (or unshare, or a `sh` shim), never
+  the Clade process;
+- CPU time (RLIMIT_CPU), file size (RLIMIT_FSIZE), core dumps (none);
+- reading secrets from the environment: the environment is an allow-list (environment.py);
+- with bubblewrap only: network (empty network namespace), writes outside the job directory
+  (read-only root), dotfile secrets and the Docker socket (/root, /home, /run, /tmp hidden),
+  privileges (uid 65534, no capabilities).
+Does not protect against: kernel exploits; reading world-readable files outside the hidden
+directories (the root file system is visible, read-only); GPU memory of another job on the
+same GPU (the scheduler gives each GPU job its own GPU). Without bubblewrap there is no
+network or file-system isolation, and a loud warning says so on every run.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import psutil
+
+from sandbox.cgroups import JobCgroup
+from sandbox.config import Limits, SandboxConfig
+from sandbox.environment import sandbox_env
+from sandbox.isolation import REPO_ROOT, isolation_prefix
+from sandbox.job import Job, Result
+from sandbox.monitor import MB, Verdict, watch
+from sandbox.outcome import STDERR, STDOUT, RunOutcome, describe_exit, read_capped
+from sandbox.runner import finish, jobs_root, prepare, worker_argv
+from tools.errors import BadInput
+
+SHIM = ["/bin/sh", "-c", '"$@"; exit $?', "clade-shim"]  # keeps the job from being our child
+WARNED: set[str] = set()
+
+
+def _rlimits(limits: Limits, cap_procs: bool) -> list[tuple[int, int]]:
+    pairs = [(resource.RLIMIT_CORE, 0)]
+    if limits.cpu_s is not None:
+        pairs.append((resource.RLIMIT_CPU, limits.cpu_s))
+    if limits.file_size_mb is not None:
+        pairs.append((resource.RLIMIT_FSIZE, limits.file_size_mb * MB))
+    if cap_procs and limits.max_procs is not None:
+        pairs.append((resource.RLIMIT_NPROC, limits.max_procs + len(psutil.pids())))
+    return pairs
+
+
+def _preexec(cgroup: JobCgroup | None, rlimits: list[tuple[int, int]]):
+    def setup() -> None:
+        if cgroup is not None:
+            cgroup.enter()
+        for which, value in rlimits:
+            resource.setrlimit(which, (value, value))
+    return setup
+
+
+class LocalHandle:
+    """A started job: its top process, its cgroup (if any) and its process group."""
+
+    def __init__(self, proc: subprocess.Popen, cgroup: JobCgroup | None):
+        self.proc, self.cgroup = proc, cgroup
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _processes(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.proc.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def memory_bytes(self) -> int | None:
+        total = 0
+        for process in self._processes():
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def kill(self) -> None:
+        for process in self._processes():
+            try:
+                process.kill()
+            except psutil.Error:
+                pass
+        try:
+            os.killpg(self.proc.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+        self.proc.wait()
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, config: SandboxConfig | None = None):
+        self.config = config or SandboxConfig()
+        self._root: Path | None = None
+
+    def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
+        """Run the worker on `job` in a fresh job directory; the result is also in its result.json."""
+        self._root = self._root or jobs_root(self.config.jobs_dir)
+        job_dir = prepare(job, self._root)
+        outcome = self.run(worker_argv(sys.executable, job_dir), job_dir, job.limits, read_only=job.read_only_paths(),
+                           gpus=gpus, extra_env={"PYTHONPATH": str(REPO_ROOT)})
+        return finish(job, job_dir, outcome)
+
+    def prefix(self, job_dir: Path, read_only: Sequence[str]) -> tuple[str, list[str]]:
+        kind, prefix = isolation_prefix(job_dir, read_only)
+        if kind != "bwrap":
+            _refuse_or_warn(kind, self.config.isolation)
+        return kind, (prefix if kind != "none" else SHIM)
+
+    def run(self, argv: Sequence[str], job_dir: Path, limits: Limits, *, read_only: Sequence[str] = (),
+            gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
+        """Run `argv` in `job_dir` under every protection available; always returns an outcome."""
+        job_dir = Path(job_dir).resolve()
+        (job_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        kind, prefix = self.prefix(job_dir, read_only)
+        cgroup = JobCgroup.create(f"{job_dir.name}-{os.getpid()}-{time.monotonic_ns()}", limits)
+        env = sandbox_env(os.environ, job_dir, gpus=gpus, extra=extra_env)
+        try:
+            handle = self._start([*prefix, *argv], job_dir, env, limits, cgroup)
+            verdict = watch(handle, job_dir, limits, sample_memory=cgroup is None)
+            handle.kill()  # whatever the top process left behind
+            return _outcome(verdict, job_dir, limits, cgroup, kind)
+        finally:
+            if cgroup is not None:
+                cgroup.remove()
+
+    def _start(self, argv, job_dir, env, limits, cgroup) -> LocalHandle:
+        rlimits = _rlimits(limits, cap_procs=cgroup is None and os.geteuid() != 0)
+        with open(job_dir / STDOUT, "wb") as out, open(job_dir / STDERR, "wb") as err:
+            proc = subprocess.Popen(argv, cwd=job_dir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    start_new_session=True, preexec_fn=_preexec(cgroup, rlimits))
+        return LocalHandle(proc, cgroup)
+
+
+def _outcome(verdict: Verdict, job_dir: Path, limits: Limits, cgroup: JobCgroup | None, kind: str) -> RunOutcome:
+    status, reason = ("timeout" if verdict.limit == "timeout" else "killed", verdict.reason) if verdict.limit else describe_exit(verdict.exit_code)
+    if cgroup is not None and verdict.limit is None:
+        status, reason = _cgroup_reason(cgroup, limits, status, reason)
+    stdout, cut_out = read_capped(job_dir / STDOUT, limits.output_bytes)
+    stderr, cut_err = read_capped(job_dir / STDERR, limits.output_bytes)
+    peak = cgroup.peak_memory_bytes() if cgroup is not None else verdict.peak_memory_bytes
+    return RunOutcome(status=status, exit_code=verdict.exit_code, reason=reason, stdout=stdout, stderr=stderr,
+                      truncated=cut_out or cut_err, wall_s=round(verdict.wall_s, 4),
+                      peak_memory_mb=round(peak / MB, 1) if peak else None, backend="local", isolation=kind)
+
+
+def _cgroup_reason(cgroup: JobCgroup, limits: Limits, status: str, reason: str) -> tuple[str, str]:
+    if cgroup.oom_killed():
+        return "killed", f"exceeded the memory limit of {limits.memory_mb} MB (killed by the kernel's OOM killer); {reason}"
+    if cgroup.pids_exhausted():
+        return status if status != "ok" else "ok", f"hit the process limit of {limits.max_procs} (fork failed); {reason}"
+    return status, reason
+
+
+def _refuse_or_warn(kind: str, policy: str) -> None:
+    missing = "read-only file system and hidden home directories" if kind == "unshare" else "network, file-system and pid isolation"
+    text = f"bubblewrap is not usable here (isolation: {kind}): {missing} NOT enforced; install bubblewrap (apt-get install bubblewrap)"
+    if policy == "required":
+        raise BadInput(f"clade.yaml sandbox.isolation is 'required' but {text}")
+    if text not in WARNED:
+        WARNED.add(text)
+        print(f"clade sandbox: WARNING: {text}", file=sys.stderr)

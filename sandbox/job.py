@@ -1,0 +1,123 @@
+"""The job contract: `job.json` in, `result.json` out (schema version 1).
+
+A job is everything the worker needs, with no reference to the host's state: the
+genotype, the paths of the source models (mounted read-only), the evaluation spec, the
+limits, the device request and the seed. A result is what came back, failures included,
+with the failure reason in words. The planner builds `Job`s; every backend returns `Result`s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sandbox.config import Limits
+from tools.errors import BadInput
+
+SCHEMA_VERSION = 1
+JOB_FILE = "job.json"
+RESULT_FILE = "result.json"
+Status = Literal["ok", "failed", "timeout", "killed"]
+
+
+class CodeGenotype(BaseModel):
+    """A code candidate: a workspace tree, plus whole files that replace or add to it."""
+
+    model_config = ConfigDict(extra="forbid")
+    tree: str = Field(description="directory holding the parent's tree (mounted read-only, copied into the job)")
+    files: dict[str, str] = Field(default_factory=dict, description="relative path -> new content")
+
+
+class EvaluationSpec(BaseModel):
+    """How the worker measures the candidate.
+
+    Merge jobs: the suite of the workspace at `workspace` (its clade.yaml `evaluation`).
+    Code and command jobs: `command`, run in the job's work tree; its last stdout line is a
+    JSON object of metrics, and `fitness_key` names the one that is the fitness.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    workspace: str | None = None
+    split: str = "search"
+    command: list[str] | None = None
+    timeout_s: float | None = Field(None, gt=0)
+    fitness_key: str = "fitness"
+
+
+class DeviceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    gpus: int = Field(0, ge=0, le=1, description="0: CPU job; 1: one whole GPU")
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+    kind: Literal["merge", "code", "command"]
+    genotype: dict[str, Any] = Field(description="merge: {recipe: {...}}; code: CodeGenotype; command: {argv: [...]}")
+    models: dict[str, str] = Field(default_factory=dict, description="source name -> model directory (read-only)")
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+    limits: Limits = Field(default_factory=Limits)
+    device: DeviceRequest = Field(default_factory=DeviceRequest)
+    seed: int = 0
+
+    def read_only_paths(self) -> list[str]:
+        """Host paths the job reads: source models, the parent tree, the evaluation workspace."""
+        paths = list(self.models.values())
+        if self.kind == "code" and "tree" in self.genotype:
+            paths.append(self.genotype["tree"])
+        if self.evaluation.workspace:
+            paths.append(self.evaluation.workspace)
+        return sorted({str(Path(p).resolve()) for p in paths})
+
+
+class Timings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    materialize_s: float = 0.0
+    evaluate_s: float = 0.0
+    total_s: float = 0.0
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schema_version: Literal[1] = SCHEMA_VERSION
+    job_id: str
+    status: Status
+    fitness: float | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    timings: Timings = Field(default_factory=Timings)
+    peak_memory_mb: float | None = None
+    device: str = "cpu"
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    truncated: bool = False
+    reason: str = ""
+    backend: str = ""
+
+
+def write_json_atomic(path: Path, model: BaseModel) -> None:
+    """Write a model as JSON to `path` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(model.model_dump_json(indent=2))
+    os.replace(tmp, path)
+
+
+def read_model(path: Path, cls: type[BaseModel]) -> Any:
+    """Load and validate a JSON file; BadInput names the file and the first bad field."""
+    try:
+        return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: not valid JSON ({exc})") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise BadInput(f"{path}: field {where}: {err['msg']}") from None

@@ -1,0 +1,69 @@
+"""The host side of the job contract, shared by every backend.
+
+`prepare` makes the job directory and writes job.json; the backend runs the worker there
+under its isolation; `finish` reads what the worker wrote, folds in what the sandbox saw
+(limit breaches, exit status, logs, peak memory) and writes the final result.json.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from sandbox.job import JOB_FILE, RESULT_FILE, Job, Result, Timings, write_json_atomic
+from sandbox.outcome import RunOutcome
+
+WORKER_MODULE = "sandbox.worker"
+
+
+def jobs_root(configured: str | None) -> Path:
+    """The directory job directories go in: the configured one, or a fresh temporary one."""
+    if configured:
+        root = Path(configured).expanduser().resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+    return Path(tempfile.mkdtemp(prefix="clade-jobs-"))
+
+
+def prepare(job: Job, root: Path) -> Path:
+    """A fresh, empty directory for `job` holding job.json (an earlier run's is replaced)."""
+    job_dir = (root / job.id).resolve()
+    if job_dir.exists():
+        shutil.rmtree(job_dir)
+    job_dir.mkdir(parents=True)
+    write_json_atomic(job_dir / JOB_FILE, job)
+    return job_dir
+
+
+def worker_argv(python: str, job_dir: Path) -> list[str]:
+    return [python, "-m", WORKER_MODULE, str(job_dir)]
+
+
+def _inner_result(job_dir: Path) -> tuple[Result | None, str]:
+    path = job_dir / RESULT_FILE
+    if not path.is_file():
+        return None, "the worker ended without writing result.json"
+    try:
+        return Result.model_validate_json(path.read_bytes()), ""
+    except (ValidationError, ValueError) as exc:
+        return None, f"result.json written in the job is not a valid result ({str(exc).splitlines()[0]})"
+
+
+def finish(job: Job, job_dir: Path, outcome: RunOutcome) -> Result:
+    """The final result: the worker's own, overruled by the sandbox's verdict when it broke a limit."""
+    inner, problem = _inner_result(job_dir)
+    result = inner.model_copy() if inner is not None else Result(job_id=job.id, status="failed", reason=problem)
+    if outcome.status != "ok" or inner is None:
+        result.status = outcome.status if outcome.status != "ok" else "failed"
+        parts = (problem, inner.reason if inner is not None and inner.status != "ok" else "", outcome.reason)
+        result.reason = "; ".join(p for p in parts if p)
+        result.fitness = None
+    result.job_id, result.exit_code, result.backend = job.id, outcome.exit_code, outcome.backend
+    result.stdout, result.stderr, result.truncated = outcome.stdout, outcome.stderr, outcome.truncated
+    result.peak_memory_mb = outcome.peak_memory_mb
+    result.timings = Timings(materialize_s=result.timings.materialize_s, evaluate_s=result.timings.evaluate_s, total_s=outcome.wall_s)
+    write_json_atomic(job_dir / RESULT_FILE, result)
+    return result

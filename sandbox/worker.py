@@ -1,0 +1,106 @@
+"""The worker: the one entry point every backend runs inside its isolation.
+
+    python -m sandbox.worker JOB_DIR
+
+It reads JOB_DIR/job.json, materializes the candidate (a merge through tools.merge.api, or
+a copy of the code tree with the candidate's files written over it), evaluates it (the
+workspace's suite through tools.evaluate.api, or the evaluation command) and writes
+JOB_DIR/result.json. Any failure becomes a `failed` result whose reason names what went
+wrong; the traceback goes to stderr, which the sandbox keeps (truncated) in the result.
+The worker exits 0 whenever it wrote a result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from sandbox.job import JOB_FILE, RESULT_FILE, CodeGenotype, Job, Result, Timings, read_model, write_json_atomic
+from tools.errors import BadInput
+
+WORK = "work"
+
+
+def device_for(job: Job) -> str:
+    """'cuda' when the job was given a GPU and torch sees it, else 'cpu'."""
+    if job.device.gpus == 0 or not os.environ.get("CUDA_VISIBLE_DEVICES"):
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def materialize_code(genotype: CodeGenotype, work: Path) -> Path:
+    """Copy the parent tree to `work` and write the candidate's files over it."""
+    shutil.copytree(genotype.tree, work, symlinks=True)
+    for relative, content in genotype.files.items():
+        target = (work / relative).resolve()
+        if not target.is_relative_to(work.resolve()):
+            raise BadInput(f"job genotype.files: {relative!r} points outside the work tree; use a relative path inside it")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    return work
+
+
+def run_command(job: Job, work: Path) -> dict[str, Any]:
+    from tools.evaluate.api import run_command_evaluator
+
+    argv = job.evaluation.command or job.genotype.get("argv")
+    if not argv:
+        raise BadInput(f"job {job.id}: no evaluation.command (code job) or genotype.argv (command job) to run")
+    timeout = job.evaluation.timeout_s or job.limits.wall_s
+    return dict(run_command_evaluator(list(argv), work, timeout_s=timeout))
+
+
+def merge_and_evaluate(job: Job, device: str, timings: Timings) -> tuple[float, dict[str, Any]]:
+    from sandbox.merge_job import merge_and_evaluate as run
+
+    return run(job, device, timings)
+
+
+def fitness_of(metrics: dict[str, Any], key: str) -> float:
+    value = metrics.get(key)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise BadInput(f"the evaluation printed no numeric {key!r} in its metrics {sorted(metrics)}; print it in the last stdout line's JSON object")
+    return float(value)
+
+
+def run_job(job: Job, job_dir: Path) -> Result:
+    device, timings = device_for(job), Timings()
+    if job.kind == "merge":
+        fitness, metrics = merge_and_evaluate(job, device, timings)
+        return Result(job_id=job.id, status="ok", fitness=fitness, metrics=metrics, timings=timings, device=device)
+    start = time.monotonic()
+    work = job_dir / WORK
+    if job.kind == "code":
+        materialize_code(CodeGenotype.model_validate(job.genotype), work)
+    else:
+        work.mkdir(exist_ok=True)
+    timings.materialize_s = time.monotonic() - start
+    metrics = run_command(job, work)
+    timings.evaluate_s = time.monotonic() - start - timings.materialize_s
+    return Result(job_id=job.id, status="ok", fitness=fitness_of(metrics, job.evaluation.fitness_key), metrics=metrics, timings=timings, device=device)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m sandbox.worker JOB_DIR", file=sys.stderr)
+        return 2
+    job_dir = Path(argv[0]).resolve()
+    job = read_model(job_dir / JOB_FILE, Job)
+    try:
+        result = run_job(job, job_dir)
+    except Exception as exc:  # recorded as the job's failure, with the traceback on stderr
+        traceback.print_exc()
+        result = Result(job_id=job.id, status="failed", reason=f"{type(exc).__name__}: {exc}")
+    write_json_atomic(job_dir / RESULT_FILE, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
