@@ -1,0 +1,82 @@
+"""A candidate's git tree: its record and its genotype as files a person can read and diff.
+
+    candidate.json      the record (kind, parents, genotype, proposer, ... as written)
+    recipe.yaml         merge candidates: the recipe, mergekit-style YAML
+    workspace/...       code candidates (and code roots): the workspace files
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+
+import yaml
+
+from archive.gitobjects import BLOB_MODE, TREE_MODE, ObjectStore, TreeEntry
+from tools.errors import BadInput
+
+RECORD_FILE = "candidate.json"
+RECIPE_FILE = "recipe.yaml"
+WORKSPACE_DIR = "workspace"
+
+
+def check_path(path: str) -> tuple[str, ...]:
+    parts = PurePosixPath(path).parts
+    if not parts or path.startswith("/") or any(p in ("..", ".", ".git") for p in parts) or "\\" in path or "\0" in path:
+        raise BadInput(f"genotype file {path!r}: use a relative path inside the workspace (no '..', '.git' or absolute paths)")
+    return parts
+
+
+def genotype_files(record: dict) -> dict[str, bytes]:
+    """The files of a candidate's tree, from its (already redacted) record mapping."""
+    files = {RECORD_FILE: (json.dumps(record, indent=1, ensure_ascii=False) + "\n").encode()}
+    genotype = record["genotype"]
+    if record["kind"] == "merge":
+        files[RECIPE_FILE] = yaml.safe_dump(genotype["recipe"], sort_keys=False, allow_unicode=True).encode()
+    for path, text in genotype.get("files", {}).items():
+        files["/".join((WORKSPACE_DIR, *check_path(path)))] = text.encode()
+    return files
+
+
+def write_tree(objects: ObjectStore, files: dict[str, bytes]) -> str:
+    """Write blobs and nested trees for `path -> content`; returns the root tree."""
+    nested: dict = {}
+    for path, content in files.items():
+        *dirs, name = path.split("/")
+        node = nested
+        for d in dirs:
+            node = node.setdefault(d, {})
+            if not isinstance(node, dict):
+                raise BadInput(f"genotype file {path!r}: {d!r} is both a file and a directory")
+        if isinstance(node.get(name), dict):
+            raise BadInput(f"genotype file {path!r}: it is both a file and a directory")
+        node[name] = content
+    return _write_node(objects, nested)
+
+
+def _write_node(objects: ObjectStore, node: dict) -> str:
+    entries = []
+    for name, value in node.items():
+        if isinstance(value, dict):
+            entries.append(TreeEntry(name, TREE_MODE, _write_node(objects, value)))
+        else:
+            entries.append(TreeEntry(name, BLOB_MODE, objects.write_blob(value)))
+    return objects.write_tree(entries)
+
+
+def read_files(objects: ObjectStore, tree: str, prefix: str = "") -> dict[str, bytes]:
+    """Every file under a tree, as `path -> content`."""
+    files = {}
+    for name, entry in objects.tree(tree).items():
+        if entry.is_tree:
+            files.update(read_files(objects, entry.sha, f"{prefix}{name}/"))
+        else:
+            files[prefix + name] = objects.read_kind(entry.sha, "blob")
+    return files
+
+
+def read_record(objects: ObjectStore, tree: str) -> bytes:
+    entry = objects.tree(tree).get(RECORD_FILE)
+    if entry is None or entry.is_tree:
+        raise BadInput(f"tree {tree}: no {RECORD_FILE}; this commit is not a Clade candidate (run `clade archive fsck`)")
+    return objects.read_kind(entry.sha, "blob")

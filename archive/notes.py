@@ -1,0 +1,101 @@
+"""Results and reviews as git notes on `refs/notes/clade`, appended without rewriting history.
+
+Each candidate commit has at most one note: JSON lines, one event per line, each line
+starting with its `"at"` time stamp so that lexical order is time order. A note is only
+ever appended to. That is exactly what git's `cat_sort_uniq` notes-merge strategy
+preserves, so two hosts' notes merge with `git notes merge -s cat_sort_uniq` on pull.
+The notes tree is written with git's 2/38 fan-out (`ab/cdef...`); flat or deeper layouts
+written by git itself are read too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from archive.gitobjects import BLOB_MODE, TREE_MODE, ObjectStore, TreeEntry, encode_commit, parse_commit
+from archive.refs import NOTES, RefStore
+
+AUTHOR = "Clade <clade@localhost>"
+
+
+class Notes:
+    def __init__(self, objects: ObjectStore, refs: RefStore):
+        self.objects = objects
+        self.refs = refs
+
+    def head(self) -> str | None:
+        return self.refs.read(NOTES)
+
+    def root(self, notes_commit: str | None) -> str | None:
+        if notes_commit is None:
+            return None
+        return parse_commit(self.objects.read_kind(notes_commit, "commit"))[0]
+
+    def read(self, commit: str, notes_commit: str | None = None) -> bytes:
+        """The note on `commit` (b"" when it has none)."""
+        root = self.root(notes_commit or self.head())
+        blob = self._find(root, commit) if root else None
+        return self.objects.read_kind(blob, "blob") if blob else b""
+
+    def _find(self, tree: str, rest: str) -> str | None:
+        for entry in self.objects.tree(tree).values():
+            if entry.is_tree and rest.startswith(entry.name):
+                found = self._find(entry.sha, rest[len(entry.name):])
+                if found:
+                    return found
+            elif entry.name == rest:
+                return entry.sha
+        return None
+
+    def append(self, commit: str, lines: bytes, message: str) -> tuple[str, bytes]:
+        """Append lines to the note on `commit`; returns (new notes commit, whole note). Hold WriterLock."""
+        head = self.head()
+        root = self.root(head)
+        entries = self.objects.tree(root) if root else {}
+        entries.pop(commit, None)  # a flat note from `git notes`: folded into the fan-out below
+        old = self.read(commit, head) if head else b""
+        sub_name, leaf = commit[:2], commit[2:]
+        sub = self.objects.tree(entries[sub_name].sha) if sub_name in entries and entries[sub_name].is_tree else {}
+        note = old + lines
+        sub[leaf] = TreeEntry(leaf, BLOB_MODE, self.objects.write_blob(note))
+        entries[sub_name] = TreeEntry(sub_name, TREE_MODE, self.objects.write_tree(list(sub.values())))
+        new_root = self.objects.write_tree(list(entries.values()))
+        body = encode_commit(new_root, [head] if head else [], AUTHOR, int(time.time()), message)
+        new_head = self.objects.write("commit", body)
+        self.refs.write(NOTES, new_head)
+        return new_head, note
+
+    def all(self, notes_commit: str | None) -> dict[str, str]:
+        """commit -> note blob, for every note in a notes commit."""
+        root = self.root(notes_commit)
+        return dict(self._walk(root, "")) if root else {}
+
+    def changed(self, old_commit: str | None, new_commit: str | None) -> dict[str, str]:
+        """commit -> note blob for the notes that differ between two notes commits."""
+        new_root, old_root = self.root(new_commit), self.root(old_commit)
+        if new_root is None:
+            return {}
+        if old_root is None:
+            return dict(self._walk(new_root, ""))
+        return dict(self._diff(old_root, new_root, ""))
+
+    def _walk(self, tree: str, prefix: str) -> Iterator[tuple[str, str]]:
+        for entry in self.objects.tree(tree).values():
+            if entry.is_tree:
+                yield from self._walk(entry.sha, prefix + entry.name)
+            elif len(prefix + entry.name) == 40:
+                yield prefix + entry.name, entry.sha
+
+    def _diff(self, old: str, new: str, prefix: str) -> Iterator[tuple[str, str]]:
+        old_entries = self.objects.tree(old)
+        for name, entry in self.objects.tree(new).items():
+            before = old_entries.get(name)
+            if before is not None and before.sha == entry.sha:
+                continue
+            if entry.is_tree and before is not None and before.is_tree:
+                yield from self._diff(before.sha, entry.sha, prefix + name)
+            elif entry.is_tree:
+                yield from self._walk(entry.sha, prefix + name)
+            elif len(prefix + name) == 40:
+                yield prefix + name, entry.sha

@@ -1,0 +1,115 @@
+"""References of the archive repository, and the writers' lock.
+
+Loose refs are read as files and `packed-refs` is parsed (after `git pack-refs` or a fetch,
+refs may live there). A ref is written by writing its new value to a temporary file under
+`clade-tmp/` and renaming it over the ref file, so a ref is always either its old or its
+new value, and it is updated only after every object it names is in place. All updates
+happen under `WriterLock`, an exclusive `flock` on `clade.lock` that serialises writers
+across threads and processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import uuid
+from pathlib import Path
+
+CANDIDATES = "refs/candidates/"
+NOTES = "refs/notes/clade"
+MARKER = "refs/clade/archive"
+TMP_DIR = "clade-tmp"
+LOCK_FILE = "clade.lock"
+
+
+class RefStore:
+    def __init__(self, git_dir: Path, *, fsync: bool = False):
+        self.git_dir = git_dir
+        self.fsync = fsync
+
+    def read(self, name: str) -> str | None:
+        """The SHA a ref names, or None when it does not exist."""
+        try:
+            value = (self.git_dir / name).read_text().strip()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return self.packed().get(name)
+        if value.startswith("ref: "):
+            return self.read(value[5:])
+        return value or None
+
+    def packed(self) -> dict[str, str]:
+        try:
+            text = (self.git_dir / "packed-refs").read_text()
+        except FileNotFoundError:
+            return {}
+        refs = {}
+        for line in text.splitlines():
+            if line and line[0] not in "#^":
+                sha, _, name = line.partition(" ")
+                refs[name] = sha
+        return refs
+
+    def candidate_ids(self) -> set[str]:
+        """Every id under refs/candidates/ (names only: a candidate ref never changes)."""
+        ids = {n[len(CANDIDATES):] for n in self.packed() if n.startswith(CANDIDATES)}
+        try:
+            with os.scandir(self.git_dir / CANDIDATES) as entries:
+                ids.update(e.name for e in entries if not e.name.endswith(".lock"))
+        except FileNotFoundError:
+            pass
+        return ids
+
+    def candidate_refs(self) -> dict[str, str]:
+        """id -> commit SHA of every candidate."""
+        return {i: sha for i in self.candidate_ids() if (sha := self.read(CANDIDATES + i))}
+
+    def write(self, name: str, sha: str) -> None:
+        tmp_dir = self.git_dir / TMP_DIR
+        tmp_dir.mkdir(exist_ok=True)
+        tmp = tmp_dir / f"ref-{uuid.uuid4().hex}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, (sha + "\n").encode())
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        target = self.git_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, target)
+
+    def clean_tmp(self) -> None:
+        """Remove temporaries a killed writer left (call only while holding WriterLock)."""
+        for stale in (self.git_dir / TMP_DIR).glob("ref-*"):
+            stale.unlink(missing_ok=True)
+
+
+class WriterLock:
+    """Exclusive lock shared by every writer of one archive, in any thread or process."""
+
+    _thread_locks: dict[Path, threading.RLock] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, git_dir: Path):
+        self.path = git_dir / LOCK_FILE
+        with WriterLock._guard:
+            self._thread_lock = WriterLock._thread_locks.setdefault(self.path.resolve(), threading.RLock())
+        self._fd: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> "WriterLock":
+        self._thread_lock.acquire()
+        if self._depth == 0:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        self._thread_lock.release()

@@ -1,0 +1,148 @@
+"""Parent selection and the Pareto front: pure functions over `CandidateSummary` lists.
+
+Only candidates that succeeded and have a fitness on the split the summaries were taken
+on are eligible (take them on the search split; report on the held-out one). Each sampler
+takes a `random.Random`, so a seeded planner selects reproducibly, and samples `k`
+parents with replacement.
+- `dgm`: the Darwin Gödel Machine rule, p_i ∝ sigmoid(λ(α_i − α0)) · 1/(1 + n_i), with α_i
+  the fitness, n_i the number of children, λ = 10 and α0 = 0.5 (the paper's constants,
+  which assume a fitness in [0, 1]).
+- `dgm_robust`: the same with α_i replaced by (α_i − median) / (1.4826 · MAD) and λ = 1, so
+  it works for any fitness scale (losses, BLEU in points, rewards ...).
+- `tournament`: best of `size` drawn uniformly.
+- `map_elites`: the best candidate of each cell of a grid over declared descriptors
+  (metrics named `task/metric`, or `fitness`), then an elite drawn uniformly.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from tools.errors import BadInput
+
+
+@dataclass(frozen=True)
+class CandidateSummary:
+    id: str
+    kind: str
+    status: str
+    parents: tuple[str, ...]
+    fitness: float | None
+    children: int = 0
+    strategy: str = ""
+    created_at: str = ""
+    reason: str | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "status": self.status, "parents": list(self.parents),
+                "fitness": self.fitness, "children": self.children, "strategy": self.strategy,
+                "created_at": self.created_at, "reason": self.reason, **({"metrics": dict(self.metrics)} if self.metrics else {})}
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """One MAP-Elites axis: a metric (`task/metric` or `fitness`) cut into `bins` cells over [low, high]."""
+
+    name: str
+    low: float
+    high: float
+    bins: int = 10
+
+    def cell(self, value: float) -> int:
+        scaled = (value - self.low) / (self.high - self.low) * self.bins
+        return min(self.bins - 1, max(0, math.floor(scaled)))
+
+
+def eligible(candidates: Sequence[CandidateSummary]) -> list[CandidateSummary]:
+    pool = [c for c in candidates if c.status == "succeeded" and c.fitness is not None]
+    if not pool:
+        raise BadInput("parent selection: no succeeded candidate with a fitness on this split yet; record and evaluate a source first")
+    return pool
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def dgm_weights(candidates: Sequence[CandidateSummary], *, lam: float = 10.0, midpoint: float = 0.5) -> dict[str, float]:
+    pool = eligible(candidates)
+    weights = {c.id: sigmoid(lam * (c.fitness - midpoint)) / (1 + c.children) for c in pool}
+    return _normalised(weights)
+
+
+def dgm_robust_weights(candidates: Sequence[CandidateSummary]) -> dict[str, float]:
+    pool = eligible(candidates)
+    scores = [c.fitness for c in pool]
+    median = statistics.median(scores)
+    spread = 1.4826 * statistics.median(abs(s - median) for s in scores)
+    spread = spread or statistics.fmean(abs(s - median) for s in scores) or 1.0
+    weights = {c.id: sigmoid((c.fitness - median) / spread) / (1 + c.children) for c in pool}
+    return _normalised(weights)
+
+
+def _normalised(weights: dict[str, float]) -> dict[str, float]:
+    total = sum(weights.values())
+    if total <= 0:  # every sigmoid underflowed: fall back to the novelty term alone
+        return {k: 1.0 / len(weights) for k in weights}
+    return {k: w / total for k, w in weights.items()}
+
+
+def dgm(candidates: Sequence[CandidateSummary], k: int, rng: random.Random, **kw: float) -> list[str]:
+    weights = dgm_weights(candidates, **kw)
+    return rng.choices(list(weights), weights=list(weights.values()), k=k)
+
+
+def dgm_robust(candidates: Sequence[CandidateSummary], k: int, rng: random.Random) -> list[str]:
+    weights = dgm_robust_weights(candidates)
+    return rng.choices(list(weights), weights=list(weights.values()), k=k)
+
+
+def tournament(candidates: Sequence[CandidateSummary], k: int, rng: random.Random, *, size: int = 3) -> list[str]:
+    pool = eligible(candidates)
+    return [max(rng.choices(pool, k=size), key=lambda c: (c.fitness, c.id)).id for _ in range(k)]
+
+
+def map_elites_cells(candidates: Sequence[CandidateSummary], descriptors: Sequence[Descriptor]) -> dict[tuple[int, ...], CandidateSummary]:
+    """cell -> its elite (highest fitness; ties go to the smaller id)."""
+    cells: dict[tuple[int, ...], CandidateSummary] = {}
+    for c in eligible(candidates):
+        values = [c.fitness if d.name == "fitness" else c.metrics.get(d.name) for d in descriptors]
+        if any(v is None for v in values):
+            continue
+        cell = tuple(d.cell(v) for d, v in zip(descriptors, values))
+        best = cells.get(cell)
+        if best is None or (c.fitness, -_rank(c.id)) > (best.fitness, -_rank(best.id)):
+            cells[cell] = c
+    return cells
+
+
+def _rank(cid: str) -> int:
+    return int(cid, 16)
+
+
+def map_elites(candidates: Sequence[CandidateSummary], descriptors: Sequence[Descriptor], k: int, rng: random.Random) -> list[str]:
+    cells = map_elites_cells(candidates, descriptors)
+    if not cells:
+        raise BadInput(f"MAP-Elites: no eligible candidate has every descriptor ({', '.join(d.name for d in descriptors)})")
+    elites = sorted(e.id for e in cells.values())
+    return [rng.choice(elites) for _ in range(k)]
+
+
+def pareto_front(points: Mapping[str, Sequence[float]]) -> list[str]:
+    """Ids of the points no other point dominates (all objectives maximised)."""
+    order = sorted(points, key=lambda i: (tuple(points[i]), i), reverse=True)
+    front: list[str] = []
+    for i in order:
+        p = points[i]
+        if not any(_dominates(points[j], p) for j in front):
+            front.append(i)
+    return sorted(front)
+
+
+def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    return all(x >= y for x, y in zip(a, b)) and any(x > y for x, y in zip(a, b))

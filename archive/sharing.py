@@ -1,0 +1,90 @@
+"""Sharing the lineage: push to and pull from an ordinary git remote, export a bundle.
+
+What travels: `refs/clade/archive` (the marker, the same commit in every archive),
+`refs/candidates/*` (never rewritten, so a clash is an error, not a merge) and
+`refs/notes/clade`. Pulled notes are merged with git's `cat_sort_uniq` strategy: both
+sides only ever append time-stamped JSON lines, so the union of the lines, sorted, is the
+merged note. A push is refused by the remote when its notes have moved on: pull first.
+The SQLite index is local and never travels; it catches up after a pull.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+from archive.refs import CANDIDATES, MARKER, NOTES
+from archive.store import Archive
+from tools.errors import BadInput
+
+INCOMING = "refs/notes/clade-incoming"
+GIT_ENV = {"GIT_AUTHOR_NAME": "Clade", "GIT_AUTHOR_EMAIL": "clade@localhost",
+           "GIT_COMMITTER_NAME": "Clade", "GIT_COMMITTER_EMAIL": "clade@localhost", "GIT_TERMINAL_PROMPT": "0"}
+
+
+def git(archive: Archive, *argv: str, what: str) -> str:
+    """Run git on the archive; a failure is BadInput naming what was attempted and git's reason."""
+    done = subprocess.run(["git", "--git-dir", str(archive.git_dir), *argv], capture_output=True, text=True,
+                          env={**os.environ, **GIT_ENV})
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise BadInput(f"{what} failed: {reason}")
+    return done.stdout
+
+
+def remote_refs(archive: Archive, remote: str) -> set[str]:
+    out = git(archive, "ls-remote", remote, MARKER, NOTES, what=f"reading remote {remote}")
+    return {line.split("\t")[1] for line in out.splitlines() if "\t" in line}
+
+
+def push(archive: Archive, remote: str) -> None:
+    """Push every candidate, the notes and the marker to `remote` (a URL, path or remote name)."""
+    specs = [f"{MARKER}:{MARKER}", f"{CANDIDATES}*:{CANDIDATES}*"]
+    if archive.notes.head():
+        specs.append(f"{NOTES}:{NOTES}")
+    git(archive, "push", "--quiet", remote, *specs, what=f"pushing to {remote} (if its notes moved on, pull first)")
+
+
+def pull(archive: Archive, remote: str) -> int:
+    """Fetch `remote`'s candidates and merge its notes; returns how many candidates arrived."""
+    refs = remote_refs(archive, remote)
+    if MARKER not in refs:
+        raise BadInput(f"remote {remote}: not a Clade archive (no {MARKER}); push an archive to it first")
+    before = len(archive.refs.candidate_ids())
+    with archive.lock:
+        specs = [f"{MARKER}:{MARKER}", f"{CANDIDATES}*:{CANDIDATES}*"] + ([f"+{NOTES}:{INCOMING}"] if NOTES in refs else [])
+        git(archive, "fetch", "--quiet", "--no-tags", remote, *specs,
+            what=f"fetching from {remote} (a candidate id that exists on both sides with different commits cannot be merged)")
+        if NOTES in refs:
+            _merge_notes(archive)
+    archive.sync()
+    return len(archive.refs.candidate_ids()) - before
+
+
+def _merge_notes(archive: Archive) -> None:
+    incoming = archive.refs.read(INCOMING)
+    try:
+        if archive.notes.head() is None:
+            git(archive, "update-ref", NOTES, incoming, what="adopting the remote's notes")
+        else:
+            git(archive, "notes", "--ref=clade", "merge", "--quiet", "-s", "cat_sort_uniq", INCOMING, what="merging the remote's notes")
+    finally:
+        git(archive, "update-ref", "-d", INCOMING, what="removing the fetched notes ref")
+
+
+def bundle(archive: Archive, out: Path) -> Path:
+    """Write a git bundle of the whole lineage (clone or fetch from it like a remote)."""
+    out = Path(out).resolve()
+    if not archive.refs.candidate_ids():
+        raise BadInput(f"{archive.git_dir}: the archive has no candidates to bundle yet")
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        refs = [MARKER, "--glob=" + CANDIDATES + "*"] + ([NOTES] if archive.notes.head() else [])
+        git(archive, "bundle", "create", "--quiet", str(tmp), *refs, what=f"writing bundle {out}")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+

@@ -1,0 +1,292 @@
+"""The lineage archive: a bare git repository, one commit per candidate, notes for results.
+
+    refs/clade/archive         marks the repository as a Clade archive (same commit everywhere)
+    refs/candidates/<id>       one per candidate; <id> is the first 10 hex digits of its commit
+    refs/notes/clade           results, re-evaluations and reviews, appended as JSON lines
+
+Writing order makes `kill -9` harmless: objects first (each renamed into place), then the
+ref (renamed into place), then the SQLite index (a cache, repaired on the next open when a
+writer died before updating it). Writers hold `WriterLock` around ref and notes updates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from datetime import timezone
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from archive.genotype import genotype_files, read_files, read_record, write_tree
+from archive.gitobjects import BLOB_MODE, ObjectStore, TreeEntry, encode_commit, object_bytes, parse_commit
+from archive.index import INDEX_FILE, Index
+from archive.notes import AUTHOR, Notes
+from archive.queries import ArchiveQueries
+from archive.record import Candidate, Event, Proposer, ResultEvent, Review, ReviewEvent, fold
+from archive.refs import CANDIDATES, MARKER, RefStore, WriterLock
+from archive.secrets import Redactor
+from tools.errors import BadInput, CladeError
+
+ID_LEN = 10
+ARCHIVE_FORMAT = 1
+MARKER_FILE = "clade-archive.json"
+EVENTS = TypeAdapter(Event)
+
+
+class Archive(ArchiveQueries):
+    def __init__(self, git_dir: Path, *, fsync: bool = False, redactor: Redactor | None = None):
+        self.git_dir = git_dir
+        self.objects = ObjectStore(git_dir, fsync=fsync)
+        self.refs = RefStore(git_dir, fsync=fsync)
+        self.notes = Notes(self.objects, self.refs)
+        self.lock = WriterLock(git_dir)
+        self.redactor = redactor or Redactor()
+        self.index: Index | None = None
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = False, fsync: bool = False, redactor: Redactor | None = None) -> "Archive":
+        """Open (or with `create`, make) the archive at `path`; repairs a missing or stale index."""
+        git_dir = _git_dir(Path(path), create)
+        archive = cls(git_dir, fsync=fsync, redactor=redactor or Redactor.from_environ(os.environ))
+        try:
+            archive._check_marker(create)
+            archive.index = Index(git_dir / INDEX_FILE)
+            archive.sync()
+        except BaseException:
+            archive.close()
+            raise
+        return archive
+
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.close()
+        self.objects.close()
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def record(self, candidate: Candidate) -> str:
+        """Commit a new candidate; returns its id. Recording the identical record again returns the same id."""
+        parents = [self.resolve(p) for p in candidate.parents]
+        data = self.redactor.data(candidate.model_dump(mode="json", exclude={"id", "reviews"}) | {"parents": parents})
+        base = _validated(data, "the candidate to record")
+        tree = write_tree(self.objects, genotype_files(data))
+        commits = [self.index.row(p)[0] for p in parents]
+        with self.lock:
+            cid, commit = self._commit(tree, commits, base)
+            self.refs.write(CANDIDATES + cid, commit)
+            with self.index.transaction() as ix:
+                ix.put(commit, _canonical(data), fold(base, []).model_copy(update={"id": cid}))
+        for review in candidate.reviews:
+            self.attach_review(cid, review)
+        return cid
+
+    def attach_result(self, ref: str, result: ResultEvent) -> None:
+        """Append a result or re-evaluation (status, metrics per split, cost, logs, reason)."""
+        self._attach(ref, result)
+
+    def attach_review(self, ref: str, review: Review) -> None:
+        self._attach(ref, ReviewEvent(**review.model_dump()))
+
+    def _attach(self, ref: str, event: ResultEvent | ReviewEvent) -> None:
+        cid = self.resolve(ref)
+        data = event.model_dump(mode="json", exclude={"at", "event"}, exclude_none=True)
+        line = {"at": _utc(event), "event": event.event, **data}
+        text = json.dumps(self.redactor.data(line), ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self.lock:
+            self.sync()
+            commit, base, _ = self.index.row(cid)
+            head, note = self.notes.append(commit, text.encode(), f"{event.event} for candidate {cid}")
+            with self.index.transaction() as ix:
+                ix.put(commit, base, self._state(cid, base, note))
+                ix.set_meta("notes_head", head)
+
+    def _commit(self, tree: str, parents: list[str], base: Candidate) -> tuple[str, str]:
+        """Write the commit under a free id (the commit time moves on a 10-digit id clash)."""
+        when = int(base.created_at.timestamp())
+        while True:
+            body = encode_commit(tree, parents, _author(base.proposer), when, _message(base))
+            sha = object_bytes("commit", body)[0]
+            existing = self.refs.read(CANDIDATES + sha[:ID_LEN])
+            if existing is None or existing == sha:
+                return sha[:ID_LEN], self.objects.write("commit", body)
+            when += 1
+
+    # -- reading -------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> str:
+        """The id of the one candidate whose id (or commit) starts with `ref`."""
+        ref = str(ref).strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{4,40}", ref):
+            raise BadInput(f"candidate {ref!r}: not a candidate id (ids are 4 to 40 hex digits, as `clade candidates` lists them)")
+        matches = self._matches(ref)
+        if not matches and self.sync():
+            matches = self._matches(ref)
+        if not matches:
+            raise BadInput(f"candidate {ref}: no such candidate in {self.git_dir} (list them with `clade candidates`)")
+        if len(matches) > 1:
+            raise BadInput(f"candidate {ref}: ambiguous, it starts {', '.join(matches)}; type more digits")
+        return matches[0]
+
+    def _matches(self, ref: str) -> list[str]:
+        key = ref[:ID_LEN]
+        rows = self.index.query("SELECT id, commit_sha FROM candidates WHERE id >= ? AND id < ? ORDER BY id LIMIT 5", (key, key + "g"))
+        return [cid for cid, commit in rows if commit.startswith(ref)]
+
+    def get(self, ref: str) -> Candidate:
+        """The candidate's current state: its record with every result and review applied."""
+        return self.index.state(self.resolve(ref))
+
+    def commit_of(self, ref: str) -> str:
+        return self.index.row(self.resolve(ref))[0]
+
+    def files(self, ref: str) -> dict[str, bytes]:
+        """The files of a candidate's git tree (candidate.json, recipe.yaml, workspace/...)."""
+        tree = parse_commit(self.objects.read_kind(self.commit_of(ref), "commit"))[0]
+        return read_files(self.objects, tree)
+
+    def _state(self, cid: str, base: str, note: bytes) -> Candidate:
+        lines = sorted({line for line in note.split(b"\n") if line.strip()})
+        try:
+            events = [EVENTS.validate_json(line) for line in lines]
+        except ValidationError as exc:
+            raise BadInput(f"candidate {cid}: a line of its note on refs/notes/clade is not a valid event ({exc.errors()[0]['msg']}); fix or remove it with `git notes --ref=clade edit`") from None
+        return fold(Candidate.model_validate_json(base), events).model_copy(update={"id": cid})
+
+    # -- the index -----------------------------------------------------------------------
+
+    def sync(self) -> bool:
+        """Repair the index where it is behind git; True if anything changed."""
+        if self._fresh():
+            return False
+        with self.lock:
+            if self._fresh():
+                return False
+            self.refs.clean_tmp()
+            with self.index.transaction() as ix:
+                self._repair(ix, self.index.ids(), self.index.meta("notes_head") or None)
+            return True
+
+    def reindex(self) -> int:
+        """Rebuild the whole index from git; returns the number of candidates."""
+        with self.lock, self.index.transaction() as ix:
+            ix.clear()
+            self._repair(ix, set(), None)
+            return len(ix.ids())
+
+    def _fresh(self) -> bool:
+        head = self.notes.head() or ""
+        return head == (self.index.meta("notes_head") or "") and self.refs.candidate_ids() == self.index.ids()
+
+    def _repair(self, ix: Index, known: set[str], indexed_head: str | None) -> None:
+        refs = self.refs.candidate_refs()
+        head = self.notes.head()
+        changed = self._changed_notes(indexed_head, head)
+        for cid in known - refs.keys():
+            ix.delete(cid)
+        by_commit = {commit: cid for cid, commit in refs.items()}
+        todo = (refs.keys() - known) | {by_commit[c] for c in changed if c in by_commit}
+        for cid in sorted(todo):
+            commit = refs[cid]
+            row = ix.row(cid) if cid in known else None
+            base = row[1] if row else self._base(cid, commit)
+            note = self.objects.read_kind(changed[commit], "blob") if commit in changed else self.notes.read(commit, head) if head else b""
+            ix.put(commit, base, self._state(cid, base, note))
+        ix.set_meta("notes_head", head or "")
+
+    def _changed_notes(self, old: str | None, new: str | None) -> dict[str, str]:
+        try:
+            return self.notes.changed(old, new)
+        except BadInput:  # the indexed notes commit is gone (notes rewritten): read them all
+            return self.notes.all(new)
+
+    def _base(self, cid: str, commit: str) -> str:
+        tree = parse_commit(self.objects.read_kind(commit, "commit"))[0]
+        try:
+            data = json.loads(read_record(self.objects, tree))
+        except ValueError:
+            raise BadInput(f"candidate {cid}: its candidate.json is not JSON; the archive is corrupt (run `clade archive fsck`)") from None
+        _validated(data, f"candidate {cid}")
+        return _canonical(data)
+
+    # -- the repository ------------------------------------------------------------------
+
+    def _check_marker(self, create: bool) -> None:
+        sha = self.refs.read(MARKER)
+        if sha is None and create and not self._has_refs():
+            with self.lock:
+                return self._write_marker()
+        if sha is None:
+            raise BadInput(f"{self.git_dir}: a git repository but not a Clade archive (no {MARKER}); point archive.path in clade.yaml at a Clade archive or at a new directory")
+        try:
+            tree = parse_commit(self.objects.read_kind(sha, "commit"))[0]
+            info = json.loads(self.objects.read_kind(self.objects.tree(tree)[MARKER_FILE].sha, "blob"))
+        except (BadInput, KeyError, ValueError):
+            raise BadInput(f"{self.git_dir}: corrupt Clade archive ({MARKER} cannot be read); check it with `git -C {self.git_dir} fsck` and restore it from a remote or bundle") from None
+        if int(info.get("format", 0)) > ARCHIVE_FORMAT:
+            raise BadInput(f"{self.git_dir}: archive format {info['format']} is newer than this Clade's ({ARCHIVE_FORMAT}); upgrade Clade")
+
+    def _has_refs(self) -> bool:
+        return bool(self.refs.packed()) or any(p.is_file() for p in (self.git_dir / "refs").rglob("*"))
+
+    def _write_marker(self) -> None:
+        blob = self.objects.write_blob(json.dumps({"format": ARCHIVE_FORMAT, "kind": "clade-lineage-archive"}).encode() + b"\n")
+        tree = self.objects.write_tree([TreeEntry(MARKER_FILE, BLOB_MODE, blob)])
+        message = "Clade lineage archive\n\nCandidates are commits under refs/candidates/; results and reviews are notes on refs/notes/clade."
+        self.refs.write(MARKER, self.objects.write("commit", encode_commit(tree, [], AUTHOR, 0, message)))
+
+
+def _git_dir(path: Path, create: bool) -> Path:
+    if (path / ".git").is_dir():
+        path = path / ".git"
+    if (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir():
+        return path.resolve()
+    if create and (not path.exists() or (path.is_dir() and not any(path.iterdir()))):
+        done = subprocess.run(["git", "init", "--bare", "-q", str(path)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise CladeError(f"{path}: `git init --bare` failed: {done.stderr.strip()}")
+        return path.resolve()
+    if not path.exists():
+        raise BadInput(f"{path}: no archive here yet (the first `clade run` creates it; or check archive.path in clade.yaml)")
+    raise BadInput(f"{path}: not a git repository, so not a Clade archive (check archive.path in clade.yaml)")
+
+
+def _validated(data: dict, what: str) -> Candidate:
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if isinstance(version, int) and version > Candidate.model_fields["schema_version"].default:
+        raise BadInput(f"{what}: record schema {version} is newer than this Clade's; upgrade Clade")
+    try:
+        return Candidate.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise BadInput(f"{what}: field {'.'.join(map(str, err['loc'])) or '(top level)'}: {err['msg']}") from None
+
+
+def _canonical(data: dict) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def _utc(event: ResultEvent | ReviewEvent) -> str:
+    """Fixed-width UTC time stamp: lexical order is time order (what notes merging keeps)."""
+    return event.at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _author(proposer: Proposer) -> str:
+    name = proposer.strategy + (f" ({proposer.model})" if proposer.model else "")
+    return re.sub(r"[<>\n]", "", name) + " <clade@localhost>"
+
+
+def _message(c: Candidate) -> str:
+    g = c.genotype
+    what = {"source": lambda: g.name, "merge": lambda: str(g.recipe.get("merge_method", "recipe")),
+            "code": lambda: f"{len(g.files)} files"}[c.kind]()
+    rationale = c.proposer.rationale[:2000] + (" [... cut]" if len(c.proposer.rationale) > 2000 else "")
+    return f"{c.kind}: {what} [{c.status}]" + (f"\n\n{rationale}" if rationale else "")

@@ -1,0 +1,85 @@
+"""The archive in a few hundred tokens, for the planner's context.
+
+Three sections (best candidates, recent failures with their reasons, reviewer comments),
+each entry one line. Tokens are estimated as characters / 4. Entries are taken in turn
+from each section (best 1, failure 1, review 1, best 2, ...) while they fit, so no section
+starves; an entry is kept whole or left out, never cut mid-line, and the last line says
+how many were left out.
+"""
+
+from __future__ import annotations
+
+from archive.record import Candidate
+
+CHARS_PER_TOKEN = 4
+FIELD_CHARS = 160
+
+
+def estimate_tokens(text: str) -> int:
+    return -(-len(text) // CHARS_PER_TOKEN)
+
+
+def render_summary(counts: dict[str, int], best: list[Candidate], failures: list[Candidate], reviewed: list[Candidate],
+                   *, split: str, max_tokens: int) -> str:
+    total = sum(counts.values())
+    header = f"Archive: {total} candidates ({', '.join(f'{s} {n}' for s, n in sorted(counts.items())) or 'none yet'})."
+    sections = [
+        (f"Best by fitness on split {split!r}:", [_best_line(c, split) for c in best]),
+        ("Recent failures:", [_failure_line(c) for c in failures]),
+        ("Reviewer comments:", [line for c in reviewed for line in _review_lines(c)]),
+    ]
+    kept = _fit(header, sections, max_tokens)
+    lines = [header]
+    for (title, entries), n in zip(sections, kept):
+        if n:
+            lines += [title, *entries[:n]]
+    left = sum(len(entries) for _, entries in sections) - sum(kept)
+    if left:
+        lines.append(f"({left} more entries left out to stay within {max_tokens} tokens)")
+    return "\n".join(lines)
+
+
+def _fit(header: str, sections: list[tuple[str, list[str]]], max_tokens: int) -> list[int]:
+    """How many entries of each section fit, taking them in turn; room is kept for the footer."""
+    budget = max_tokens * CHARS_PER_TOKEN - len(header) - 80
+    kept = [0] * len(sections)
+    progress = True
+    while progress:
+        progress = False
+        for i, (title, entries) in enumerate(sections):
+            if kept[i] < len(entries):
+                cost = len(entries[kept[i]]) + 1 + (len(title) + 1 if kept[i] == 0 else 0)
+                if cost <= budget:
+                    budget -= cost
+                    kept[i] += 1
+                    progress = True
+    return kept
+
+
+def _clip(text: str | None, limit: int = FIELD_CHARS) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _what(c: Candidate) -> str:
+    g = c.genotype
+    if c.kind == "merge":
+        models = [m.get("model") for m in g.recipe.get("models", []) if isinstance(m, dict)]
+        return f"{g.recipe.get('merge_method', '?')} of {', '.join(map(str, models)) or 'slices'}"
+    if c.kind == "code":
+        return f"code, {len(g.files)} files"
+    return f"source {g.name}"
+
+
+def _best_line(c: Candidate, split: str) -> str:
+    parents = ",".join(c.parents) or "-"
+    why = f"; why: {_clip(c.proposer.rationale)}" if c.proposer.rationale else ""
+    return f"- {c.id} fitness={c.fitness(split):.4g} {_what(c)} (parents {parents}; by {c.proposer.strategy}){why}"
+
+
+def _failure_line(c: Candidate) -> str:
+    return f"- {c.id} {c.status}: {_what(c)}; reason: {_clip(c.reason)}"
+
+
+def _review_lines(c: Candidate) -> list[str]:
+    return [f"- {c.id} {r.verdict} by {r.who}: {_clip(r.comment) or '(no comment)'}" for r in c.reviews]
