@@ -1,0 +1,129 @@
+"""The merge engine's public API: load_recipe, merge_to_dir, ResidentMerger (see README.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel
+
+from tools.errors import BadInput
+from tools.merge.execute import TensorReader, stream
+from tools.merge.output import copy_tokenizer, model_card, write_recipe
+from tools.merge.prepare import Prepared, load_recipe, prepare
+from tools.merge.recipe import Recipe
+from tools.merge.resident import ResidentMerger
+from tools.merge.tensorfile import OutSpec
+from tools.merge.writer import DEFAULT_SHARD_BYTES, ShardedWriter
+
+__all__ = ["MergeReport", "Recipe", "ResidentMerger", "load_recipe", "merge_to_dir"]
+
+
+class MergeReport(BaseModel):
+    """What a merge did: where, how, how much, how long."""
+
+    out_dir: str
+    method: str
+    seed: int
+    device: str
+    tensors: int
+    layers: int
+    shards: int
+    bytes_read: int
+    bytes_written: int
+    seconds: float
+    tokenizer_from: str | None
+    tokenizer_files: list[str]
+
+
+def check_device(device: str) -> torch.device:
+    parsed = torch.device(device)
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise BadInput(f"--device {device}: no CUDA device is available here (use --device cpu)")
+    if parsed.type not in ("cpu", "cuda"):
+        raise BadInput(f"--device {device}: expected cpu or cuda")
+    return parsed
+
+
+def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int = 0, max_shard_bytes: int = DEFAULT_SHARD_BYTES) -> MergeReport:
+    """Merge into a Hugging Face model directory, atomically: nothing appears at out_dir on failure."""
+    started = time.perf_counter()
+    check_device(device)
+    out_dir = Path(out_dir).resolve()
+    _check_destination(out_dir)
+    prepared = prepare(recipe)
+    tmp = out_dir.parent / f".{out_dir.name}.clade-tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        reader, writer = _write_weights(prepared, tmp, device, seed, max_shard_bytes)
+        files = _write_extras(prepared, tmp, seed)
+        _replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return MergeReport(
+        out_dir=str(out_dir), method=prepared.method.name, seed=seed, device=device,
+        tensors=len(prepared.plans), layers=_layers(prepared), shards=len(writer.shards),
+        bytes_read=reader.bytes_read, bytes_written=sum(s.nbytes for s in _specs(prepared)),
+        seconds=round(time.perf_counter() - started, 3),
+        tokenizer_from=prepared.tokenizer.name if files else None, tokenizer_files=files,
+    )
+
+
+def _specs(prepared: Prepared) -> list[OutSpec]:
+    return [OutSpec(p.name, p.out_dtype, p.shape) for p in prepared.plans]
+
+
+def _layers(prepared: Prepared) -> int:
+    from tools.merge.sources import config_layer_count
+
+    return config_layer_count(prepared.config, "output")
+
+
+def _write_weights(prepared: Prepared, tmp: Path, device: str, seed: int, max_shard_bytes: int):
+    reader = TensorReader(prepared.sources, device)
+    writer = ShardedWriter(tmp, _specs(prepared), max_shard_bytes)
+    try:
+        for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=_workers()):
+            writer.write(plan.name, tensor)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return reader, writer
+
+
+def _workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _write_extras(prepared: Prepared, tmp: Path, seed: int) -> list[str]:
+    (tmp / "config.json").write_text(json.dumps(prepared.config, indent=2) + "\n", encoding="utf-8")
+    files = copy_tokenizer(prepared.tokenizer, tmp)
+    write_recipe(prepared.recipe, tmp)
+    (tmp / "README.md").write_text(model_card(prepared.recipe, prepared.sources, seed), encoding="utf-8")
+    return files
+
+
+def _check_destination(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInput(f"{out_dir}: exists and is not a directory; choose another output directory")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "recipe.yaml").is_file():
+        raise BadInput(f"{out_dir}: exists, is not empty and is not a previous merge; choose another output directory")
+
+
+def _replace(tmp: Path, out_dir: Path) -> None:
+    """Move the finished merge into place; a previous merge there is replaced."""
+    if out_dir.exists():
+        old = out_dir.parent / f".{out_dir.name}.clade-old-{uuid.uuid4().hex[:8]}"
+        out_dir.rename(old)
+        tmp.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out_dir)

@@ -1,0 +1,98 @@
+"""Loading a recipe and preparing a merge: names resolved to opened sources, the plan, the config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from tools.errors import BadInput
+from tools.merge.methods.base import MethodSpec
+from tools.merge.methods.registry import get_method
+from tools.merge.output import check_vocabulary, config_model, output_config, tokenizer_model
+from tools.merge.plan import TensorPlan, check_parameter_names, plan_tensors, recipe_slices
+from tools.merge.recipe import Recipe
+from tools.merge.sources import SourceModel, open_source
+
+Opener = Callable[[str, Path], SourceModel]
+
+
+def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | None = None) -> Recipe:
+    """A validated recipe whose model references are resolved to directories (see api.py)."""
+    where = "recipe"
+    if not isinstance(source, Mapping):
+        where = str(source)
+        source = _read_yaml(Path(source))
+    try:
+        recipe = Recipe.model_validate(dict(source))
+    except ValidationError as exc:
+        raise BadInput(f"{where}: {_validation_line(exc)}") from None
+    check_parameter_names(recipe, get_method(recipe.method))
+    recipe._paths = {name: _resolve(name, models or {}) for name in recipe.referenced_models()}
+    return recipe
+
+
+def _read_yaml(path: Path) -> Mapping:
+    if not path.is_file():
+        raise BadInput(f"{path}: no such recipe file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, Mapping):
+        raise BadInput(f"{path}: expected a mapping (merge_method, models or slices, ...) at the top level")
+    return data
+
+
+def _validation_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"field {where}: {message}"
+
+
+def _resolve(name: str, models: Mapping[str, Path]) -> Path:
+    """A workspace name, else a path (relative paths against the current directory, as mergekit does)."""
+    if name in models:
+        return Path(models[name]).resolve()
+    return Path(name).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    recipe: Recipe
+    method: MethodSpec
+    sources: dict[str, SourceModel]
+    template: SourceModel
+    tokenizer: SourceModel
+    plans: list[TensorPlan]
+    config: dict[str, Any]
+
+
+def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
+    """Open every source, plan every tensor and build the output config; reads headers only."""
+    method = get_method(recipe.method)
+    paths = getattr(recipe, "_paths", None) or {n: _resolve(n, {}) for n in recipe.referenced_models()}
+    sources = {name: opener(name, path) for name, path in paths.items()}
+    template = sources[config_model(recipe)]
+    tokenizer = sources[tokenizer_model(recipe)]
+    plans = plan_tensors(recipe, method, sources, template)
+    dtype = _config_dtype(recipe, plans)
+    config = output_config(template, recipe_slices(recipe, sources), sources, dtype)
+    check_vocabulary(tokenizer, _embedding_rows(plans))
+    return Prepared(recipe, method, sources, template, tokenizer, plans, config)
+
+
+def _config_dtype(recipe: Recipe, plans: list[TensorPlan]):
+    if recipe.out_dtype is None and recipe.dtype is None:
+        return None
+    return next((p.out_dtype for p in plans if not p.copy), None)
+
+
+def _embedding_rows(plans: list[TensorPlan]) -> int | None:
+    rows = [p.shape[0] for p in plans if p.name.endswith(("embed_tokens.weight", "wte.weight")) and p.shape]
+    return rows[0] if rows else None

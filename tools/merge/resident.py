@@ -1,0 +1,111 @@
+"""The in-memory path for search loops: merge straight into a resident transformers module.
+
+Sources are opened once and every tensor read is kept (on the device) for later recipes, so a
+search loop pays the disk once; the module is built once per output config (it is rebuilt
+when a recipe changes the layer count or the config template). Tensors equal merge_to_dir's:
+the same plan and the same per-tensor computation, only the destination differs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from tools.errors import BadInput, CladeError
+from tools.merge.execute import TensorReader, stream
+from tools.merge.prepare import Prepared, load_recipe, prepare
+from tools.merge.recipe import Recipe
+from tools.merge.sources import SourceModel, open_source
+
+
+class ResidentMerger:
+    def __init__(self, models: Mapping[str, Path], *, device: str = "cpu"):
+        from tools.merge.api import check_device
+
+        check_device(device)
+        self.models = {name: Path(path) for name, path in models.items()}
+        self.device = device
+        self._sources: dict[tuple[str, Path], SourceModel] = {}
+        self._tensors: dict = {}
+        self._module = None
+        self._module_key: str | None = None
+
+    def _recipe(self, recipe: Recipe | Mapping | Path | str) -> Recipe:
+        return recipe if isinstance(recipe, Recipe) else load_recipe(recipe, models=self.models)
+
+    def _open(self, name: str, path: Path) -> SourceModel:
+        key = (name, path.resolve())
+        if key not in self._sources:
+            self._sources[key] = open_source(name, path)
+        return self._sources[key]
+
+    def prepare(self, recipe: Recipe | Mapping | Path | str) -> Prepared:
+        return prepare(self._recipe(recipe), self._open)
+
+    def apply(self, recipe: Recipe | Mapping | Path | str, *, seed: int = 0) -> torch.nn.Module:
+        """The merge as a causal LM in eval mode (the same module object while the config holds)."""
+        prepared = self.prepare(recipe)
+        module = self._module_for(prepared)
+        reader = _SharedCacheReader(prepared.sources, self.device, self._tensors)
+        targets = _targets(module)
+        with torch.no_grad():
+            for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=1):
+                if plan.name not in targets:
+                    raise BadInput(f"tensor {plan.name}: the {type(module).__name__} built from {prepared.template.name}'s config has no such parameter")
+                targets[plan.name].copy_(tensor)
+        _check_covered(module, {p.name for p in prepared.plans}, prepared)
+        return module.eval()
+
+    def tokenizer_dir(self, recipe: Recipe | Mapping | Path | str) -> Path:
+        return self.prepare(recipe).tokenizer.path
+
+    def _module_for(self, prepared: Prepared) -> torch.nn.Module:
+        dtype = next((p.out_dtype for p in prepared.plans if not p.copy), torch.float32)
+        key = json.dumps(prepared.config, sort_keys=True) + str(dtype)
+        if key != self._module_key:
+            self._module = None
+            self._module = build_module(prepared.config, dtype, self.device)
+            self._module_key = key
+        return self._module
+
+
+def build_module(config: dict, dtype: torch.dtype, device: str) -> torch.nn.Module:
+    import transformers
+
+    fields = {k: v for k, v in config.items() if k not in ("model_type", "transformers_version")}
+    try:
+        hf_config = transformers.AutoConfig.for_model(config["model_type"], **fields)
+        model = transformers.AutoModelForCausalLM.from_config(hf_config, dtype=dtype)
+    except (KeyError, ValueError) as exc:
+        raise BadInput(f"config.json model_type {config.get('model_type')!r}: transformers cannot build a causal LM from it ({exc})") from None
+    return model.to(device).eval()
+
+
+def _targets(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    targets = dict(module.named_parameters(remove_duplicate=False))
+    targets.update(dict(module.named_buffers(remove_duplicate=False)))
+    return targets
+
+
+def _check_covered(module: torch.nn.Module, written: set[str], prepared: Prepared) -> None:
+    pointers = {t.data_ptr() for name, t in module.state_dict().items() if name in written}
+    for name, tensor in module.state_dict().items():
+        if name not in written and tensor.data_ptr() not in pointers:
+            raise BadInput(f"model {prepared.template.name}: has no tensor {name}, which {type(module).__name__} needs")
+
+
+class _SharedCacheReader(TensorReader):
+    """A TensorReader whose cache outlives one recipe, keyed by (model directory, tensor name)."""
+
+    def __init__(self, sources: Mapping[str, SourceModel], device: str, cache: dict):
+        super().__init__(sources, device)
+        self.shared = cache
+
+    def get(self, item) -> torch.Tensor:
+        key = (self.sources[item.model].path, item.tensor)
+        if key not in self.shared:
+            self.shared[key] = super().get(item)
+        return self.shared[key]

@@ -1,0 +1,130 @@
+"""Reading and writing safetensors files one tensor at a time.
+
+Reading parses the header and reads each tensor's bytes with a positioned read into a fresh
+buffer, instead of memory-mapping the file: mapped pages count toward the process's resident
+memory until the file is closed, which would make peak RSS grow with model size. Writing knows
+every output tensor's name, dtype and shape before the first byte of data (the plan says so),
+so it writes each shard's header first and then streams tensor data in plan order: memory is
+bounded by the tensors in flight, never by the shard size.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from tools.errors import BadInput
+
+DTYPES: dict[str, torch.dtype] = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+    "U8": torch.uint8, "BOOL": torch.bool,
+    "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
+}
+DTYPE_NAMES: dict[torch.dtype, str] = {v: k for k, v in DTYPES.items()}
+MAX_HEADER = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TensorRef:
+    """Where one tensor's bytes lie: absolute byte offsets in `file`."""
+
+    file: Path
+    dtype: str
+    shape: tuple[int, ...]
+    start: int
+    end: int
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+
+def read_header(path: Path) -> dict[str, TensorRef]:
+    """Name -> TensorRef for every tensor of one safetensors file."""
+    with open(path, "rb") as f:
+        raw = f.read(8)
+        if len(raw) != 8:
+            raise BadInput(f"{path}: not a safetensors file (shorter than 8 bytes)")
+        (size,) = struct.unpack("<Q", raw)
+        if size > MAX_HEADER:
+            raise BadInput(f"{path}: not a safetensors file (header size {size} is implausible)")
+        try:
+            header = json.loads(f.read(size))
+        except ValueError:
+            raise BadInput(f"{path}: not a safetensors file (header is not JSON)") from None
+    header.pop("__metadata__", None)
+    return {name: _ref(path, name, info, 8 + size) for name, info in header.items()}
+
+
+def _ref(path: Path, name: str, info: dict, data_start: int) -> TensorRef:
+    if info.get("dtype") not in DTYPES:
+        raise BadInput(f"{path}: tensor {name} has unsupported dtype {info.get('dtype')!r}")
+    begin, end = info["data_offsets"]
+    return TensorRef(path, info["dtype"], tuple(info["shape"]), data_start + begin, data_start + end)
+
+
+def read_tensor(ref: TensorRef) -> torch.Tensor:
+    """The tensor's data, read into a new CPU tensor."""
+    nbytes = ref.end - ref.start
+    buf = torch.empty(nbytes, dtype=torch.uint8)
+    view = memoryview(buf.numpy())
+    with open(ref.file, "rb", buffering=0) as f:
+        f.seek(ref.start)
+        done = 0
+        while done < nbytes:
+            got = f.readinto(view[done:])
+            if not got:
+                raise BadInput(f"{ref.file}: truncated (a tensor ends at byte {ref.end}, the file is shorter)")
+            done += got
+    return buf.view(ref.torch_dtype).reshape(ref.shape)
+
+
+@dataclass(frozen=True)
+class OutSpec:
+    """One output tensor as planned: name, dtype and shape."""
+
+    name: str
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        count = 1
+        for dim in self.shape:
+            count *= dim
+        return count * torch.empty((), dtype=self.dtype).element_size()
+
+
+def assign_shards(specs: list[OutSpec], max_shard_bytes: int) -> list[list[OutSpec]]:
+    """Split the tensors, in order, into shards of at most max_shard_bytes (a larger tensor gets its own)."""
+    shards: list[list[OutSpec]] = [[]]
+    size = 0
+    for spec in specs:
+        if shards[-1] and size + spec.nbytes > max_shard_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append(spec)
+        size += spec.nbytes
+    return shards
+
+
+def shard_names(count: int) -> list[str]:
+    if count == 1:
+        return ["model.safetensors"]
+    return [f"model-{i:05d}-of-{count:05d}.safetensors" for i in range(1, count + 1)]
+
+
+def header_bytes(shard: list[OutSpec]) -> bytes:
+    header: dict = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for spec in shard:
+        header[spec.name] = {"dtype": DTYPE_NAMES[spec.dtype], "shape": list(spec.shape), "data_offsets": [offset, offset + spec.nbytes]}
+        offset += spec.nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    return struct.pack("<Q", len(raw)) + raw
