@@ -97,10 +97,24 @@ class ContainerHandle:
             return None
 
     def memory_bytes(self) -> int | None:
-        return None  # the container's cgroup enforces memory
+        """The container cgroup's peak usage so far (the cgroup itself enforces the limit)."""
+        return _peak_memory(self.container.id)
 
     def kill(self) -> None:
-        self.container.remove(force=True)
+        import docker
+
+        try:
+            self.container.kill()
+        except docker.errors.APIError:
+            pass  # already stopped, or already gone
+
+    def remove(self) -> None:
+        import docker
+
+        try:
+            self.container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
 
     def state(self) -> dict:
         return self.client.api.inspect_container(self.container.id)["State"]
@@ -138,10 +152,11 @@ class DockerBackend:
         options = container_options(self.config, job_dir, limits, read_only, gpus or [], env)
         handle = ContainerHandle(self.client, self._create(["/bin/sh", "-c", REDIRECT, "clade-job", *argv], options))
         try:
-            verdict = watch(handle, job_dir, limits, sample_memory=False)
-            state, peak = handle.state(), _peak_memory(handle.container.id)
-        finally:
+            verdict = watch(handle, job_dir, limits, sample_memory=True)
             handle.kill()
+            state, peak = handle.state(), verdict.peak_memory_bytes
+        finally:
+            handle.remove()
         status, reason = (("timeout" if verdict.limit == "timeout" else "killed"), verdict.reason) if verdict.limit else describe_exit(verdict.exit_code)
         if verdict.limit is None and state.get("OOMKilled"):
             status, reason = "killed", f"exceeded the memory limit of {limits.memory_mb} MB (killed by the kernel's OOM killer); {reason}"

@@ -1,0 +1,79 @@
+"""`clade sandbox doctor`: which protections are active on this machine, as detected now."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel
+
+from sandbox.cgroups import cgroup_mode
+from sandbox.config import SandboxConfig
+from sandbox.isolation import BWRAP_UID, bwrap_flags, unshare_prefix
+from sandbox.scheduler import detect_gpus
+
+
+class Protection(BaseModel):
+    backend: str
+    name: str
+    active: bool
+    how: str
+
+
+def _isolation() -> str:
+    return "bwrap" if bwrap_flags() else "unshare" if unshare_prefix() else "none"
+
+
+def local_protections() -> list[Protection]:
+    kind, cgroups, root = _isolation(), cgroup_mode(), os.geteuid() == 0
+    ns = {"bwrap": "bubblewrap", "unshare": "unshare"}.get(kind)
+    uid = kind == "bwrap" and BWRAP_UID[0] in (bwrap_flags() or ())
+    rows = [
+        ("environment is an allow-list (no host secrets)", True, "always"),
+        ("network cut off", ns is not None, f"empty network namespace ({ns})" if ns else "NOT enforced: install bubblewrap"),
+        ("file system read-only outside the job directory", kind == "bwrap", "bubblewrap read-only binds" if kind == "bwrap" else "NOT enforced: install bubblewrap"),
+        ("home directories, /run (Docker socket) and /tmp hidden", kind == "bwrap", "bubblewrap tmpfs" if kind == "bwrap" else "NOT enforced: install bubblewrap"),
+        ("unprivileged user, no capabilities", uid or not root, "uid 65534 in a user namespace" if uid else "runs as the calling user" if not root else "NOT enforced: jobs run as root"),
+        ("whole job killed at a limit (no survivors)", True, f"cgroup {cgroups}" if cgroups else f"pid namespace ({ns})" if ns else "process group only: a job that calls setsid can escape"),
+        ("memory limit", True, f"cgroup {cgroups} (kernel)" if cgroups else "RSS sampled every 20 ms (can overshoot briefly)"),
+        ("process limit", bool(cgroups) or not root, f"cgroup {cgroups} pids.max" if cgroups else "RLIMIT_NPROC (per user)" if not root else "NOT enforced: root without writable cgroups"),
+        ("wall clock, output bytes, CPU seconds, file size", True, "watch loop + rlimits"),
+    ]
+    return [Protection(backend="local", name=n, active=a, how=h) for n, a, h in rows]
+
+
+def docker_protections(config: SandboxConfig) -> list[Protection]:
+    if importlib.util.find_spec("docker") is None:
+        return [Protection(backend="docker", name="Docker SDK", active=False, how="NOT installed: pip install docker")]
+    try:
+        from sandbox.backends.docker import connect
+
+        client = connect()
+        version = client.version().get("Version", "?")
+    except Exception as exc:  # doctor reports whatever stops the engine from answering
+        return [Protection(backend="docker", name="Docker engine", active=False, how=f"NOT available: {exc}")]
+    image = config.docker.image
+    present = bool(client.images.list(name=image))
+    return [Protection(backend="docker", name="Docker engine", active=True, how=f"version {version}"),
+            Protection(backend="docker", name=f"image {image}", active=present, how="present" if present else "NOT built: docker build -f sandbox/Dockerfile"),
+            Protection(backend="docker", name="network none, read-only root, no capabilities, non-root, cgroup limits", active=present, how="per container")]
+
+
+def ray_protections() -> list[Protection]:
+    found = importlib.util.find_spec("ray") is not None
+    return [Protection(backend="ray", name="Ray installed", active=found, how="jobs run the local backend on the Ray worker" if found else "NOT installed: pip install 'clade[ray]'")]
+
+
+def diagnose(config: SandboxConfig, env: Mapping[str, str]) -> dict:
+    gpus = detect_gpus(config.gpus, env)
+    rows = local_protections() + docker_protections(config) + ray_protections()
+    return {"isolation": _isolation(), "cgroups": cgroup_mode(), "gpus": gpus, "protections": [r.model_dump() for r in rows]}
+
+
+def render(report: dict) -> str:
+    lines = [f"isolation: {report['isolation']}   cgroups: {report['cgroups'] or 'none'}   GPUs: {report['gpus'] or 'none (CPU jobs)'}"]
+    for row in report["protections"]:
+        mark = " ok " if row["active"] else "MISS"
+        lines.append(f"[{mark}] {row['backend']:<6} {row['name']}: {row['how']}")
+    return "\n".join(lines)

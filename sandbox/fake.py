@@ -1,0 +1,31 @@
+"""A sandbox that runs nothing: it replays scripted results, for tests of the planner and CLI.
+
+    sandbox = FakeSandbox({"job-1": Result(job_id="job-1", status="ok", fitness=0.5)})
+    sandbox.execute(job)  # -> that result; unknown ids -> a `failed` result saying so
+
+It records every job it was given (`sandbox.jobs`), like a real backend's job directories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sandbox.job import Job, Result
+
+
+class FakeSandbox:
+    name = "fake"
+
+    def __init__(self, results: Mapping[str, Result] | Callable[[Job], Result] | None = None):
+        self.results = results or {}
+        self.jobs: list[Job] = []
+        self.gpus: list[list[int] | None] = []
+
+    def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
+        self.jobs.append(job)
+        self.gpus.append(gpus)
+        if callable(self.results):
+            return self.results(job)
+        if job.id in self.results:
+            return self.results[job.id].model_copy(update={"job_id": job.id})
+        return Result(job_id=job.id, status="failed", reason=f"FakeSandbox has no scripted result for job {job.id!r}")
