@@ -1,0 +1,71 @@
+"""`clade sandbox exec` and `clade sandbox doctor`, run as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.sandbox.conftest import PY, docker_skip_reason
+
+
+def clade(*args: str, cwd, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "agents.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def exec_json(tmp_path, *args: str, env_extra=None) -> dict:
+    done = clade("sandbox", "exec", "--json", *args, cwd=tmp_path, env_extra=env_extra)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_exec_reports_ok_and_output(tmp_path):
+    report = exec_json(tmp_path, "--", PY, "-c", "print('hello')")
+    assert {k: report[k] for k in ("status", "exit_code", "stdout", "stderr")} == {"status": "ok", "exit_code": 0, "stdout": "hello\n", "stderr": ""}
+
+
+def test_exec_failing_command_still_exits_zero(tmp_path):
+    report = exec_json(tmp_path, "--", PY, "-c", "import sys; sys.stderr.write('bad'); sys.exit(4)")
+    assert (report["status"], report["exit_code"], report["stderr"], report["reason"]) == ("failed", 4, "bad", "exited with code 4")
+
+
+def test_exec_timeout_and_memory_options(tmp_path):
+    report = exec_json(tmp_path, "--timeout", "1", "--", PY, "-c", "import time; time.sleep(60)")
+    assert report["status"] == "timeout" and "1 s" in report["reason"]
+    report = exec_json(tmp_path, "--memory", "200", "--", PY, "-c", "x = [bytearray(2**20 * 50) for _ in range(40)]")
+    assert report["status"] == "killed" and "memory limit of 200 MB" in report["reason"]
+
+
+def test_exec_hides_host_secrets(tmp_path):
+    report = exec_json(tmp_path, "--", PY, "-c", "import os; print(sorted(os.environ))", env_extra={"ANTHROPIC_API_KEY": "sk-ant-secret"})
+    assert "ANTHROPIC_API_KEY" not in report["stdout"] and "PATH" in report["stdout"]
+
+
+@pytest.mark.docker
+def test_exec_docker_backend(tmp_path):
+    reason = docker_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    (tmp_path / "clade.yaml").write_text("sandbox:\n  docker: {image: 'clade-sandbox-test:latest', mount_host_python: true}\n")
+    report = exec_json(tmp_path, "--backend", "docker", "--", PY, "-c", "import os; print(os.getuid())")
+    assert (report["status"], report["stdout"].strip(), report["backend"]) == ("ok", "65534", "docker")
+
+
+def test_exec_without_command_is_bad_input(tmp_path):
+    done = clade("sandbox", "exec", "--json", cwd=tmp_path)
+    assert done.returncode == 2 and "no command given" in done.stderr
+
+
+def test_doctor_lists_protections(tmp_path):
+    done = clade("sandbox", "doctor", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    names = {row["name"] for row in report["protections"] if row["backend"] == "local"}
+    assert "network cut off" in names and "memory limit" in names
+    text = clade("sandbox", "doctor", cwd=tmp_path).stdout
+    assert "isolation:" in text and "[" in text

@@ -1,0 +1,33 @@
+"""The ray backend on a local `ray.init(num_cpus=1)`: the same isolation and contract as local.
+
+Kept to a few tests: Ray takes seconds to start on a small machine.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.config import Limits, RayConfig, SandboxConfig
+from tests.sandbox.conftest import PY
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (optional extra: pip install 'clade[ray]')")
+
+
+@pytest.fixture(scope="module")
+def ray_backend(tmp_path_factory):
+    from sandbox.backends.ray import RayBackend
+
+    jobs = tmp_path_factory.mktemp("ray-jobs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPENAI_API_KEY", "sk-clade-ray-test")  # Ray's workers inherit the driver's environment
+        backend = RayBackend(SandboxConfig(backend="ray", jobs_dir=str(jobs), ray=RayConfig(num_cpus=1)))
+        backend.run([PY, "-c", "pass"], jobs / "warm-up", Limits(wall_s=60))
+        yield backend
+        backend.shutdown()
+
+
+def test_ray_task_times_out_then_normal_job_runs_isolated(ray_backend, tmp_path):
+    outcome = ray_backend.run([PY, "-c", "while True: pass"], tmp_path / "hang", Limits(wall_s=1))
+    assert (outcome.status, outcome.backend) == ("timeout", "ray")
+    outcome = ray_backend.run([PY, "-c", "import os; print(os.getuid(), 'OPENAI_API_KEY' in os.environ)"], tmp_path / "ok", Limits(wall_s=30))
+    assert outcome.status == "ok" and outcome.stdout.split()[1] == "False"

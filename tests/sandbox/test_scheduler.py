@@ -1,0 +1,91 @@
+"""GPU detection, slot policy and the job pool, with fake GPU lists (this machine has none)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from sandbox.backends.docker import container_options, device_requests
+from sandbox.config import Limits, SandboxConfig
+from sandbox.fake import FakeSandbox
+from sandbox.job import DeviceRequest, Job, Result
+from sandbox.scheduler import Scheduler, Slot, Slots, detect_gpus, parse_visible_devices
+
+
+def job(name: str, gpus: int = 0) -> Job:
+    return Job(id=name, kind="command", genotype={"argv": ["true"]}, device=DeviceRequest(gpus=gpus))
+
+
+@pytest.mark.parametrize("value, expected", [("", []), ("-1", []), ("0,1", [0, 1]), ("2, 3", [2, 3]), ("GPU-aa,GPU-bb", [0, 1])])
+def test_parse_visible_devices(value, expected):
+    assert parse_visible_devices(value) == expected
+
+
+def test_detect_gpus_precedence():
+    smi = lambda: 4  # noqa: E731 - a fake nvidia-smi that lists four GPUs
+    assert detect_gpus([5, 6], {"CUDA_VISIBLE_DEVICES": "0"}, smi) == [5, 6]
+    assert detect_gpus("none", {}, smi) == []
+    assert detect_gpus("auto", {"CUDA_VISIBLE_DEVICES": "1,3"}, smi) == [1, 3]
+    assert detect_gpus("auto", {}, smi) == [0, 1, 2, 3]
+    assert detect_gpus("auto", {}, lambda: 0) == []
+
+
+def test_slots_one_job_per_gpu_and_cpu_concurrency():
+    slots = Slots([0, 1], cpu_slots=1)
+    first, second = slots.take(job("a", 1)), slots.take(job("b", 1))
+    assert (first, second, slots.take(job("c", 1))) == (Slot((0,)), Slot((1,)), None)
+    assert slots.take(job("d")) == Slot() and slots.take(job("e")) is None
+    slots.give(second)
+    assert slots.take(job("c", 1)) == Slot((1,))
+
+
+def test_gpu_job_runs_on_cpu_without_gpus():
+    slots = Slots([], cpu_slots=2)
+    assert slots.take(job("a", 1)) == Slot()
+
+
+class RecordingSandbox(FakeSandbox):
+    """Counts how many jobs run at once, and on which GPUs."""
+
+    def __init__(self):
+        super().__init__(lambda j: Result(job_id=j.id, status="ok"))
+        self.lock, self.running, self.most = threading.Lock(), set(), 0
+
+    def execute(self, job, *, gpus=None):
+        with self.lock:
+            assert not (set(gpus or []) & self.running), f"GPU {gpus} given twice"
+            self.running |= set(gpus or [])
+            self.most = max(self.most, len(self.running))
+        time.sleep(0.05)
+        with self.lock:
+            self.running -= set(gpus or [])
+        return super().execute(job, gpus=gpus)
+
+
+def test_scheduler_spreads_gpu_jobs_one_per_gpu():
+    sandbox = RecordingSandbox()
+    scheduler = Scheduler(sandbox, gpus=[0, 1, 2], cpu_concurrency=1)
+    results = scheduler.run_all([job(f"j{i}", 1) for i in range(9)])
+    scheduler.close()
+    assert [r.status for r in results] == ["ok"] * 9
+    assert sorted({g for gs in sandbox.gpus for g in gs}) == [0, 1, 2] and all(len(g) == 1 for g in sandbox.gpus)
+    assert sandbox.most <= 3
+
+
+def test_docker_device_request_names_exactly_the_given_gpu():
+    (request,) = device_requests([2])
+    assert request["DeviceIDs"] == ["2"] and request["Capabilities"] == [["gpu"]]
+    assert device_requests([]) == []
+
+
+def test_docker_container_options_isolate(tmp_path):
+    config = SandboxConfig(backend="docker")
+    limits = Limits(memory_mb=1000, max_procs=64, cpu_s=10)
+    options = container_options(config, tmp_path, limits, ["/models/a"], [1], {"PATH": "/bin"})
+    assert options["network_mode"] == "none" and options["read_only"] and options["cap_drop"] == ["ALL"]
+    assert options["user"] != "0" and not options["user"].startswith("0:")
+    assert (options["mem_limit"], options["memswap_limit"], options["pids_limit"]) == ("1000m", "1000m", 64)
+    assert options["volumes"]["/models/a"]["mode"] == "ro" and options["volumes"][str(tmp_path)]["mode"] == "rw"
+    assert options["device_requests"][0]["DeviceIDs"] == ["1"] and options["environment"] == {"PATH": "/bin"}
