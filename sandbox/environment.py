@@ -24,6 +24,7 @@ def sandbox_env(host: Mapping[str, str], job_dir: Path, *, gpus: list[int] | Non
         TMPDIR=str(job_dir / "tmp"),
         PYTHONHASHSEED="0",
         PYTHONDONTWRITEBYTECODE="1",
+        PYDANTIC_DISABLE_PLUGINS="__all__",  # skips a scan of every installed package at start-up
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         CUDA_VISIBLE_DEVICES=",".join(str(g) for g in gpus) if gpus else "",
