@@ -18,6 +18,7 @@ from tools.errors import BadInput
 RECORD_FILE = "candidate.json"
 RECIPE_FILE = "recipe.yaml"
 WORKSPACE_DIR = "workspace"
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def check_path(path: str) -> tuple[str, ...]:
@@ -32,7 +33,7 @@ def genotype_files(record: dict) -> dict[str, bytes]:
     files = {RECORD_FILE: (json.dumps(record, indent=1, ensure_ascii=False) + "\n").encode()}
     genotype = record["genotype"]
     if record["kind"] == "merge":
-        files[RECIPE_FILE] = yaml.safe_dump(genotype["recipe"], sort_keys=False, allow_unicode=True).encode()
+        files[RECIPE_FILE] = yaml.dump(genotype["recipe"], Dumper=_DUMPER, sort_keys=False, allow_unicode=True).encode()
     for path, text in genotype.get("files", {}).items():
         files["/".join((WORKSPACE_DIR, *check_path(path)))] = text.encode()
     return files

@@ -83,17 +83,23 @@ class ObjectStore:
     def __init__(self, git_dir: Path, *, fsync: bool = False):
         self.git_dir = git_dir
         self.objects = git_dir / "objects"
+        self._objects = str(self.objects)
+        self._dirs: set[str] = set()
+        self._trees: dict[str, dict[str, TreeEntry]] = {}
         self.fsync = fsync
         self._batch: subprocess.Popen | None = None
         self._batch_lock = threading.Lock()
 
     def write(self, kind: str, body: bytes) -> str:
         sha, raw = object_bytes(kind, body)
-        path = self.objects / sha[:2] / sha[2:]
-        if path.exists():
+        directory = f"{self._objects}/{sha[:2]}"
+        path = f"{directory}/{sha[2:]}"
+        if os.path.exists(path):
             return sha
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.parent / f"tmp_obj_{os.getpid()}_{threading.get_ident()}_{sha[:8]}"
+        if directory not in self._dirs:
+            os.makedirs(directory, exist_ok=True)
+            self._dirs.add(directory)
+        tmp = f"{directory}/tmp_obj_{os.getpid()}_{threading.get_ident()}_{sha[:8]}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
         try:
             os.write(fd, zlib.compress(raw, 1))
@@ -113,7 +119,8 @@ class ObjectStore:
     def read(self, sha: str) -> tuple[str, bytes]:
         """(type, body) of an object, loose or packed; BadInput (a corrupt archive) if it is missing."""
         try:
-            raw = zlib.decompress((self.objects / sha[:2] / sha[2:]).read_bytes())
+            with open(f"{self._objects}/{sha[:2]}/{sha[2:]}", "rb") as f:
+                raw = zlib.decompress(f.read())
         except FileNotFoundError:
             return self._read_batch(sha)
         except zlib.error as exc:
@@ -129,7 +136,15 @@ class ObjectStore:
         return body
 
     def tree(self, sha: str) -> dict[str, TreeEntry]:
-        return {e.name: e for e in parse_tree(self.read_kind(sha, "tree"))}
+        """A tree's entries by name (a fresh dict the caller may change; big trees are cached)."""
+        cached = self._trees.get(sha)
+        if cached is None:
+            cached = {e.name: e for e in parse_tree(self.read_kind(sha, "tree"))}
+            if len(cached) > 64:  # the notes fan-out root: read on every attach
+                if len(self._trees) > 8:
+                    self._trees.clear()
+                self._trees[sha] = cached
+        return dict(cached)
 
     def _read_batch(self, sha: str) -> tuple[str, bytes]:
         with self._batch_lock:

@@ -171,8 +171,8 @@ Event = Annotated[Union[ResultEvent, ReviewEvent], Field(discriminator="event")]
 
 
 def fold(candidate: Candidate, events: list[ResultEvent | ReviewEvent]) -> Candidate:
-    """The candidate's current state: its record with every event applied in order."""
-    state = candidate.model_copy(deep=True)
+    """The candidate's current state: its record with every event applied in order (`candidate` is changed)."""
+    state = candidate
     for ev in events:
         if isinstance(ev, ReviewEvent):
             state.reviews.append(Review(**ev.model_dump(exclude={"event"})))

@@ -102,7 +102,8 @@ class Archive(ArchiveQueries):
         line = {"at": _utc(event), "event": event.event, **data}
         text = json.dumps(self.redactor.data(line), ensure_ascii=False, separators=(",", ":")) + "\n"
         with self.lock:
-            self.sync()
+            if (self.notes.head() or "") != (self.index.meta("notes_head") or ""):
+                self.sync()  # a writer died between its notes and index updates, or a pull merged notes
             commit, base, _ = self.index.row(cid)
             head, note = self.notes.append(commit, text.encode(), f"{event.event} for candidate {cid}")
             with self.index.transaction() as ix:
