@@ -6,7 +6,8 @@ Example:
       limits: {wall_s: 1800, memory_mb: 16000, max_procs: 256, output_bytes: 1000000}
       cpu_concurrency: 2      # concurrent CPU jobs when no GPU is visible
       gpus: auto              # auto | none | [0, 1]
-      isolation: auto         # auto: strongest available, warn on what is missing; required: refuse to run without it
+      isolation: auto         # auto | required | unshare | none (see below)
+      cgroups: auto           # auto | off
       docker: {image: clade-sandbox:latest}
       ray: {address: null}    # null: a local ray.init(); or "ray://head:10001"
 """
@@ -49,7 +50,10 @@ class RayConfig(BaseModel):
 class SandboxConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     backend: Literal["local", "docker", "ray"] = "local"
-    isolation: Literal["auto", "required"] = "auto"
+    # auto: the strongest available (bwrap, else unshare, else none) with a warning naming what is
+    # missing; required: refuse to run without bwrap; unshare / none: force a weaker level.
+    isolation: Literal["auto", "required", "unshare", "none"] = "auto"
+    cgroups: Literal["auto", "off"] = Field("auto", description="per-job cgroups when /sys/fs/cgroup is writable")
     limits: Limits = Field(default_factory=Limits)
     cpu_concurrency: int = Field(1, gt=0)
     gpus: Literal["auto", "none"] | list[int] = "auto"

@@ -80,12 +80,12 @@ def bwrap_argv(flags: Sequence[str], job_dir: Path, read_only: Sequence[str]) ->
     return argv
 
 
-def isolation_prefix(job_dir: Path, read_only: Sequence[str]) -> tuple[str, list[str]]:
-    """(name, argv prefix) of the strongest isolation available: bwrap, unshare or none."""
-    flags = bwrap_flags()
+def isolation_prefix(job_dir: Path, read_only: Sequence[str], mode: str = "auto") -> tuple[str, list[str]]:
+    """(name, argv prefix) of the strongest isolation available and allowed: bwrap, unshare or none."""
+    flags = bwrap_flags() if mode in ("auto", "required") else None
     if flags is not None:
         return "bwrap", bwrap_argv(flags, job_dir, read_only)
-    prefix = unshare_prefix()
+    prefix = unshare_prefix() if mode != "none" else None
     if prefix is not None:
         return "unshare", [*prefix, "--"]
     return "none", []

@@ -74,8 +74,8 @@ def _preexec(cgroup: JobCgroup | None, rlimits: list[tuple[int, int]]):
 class LocalHandle:
     """A started job: its top process, its cgroup (if any) and its process group."""
 
-    def __init__(self, proc: subprocess.Popen, cgroup: JobCgroup | None):
-        self.proc, self.cgroup = proc, cgroup
+    def __init__(self, proc: subprocess.Popen, cgroup: JobCgroup | None, job_dir: Path):
+        self.proc, self.cgroup, self.job_dir = proc, cgroup, str(job_dir)
 
     def wait(self, timeout: float) -> int | None:
         try:
@@ -90,6 +90,17 @@ class LocalHandle:
         except psutil.NoSuchProcess:
             return []
 
+    def _escaped(self) -> list[psutil.Process]:
+        """Processes that left the tree (setsid + orphaned), found by the job's CLADE_JOB_DIR."""
+        found = []
+        for process in psutil.process_iter():
+            try:
+                if process.environ().get("CLADE_JOB_DIR") == self.job_dir:
+                    found.append(process)
+            except psutil.Error:
+                pass
+        return found
+
     def memory_bytes(self) -> int | None:
         total = 0
         for process in self._processes():
@@ -100,7 +111,7 @@ class LocalHandle:
         return total
 
     def kill(self) -> None:
-        for process in self._processes():
+        for process in self._processes() + (self._escaped() if self.cgroup is None else []):
             try:
                 process.kill()
             except psutil.Error:
@@ -130,8 +141,8 @@ class LocalBackend:
         return finish(job, job_dir, outcome)
 
     def prefix(self, job_dir: Path, read_only: Sequence[str]) -> tuple[str, list[str]]:
-        kind, prefix = isolation_prefix(job_dir, read_only)
-        if kind != "bwrap":
+        kind, prefix = isolation_prefix(job_dir, read_only, self.config.isolation)
+        if kind != "bwrap" and self.config.isolation in ("auto", "required"):
             _refuse_or_warn(kind, self.config.isolation)
         return kind, (prefix if kind != "none" else SHIM)
 
@@ -141,7 +152,7 @@ class LocalBackend:
         job_dir = Path(job_dir).resolve()
         (job_dir / "tmp").mkdir(parents=True, exist_ok=True)
         kind, prefix = self.prefix(job_dir, read_only)
-        cgroup = JobCgroup.create(f"{job_dir.name}-{os.getpid()}-{time.monotonic_ns()}", limits)
+        cgroup = JobCgroup.create(f"{job_dir.name}-{os.getpid()}-{time.monotonic_ns()}", limits) if self.config.cgroups == "auto" else None
         env = sandbox_env(os.environ, job_dir, gpus=gpus, extra=extra_env)
         try:
             handle = self._start([*prefix, *argv], job_dir, env, limits, cgroup)
@@ -157,7 +168,7 @@ class LocalBackend:
         with open(job_dir / STDOUT, "wb") as out, open(job_dir / STDERR, "wb") as err:
             proc = subprocess.Popen(argv, cwd=job_dir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                     start_new_session=True, preexec_fn=_preexec(cgroup, rlimits))
-        return LocalHandle(proc, cgroup)
+        return LocalHandle(proc, cgroup, job_dir)
 
 
 def _outcome(verdict: Verdict, job_dir: Path, limits: Limits, cgroup: JobCgroup | None, kind: str) -> RunOutcome:
