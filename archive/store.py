@@ -272,7 +272,8 @@ def _validated(data: dict, what: str) -> Candidate:
 
 
 def _canonical(data: dict) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+    """The record as the index keeps it: key order kept (a recipe reads in its author's order)."""
+    return json.dumps(data, ensure_ascii=False)
 
 
 def _utc(event: ResultEvent | ReviewEvent) -> str:
