@@ -1,5 +1,77 @@
-"""Subcommands of this layer (stub: registers nothing yet)."""
+"""`clade init DIR [--example tiny-zoo]`: create a search workspace.
+
+Without --example, DIR gets a clade.yaml to fill in (base, sources, evaluation tasks).
+With --example NAME, the example directory (examples/NAME of the Clade checkout: models,
+tasks, data, recipes and its clade.yaml) is copied into DIR, so the workspace is
+self-contained and its paths are relative; nothing outside DIR is referenced.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from agents.config import CONFIG_NAME
+from tools.errors import BadInput, CladeError
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = ("tiny-zoo",)
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.tmp", ".clade")
+
+TEMPLATE = """\
+# A Clade search workspace. Paths are relative to this file's directory.
+version: 1
+name: {name}
+base: null          # the base model directory, e.g. models/base
+sources: []         # the models a search starts from, e.g. - {{name: expert, path: models/expert}}
+evaluation:
+  tasks: []         # task spec files (see tools/evaluate/README.md), e.g. - tasks/qa.yaml
+  weights: {{}}       # task name -> weight of its metric in the fitness (default 1)
+"""
 
 
 def register(subparsers) -> None:
-    return None
+    parser = subparsers.add_parser("init", help="create a search workspace (clade.yaml)",
+                                   description="Create a search workspace in DIR.")
+    parser.add_argument("dir", metavar="DIR", type=Path)
+    parser.add_argument("--example", choices=EXAMPLES, help="copy a bundled example workspace (models, tasks, data)")
+    parser.set_defaults(handler=run_init)
+
+
+def run_init(args) -> int:
+    target = Path(args.dir).resolve()
+    if (target / CONFIG_NAME).exists():
+        raise BadInput(f"{target / CONFIG_NAME} already exists; choose another DIR or edit that file")
+    if args.example:
+        copy_example(args.example, target)
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        _write_atomic(target / CONFIG_NAME, TEMPLATE.format(name=target.name or "clade"))
+    print(f"created workspace {target}")
+    print(f"next: cd {target} && clade eval <MODEL_DIR>" if args.example else f"next: edit {target / CONFIG_NAME}")
+    return 0
+
+
+def copy_example(name: str, target: Path) -> None:
+    """Copy examples/NAME into `target` (absent or empty), all at once or not at all."""
+    source = EXAMPLES_DIR / name
+    if not (source / CONFIG_NAME).is_file():
+        raise CladeError(f"example {name!r} not found at {source}; --example needs a source checkout of Clade (pip install -e .)")
+    if target.exists() and any(target.iterdir()):
+        raise BadInput(f"{target} is not empty; give a new or empty directory for --example {name}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        shutil.copytree(source, staging / "ws", ignore=IGNORED)
+        if target.exists():
+            target.rmdir()
+        (staging / "ws").rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

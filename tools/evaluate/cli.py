@@ -1,5 +1,45 @@
-"""Subcommands of this layer (stub: registers nothing yet)."""
+"""`clade eval MODEL_DIR [--split search|test] [--json]` (torch is imported inside the handler)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tools.evaluate.spec import SPLITS
 
 
 def register(subparsers) -> None:
-    return None
+    parser = subparsers.add_parser("eval", help="score a model directory on the workspace's evaluation suite",
+                                   description="Score a Hugging Face model directory on the tasks of clade.yaml.")
+    parser.add_argument("model_dir", metavar="MODEL_DIR", type=Path)
+    parser.add_argument("--split", choices=SPLITS, default="search", help="search (default) or test (held out, for reporting)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
+    parser.add_argument("--json", action="store_true", help='one object: {"fitness", "split", "tasks", "stage", "examples"}')
+    parser.set_defaults(handler=run_eval)
+
+
+def run_eval(args) -> int:
+    from agents.workspace import load_workspace
+    from tools.evaluate.api import evaluate_model_dir, load_suite
+
+    suite = load_suite(load_workspace(getattr(args, "workspace", None)))
+    result = evaluate_model_dir(args.model_dir, suite, split=args.split, device=args.device)
+    print(json.dumps(result.model_dump()) if args.json else format_result(result, suite))
+    return 0
+
+
+def format_result(result, suite) -> str:
+    """A table: one row per task, one column per metric, the fitness metric marked with *."""
+    names = sorted({m for metrics in result.tasks.values() for m in metrics})
+    width = max(len("task"), *(len(t) for t in result.tasks))
+    lines = [f"{'task':<{width}}  {'n':>5}  " + "  ".join(f"{n:>15}" for n in names)]
+    for task in suite.tasks:
+        cells = [_cell(result.tasks[task.name].get(n), n == task.spec.fitness_metric) for n in names]
+        lines.append(f"{task.name:<{width}}  {result.examples[task.name]:>5}  " + "  ".join(cells))
+    stage = "  (cascade: first pass below threshold, full pass skipped)" if result.stage == "cascade" else ""
+    lines.append(f"fitness {result.fitness:.4f} on split {result.split} (weighted mean of the metrics marked *){stage}")
+    return "\n".join(lines)
+
+
+def _cell(value: float | None, marked: bool) -> str:
+    return f"{'':>15}" if value is None else f"{value:>14.4f}{'*' if marked else ' '}"

@@ -1,0 +1,119 @@
+"""A workspace's evaluation suite: its tasks (spec, weight, data) and the cascade (no torch).
+
+Data is read lazily, once per split, and kept; so is everything derived from it for a given
+tokenizer (see `Suite.cache`), so the search loop reads and tokenises each prompt once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from tools.errors import BadInput
+from tools.evaluate.data import Example, fewshot_prefix, load_examples
+from tools.evaluate.spec import METRICS, SPLITS, CascadeConfig, EvaluationConfig, TaskSpec
+
+_TASK_ADAPTER = TypeAdapter(TaskSpec)
+
+
+@dataclass
+class Task:
+    """One task of a suite. Relative data paths resolve against `base_dir`."""
+
+    spec: Any  # GenerationTask | ChoiceTask | PerplexityTask
+    weight: float
+    base_dir: Path
+    _examples: dict[str, list[Example]] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def examples(self, split: str) -> list[Example]:
+        if split not in self.spec.data:
+            raise BadInput(f"task {self.name!r} has no data for split {split!r} (splits: {', '.join(self.spec.data)})")
+        if split not in self._examples:
+            self._examples[split] = load_examples(self.spec, self.base_dir / self.spec.data[split], split)
+        return self._examples[split]
+
+    def fewshot_prefix(self) -> str:
+        if not self.spec.num_fewshot:
+            return ""
+        return fewshot_prefix(self.spec, self.examples(self.spec.fewshot_split))
+
+
+@dataclass
+class Suite:
+    tasks: list[Task]
+    cascade: CascadeConfig | None = None
+    batch_size: int = 64
+    cache: dict = field(default_factory=dict, repr=False)  # owned by tools.evaluate.runner
+
+    def task(self, name: str) -> Task:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise BadInput(f"no task named {name!r} in the suite (tasks: {', '.join(t.name for t in self.tasks)})")
+
+
+def load_suite(workspace) -> Suite:
+    """The tasks of clade.yaml's `evaluation:` section (`workspace` is an agents.config.Workspace)."""
+    return suite_from_config(workspace.config.evaluation, workspace.root, where=str(workspace.root / "clade.yaml"))
+
+
+def suite_from_config(config: EvaluationConfig, root: Path, *, where: str = "clade.yaml") -> Suite:
+    tasks = [_resolve(entry, root) for entry in config.tasks]
+    if not tasks:
+        raise BadInput(f"{where}: evaluation.tasks is empty; list at least one task spec file or inline task")
+    _check_names(tasks, config.weights, where)
+    for task in tasks:
+        task.weight = config.weights.get(task.name, 1.0)
+    if sum(t.weight for t in tasks) <= 0:
+        raise BadInput(f"{where}: evaluation.weights are all zero; give at least one task a positive weight")
+    return Suite(tasks, config.cascade, config.batch_size)
+
+
+def _resolve(entry, root: Path) -> Task:
+    if isinstance(entry, str):
+        path = (root / entry).resolve()
+        return Task(load_task_file(path), 1.0, path.parent)
+    return Task(entry, 1.0, root)
+
+
+def load_task_file(path: Path):
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such task spec file (listed in evaluation.tasks)") from None
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path}: not valid YAML ({str(exc).strip().splitlines()[0]})") from None
+    try:
+        return _TASK_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise BadInput(f"{path}: {describe_error(exc)}") from None
+
+
+def describe_error(exc: ValidationError) -> str:
+    """The first error as `field a.b: reason`, without the union's kind tag in the path."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    if loc and loc[0] in METRICS:
+        loc = loc[1:]
+    return f"field {'.'.join(loc) or '(top level)'}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def _check_names(tasks: list[Task], weights: dict[str, float], where: str) -> None:
+    names = [t.name for t in tasks]
+    for name in names:
+        if names.count(name) > 1:
+            raise BadInput(f"{where}: two tasks are named {name!r}; task names must be unique")
+    for name in weights:
+        if name not in names:
+            raise BadInput(f"{where}: evaluation.weights names {name!r}, which is not a task (tasks: {', '.join(names)})")
+
+
+__all__ = ["SPLITS", "Suite", "Task", "load_suite", "load_task_file", "suite_from_config"]
