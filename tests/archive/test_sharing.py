@@ -1,0 +1,69 @@
+"""Sharing: push and pull through an ordinary git remote; notes from both sides merge; bundles."""
+
+import subprocess
+
+import pytest
+
+from archive import Review
+from archive.sharing import bundle, pull, push
+from tools.errors import BadInput
+
+from .conftest import git, git_fsck_ok, merge, open_archive, source, succeed
+
+
+@pytest.fixture
+def remote(tmp_path):
+    path = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "--bare", "-q", str(path)], check=True)
+    return path
+
+
+def test_two_hosts_share_one_lineage(tmp_path, remote):
+    with open_archive(tmp_path / "host1") as one:
+        a = source(one, "a")
+        m = merge(one, [a])
+        succeed(one, m, 0.5)
+        push(one, str(remote))
+        with open_archive(tmp_path / "host2") as two:
+            assert pull(two, str(remote)) == 2
+            assert two.get(m).fitness() == 0.5
+            # both hosts now work on the same candidate and on new ones
+            two.attach_review(m, Review(verdict="approved", comment="from host 2", who="bo"))
+            n2 = merge(two, [m], weight=0.2)
+            one.attach_review(m, Review(verdict="comment", comment="from host 1", who="ana"))
+            n1 = merge(one, [m], weight=0.8)
+            push(two, str(remote))
+            with pytest.raises(BadInput, match="pull first"):
+                push(one, str(remote))  # the remote's notes moved on
+            assert pull(one, str(remote)) == 1
+            push(one, str(remote))
+            assert pull(two, str(remote)) == 1
+            for host in (one, two):
+                state = host.get(m)
+                assert sorted(r.comment for r in state.reviews) == ["from host 1", "from host 2"]
+                assert state.fitness() == 0.5
+                assert {c.id for c in host.candidates()} == {a, m, n1, n2}
+                assert set(host.descendants(m)) == {n1, n2}
+                assert git_fsck_ok(host.git_dir)
+            assert one.get(m) == two.get(m)
+
+
+def test_pull_from_something_that_is_not_an_archive(tmp_path, remote):
+    with open_archive(tmp_path / "host") as archive:
+        with pytest.raises(BadInput, match="not a Clade archive"):
+            pull(archive, str(remote))
+        with pytest.raises(BadInput, match="reading remote"):
+            pull(archive, str(tmp_path / "nowhere"))
+
+
+def test_a_bundle_carries_the_whole_lineage(tmp_path):
+    with open_archive(tmp_path / "host") as archive:
+        a = source(archive, "a")
+        m = merge(archive, [a])
+        succeed(archive, m, 0.7)
+        out = bundle(archive, tmp_path / "lineage.bundle")
+    heads = git(tmp_path / "host", "bundle", "list-heads", str(out))
+    assert f"refs/candidates/{m}" in heads and "refs/notes/clade" in heads
+    with open_archive(tmp_path / "elsewhere") as other:
+        assert pull(other, str(out)) == 2
+        assert other.get(m).fitness() == 0.7
