@@ -96,6 +96,8 @@ def main(argv: list[str]) -> int:
     try:
         result = run_job(job, job_dir)
     except Exception as exc:  # recorded as the job's failure, with the traceback on stderr
+        sys.stdout.write(getattr(exc, "stdout", ""))  # the evaluated command's own output, if any
+        sys.stderr.write(getattr(exc, "stderr", ""))
         traceback.print_exc()
         result = Result(job_id=job.id, status="failed", reason=f"{type(exc).__name__}: {exc}")
     write_json_atomic(job_dir / RESULT_FILE, result)

@@ -146,6 +146,7 @@ class DockerBackend:
     def run(self, argv: Sequence[str], job_dir: Path, limits: Limits, *, read_only: Sequence[str] = (),
             gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
         job_dir = Path(job_dir).resolve()
+        check_readable(read_only)
         _own_job_dir(job_dir)
         visible = list(range(len(gpus))) if gpus else None  # inside the container the GPUs count from 0
         env = sandbox_env({}, job_dir, gpus=visible, extra=extra_env)
@@ -188,6 +189,35 @@ def connect():
         return client
     except docker.errors.DockerException as exc:
         raise CladeError(f"no Docker engine answers ({exc}); start dockerd, or run `bash sandbox/host_setup.sh`") from None
+
+
+def _unreadable(path: str) -> str | None:
+    mode = os.stat(path).st_mode
+    needed = 0o005 if os.path.isdir(path) else 0o004
+    return path if mode & needed != needed else None
+
+
+def check_readable(paths: Sequence[str], limit: int = 20000) -> None:
+    """When jobs run as uid 65534 (Clade runs as root), every read-only input must be world-readable.
+
+    Hugging Face writes weights 0600, so this is checked before the container starts, file by
+    file (at most `limit` entries per input), and the first unreadable one is named.
+    """
+    if os.getuid() != 0:
+        return
+    for top in paths:
+        for checked, entry in enumerate(_entries(top)):
+            if checked >= limit:
+                break
+            if _unreadable(entry):
+                raise BadInput(f"{entry}: not readable by the docker job's user {JOB_UID}; run "
+                               f"`chmod -R o+rX {top}` or run Clade as an ordinary user")
+
+
+def _entries(top: str):
+    yield top
+    for root, dirs, files in os.walk(top):
+        yield from (os.path.join(root, name) for name in dirs + files)
 
 
 def _own_job_dir(job_dir: Path) -> None:

@@ -1,0 +1,89 @@
+"""A real merge job on tiny fixture models: the worker merges with tools.merge.api, scores
+with tools.evaluate.api inside the sandbox, and gets the same fitness as the host would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from sandbox.config import Limits
+from sandbox.job import EvaluationSpec, Job
+
+pytest.importorskip("tools.merge.api", reason="the merge engine has not landed in this checkout")
+pytest.importorskip("tools.evaluate.api", reason="the evaluation layer has not landed in this checkout")
+
+RECIPE = {"merge_method": "linear", "dtype": "float32",
+          "models": [{"model": "a", "parameters": {"weight": 0.7}}, {"model": "b", "parameters": {"weight": 0.3}}]}
+TEXTS = ["hello world", "merge me gently", "tiny models, big plans", "abc def ghi"]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    from tests.merge.conftest import make_model
+
+    root = tmp_path_factory.mktemp("merge-ws")
+    base = make_model(root / "models" / "base", "llama", seed=0)
+    make_model(root / "models" / "a", "llama", seed=1, base=base)
+    make_model(root / "models" / "b", "llama", seed=2, base=base)
+    for split in ("search", "test"):
+        (root / f"text.{split}.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
+    (root / "clade.yaml").write_text(
+        "version: 1\nbase: models/base\nsources:\n  - {name: a, path: models/a}\n  - {name: b, path: models/b}\n"
+        "evaluation:\n  tasks:\n    - {name: ppl, kind: perplexity, data: {search: text.search.jsonl, test: text.test.jsonl}}\n")
+    subprocess.run(["chmod", "-R", "o+rX", str(root)], check=True)  # the docker job's user (65534) reads it
+    return root
+
+
+def merge_job(workspace) -> Job:
+    from agents.workspace import load_workspace
+
+    models = {name: str(path) for name, path in load_workspace(workspace).model_paths().items()}
+    return Job(id="merge-1", kind="merge", genotype={"recipe": RECIPE}, models=models, seed=3,
+               evaluation=EvaluationSpec(workspace=str(workspace)), limits=Limits(wall_s=300, memory_mb=4096))
+
+
+@pytest.fixture(scope="module")
+def host_fitness(workspace) -> float:
+    from transformers import AutoTokenizer
+
+    from agents.workspace import load_workspace
+    from tools.evaluate.api import evaluate_module, load_suite
+    from tools.merge.api import ResidentMerger, load_recipe
+
+    loaded = load_workspace(workspace)
+    merger = ResidentMerger(loaded.model_paths())
+    recipe = load_recipe(RECIPE, models=loaded.model_paths())
+    tokenizer = AutoTokenizer.from_pretrained(str(merger.tokenizer_dir(recipe)))
+    return evaluate_module(merger.apply(recipe, seed=3), tokenizer, load_suite(loaded)).fitness
+
+
+def test_merge_job_runs_in_the_sandbox(backend, workspace, host_fitness):
+    result = backend.execute(merge_job(workspace))
+    assert result.status == "ok", (result.reason, result.stderr[-2000:])
+    assert result.fitness == pytest.approx(host_fitness, abs=1e-6)
+    assert "ppl" in result.metrics["tasks"] and result.timings.materialize_s > 0 and result.timings.evaluate_s > 0
+    assert result.device == "cpu" and result.peak_memory_mb
+
+
+def test_docker_refuses_inputs_its_user_cannot_read(tmp_path):
+    from sandbox.backends.docker import check_readable
+    from tools.errors import BadInput
+
+    inputs = tmp_path / "inputs"
+    (inputs / "model").mkdir(parents=True)
+    weights = inputs / "model" / "model.safetensors"
+    weights.write_bytes(b"x")
+    subprocess.run(["chmod", "-R", "o+rX", str(inputs)], check=True)
+    check_readable([str(inputs)])
+    weights.chmod(0o600)
+    if __import__("os").getuid() == 0:
+        with pytest.raises(BadInput, match="model.safetensors: not readable by the docker job's user"):
+            check_readable([str(inputs)])
+
+
+def test_merge_job_with_a_bad_recipe_fails_with_the_field(local_backend, workspace):
+    job = merge_job(workspace).model_copy(update={"genotype": {"recipe": {**RECIPE, "merge_method": "alchemy"}}})
+    result = local_backend.execute(job)
+    assert result.status == "failed" and "alchemy" in result.reason
