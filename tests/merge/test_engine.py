@@ -9,9 +9,6 @@ import torch
 from safetensors.torch import load_file
 
 from tools.merge.api import load_recipe, merge_to_dir
-from tools.merge.methods.registry import METHODS
-
-needs_passthrough = pytest.mark.skipif("passthrough" not in METHODS, reason="passthrough not registered yet")
 
 
 def weights(model_dir) -> dict[str, torch.Tensor]:
@@ -137,7 +134,6 @@ def test_rerun_replaces_a_previous_merge(zoo, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
-@needs_passthrough
 def test_layer_path_repeats_layers(zoo, tmp_path):
     import transformers
 

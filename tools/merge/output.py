@@ -68,7 +68,10 @@ def check_vocabulary(tokenizer: SourceModel, rows: int | None) -> None:
     file = tokenizer.path / "tokenizer.json"
     if rows is None or not file.is_file():
         return
-    data = json.loads(file.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise BadInput(f"{file}: not valid JSON ({exc})") from None
     vocab = (data.get("model") or {}).get("vocab")
     ids = list(vocab.values()) if isinstance(vocab, dict) else []
     ids += [t.get("id", 0) for t in data.get("added_tokens") or []]

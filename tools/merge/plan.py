@@ -151,6 +151,7 @@ def plan_tensor(out_name: str, names: dict[str, str], t: float, ctx: SliceContex
     base = Input(ctx.base, names[ctx.base]) if ctx.base is not None else None
     params = {p.name: resolve(p, _shared_scopes(ctx), out_name, t, f"merge_method {ctx.method.name}") for p in ctx.method.params}
     model_params = tuple(_model_params(ctx, i, t) for i in inputs)
+    ctx.method.check_values(model_params, params, models=[i.model for i in inputs], tensor=out_name)
     return TensorPlan(out_name, tuple(inputs), base, model_params, params, shape, compute, out)
 
 
@@ -160,11 +161,7 @@ def _shared_scopes(ctx: SliceContext) -> list:
 
 def _model_params(ctx: SliceContext, item: Input, t: float) -> dict[str, Any]:
     scopes = [s.parameters for s in ctx.piece.sources if s.model == item.model] + _shared_scopes(ctx)
-    values = {p.name: resolve(p, scopes, item.tensor, t, f"model {item.model}") for p in ctx.method.model_params}
-    density = values.get("density")
-    if density is not None and not 0 < density <= 1:
-        raise BadInput(f"model {item.model}: parameter density = {density} for tensor {item.tensor} is outside (0, 1]")
-    return values
+    return {p.name: resolve(p, scopes, item.tensor, t, f"model {item.model}") for p in ctx.method.model_params}
 
 
 def _common_shape(out_name: str, refs: dict) -> tuple[int, ...]:
