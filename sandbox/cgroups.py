@@ -72,8 +72,9 @@ class JobCgroup:
         if limits.memory_mb is not None:
             name = "memory.max" if self.mode == "v2" else "memory.limit_in_bytes"
             _write(mem / name, str(limits.memory_mb * 1024 * 1024))
-            if self.mode == "v2" and (mem / "memory.swap.max").exists():
-                _write(mem / "memory.swap.max", "0")
+            swap = mem / ("memory.swap.max" if self.mode == "v2" else "memory.memsw.limit_in_bytes")
+            if swap.exists():
+                _write(swap, "0" if self.mode == "v2" else str(limits.memory_mb * 1024 * 1024))
         if limits.max_procs is not None:
             _write(pids / "pids.max", str(limits.max_procs))
 

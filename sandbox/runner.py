@@ -17,6 +17,15 @@ from sandbox.job import JOB_FILE, RESULT_FILE, Job, Result, Timings, write_json_
 from sandbox.outcome import RunOutcome
 
 WORKER_MODULE = "sandbox.worker"
+RESULT_LOG_CHARS = 8000  # of each log kept in result.json: the head and the tail, half each
+
+
+def head_and_tail(text: str, keep: int = RESULT_LOG_CHARS) -> tuple[str, bool]:
+    """`text` cut to its first and last keep/2 characters, with a marker saying how much went."""
+    if len(text) <= keep:
+        return text, False
+    half = keep // 2
+    return f"{text[:half]}\n[... clade cut {len(text) - keep} characters ...]\n{text[-half:]}", True
 
 
 def jobs_root(configured: str | None) -> Path:
@@ -62,7 +71,8 @@ def finish(job: Job, job_dir: Path, outcome: RunOutcome) -> Result:
         result.reason = "; ".join(p for p in parts if p)
         result.fitness = None
     result.job_id, result.exit_code, result.backend = job.id, outcome.exit_code, outcome.backend
-    result.stdout, result.stderr, result.truncated = outcome.stdout, outcome.stderr, outcome.truncated
+    (result.stdout, cut_out), (result.stderr, cut_err) = head_and_tail(outcome.stdout), head_and_tail(outcome.stderr)
+    result.truncated = outcome.truncated or cut_out or cut_err
     result.peak_memory_mb = outcome.peak_memory_mb
     result.timings = Timings(materialize_s=result.timings.materialize_s, evaluate_s=result.timings.evaluate_s, total_s=outcome.wall_s)
     write_json_atomic(job_dir / RESULT_FILE, result)

@@ -68,6 +68,15 @@ def test_finish_overrules_worker_on_a_breach_and_names_missing_result(tmp_path, 
     assert "not a valid result" in finish(job, job_dir, outcome()).reason
 
 
+def test_result_logs_keep_head_and_tail(tmp_path, tree):
+    job = code_job(tree)
+    job_dir = prepare(job, tmp_path / "jobs")
+    long = outcome().model_copy(update={"stderr": "START" + "x" * 50_000 + "Traceback: END"})
+    result = finish(job, job_dir, long)
+    assert result.truncated and result.stderr.startswith("START") and result.stderr.endswith("Traceback: END")
+    assert "clade cut" in result.stderr and len(result.stderr) < 9000
+
+
 needs_evaluator = pytest.mark.skipif(
     __import__("importlib").util.find_spec("tools.evaluate.api") is None,
     reason="tools.evaluate.api (run_command_evaluator) has not landed in this checkout",
