@@ -40,6 +40,9 @@ def test_generation_stops_at_every_stop_id(tiny_llama, tokenizer):
 def test_score_is_the_continuation_log_likelihood(tiny_llama, tokenizer):
     pairs = [(_ids(tokenizer, [p])[0], tokenizer(a, add_special_tokens=False)["input_ids"]) for p, a in
              [("12+34=", "46"), ("rev abcdef=", "fedcba"), ("9+9=", "18")]]
+    ctx = _ids(tokenizer, ["sort qwe="])[0]
+    own = tiny_llama.generate(torch.tensor([ctx]), max_new_tokens=3, min_new_tokens=3, do_sample=False, pad_token_id=0)
+    pairs.append((ctx, own[0, len(ctx):].tolist()))  # the model's own greedy continuation
     got = {}
     for batch in score_batches(pairs, batch_size=2, pad_id=0, device="cpu"):
         got.update(zip(batch.rows, score(tiny_llama, batch)))
@@ -48,7 +51,9 @@ def test_score_is_the_continuation_log_likelihood(tiny_llama, tokenizer):
         with torch.no_grad():
             logp = torch.log_softmax(tiny_llama(ids).logits[0, :-1].float(), -1)
         expected = sum(logp[len(ctx) - 1 + i, tok].item() for i, tok in enumerate(cont))
-        assert abs(got[row] - expected) < 1e-4
+        greedy = all(logp[len(ctx) - 1 + i].argmax().item() == tok for i, tok in enumerate(cont))
+        assert abs(got[row][0] - expected) < 1e-4 and got[row][1] == greedy
+    assert got[len(pairs) - 1][1] is True
 
 
 def test_batches_put_similar_lengths_together(tokenizer):

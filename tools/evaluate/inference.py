@@ -99,9 +99,11 @@ def _cut(tokens: torch.Tensor, stop_ids: torch.Tensor) -> list[list[int]]:
 
 
 @torch.inference_mode()
-def score(model, batch: ScoreBatch) -> list[float]:
-    """Sum of log p(token) over each row's continuation, in float32."""
+def score(model, batch: ScoreBatch) -> list[tuple[float, bool]]:
+    """Per row: the sum of log p(token) over its continuation (float32), and whether greedy
+    decoding would have produced exactly that continuation."""
     logits = model(input_ids=batch.ids, attention_mask=batch.mask).logits[:, :-1].float()
     targets = batch.ids[:, 1:]
     picked = logits.gather(-1, targets[..., None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-    return (picked * batch.scored).sum(-1).tolist()
+    greedy = ((logits.argmax(-1) == targets) | ~batch.scored).all(-1)
+    return list(zip((picked * batch.scored).sum(-1).tolist(), greedy.tolist()))

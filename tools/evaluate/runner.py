@@ -105,8 +105,8 @@ def _scores(model, prepared: Prepared) -> list[float]:
     """Continuation log-likelihood of every scored pair, in the pairs' original order."""
     flat = [0.0] * len(prepared.tokens)
     for batch in prepared.score:
-        for row, value in zip(batch.rows, score(model, batch)):
-            flat[row] = value
+        for row, (logprob, _) in zip(batch.rows, score(model, batch)):
+            flat[row] = logprob
     return flat
 
 
