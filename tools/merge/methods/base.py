@@ -4,15 +4,22 @@ A method is a small pure function `fn(task: TensorTask) -> Tensor` over one tens
 time. Parameter resolution (gradients, filters, precedence), dtype handling, device placement,
 seeding and IO all happen before and after it, in the executor; a method never reads files,
 never looks at layer indices and never mutates its inputs.
+
+Validation happens before any tensor is touched: the executor calls `MethodSpec.check_names`
+on every parameter block of the recipe, `MethodSpec.check_inputs` on every slice, and
+`MethodSpec.check_values` on the resolved parameters of every output tensor (values may differ
+per tensor through gradients and filters). Each raises BadInput naming the field and the value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
+
+from tools.merge.methods.validate import Range, check_inputs, check_names, check_values
 
 
 @dataclass(frozen=True)
@@ -38,16 +45,23 @@ class TensorTask:
 
 
 MethodFn = Callable[[TensorTask], torch.Tensor]
+# A cross-parameter check of one tensor's resolved values: (model_params, params, model labels)
+# -> None when fine, else a message that names the model and the values.
+ValueCheck = Callable[[Sequence[Mapping[str, Any]], Mapping[str, Any], Sequence[str]], "str | None"]
 
 
 @dataclass(frozen=True)
 class Param:
-    """A parameter a method accepts. `default=None` with `required=True` means no default."""
+    """A parameter a method accepts. `default=None` with `required=True` means no default.
+
+    range   when set, the values a float parameter may take (checked by MethodSpec.check_values).
+    """
 
     name: str
     default: Any = None
     required: bool = False
     kind: Literal["float", "bool"] = "float"
+    range: Range | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,7 @@ class MethodSpec:
     model_params per-model parameters (mergekit's tensor parameters: weight, density, ...).
     params       method-level parameters (normalize, lambda, t, ...).
     random       True when the result depends on the generator (DARE, DELLA).
+    check        extra cross-parameter check (della's density ± epsilon, linear's zero weight sum).
     """
 
     name: str
@@ -71,6 +86,20 @@ class MethodSpec:
     min_models: int = 1
     max_models: int | None = None
     random: bool = False
+    check: ValueCheck | None = None
 
     def param_names(self) -> set[str]:
         return {p.name for p in self.model_params} | {p.name for p in self.params}
+
+    def check_names(self, names: Iterable[str], where: str = "parameters") -> None:
+        """BadInput for a parameter name this method does not take (`where`: the recipe field)."""
+        check_names(self, names, where)
+
+    def check_inputs(self, count: int, has_base: bool, where: str = "models") -> None:
+        """BadInput when `count` non-base inputs (plus a base or not) do not fit this method."""
+        check_inputs(self, count, has_base, where)
+
+    def check_values(self, model_params: Sequence[Mapping[str, Any]], params: Mapping[str, Any], *,
+                     models: Sequence[str] | None = None, tensor: str | None = None) -> None:
+        """BadInput for a missing required value or one outside its range, naming model and tensor."""
+        check_values(self, model_params, params, models=models, tensor=tensor)

@@ -1,18 +1,95 @@
-"""The literal registry of merge methods. Defaults follow mergekit 0.1.5 (../shared/MERGE_METHODS.md)."""
+"""The literal registry of merge methods, with mergekit 0.1.5's parameter names and defaults
+(../shared/MERGE_METHODS.md; the table and the decisions are in README.md next to this file).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
 from tools.errors import BadInput
 from tools.merge.methods.base import MethodSpec, Param
+from tools.merge.methods.generalized import generalized
 from tools.merge.methods.linear import linear
+from tools.merge.methods.model_stock import model_stock
+from tools.merge.methods.nuslerp import nuslerp
+from tools.merge.methods.passthrough import passthrough
+from tools.merge.methods.slerp import slerp
+from tools.merge.methods.sparsify import bernoulli, della, magnitude, outliers
+from tools.merge.methods.validate import Range
 
 WEIGHT = Param("weight", required=True)
+DENSITY = Param("density", 1.0, range=Range(0, 1))
+GAMMA = Param("gamma", 0.01, range=Range(0, 1, low_open=False))
+EPSILON = Param("epsilon", 0.15, range=Range(0, 1, low_open=False))
+
+
+def _flag(name: str, default: bool) -> Param:
+    return Param(name, default, kind="bool")
+
+
+def weights_sum_nonzero(model_params: Sequence[Mapping[str, Any]], params: Mapping[str, Any], labels: Sequence[str]) -> str | None:
+    """linear with normalize divides by Σw: refuse Σw = 0 instead of writing Inf/NaN."""
+    weights = [p.get("weight") for p in model_params]
+    if params.get("normalize") and None not in weights and sum(weights) == 0:
+        return f"merge_method linear: the weights of {', '.join(labels)} sum to 0 with normalize: true (change a weight or set normalize: false)"
+    return None
+
+
+def della_bounds(model_params: Sequence[Mapping[str, Any]], params: Mapping[str, Any], labels: Sequence[str]) -> str | None:
+    """DELLA's keep-probabilities density ± epsilon must lie in (0, 1] when density < 1."""
+    for label, p in zip(labels, model_params):
+        d, e = p.get("density"), p.get("epsilon")
+        if d is not None and e is not None and d < 1 and not (d - e > 0 and d + e <= 1):
+            return f"{label}: density ± epsilon = {d:g} ± {e:g} leaves (0, 1] (lower epsilon to at most {min(d, 1 - d):g}, or change density)"
+    return None
+
+
+def _task_arithmetic(name: str, *, sparsify=None, consensus: bool = False, normalize: bool = False,
+                     rescale: bool = False, extra: tuple[Param, ...] = (), random: bool = False, check=None) -> MethodSpec:
+    """One member of the task-arithmetic family (generalized.py): mergekit's parameter set."""
+    return MethodSpec(
+        name, partial(generalized, sparsify=sparsify, consensus=consensus), base="required",
+        model_params=(WEIGHT, DENSITY, *extra),
+        params=(_flag("normalize", normalize), _flag("rescale", rescale), Param("lambda", 1.0), _flag("int8_mask", False)),
+        random=random, check=check,
+    )
+
 
 METHODS: dict[str, MethodSpec] = {
     "linear": MethodSpec(
         "linear", linear, base="none",
         model_params=(WEIGHT,),
-        params=(Param("normalize", True, kind="bool"),),
+        params=(_flag("normalize", True),),
+        check=weights_sum_nonzero,
+    ),
+    "task_arithmetic": _task_arithmetic("task_arithmetic"),
+    "ties": _task_arithmetic("ties", sparsify=magnitude, consensus=True, normalize=True),
+    "dare_ties": _task_arithmetic("dare_ties", sparsify=bernoulli, consensus=True, rescale=True, random=True),
+    "dare_linear": _task_arithmetic("dare_linear", sparsify=bernoulli, rescale=True, random=True),
+    "breadcrumbs": _task_arithmetic("breadcrumbs", sparsify=outliers, extra=(GAMMA,)),
+    "breadcrumbs_ties": _task_arithmetic("breadcrumbs_ties", sparsify=outliers, consensus=True, extra=(GAMMA,)),
+    "della": _task_arithmetic("della", sparsify=della, consensus=True, normalize=True, rescale=True,
+                              extra=(EPSILON,), random=True, check=della_bounds),
+    "della_linear": _task_arithmetic("della_linear", sparsify=della, rescale=True,
+                                     extra=(EPSILON,), random=True, check=della_bounds),
+    "slerp": MethodSpec(
+        "slerp", slerp, base="required", min_models=1, max_models=1,
+        params=(Param("t", required=True),),
+    ),
+    "nuslerp": MethodSpec(
+        "nuslerp", nuslerp, base="optional", min_models=2, max_models=2,
+        model_params=(WEIGHT,),
+        params=(_flag("nuslerp_flatten", True), _flag("nuslerp_row_wise", False)),
+    ),
+    "model_stock": MethodSpec(
+        "model_stock", model_stock, base="required", min_models=2,
+        params=(_flag("filter_wise", False),),
+    ),
+    "passthrough": MethodSpec(
+        "passthrough", passthrough, base="none", min_models=1, max_models=1,
+        model_params=(Param("scale"),),
     ),
 }
 
