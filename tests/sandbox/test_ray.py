@@ -31,3 +31,12 @@ def test_ray_task_times_out_then_normal_job_runs_isolated(ray_backend, tmp_path)
     assert (outcome.status, outcome.backend) == ("timeout", "ray")
     outcome = ray_backend.run([PY, "-c", "import os; print(os.getuid(), 'OPENAI_API_KEY' in os.environ)"], tmp_path / "ok", Limits(wall_s=30))
     assert outcome.status == "ok" and outcome.stdout.split()[1] == "False"
+
+
+def test_ray_executes_a_job_through_the_worker(ray_backend):
+    pytest.importorskip("tools.evaluate.api", reason="the evaluation layer has not landed in this checkout")
+    from sandbox.job import Job
+
+    job = Job(id="ray-cmd", kind="command", genotype={"argv": [PY, "-c", "print('{\"fitness\": 0.25}')"]})
+    result = ray_backend.execute(job)
+    assert (result.status, result.fitness, result.job_id) == ("ok", 0.25, "ray-cmd"), result.reason

@@ -89,3 +89,14 @@ def test_docker_container_options_isolate(tmp_path):
     assert (options["mem_limit"], options["memswap_limit"], options["pids_limit"]) == ("1000m", "1000m", 64)
     assert options["volumes"]["/models/a"]["mode"] == "ro" and options["volumes"][str(tmp_path)]["mode"] == "rw"
     assert options["device_requests"][0]["DeviceIDs"] == ["1"] and options["environment"] == {"PATH": "/bin"}
+
+
+def test_scheduler_runs_real_jobs_on_the_local_backend(local_backend):
+    pytest.importorskip("tools.evaluate.api", reason="the evaluation layer has not landed in this checkout")
+    from tests.sandbox.conftest import PY
+
+    jobs = [Job(id=f"pool-{i}", kind="command", genotype={"argv": [PY, "-c", f"print('{{\"fitness\": {i}}}')"]}) for i in range(3)]
+    scheduler = Scheduler(local_backend, gpus=[], cpu_concurrency=2)
+    results = scheduler.run_all(jobs)
+    scheduler.close()
+    assert [(r.job_id, r.status, r.fitness) for r in results] == [("pool-0", "ok", 0.0), ("pool-1", "ok", 1.0), ("pool-2", "ok", 2.0)]
