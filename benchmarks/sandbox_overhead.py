@@ -4,8 +4,8 @@
 
 Rows: a bare subprocess (`/bin/true`, no sandbox) as the floor; `/bin/true` under the local
 and docker backends (`run`, exactly what `clade sandbox exec` does); and a whole empty job
-through the worker (`execute`: job.json, Python start-up, result.json). The added cost of
-isolation is each row's median minus the bare subprocess's. Targets: local < 150 ms, docker < 1.5 s.
+through the worker (`execute`: job.json, Python start-up, result.json), next to the same worker run as a
+bare subprocess. The added cost of isolation is a row's median minus its bare counterpart's. Targets: local < 150 ms, docker < 1.5 s.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sandbox.config import DockerConfig, Limits, SandboxConfig  # noqa: E402
 from sandbox.job import EvaluationSpec, Job  # noqa: E402
+from sandbox.runner import prepare  # noqa: E402
 
 EMPTY = [sys.executable, "-c", "import json; print(json.dumps({'fitness': 0.0}))"]
 
@@ -54,6 +55,9 @@ def rows(reps: int, image: str) -> list[tuple[str, list[float]]]:
     root = Path(tempfile.mkdtemp(prefix="clade-bench-"))
     table = [("bare subprocess /bin/true", timed(lambda: subprocess.run(["/bin/true"], check=True), reps))]
     job = Job(id="empty", kind="command", genotype={"argv": EMPTY}, evaluation=EvaluationSpec(), limits=Limits(wall_s=60))
+    bare_dir = prepare(job, root / "bare")
+    bare = [sys.executable, "-m", "sandbox.worker", str(bare_dir)]
+    table.append(("bare subprocess: worker on empty job", timed(lambda: subprocess.run(bare, check=True, cwd=bare_dir), reps)))
     for name, backend in backends(image, root).items():
         job_dir = root / f"{name}-exec"
         job_dir.mkdir()
@@ -68,11 +72,12 @@ def main() -> None:
     parser.add_argument("--docker-image", default="clade-sandbox-test:latest")
     args = parser.parse_args()
     table = rows(args.reps, args.docker_image)
-    floor = statistics.median(table[0][1])
-    print(f"{'case':<40} {'median ms':>10} {'p90 ms':>8} {'added ms':>9}")
+    floors = {"run": statistics.median(table[0][1]), "execute": statistics.median(table[1][1])}
+    print(f"{'case':<42} {'median ms':>10} {'p90 ms':>8} {'added by isolation ms':>22}")
     for name, samples in table:
         med, p90 = statistics.median(samples), sorted(samples)[int(0.9 * (len(samples) - 1))]
-        print(f"{name:<40} {med * 1000:>10.1f} {p90 * 1000:>8.1f} {(med - floor) * 1000:>9.1f}")
+        floor = floors["execute" if "worker" in name else "run"]
+        print(f"{name:<42} {med * 1000:>10.1f} {p90 * 1000:>8.1f} {(med - floor) * 1000:>22.1f}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from sandbox.config import Limits
-from sandbox.outcome import STDERR, STDOUT
+from sandbox.outcome import STDERR, STDOUT, RunOutcome, describe_exit, read_capped
 
 POLL_S = 0.02
 MB = 1024 * 1024
@@ -82,3 +82,19 @@ def _breach(job_dir: Path, limits: Limits, used: int | None, late: bool) -> tupl
         return "output", output
     memory = _memory_breach(used, limits) if used is not None else None
     return ("memory", memory) if memory is not None else None
+
+
+def verdict_outcome(verdict: Verdict, job_dir: Path, limits: Limits, *, backend: str, isolation: str,
+                    peak_bytes: int | None, killer: str | None = None) -> RunOutcome:
+    """The outcome of a watched job; `killer` names a limit the kernel enforced (e.g. an OOM kill)."""
+    if verdict.limit is not None:
+        status, reason = ("timeout" if verdict.limit == "timeout" else "killed"), verdict.reason
+    else:
+        status, reason = describe_exit(verdict.exit_code)
+    if killer and verdict.limit is None:
+        status, reason = ("killed" if "memory" in killer else status), f"{killer}; {reason}"
+    stdout, cut_out = read_capped(job_dir / STDOUT, limits.output_bytes)
+    stderr, cut_err = read_capped(job_dir / STDERR, limits.output_bytes)
+    return RunOutcome(status=status, exit_code=verdict.exit_code, reason=reason, stdout=stdout, stderr=stderr,
+                      truncated=cut_out or cut_err, wall_s=round(verdict.wall_s, 4),
+                      peak_memory_mb=round(peak_bytes / MB, 1) if peak_bytes else None, backend=backend, isolation=isolation)

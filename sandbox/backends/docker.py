@@ -27,8 +27,8 @@ from sandbox.config import Limits, SandboxConfig
 from sandbox.environment import sandbox_env
 from sandbox.isolation import REPO_ROOT, JOB_UID, kept_paths
 from sandbox.job import Job, Result
-from sandbox.monitor import MB, watch
-from sandbox.outcome import STDERR, STDOUT, RunOutcome, describe_exit, read_capped
+from sandbox.monitor import MB, verdict_outcome, watch
+from sandbox.outcome import STDERR, STDOUT, RunOutcome
 from sandbox.runner import finish, jobs_root, prepare, worker_argv
 from tools.errors import BadInput, CladeError
 
@@ -158,14 +158,8 @@ class DockerBackend:
             state, peak = handle.state(), verdict.peak_memory_bytes
         finally:
             handle.remove()
-        status, reason = (("timeout" if verdict.limit == "timeout" else "killed"), verdict.reason) if verdict.limit else describe_exit(verdict.exit_code)
-        if verdict.limit is None and state.get("OOMKilled"):
-            status, reason = "killed", f"exceeded the memory limit of {limits.memory_mb} MB (killed by the kernel's OOM killer); {reason}"
-        stdout, cut_out = read_capped(job_dir / STDOUT, limits.output_bytes)
-        stderr, cut_err = read_capped(job_dir / STDERR, limits.output_bytes)
-        return RunOutcome(status=status, exit_code=verdict.exit_code, reason=reason, stdout=stdout, stderr=stderr,
-                          truncated=cut_out or cut_err, wall_s=round(verdict.wall_s, 4),
-                          peak_memory_mb=round(peak / MB, 1) if peak else None, backend="docker", isolation="docker")
+        killer = f"exceeded the memory limit of {limits.memory_mb} MB (killed by the kernel's OOM killer)" if state.get("OOMKilled") else None
+        return verdict_outcome(verdict, job_dir, limits, backend="docker", isolation="docker", peak_bytes=peak, killer=killer)
 
     def _create(self, command: list[str], options: dict):
         import docker

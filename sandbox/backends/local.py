@@ -42,8 +42,8 @@ from sandbox.config import Limits, SandboxConfig
 from sandbox.environment import sandbox_env
 from sandbox.isolation import REPO_ROOT, isolation_prefix
 from sandbox.job import Job, Result
-from sandbox.monitor import MB, Verdict, watch
-from sandbox.outcome import STDERR, STDOUT, RunOutcome, describe_exit, read_capped
+from sandbox.monitor import MB, verdict_outcome, watch
+from sandbox.outcome import STDERR, STDOUT, RunOutcome
 from sandbox.runner import finish, jobs_root, prepare, worker_argv
 from tools.errors import BadInput
 
@@ -142,7 +142,7 @@ class LocalBackend:
 
     def prefix(self, job_dir: Path, read_only: Sequence[str]) -> tuple[str, list[str]]:
         kind, prefix = isolation_prefix(job_dir, read_only, self.config.isolation)
-        if kind != "bwrap" and self.config.isolation in ("auto", "required"):
+        if kind != "bwrap":
             _refuse_or_warn(kind, self.config.isolation)
         return kind, (prefix if kind != "none" else SHIM)
 
@@ -158,7 +158,9 @@ class LocalBackend:
             handle = self._start([*prefix, *argv], job_dir, env, limits, cgroup)
             verdict = watch(handle, job_dir, limits, sample_memory=cgroup is None)
             handle.kill()  # whatever the top process left behind
-            return _outcome(verdict, job_dir, limits, cgroup, kind)
+            peak = cgroup.peak_memory_bytes() if cgroup is not None else verdict.peak_memory_bytes
+            return verdict_outcome(verdict, job_dir, limits, backend="local", isolation=kind, peak_bytes=peak,
+                                   killer=_kernel_killer(cgroup, limits))
         finally:
             if cgroup is not None:
                 cgroup.remove()
@@ -171,29 +173,21 @@ class LocalBackend:
         return LocalHandle(proc, cgroup, job_dir)
 
 
-def _outcome(verdict: Verdict, job_dir: Path, limits: Limits, cgroup: JobCgroup | None, kind: str) -> RunOutcome:
-    status, reason = ("timeout" if verdict.limit == "timeout" else "killed", verdict.reason) if verdict.limit else describe_exit(verdict.exit_code)
-    if cgroup is not None and verdict.limit is None:
-        status, reason = _cgroup_reason(cgroup, limits, status, reason)
-    stdout, cut_out = read_capped(job_dir / STDOUT, limits.output_bytes)
-    stderr, cut_err = read_capped(job_dir / STDERR, limits.output_bytes)
-    peak = cgroup.peak_memory_bytes() if cgroup is not None else verdict.peak_memory_bytes
-    return RunOutcome(status=status, exit_code=verdict.exit_code, reason=reason, stdout=stdout, stderr=stderr,
-                      truncated=cut_out or cut_err, wall_s=round(verdict.wall_s, 4),
-                      peak_memory_mb=round(peak / MB, 1) if peak else None, backend="local", isolation=kind)
-
-
-def _cgroup_reason(cgroup: JobCgroup, limits: Limits, status: str, reason: str) -> tuple[str, str]:
+def _kernel_killer(cgroup: JobCgroup | None, limits: Limits) -> str | None:
+    """Which cgroup limit stopped the job, in words (None: none did)."""
+    if cgroup is None:
+        return None
     if cgroup.oom_killed():
-        return "killed", f"exceeded the memory limit of {limits.memory_mb} MB (killed by the kernel's OOM killer); {reason}"
+        return f"exceeded the memory limit of {limits.memory_mb} MB (killed by the kernel's OOM killer)"
     if cgroup.pids_exhausted():
-        return status if status != "ok" else "ok", f"hit the process limit of {limits.max_procs} (fork failed); {reason}"
-    return status, reason
+        return f"hit the process limit of {limits.max_procs} (fork failed)"
+    return None
 
 
 def _refuse_or_warn(kind: str, policy: str) -> None:
     missing = "read-only file system and hidden home directories" if kind == "unshare" else "network, file-system and pid isolation"
-    text = f"bubblewrap is not usable here (isolation: {kind}): {missing} NOT enforced; install bubblewrap (apt-get install bubblewrap)"
+    why = "is set in clade.yaml" if policy == kind else "is all this machine allows; install bubblewrap (apt-get install bubblewrap)"
+    text = f"sandbox isolation '{kind}' {why}: {missing} NOT enforced"
     if policy == "required":
         raise BadInput(f"clade.yaml sandbox.isolation is 'required' but {text}")
     if text not in WARNED:

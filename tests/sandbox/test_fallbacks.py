@@ -9,7 +9,7 @@ from sandbox.isolation import unshare_prefix
 from tests.sandbox import test_hostile as hostile
 from tests.sandbox.conftest import make_backend
 
-LEVELS = [("unshare", "auto"), ("unshare", "off"), ("none", "off")]
+LEVELS = [("unshare", "off"), ("none", "off")]  # bwrap + cgroups is test_hostile.py
 
 
 @pytest.fixture(params=LEVELS, ids=[f"{i}-cgroups_{c}" for i, c in LEVELS])
@@ -20,9 +20,13 @@ def weak_backend(request, tmp_path):
     return make_backend("local", tmp_path, isolation=isolation, cgroups=cgroups)
 
 
-def test_weak_levels_report_what_they_run_under(weak_backend, job_dir, limits):
+def test_weak_levels_warn_and_report_what_they_run_under(weak_backend, job_dir, limits, capsys):
+    from sandbox.backends import local
+
+    local.WARNED.clear()
     outcome = hostile.run_py(weak_backend, job_dir, "print('hi')", limits)
     assert (outcome.status, outcome.isolation) == ("ok", weak_backend.config.isolation)
+    assert "WARNING: sandbox isolation" in capsys.readouterr().err and "NOT enforced" in local.WARNED.pop()
 
 
 def test_weak_secret(weak_backend, job_dir, tmp_path, limits, monkeypatch):
