@@ -139,3 +139,18 @@ def test_killing_its_parent_leaves_the_host_unharmed(backend, job_dir, tmp_path,
     assert outcome.status in ("ok", "killed") and outcome.reason
     assert _marked(marker) == []
     assert_normal_job_succeeds(backend, tmp_path, limits)
+
+
+def test_cpu_seconds_are_limited(backend, job_dir, tmp_path, limits):
+    outcome = run_py(backend, job_dir, "while True:\n    pass", limits.model_copy(update={"cpu_s": 1, "wall_s": 30}))
+    assert outcome.status == "killed" and ("CPU-time limit" in outcome.reason or "SIGKILL" in outcome.reason), outcome
+    assert outcome.wall_s < 25
+    assert_normal_job_succeeds(backend, tmp_path, limits)
+
+
+def test_file_size_is_limited(backend, job_dir, tmp_path, limits):
+    source = "with open('big.bin', 'wb') as f:\n    f.write(b'x' * (3 * 1024 * 1024))"
+    outcome = run_py(backend, job_dir, source, limits.model_copy(update={"file_size_mb": 1}))
+    assert outcome.status == "failed" and "File too large" in outcome.stderr, outcome
+    assert (job_dir / "big.bin").stat().st_size <= 1024 * 1024
+    assert_normal_job_succeeds(backend, tmp_path, limits)
