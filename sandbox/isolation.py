@@ -68,9 +68,16 @@ def kept_paths() -> list[str]:
     return sorted((p for p in resolved if os.path.exists(p)), key=len)
 
 
-def bwrap_argv(flags: Sequence[str], job_dir: Path, read_only: Sequence[str]) -> list[str]:
+def gpu_devices(dev: Path = Path("/dev")) -> list[str]:
+    """The NVIDIA device nodes a CUDA job needs (all of them: CUDA_VISIBLE_DEVICES picks the GPU)."""
+    return sorted(str(p) for p in dev.glob("nvidia*") if not p.is_dir()) + ([str(dev / "nvidia-caps")] if (dev / "nvidia-caps").is_dir() else [])
+
+
+def bwrap_argv(flags: Sequence[str], job_dir: Path, read_only: Sequence[str], devices: Sequence[str] = ()) -> list[str]:
     """bwrap prefix: read-only root, hidden directories, kept and read-only paths, writable job dir."""
     argv = [*flags, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for device in devices:
+        argv += ["--dev-bind", device, device]
     for hidden in HIDDEN:
         if os.path.isdir(hidden) and not os.path.islink(hidden):
             argv += ["--tmpfs", hidden]
@@ -80,11 +87,11 @@ def bwrap_argv(flags: Sequence[str], job_dir: Path, read_only: Sequence[str]) ->
     return argv
 
 
-def isolation_prefix(job_dir: Path, read_only: Sequence[str], mode: str = "auto") -> tuple[str, list[str]]:
+def isolation_prefix(job_dir: Path, read_only: Sequence[str], mode: str = "auto", gpu: bool = False) -> tuple[str, list[str]]:
     """(name, argv prefix) of the strongest isolation available and allowed: bwrap, unshare or none."""
     flags = bwrap_flags() if mode in ("auto", "required") else None
     if flags is not None:
-        return "bwrap", bwrap_argv(flags, job_dir, read_only)
+        return "bwrap", bwrap_argv(flags, job_dir, read_only, gpu_devices() if gpu else ())
     prefix = unshare_prefix() if mode != "none" else None
     if prefix is not None:
         return "unshare", [*prefix, "--"]

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from sandbox.job import JOB_FILE, RESULT_FILE, Job, Result, Timings, write_json_atomic
 from sandbox.outcome import RunOutcome
+from tools.errors import BadInput
 
 WORKER_MODULE = "sandbox.worker"
 RESULT_LOG_CHARS = 8000  # of each log kept in result.json: the head and the tail, half each
@@ -45,6 +46,13 @@ def prepare(job: Job, root: Path) -> Path:
     job_dir.mkdir(parents=True)
     write_json_atomic(job_dir / JOB_FILE, job)
     return job_dir
+
+
+def check_inputs(paths) -> None:
+    """Every read-only input of a job exists (a missing model directory is the caller's to fix)."""
+    for path in paths:
+        if not Path(path).exists():
+            raise BadInput(f"{path}: no such file or directory (a model, tree or workspace the job reads); fix the path in clade.yaml or the job")
 
 
 def worker_argv(python: str, job_dir: Path) -> list[str]:

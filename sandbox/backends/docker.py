@@ -29,7 +29,7 @@ from sandbox.isolation import REPO_ROOT, JOB_UID, kept_paths
 from sandbox.job import Job, Result
 from sandbox.monitor import MB, verdict_outcome, watch
 from sandbox.outcome import STDERR, STDOUT, RunOutcome
-from sandbox.runner import finish, jobs_root, prepare, worker_argv
+from sandbox.runner import check_inputs, finish, jobs_root, prepare, worker_argv
 from tools.errors import BadInput, CladeError
 
 REDIRECT = '"$@" >"$CLADE_JOB_DIR/{out}" 2>"$CLADE_JOB_DIR/{err}"'.format(out=STDOUT, err=STDERR)
@@ -146,6 +146,7 @@ class DockerBackend:
     def run(self, argv: Sequence[str], job_dir: Path, limits: Limits, *, read_only: Sequence[str] = (),
             gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
         job_dir = Path(job_dir).resolve()
+        check_inputs(read_only)
         check_readable(read_only)
         _own_job_dir(job_dir)
         visible = list(range(len(gpus))) if gpus else None  # inside the container the GPUs count from 0

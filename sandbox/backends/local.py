@@ -44,7 +44,7 @@ from sandbox.isolation import REPO_ROOT, isolation_prefix
 from sandbox.job import Job, Result
 from sandbox.monitor import MB, verdict_outcome, watch
 from sandbox.outcome import STDERR, STDOUT, RunOutcome
-from sandbox.runner import finish, jobs_root, prepare, worker_argv
+from sandbox.runner import check_inputs, finish, jobs_root, prepare, worker_argv
 from tools.errors import BadInput
 
 SHIM = ["/bin/sh", "-c", '"$@"; exit $?', "clade-shim"]  # keeps the job from being our child
@@ -140,8 +140,8 @@ class LocalBackend:
                            gpus=gpus, extra_env={"PYTHONPATH": str(REPO_ROOT)})
         return finish(job, job_dir, outcome)
 
-    def prefix(self, job_dir: Path, read_only: Sequence[str]) -> tuple[str, list[str]]:
-        kind, prefix = isolation_prefix(job_dir, read_only, self.config.isolation)
+    def prefix(self, job_dir: Path, read_only: Sequence[str], gpu: bool = False) -> tuple[str, list[str]]:
+        kind, prefix = isolation_prefix(job_dir, read_only, self.config.isolation, gpu)
         if kind != "bwrap":
             _refuse_or_warn(kind, self.config.isolation)
         return kind, (prefix if kind != "none" else SHIM)
@@ -150,8 +150,9 @@ class LocalBackend:
             gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
         """Run `argv` in `job_dir` under every protection available; always returns an outcome."""
         job_dir = Path(job_dir).resolve()
+        check_inputs(read_only)
         (job_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        kind, prefix = self.prefix(job_dir, read_only)
+        kind, prefix = self.prefix(job_dir, read_only, gpu=bool(gpus))
         cgroup = JobCgroup.create(f"{job_dir.name}-{os.getpid()}-{time.monotonic_ns()}", limits) if self.config.cgroups == "auto" else None
         env = sandbox_env(os.environ, job_dir, gpus=gpus, extra=extra_env)
         try:

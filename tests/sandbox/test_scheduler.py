@@ -100,3 +100,24 @@ def test_scheduler_runs_real_jobs_on_the_local_backend(local_backend):
     results = scheduler.run_all(jobs)
     scheduler.close()
     assert [(r.job_id, r.status, r.fitness) for r in results] == [("pool-0", "ok", 0.0), ("pool-1", "ok", 1.0), ("pool-2", "ok", 2.0)]
+
+
+def test_bwrap_gives_gpu_jobs_the_nvidia_devices(tmp_path):
+    from sandbox.isolation import bwrap_argv, gpu_devices
+
+    dev = tmp_path / "dev"
+    (dev / "nvidia-caps").mkdir(parents=True)
+    for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "null"):
+        (dev / name).touch()
+    found = gpu_devices(dev)
+    assert [p.rsplit("/", 1)[1] for p in found] == ["nvidia-uvm", "nvidia0", "nvidia1", "nvidiactl", "nvidia-caps"]
+    argv = bwrap_argv(("bwrap",), tmp_path / "job", [], found)
+    assert argv[argv.index("--dev-bind") + 1] == found[0] and argv.count("--dev-bind") == 5
+    assert "--dev-bind" not in bwrap_argv(("bwrap",), tmp_path / "job", [])
+
+
+def test_missing_input_is_bad_input(local_backend, tmp_path):
+    from tools.errors import BadInput
+
+    with pytest.raises(BadInput, match="no-such-model: no such file"):
+        local_backend.run(["true"], tmp_path, Limits(), read_only=[str(tmp_path / "no-such-model")])
