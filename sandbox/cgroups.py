@@ -113,11 +113,11 @@ class JobCgroup:
     def oom_killed(self) -> bool:
         mem = self.dirs["memory"]
         if self.mode == "v2":
-            return _event_count(mem / "memory.events", "oom_kill") > 0
-        return _event_count(mem / "memory.oom_control", "oom_kill") > 0
+            return event_count(mem / "memory.events", "oom_kill") > 0
+        return event_count(mem / "memory.oom_control", "oom_kill") > 0
 
     def pids_exhausted(self) -> bool:
-        return _event_count(self.dirs["pids"] / "pids.events", "max") > 0
+        return event_count(self.dirs["pids"] / "pids.events", "max") > 0
 
     def remove(self) -> None:
         self.kill_all()
@@ -128,7 +128,7 @@ class JobCgroup:
                 pass  # still draining: the kernel frees it when its last process is reaped
 
 
-def _event_count(path: Path, key: str) -> int:
+def event_count(path: Path, key: str) -> int:
     try:
         for line in path.read_text().splitlines():
             name, _, value = line.partition(" ")

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from sandbox.cgroups import event_count
 from sandbox.config import Limits, SandboxConfig
 from sandbox.environment import sandbox_env
 from sandbox.isolation import REPO_ROOT, JOB_UID, kept_paths
@@ -86,7 +87,7 @@ def container_options(config: SandboxConfig, job_dir: Path, limits: Limits, read
 
 class ContainerHandle:
     def __init__(self, client, container):
-        self.client, self.container = client, container
+        self.client, self.container, self.pids_hit = client, container, False
 
     def wait(self, timeout: float) -> int | None:
         import requests
@@ -97,7 +98,10 @@ class ContainerHandle:
             return None
 
     def memory_bytes(self) -> int | None:
-        """The container cgroup's peak usage so far (the cgroup itself enforces the limit)."""
+        """The container cgroup's peak usage so far (the cgroup itself enforces the limit).
+
+        Also notes whether the container has hit its pids limit, while its cgroup still exists."""
+        self.pids_hit = self.pids_hit or _pids_hit(self.container.id)
         return _peak_memory(self.container.id)
 
     def kill(self) -> None:
@@ -159,7 +163,8 @@ class DockerBackend:
             state, peak = handle.state(), verdict.peak_memory_bytes
         finally:
             handle.remove()
-        killer = f"exceeded the memory limit of {limits.memory_mb} MB (killed by the kernel's OOM killer)" if state.get("OOMKilled") else None
+        killer = (f"exceeded the memory limit of {limits.memory_mb} MB (killed by the kernel's OOM killer)" if state.get("OOMKilled")
+                  else f"hit the process limit of {limits.max_procs} (fork failed)" if handle.pids_hit else None)
         return verdict_outcome(verdict, job_dir, limits, backend="docker", isolation="docker", peak_bytes=peak, killer=killer)
 
     def _create(self, command: list[str], options: dict):
@@ -232,3 +237,11 @@ def _peak_memory(container_id: str) -> int | None:
         except (OSError, ValueError, IndexError):
             continue
     return None
+
+
+def _pids_hit(container_id: str) -> bool:
+    for path in (f"/sys/fs/cgroup/pids/docker/{container_id}/pids.events",
+                 f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/pids.events"):
+        if event_count(Path(path), "max") > 0:
+            return True
+    return False

@@ -74,10 +74,10 @@ def test_writes_outside_job_dir_fail(backend, job_dir, tmp_path, limits, outside
 
 
 def test_fork_bomb_hits_process_limit(backend, job_dir, tmp_path, limits):
-    source = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.05)\n        os._exit(7)"
+    source = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.3)\n        os._exit(7)"
     outcome = run_py(backend, job_dir, source, limits.model_copy(update={"max_procs": 32, "wall_s": 20}))
     assert outcome.status != "ok"
-    assert "process limit of 32" in outcome.reason or outcome.exit_code == 7, outcome
+    assert "process limit of 32" in outcome.reason, outcome
     assert_normal_job_succeeds(backend, tmp_path, limits)
 
 
