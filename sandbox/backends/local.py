@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import resource
+import select
 import subprocess
 import sys
 import time
@@ -71,15 +72,27 @@ def _preexec(cgroup: JobCgroup | None, rlimits: list[tuple[int, int]]):
     return setup
 
 
+def _pidfd(pid: int) -> int | None:
+    """A file descriptor that turns readable when `pid` exits (Linux >= 5.3), or None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 class LocalHandle:
     """A started job: its top process, its cgroup (if any) and its process group."""
 
     def __init__(self, proc: subprocess.Popen, cgroup: JobCgroup | None, job_dir: Path):
         self.proc, self.cgroup, self.job_dir = proc, cgroup, str(job_dir)
+        self.pidfd = _pidfd(proc.pid)
 
     def wait(self, timeout: float) -> int | None:
+        """Wakes the moment the process ends (a pidfd), not at the next step of a sleep loop."""
+        if self.pidfd is not None and not select.select([self.pidfd], [], [], timeout)[0]:
+            return None
         try:
-            return self.proc.wait(timeout=timeout)
+            return self.proc.wait(timeout=0 if self.pidfd is not None else timeout)
         except subprocess.TimeoutExpired:
             return None
 
@@ -123,6 +136,9 @@ class LocalHandle:
         if self.cgroup is not None:
             self.cgroup.kill_all()
         self.proc.wait()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 class LocalBackend:
