@@ -73,7 +73,7 @@ def container_options(config: SandboxConfig, job_dir: Path, limits: Limits, read
     """Every option of the job's container (pure: tests assert on it)."""
     options = dict(
         network_mode="none", read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
-        user=job_user(), init=True, detach=True, working_dir=str(job_dir), environment=dict(env),
+        user=job_user(), init=True, working_dir=str(job_dir), environment=dict(env),
         tmpfs={"/tmp": f"size={config.docker.scratch_mb}m,mode=1777"},
         volumes=mounts(job_dir, read_only, config.docker.mount_host_python),
         ulimits=ulimits(limits), device_requests=device_requests(gpus), pids_limit=limits.max_procs or -1,
@@ -171,12 +171,18 @@ class DockerBackend:
         import docker
 
         try:
-            return self.client.containers.run(self.config.docker.image, command, **options)
+            container = self.client.containers.create(self.config.docker.image, command, **options)
         except docker.errors.ImageNotFound:
             raise BadInput(f"clade.yaml sandbox.docker.image: image {self.config.docker.image!r} not found; build it with "
                            f"`docker build -t {self.config.docker.image} -f sandbox/Dockerfile .`") from None
         except docker.errors.APIError as exc:
+            raise CladeError(f"docker could not create the job's container: {exc.explanation or exc}") from None
+        try:
+            container.start()
+        except docker.errors.APIError as exc:
+            container.remove(force=True)
             raise CladeError(f"docker could not start the job's container: {exc.explanation or exc}") from None
+        return container
 
 
 def connect():

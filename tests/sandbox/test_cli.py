@@ -69,3 +69,13 @@ def test_doctor_lists_protections(tmp_path):
     assert "network cut off" in names and "memory limit" in names
     text = clade("sandbox", "doctor", cwd=tmp_path).stdout
     assert "isolation:" in text and "[" in text
+
+
+@pytest.mark.docker
+def test_docker_missing_image_is_bad_input(tmp_path):
+    reason = docker_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    (tmp_path / "clade.yaml").write_text("sandbox:\n  docker: {image: 'clade-no-such-image:0'}\n")
+    done = clade("sandbox", "exec", "--backend", "docker", "--", "true", cwd=tmp_path)
+    assert done.returncode == 2 and "clade-no-such-image:0" in done.stderr and "sandbox/Dockerfile" in done.stderr
