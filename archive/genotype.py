@@ -7,18 +7,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePosixPath
 
-import yaml
-
+from archive import yamlout
 from archive.gitobjects import BLOB_MODE, TREE_MODE, ObjectStore, TreeEntry
 from tools.errors import BadInput
 
 RECORD_FILE = "candidate.json"
 RECIPE_FILE = "recipe.yaml"
 WORKSPACE_DIR = "workspace"
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def check_path(path: str) -> tuple[str, ...]:
@@ -28,12 +25,12 @@ def check_path(path: str) -> tuple[str, ...]:
     return parts
 
 
-def genotype_files(record: dict) -> dict[str, bytes]:
-    """The files of a candidate's tree, from its (already redacted) record mapping."""
-    files = {RECORD_FILE: (json.dumps(record, indent=1, ensure_ascii=False) + "\n").encode()}
+def genotype_files(record: dict, record_json: str) -> dict[str, bytes]:
+    """The files of a candidate's tree, from its (already redacted) record, as a mapping and as JSON text."""
+    files = {RECORD_FILE: record_json.encode()}
     genotype = record["genotype"]
     if record["kind"] == "merge":
-        files[RECIPE_FILE] = yaml.dump(genotype["recipe"], Dumper=_DUMPER, sort_keys=False, allow_unicode=True).encode()
+        files[RECIPE_FILE] = yamlout.dump(genotype["recipe"]).encode()
     for path, text in genotype.get("files", {}).items():
         files["/".join((WORKSPACE_DIR, *check_path(path)))] = text.encode()
     return files

@@ -1,11 +1,12 @@
-"""Git objects written and read in-process: loose objects, trees and commits.
+"""Git objects written and read in-process: blobs, trees and commits.
 
 Writing a candidate must not cost several `git` subprocesses, so objects are encoded here
-(the format git documents: `<type> <size>\\0<body>`, zlib-deflated, named by its SHA-1) and
-written as loose objects: to a `tmp_obj_*` file in the object's fan-out directory, then
-renamed into place, so a reader or `git fsck` never sees a partial object (git itself
-tolerates and later prunes stale `tmp_obj_*` files). Reading tries the loose file first and
-falls back to one long-lived `git cat-file --batch` child for packed objects.
+(the format git documents: `<type> <size>\\0<body>`, named by its SHA-1). Inside
+`ObjectStore.batch()` a thread's writes are collected and `flush()` writes them as one pack
+(archive/packs.py); outside a batch an object is written loose: to a `tmp_obj_*` file in
+its fan-out directory, then renamed into place, so a reader or `git fsck` never sees a
+partial object. Reading tries the objects this process wrote, then a loose file, then one
+long-lived `git cat-file --batch` child (which rescans the packs when it misses).
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ import os
 import subprocess
 import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from archive.packs import maybe_merge, pack_entries, write_pack
 from tools.errors import BadInput
+
+RECENT_LIMIT = 4096
 
 BLOB_MODE = b"100644"
 TREE_MODE = b"40000"
@@ -42,9 +48,21 @@ def object_bytes(kind: str, body: bytes) -> tuple[str, bytes]:
 
 
 def encode_tree(entries: list[TreeEntry]) -> bytes:
-    """Git tree body; entries sorted the way git sorts them (a tree sorts as `name/`)."""
-    key = lambda e: e.name.encode() + (b"/" if e.is_tree else b"")
-    return b"".join(e.mode + b" " + e.name.encode() + b"\0" + bytes.fromhex(e.sha) for e in sorted(entries, key=key))
+    """Git tree body; entries sorted the way git sorts them (a tree sorts as `name/`; UTF-8 byte
+    order is code point order, so sorting the str names is sorting their bytes)."""
+    global _LINES
+    if len(_LINES) > 65536:
+        _LINES = {}
+    keyed = sorted((e.name + "/" if e.mode == TREE_MODE else e.name, e) for e in entries)
+    return b"".join(_LINES.get(e) or _line(e) for _, e in keyed)
+
+
+_LINES: dict[TreeEntry, bytes] = {}  # encoded entries: the notes root re-encodes 256 mostly unchanged ones per attach
+
+
+def _line(e: TreeEntry) -> bytes:
+    line = _LINES[e] = b"%s %s\0%s" % (e.mode, e.name.encode(), bytes.fromhex(e.sha))
+    return line
 
 
 def parse_tree(body: bytes) -> list[TreeEntry]:
@@ -89,9 +107,49 @@ class ObjectStore:
         self.fsync = fsync
         self._batch: subprocess.Popen | None = None
         self._batch_lock = threading.Lock()
+        self._local = threading.local()
+        self._recent: dict[str, tuple[str, bytes]] = {}
+        self._pack_sizes: dict[str, int] = {}
+        self._flushes = 0
+        self._pack_entries: dict[str, list] = {}
 
     def write(self, kind: str, body: bytes) -> str:
         sha, raw = object_bytes(kind, body)
+        pending = getattr(self._local, "pending", None)
+        if pending is not None:
+            pending[sha] = (kind, body)
+            return sha
+        return self._write_loose(sha, raw)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Collect this thread's writes; `flush()` (and a normal exit) writes them as one pack."""
+        self._local.pending = {}
+        try:
+            yield
+            self.flush()
+        finally:
+            self._local.pending = None
+
+    def flush(self) -> None:
+        """Write this thread's collected objects as one pack (before any ref may name them)."""
+        pending = getattr(self._local, "pending", None)
+        if pending:
+            entries = pack_entries(pending)
+            name = write_pack(self.objects / "pack", entries, fsync=self.fsync)
+            if len(self._pack_entries) < 256:  # kept for merging without reading the pack back
+                self._pack_entries[name] = entries
+            if len(self._recent) > RECENT_LIMIT:
+                self._recent = {}
+            self._recent.update(pending)
+            pending.clear()
+
+    def compact(self) -> bool:
+        """Merge small packs when enough have piled up (call while holding the writer lock; looks every 8th call)."""
+        self._flushes += 1
+        return self._flushes % 8 == 0 and maybe_merge(self.objects / "pack", self._pack_sizes, self._pack_entries, fsync=self.fsync)
+
+    def _write_loose(self, sha: str, raw: bytes) -> str:
         directory = f"{self._objects}/{sha[:2]}"
         path = f"{directory}/{sha[2:]}"
         if os.path.exists(path):
@@ -114,10 +172,16 @@ class ObjectStore:
         return self.write("blob", data)
 
     def write_tree(self, entries: list[TreeEntry]) -> str:
-        return self.write("tree", encode_tree(entries))
+        sha = self.write("tree", encode_tree(entries))
+        if len(entries) > 64:  # the notes fan-out root: read back on the next attach
+            self._cache_tree(sha, {e.name: e for e in entries})
+        return sha
 
     def read(self, sha: str) -> tuple[str, bytes]:
         """(type, body) of an object, loose or packed; BadInput (a corrupt archive) if it is missing."""
+        recent = self._recent.get(sha)
+        if recent is not None:
+            return recent
         try:
             with open(f"{self._objects}/{sha[:2]}/{sha[2:]}", "rb") as f:
                 raw = zlib.decompress(f.read())
@@ -128,6 +192,40 @@ class ObjectStore:
         header, _, body = raw.partition(b"\0")
         kind, _, _size = header.decode().partition(" ")
         return kind, body
+
+    def read_many(self, shas: list[str]) -> dict[str, tuple[str, bytes]]:
+        """Many objects at once: one `git cat-file --batch` run for those not in memory or loose."""
+        found, rest = {}, []
+        for sha in dict.fromkeys(shas):
+            if sha in self._recent or os.path.exists(f"{self._objects}/{sha[:2]}/{sha[2:]}"):
+                found[sha] = self.read(sha)
+            else:
+                rest.append(sha)
+        if rest:
+            found.update(self._cat_file(rest))
+        return found
+
+    def _cat_file(self, shas: list[str]) -> dict[str, tuple[str, bytes]]:
+        done = subprocess.run(["git", "--git-dir", str(self.git_dir), "cat-file", "--batch"], input="\n".join(shas).encode() + b"\n",
+                              capture_output=True)
+        if done.returncode != 0:
+            raise BadInput(f"{self.git_dir}: `git cat-file --batch` failed ({done.stderr.decode(errors='replace').strip()[:200]}); run `clade archive fsck`")
+        out, pos, found = done.stdout, 0, {}
+        for sha in shas:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].decode().split()
+            if len(header) != 3:
+                raise BadInput(f"object {sha} is missing from {self.git_dir}; the archive is corrupt (run `clade archive fsck`)")
+            size = int(header[2])
+            found[sha] = (header[1], out[end + 1 : end + 1 + size])
+            pos = end + 2 + size
+        return found
+
+    def prefetch(self, shas: list[str]) -> None:
+        """Read objects ahead into the in-memory cache (the subtrees of a notes tree)."""
+        if len(self._recent) + len(shas) > RECENT_LIMIT:
+            self._recent = {}
+        self._recent.update(self.read_many(shas))
 
     def read_kind(self, sha: str, expected: str) -> bytes:
         kind, body = self.read(sha)
@@ -140,11 +238,14 @@ class ObjectStore:
         cached = self._trees.get(sha)
         if cached is None:
             cached = {e.name: e for e in parse_tree(self.read_kind(sha, "tree"))}
-            if len(cached) > 64:  # the notes fan-out root: read on every attach
-                if len(self._trees) > 8:
-                    self._trees.clear()
-                self._trees[sha] = cached
+            if len(cached) > 64:
+                self._cache_tree(sha, cached)
         return dict(cached)
+
+    def _cache_tree(self, sha: str, entries: dict[str, TreeEntry]) -> None:
+        if len(self._trees) > 8:
+            self._trees = {}
+        self._trees[sha] = entries
 
     def _read_batch(self, sha: str) -> tuple[str, bytes]:
         with self._batch_lock:

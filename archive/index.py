@@ -27,7 +27,6 @@ CREATE TABLE IF NOT EXISTS candidates(
   id TEXT PRIMARY KEY, commit_sha TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
   strategy TEXT NOT NULL, created_at TEXT NOT NULL, genotype_hash TEXT NOT NULL, reason TEXT,
   base TEXT NOT NULL, state TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS candidates_created ON candidates(created_at);
 CREATE INDEX IF NOT EXISTS candidates_genotype ON candidates(genotype_hash);
 CREATE TABLE IF NOT EXISTS edges(child TEXT NOT NULL, pos INTEGER NOT NULL, parent TEXT NOT NULL, PRIMARY KEY(child, pos));
 CREATE INDEX IF NOT EXISTS edges_parent ON edges(parent);
@@ -96,21 +95,25 @@ class Index:
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (key, value))
 
-    def put(self, commit: str, base: str, state: Candidate) -> None:
-        """Insert or replace one candidate (call inside `transaction()`)."""
+    def put(self, commit: str, base: str, state: Candidate, *, fresh: bool = False, parents_known: bool = False) -> None:
+        """Insert (`fresh`: known to be new) or replace one candidate (call inside `transaction()`);
+        `parents_known`: its edges are already indexed (a candidate's parents never change)."""
         cid = state.id
-        self.delete(cid)
+        if not fresh:
+            for table in ("fitness", "metrics") if parents_known else ("edges", "fitness", "metrics"):
+                self.db.execute(f"DELETE FROM {table} WHERE {'child' if table == 'edges' else 'id'}=?", (cid,))
         self.db.execute(
-            "INSERT INTO candidates VALUES(?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO candidates VALUES(?,?,?,?,?,?,?,?,?,?)",
             (cid, commit, state.kind, state.status, state.proposer.strategy, state.created_at.isoformat(),
              state.genotype_hash(), state.reason, base, state.model_dump_json(exclude={"id"})),
         )
-        self.db.executemany("INSERT INTO edges VALUES(?,?,?)", [(cid, i, p) for i, p in enumerate(state.parents)])
+        if not parents_known:
+            self.db.executemany("INSERT OR REPLACE INTO edges VALUES(?,?,?)", [(cid, i, p) for i, p in enumerate(state.parents)])
         for split, m in state.metrics.items():
             if m.fitness is not None:
-                self.db.execute("INSERT INTO fitness VALUES(?,?,?)", (cid, split, m.fitness))
+                self.db.execute("INSERT OR REPLACE INTO fitness VALUES(?,?,?)", (cid, split, m.fitness))
             rows = [(cid, split, t, k, v) for t, values in m.tasks.items() for k, v in values.items()]
-            self.db.executemany("INSERT INTO metrics VALUES(?,?,?,?,?)", rows)
+            self.db.executemany("INSERT OR REPLACE INTO metrics VALUES(?,?,?,?,?)", rows)
 
     def delete(self, cid: str) -> None:
         self.db.execute("DELETE FROM candidates WHERE id=?", (cid,))

@@ -39,18 +39,17 @@ class Notes:
         return self.objects.read_kind(blob, "blob") if blob else b""
 
     def _find(self, tree: str, rest: str) -> str | None:
-        for entry in self.objects.tree(tree).values():
-            if entry.is_tree and rest.startswith(entry.name):
-                found = self._find(entry.sha, rest[len(entry.name):])
-                if found:
-                    return found
-            elif entry.name == rest:
-                return entry.sha
-        return None
+        """The note blob for `rest` under a tree: flat, or under 2-digit fan-out levels as git writes them."""
+        entries = self.objects.tree(tree)
+        leaf = entries.get(rest)
+        if leaf is not None and not leaf.is_tree:
+            return leaf.sha
+        sub = entries.get(rest[:2])
+        return self._find(sub.sha, rest[2:]) if sub is not None and sub.is_tree and len(rest) > 2 else None
 
-    def append(self, commit: str, lines: bytes, message: str) -> tuple[str, bytes]:
-        """Append lines to the note on `commit`; returns (new notes commit, whole note). Hold WriterLock."""
-        head = self.head()
+    def append(self, commit: str, lines: bytes, message: str, *, head: str | None) -> tuple[str, bytes]:
+        """Append lines to the note on `commit`, given the current notes commit `head` (read under
+        WriterLock); returns (new notes commit, whole note)."""
         root = self.root(head)
         entries = self.objects.tree(root) if root else {}
         entries.pop(commit, None)  # a flat note from `git notes`: folded into the fan-out below
@@ -63,6 +62,7 @@ class Notes:
         new_root = self.objects.write_tree(list(entries.values()))
         body = encode_commit(new_root, [head] if head else [], AUTHOR, int(time.time()), message)
         new_head = self.objects.write("commit", body)
+        self.objects.flush()
         self.refs.write(NOTES, new_head)
         return new_head, note
 
@@ -81,15 +81,19 @@ class Notes:
         return dict(self._diff(old_root, new_root, ""))
 
     def _walk(self, tree: str, prefix: str) -> Iterator[tuple[str, str]]:
-        for entry in self.objects.tree(tree).values():
+        entries = self.objects.tree(tree).values()
+        self.objects.prefetch([e.sha for e in entries if e.is_tree])
+        for entry in entries:
             if entry.is_tree:
                 yield from self._walk(entry.sha, prefix + entry.name)
             elif len(prefix + entry.name) == 40:
                 yield prefix + entry.name, entry.sha
 
     def _diff(self, old: str, new: str, prefix: str) -> Iterator[tuple[str, str]]:
-        old_entries = self.objects.tree(old)
-        for name, entry in self.objects.tree(new).items():
+        old_entries, new_entries = self.objects.tree(old), self.objects.tree(new)
+        self.objects.prefetch([e.sha for n, e in new_entries.items() if e.is_tree and e != old_entries.get(n)] +
+                              [e.sha for n, e in old_entries.items() if e.is_tree and e != new_entries.get(n)])
+        for name, entry in new_entries.items():
             before = old_entries.get(name)
             if before is not None and before.sha == entry.sha:
                 continue

@@ -26,12 +26,15 @@ LOCK_FILE = "clade.lock"
 class RefStore:
     def __init__(self, git_dir: Path, *, fsync: bool = False):
         self.git_dir = git_dir
+        self._git = str(git_dir)
         self.fsync = fsync
+        self._dirs: set[str] = set()
 
     def read(self, name: str) -> str | None:
         """The SHA a ref names, or None when it does not exist."""
         try:
-            value = (self.git_dir / name).read_text().strip()
+            with open(f"{self._git}/{name}") as f:
+                value = f.read().strip()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return self.packed().get(name)
         if value.startswith("ref: "):
@@ -65,9 +68,7 @@ class RefStore:
         return {i: sha for i in self.candidate_ids() if (sha := self.read(CANDIDATES + i))}
 
     def write(self, name: str, sha: str) -> None:
-        tmp_dir = self.git_dir / TMP_DIR
-        tmp_dir.mkdir(exist_ok=True)
-        tmp = tmp_dir / f"ref-{uuid.uuid4().hex}"
+        tmp = f"{self._ensure(f'{self._git}/{TMP_DIR}')}/ref-{uuid.uuid4().hex}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             os.write(fd, (sha + "\n").encode())
@@ -75,9 +76,15 @@ class RefStore:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        target = self.git_dir / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = f"{self._git}/{name}"
+        self._ensure(os.path.dirname(target))
         os.replace(tmp, target)
+
+    def _ensure(self, directory: str) -> str:
+        if directory not in self._dirs:
+            os.makedirs(directory, exist_ok=True)
+            self._dirs.add(directory)
+        return directory
 
     def clean_tmp(self) -> None:
         """Remove temporaries a killed writer left (call only while holding WriterLock)."""
@@ -95,14 +102,19 @@ class WriterLock:
         self.path = git_dir / LOCK_FILE
         with WriterLock._guard:
             self._thread_lock = WriterLock._thread_locks.setdefault(self.path.resolve(), threading.RLock())
-        self._fd: int | None = None
+        self._fd: int | None = None  # opened on first use, kept until close()
         self._depth = 0
 
     def __enter__(self) -> "WriterLock":
         self._thread_lock.acquire()
-        if self._depth == 0:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            if self._depth == 0:
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
         self._depth += 1
         return self
 
@@ -110,6 +122,10 @@ class WriterLock:
         self._depth -= 1
         if self._depth == 0:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
         self._thread_lock.release()
+
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from archive.genotype import genotype_files, read_files, read_record, write_tree
-from archive.gitobjects import BLOB_MODE, ObjectStore, TreeEntry, encode_commit, object_bytes, parse_commit
+from archive.genotype import RECORD_FILE, genotype_files, read_files, write_tree
+from archive.gitobjects import BLOB_MODE, ObjectStore, TreeEntry, encode_commit, object_bytes, parse_commit, parse_tree
 from archive.index import INDEX_FILE, Index
 from archive.notes import AUTHOR, Notes
 from archive.queries import ArchiveQueries
@@ -64,6 +64,7 @@ class Archive(ArchiveQueries):
         if self.index is not None:
             self.index.close()
         self.objects.close()
+        self.lock.close()
 
     def __enter__(self) -> "Archive":
         return self
@@ -76,15 +77,21 @@ class Archive(ArchiveQueries):
     def record(self, candidate: Candidate) -> str:
         """Commit a new candidate; returns its id. Recording the identical record again returns the same id."""
         parents = [self.resolve(p) for p in candidate.parents]
-        data = self.redactor.data(candidate.model_dump(mode="json", exclude={"id", "reviews"}) | {"parents": parents})
-        base = _validated(data, "the candidate to record")
-        tree = write_tree(self.objects, genotype_files(data))
+        data = self.redactor.json(candidate.model_dump_json(exclude={"id", "reviews"}))
+        data["parents"] = parents
+        record_json = _validated(data, "the candidate to record").model_dump_json(indent=1, exclude={"id", "reviews"}) + "\n"
+        data = json.loads(record_json)  # exactly what a reindex will read back from candidate.json
+        base = Candidate.model_validate(data)
         commits = [self.index.row(p)[0] for p in parents]
-        with self.lock:
-            cid, commit = self._commit(tree, commits, base)
-            self.refs.write(CANDIDATES + cid, commit)
-            with self.index.transaction() as ix:
-                ix.put(commit, _canonical(data), fold(base, []).model_copy(update={"id": cid}))
+        with self.objects.batch():
+            tree = write_tree(self.objects, genotype_files(data, record_json))
+            with self.lock:
+                cid, commit, fresh = self._commit(tree, commits, base)
+                self.objects.flush()
+                self.refs.write(CANDIDATES + cid, commit)
+                self.objects.compact()
+                with self.index.transaction() as ix:
+                    ix.put(commit, _canonical(data), fold(base, []).model_copy(update={"id": cid}), fresh=fresh)
         for review in candidate.reviews:
             self.attach_review(cid, review)
         return cid
@@ -98,27 +105,30 @@ class Archive(ArchiveQueries):
 
     def _attach(self, ref: str, event: ResultEvent | ReviewEvent) -> None:
         cid = self.resolve(ref)
-        data = event.model_dump(mode="json", exclude={"at", "event"}, exclude_none=True)
+        data = self.redactor.json(event.model_dump_json(exclude={"at", "event"}, exclude_none=True))
         line = {"at": _utc(event), "event": event.event, **data}
-        text = json.dumps(self.redactor.data(line), ensure_ascii=False, separators=(",", ":")) + "\n"
-        with self.lock:
-            if (self.notes.head() or "") != (self.index.meta("notes_head") or ""):
+        text = json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+        with self.lock, self.objects.batch():
+            head = self.notes.head()
+            if (head or "") != (self.index.meta("notes_head") or ""):
                 self.sync()  # a writer died between its notes and index updates, or a pull merged notes
+                head = self.notes.head()
             commit, base, _ = self.index.row(cid)
-            head, note = self.notes.append(commit, text.encode(), f"{event.event} for candidate {cid}")
+            head, note = self.notes.append(commit, text.encode(), f"{event.event} for candidate {cid}", head=head)
+            self.objects.compact()
             with self.index.transaction() as ix:
-                ix.put(commit, base, self._state(cid, base, note))
+                ix.put(commit, base, self._state(cid, base, note), parents_known=True)
                 ix.set_meta("notes_head", head)
 
-    def _commit(self, tree: str, parents: list[str], base: Candidate) -> tuple[str, str]:
-        """Write the commit under a free id (the commit time moves on a 10-digit id clash)."""
+    def _commit(self, tree: str, parents: list[str], base: Candidate) -> tuple[str, str, bool]:
+        """Write the commit under a free id (the commit time moves on a 10-digit id clash); (id, sha, new?)."""
         when = int(base.created_at.timestamp())
         while True:
             body = encode_commit(tree, parents, _author(base.proposer), when, _message(base))
             sha = object_bytes("commit", body)[0]
             existing = self.refs.read(CANDIDATES + sha[:ID_LEN])
             if existing is None or existing == sha:
-                return sha[:ID_LEN], self.objects.write("commit", body)
+                return sha[:ID_LEN], self.objects.write("commit", body), existing is None
             when += 1
 
     # -- reading -------------------------------------------------------------------------
@@ -194,14 +204,25 @@ class Archive(ArchiveQueries):
         for cid in known - refs.keys():
             ix.delete(cid)
         by_commit = {commit: cid for cid, commit in refs.items()}
-        todo = (refs.keys() - known) | {by_commit[c] for c in changed if c in by_commit}
-        for cid in sorted(todo):
+        missing = sorted(refs.keys() - known)
+        todo = sorted(set(missing) | {by_commit[c] for c in changed if c in by_commit})
+        bases = self._bases({cid: refs[cid] for cid in missing})
+        notes = self.objects.read_many([changed[refs[cid]] for cid in todo if refs[cid] in changed])
+        for cid in todo:
             commit = refs[cid]
-            row = ix.row(cid) if cid in known else None
-            base = row[1] if row else self._base(cid, commit)
-            note = self.objects.read_kind(changed[commit], "blob") if commit in changed else self.notes.read(commit, head) if head else b""
+            base = bases[cid] if cid in bases else ix.row(cid)[1]
+            note = notes[changed[commit]][1] if commit in changed else self.notes.read(commit, head) if head else b""
             ix.put(commit, base, self._state(cid, base, note))
         ix.set_meta("notes_head", head or "")
+
+    def _bases(self, commits: dict[str, str]) -> dict[str, str]:
+        """id -> canonical record JSON, read from git in three batched rounds (commits, trees, blobs)."""
+        bodies = self.objects.read_many(list(commits.values()))
+        trees = {cid: parse_commit(_body(bodies[c], "commit", cid))[0] for cid, c in commits.items()}
+        tree_bodies = self.objects.read_many(list(trees.values()))
+        blobs = {cid: _record_blob(_body(tree_bodies[t], "tree", cid), cid) for cid, t in trees.items()}
+        blob_bodies = self.objects.read_many(list(blobs.values()))
+        return {cid: self._base(cid, _body(blob_bodies[b], "blob", cid)) for cid, b in blobs.items()}
 
     def _changed_notes(self, old: str | None, new: str | None) -> dict[str, str]:
         try:
@@ -209,10 +230,9 @@ class Archive(ArchiveQueries):
         except BadInput:  # the indexed notes commit is gone (notes rewritten): read them all
             return self.notes.all(new)
 
-    def _base(self, cid: str, commit: str) -> str:
-        tree = parse_commit(self.objects.read_kind(commit, "commit"))[0]
+    def _base(self, cid: str, record: bytes) -> str:
         try:
-            data = json.loads(read_record(self.objects, tree))
+            data = json.loads(record)
         except ValueError:
             raise BadInput(f"candidate {cid}: its candidate.json is not JSON; the archive is corrupt (run `clade archive fsck`)") from None
         _validated(data, f"candidate {cid}")
@@ -258,6 +278,19 @@ def _git_dir(path: Path, create: bool) -> Path:
     if not path.exists():
         raise BadInput(f"{path}: no archive here yet (the first `clade run` creates it; or check archive.path in clade.yaml)")
     raise BadInput(f"{path}: not a git repository, so not a Clade archive (check archive.path in clade.yaml)")
+
+
+def _body(found: tuple[str, bytes], kind: str, cid: str) -> bytes:
+    if found[0] != kind:
+        raise BadInput(f"candidate {cid}: expected a {kind} object, found a {found[0]}; the archive is corrupt (run `clade archive fsck`)")
+    return found[1]
+
+
+def _record_blob(tree: bytes, cid: str) -> str:
+    entry = next((e for e in parse_tree(tree) if e.name == RECORD_FILE and not e.is_tree), None)
+    if entry is None:
+        raise BadInput(f"candidate {cid}: its tree has no {RECORD_FILE}; this commit is not a Clade candidate (run `clade archive fsck`)")
+    return entry.sha
 
 
 def _validated(data: dict, what: str) -> Candidate:
