@@ -14,25 +14,23 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from datetime import timezone
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
 from archive.genotype import RECORD_FILE, genotype_files, read_files, write_tree
-from archive.gitobjects import BLOB_MODE, ObjectStore, TreeEntry, encode_commit, object_bytes, parse_commit, parse_tree
+from archive.gitobjects import ObjectStore, encode_commit, object_bytes, parse_commit, parse_tree
 from archive.index import INDEX_FILE, Index
-from archive.notes import AUTHOR, Notes
+from archive.notes import Notes
 from archive.queries import ArchiveQueries
 from archive.record import Candidate, Event, Proposer, ResultEvent, Review, ReviewEvent, fold
-from archive.refs import CANDIDATES, MARKER, RefStore, WriterLock
+from archive.refs import CANDIDATES, RefStore, WriterLock
+from archive.repo import check_marker, git_dir_at
 from archive.secrets import Redactor
-from tools.errors import BadInput, CladeError
+from tools.errors import BadInput
 
 ID_LEN = 10
-ARCHIVE_FORMAT = 1
-MARKER_FILE = "clade-archive.json"
 EVENTS = TypeAdapter(Event)
 
 
@@ -49,10 +47,10 @@ class Archive(ArchiveQueries):
     @classmethod
     def open(cls, path: str | Path, *, create: bool = False, fsync: bool = False, redactor: Redactor | None = None) -> "Archive":
         """Open (or with `create`, make) the archive at `path`; repairs a missing or stale index."""
-        git_dir = _git_dir(Path(path), create)
+        git_dir = git_dir_at(Path(path), create)
         archive = cls(git_dir, fsync=fsync, redactor=redactor or Redactor.from_environ(os.environ))
         try:
-            archive._check_marker(create)
+            check_marker(archive.objects, archive.refs, archive.lock, create=create)
             archive.index = Index(git_dir / INDEX_FILE)
             archive.sync()
         except BaseException:
@@ -237,47 +235,6 @@ class Archive(ArchiveQueries):
             raise BadInput(f"candidate {cid}: its candidate.json is not JSON; the archive is corrupt (run `clade archive fsck`)") from None
         _validated(data, f"candidate {cid}")
         return _canonical(data)
-
-    # -- the repository ------------------------------------------------------------------
-
-    def _check_marker(self, create: bool) -> None:
-        sha = self.refs.read(MARKER)
-        if sha is None and create and not self._has_refs():
-            with self.lock:
-                return self._write_marker()
-        if sha is None:
-            raise BadInput(f"{self.git_dir}: a git repository but not a Clade archive (no {MARKER}); point archive.path in clade.yaml at a Clade archive or at a new directory")
-        try:
-            tree = parse_commit(self.objects.read_kind(sha, "commit"))[0]
-            info = json.loads(self.objects.read_kind(self.objects.tree(tree)[MARKER_FILE].sha, "blob"))
-        except (BadInput, KeyError, ValueError):
-            raise BadInput(f"{self.git_dir}: corrupt Clade archive ({MARKER} cannot be read); check it with `git -C {self.git_dir} fsck` and restore it from a remote or bundle") from None
-        if int(info.get("format", 0)) > ARCHIVE_FORMAT:
-            raise BadInput(f"{self.git_dir}: archive format {info['format']} is newer than this Clade's ({ARCHIVE_FORMAT}); upgrade Clade")
-
-    def _has_refs(self) -> bool:
-        return bool(self.refs.packed()) or any(p.is_file() for p in (self.git_dir / "refs").rglob("*"))
-
-    def _write_marker(self) -> None:
-        blob = self.objects.write_blob(json.dumps({"format": ARCHIVE_FORMAT, "kind": "clade-lineage-archive"}).encode() + b"\n")
-        tree = self.objects.write_tree([TreeEntry(MARKER_FILE, BLOB_MODE, blob)])
-        message = "Clade lineage archive\n\nCandidates are commits under refs/candidates/; results and reviews are notes on refs/notes/clade."
-        self.refs.write(MARKER, self.objects.write("commit", encode_commit(tree, [], AUTHOR, 0, message)))
-
-
-def _git_dir(path: Path, create: bool) -> Path:
-    if (path / ".git").is_dir():
-        path = path / ".git"
-    if (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir():
-        return path.resolve()
-    if create and (not path.exists() or (path.is_dir() and not any(path.iterdir()))):
-        done = subprocess.run(["git", "init", "--bare", "-q", str(path)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise CladeError(f"{path}: `git init --bare` failed: {done.stderr.strip()}")
-        return path.resolve()
-    if not path.exists():
-        raise BadInput(f"{path}: no archive here yet (the first `clade run` creates it; or check archive.path in clade.yaml)")
-    raise BadInput(f"{path}: not a git repository, so not a Clade archive (check archive.path in clade.yaml)")
 
 
 def _body(found: tuple[str, bytes], kind: str, cid: str) -> bytes:
