@@ -16,7 +16,7 @@ from tools.merge.methods.model_stock import model_stock
 from tools.merge.methods.nuslerp import nuslerp
 from tools.merge.methods.passthrough import passthrough
 from tools.merge.methods.slerp import slerp
-from tools.merge.methods.sparsify import bernoulli, della, magnitude, outliers
+from tools.merge.methods.sparsify import bernoulli, della, dense, magnitude, outliers
 from tools.merge.methods.validate import Range
 
 WEIGHT = Param("weight", required=True)
@@ -46,7 +46,7 @@ def della_bounds(model_params: Sequence[Mapping[str, Any]], params: Mapping[str,
     return None
 
 
-def _task_arithmetic(name: str, *, sparsify=None, consensus: bool = False, normalize: bool = False,
+def _task_arithmetic(name: str, *, sparsify=dense, consensus: bool = False, normalize: bool = False,
                      rescale: bool = False, extra: tuple[Param, ...] = (), random: bool = False, check=None) -> MethodSpec:
     """One member of the task-arithmetic family (generalized.py): mergekit's parameter set."""
     return MethodSpec(

@@ -1,112 +1,163 @@
-"""Magnitude selection by threshold: which entries sit at given positions of a sorted order.
+"""Magnitude selection by threshold, in one streaming pass: which entries are the k largest.
 
-mergekit sorts every task vector (argsort, O(n log n), plus an int64 index per entry) to keep
-its top-k entries. Here the k-th value is found by selection instead: a small fixed sample of
-the tensor brackets it, one counting pass checks the bracket, and `kthvalue` runs on the few
-entries inside it (on everything, if the bracket missed). The result is exact, whatever the
-sample.
+mergekit sorts every task vector (argsort: O(n log n) and an int64 index per entry) to keep
+its top-k. Here the k-th value is found by selection: a small fixed sample brackets it, one
+pass over the tensor in cache-sized chunks counts what lies below and above the bracket and
+collects the few entries inside it, and `kthvalue` runs on those (if the bracket missed, the
+pass is repeated with an open bracket). The result is exact whatever the sample; the sample
+only decides how much is collected.
 
-Ties at a threshold are broken by flat index, as a stable ascending sort orders them, so a
-window keeps exactly `stop - start` entries and the choice is the same on every device.
+Ties at the threshold are broken by flat index: of the entries equal to the k-th value, the
+last ones in flat order are kept (what a stable ascending sort puts last), so exactly k
+entries are kept and the choice is the same on every device. mergekit's choice among equal
+magnitudes is whatever its unstable sort does.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
-from tools.merge.methods.scratch import Scratch
-
-SAMPLE_MAX = 1 << 16  # entries sampled to bracket the k-th value: n/64, within [4096, 65536]
-SMALL = 1 << 17  # below this many entries plain kthvalue is as fast
+CHUNK = 1 << 16  # entries per chunk of a streaming pass (a few chunk-sized temporaries stay in cache)
+SMALL = 1 << 17  # up to this many entries everything is collected, no bracket
+SAMPLE_MAX = 1 << 16  # bracket sample: n/64 entries, within [4096, 65536]
 SAMPLE_SEED = 0x5E1EC7  # fixed: the bracket must not depend on (or disturb) any other generator
 
 
-def magnitudes(tensor: torch.Tensor, scratch: Scratch) -> torch.Tensor:
-    """|tensor| flattened, into scratch; float32 on CPU for half types (exact conversion)."""
-    if tensor.device.type == "cpu" and tensor.dtype in (torch.float16, torch.bfloat16):
-        return scratch.get("magnitude", torch.float32).copy_(tensor.reshape(-1)).abs_()
-    return torch.abs(tensor.reshape(-1), out=scratch.get("magnitude", tensor.dtype))
+
+class Magnitudes:
+    """|δ| = |θ − θ₀| (or |θ| without a base) of flattened tensors, by flat range or at indices:
+    computed in the tensors' dtype, as mergekit does, then float32 for half types on CPU."""
+
+    def __init__(self, theta: torch.Tensor, base: torch.Tensor | None = None):
+        self.theta = theta.reshape(-1)
+        self.base = None if base is None else base.reshape(-1)
+        self.n = self.theta.numel()
+
+    def range(self, start: int, stop: int) -> torch.Tensor:
+        return self._abs(self.theta[start:stop], None if self.base is None else self.base[start:stop])
+
+    def at(self, index: torch.Tensor) -> torch.Tensor:
+        return self._abs(self.theta[index], None if self.base is None else self.base[index])
+
+    @staticmethod
+    def _abs(theta: torch.Tensor, base: torch.Tensor | None) -> torch.Tensor:
+        w = (theta if base is None else theta - base).abs()
+        if w.device.type == "cpu" and w.dtype in (torch.float16, torch.bfloat16):
+            w = w.float()
+        return w
 
 
-def kth_smallest(w: torch.Tensor, k: int, scratch: Scratch | None = None) -> torch.Tensor:
-    """The k-th smallest value (1-based) of the 1-D tensor w, as a 0-d tensor."""
-    if w.numel() > SMALL:
-        found = _kth_in_bracket(w, k, scratch or Scratch(w))
+@dataclass(frozen=True)
+class Cut:
+    """The k largest |δ|: every entry above `value`, and those equal to it from flat index `index` on.
+
+    kept_sum and total_sum are Σ|δ| over the kept entries and over all (for L1 rescaling)."""
+
+    value: torch.Tensor
+    index: int
+    kept_sum: float
+    total_sum: float
+
+    def keep(self, w: torch.Tensor, offset: int) -> torch.Tensor:
+        """The keep mask of the chunk w of |δ| that starts at flat index `offset`."""
+        if self.index <= offset:
+            return w >= self.value
+        mask = w > self.value
+        split = self.index - offset
+        if split < w.numel():
+            mask[split:] |= w[split:] == self.value
+        return mask
+
+
+def top_cut(magnitudes: Magnitudes, k: int) -> Cut:
+    """The cut keeping the k largest magnitudes (0 <= k <= n)."""
+    n = magnitudes.n
+    if k == 0 or k == n:
+        total = sum(float(magnitudes.range(s, e).sum(dtype=torch.float64)) for s, e in chunks(n))
+        inf = torch.tensor(math.inf if k == 0 else -math.inf)
+        return Cut(inf, n if k == 0 else 0, total if k == n else 0.0, total)
+    rank = n - k + 1  # the threshold's 1-based position in ascending order
+    if n > SMALL:
+        found = _cut(magnitudes, n, k, rank, *_bracket(magnitudes, rank))
         if found is not None:
             return found
-    return torch.kthvalue(w, k).values
+    return _cut(magnitudes, n, k, rank, -math.inf, math.inf)
 
 
-def _kth_in_bracket(w: torch.Tensor, k: int, scratch: Scratch) -> torch.Tensor | None:
-    low, high = _bracket(w, k)
-    inside, other = scratch.mask("bracket"), scratch.mask("bracket-2")
-    below = int(torch.count_nonzero(torch.lt(w, low, out=inside)))
-    torch.ge(w, low, out=inside).logical_and_(torch.le(w, high, out=other))
-    candidates = w.masked_select(inside)
-    if below < k <= below + candidates.numel():
-        return torch.kthvalue(candidates, k - below).values
-    return None
+def chunks(n: int):
+    for start in range(0, n, CHUNK):
+        yield start, min(n, start + CHUNK)
 
 
-def _bracket(w: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two sample values enclosing the k-th smallest with overwhelming probability (±5σ)."""
-    n = w.numel()
+def _cut(magnitudes: Magnitudes, n: int, k: int, rank: int, low: float, high: float) -> Cut | None:
+    scan = _Scan(low, high)
+    for start, stop in chunks(n):
+        scan.add(magnitudes.range(start, stop), start)
+    band, positions = scan.band()
+    if not scan.below < rank <= scan.below + band.numel():
+        return None
+    value = torch.kthvalue(band, rank - scan.below).values
+    greater, equal = band > value, band == value
+    need = k - (n - scan.below - band.numel()) - int(torch.count_nonzero(greater))
+    ties = positions[equal]
+    index = int(ties[ties.numel() - need]) if need < ties.numel() else 0
+    kept = scan.above_sum + float(band[greater].sum(dtype=torch.float64)) + need * float(value)
+    return Cut(value, index, kept, scan.total_sum)
+
+
+class _Scan:
+    """Running counts of one pass: entries below the bracket, sums, and the entries inside it."""
+
+    def __init__(self, low: float, high: float):
+        self.low, self.high = low, high
+        self.below, self.above_sum, self.total_sum = 0, 0.0, 0.0
+        self.values: list[torch.Tensor] = []
+        self.positions: list[torch.Tensor] = []
+
+    def add(self, w: torch.Tensor, offset: int) -> None:
+        self.total_sum += float(w.sum(dtype=torch.float64))
+        if self.low == -math.inf and self.high == math.inf:
+            self.values.append(w)
+            self.positions.append(torch.arange(offset, offset + w.numel(), device=w.device))
+            return
+        self.below += int(torch.count_nonzero(w < self.low))
+        above = w > self.high
+        self.above_sum += float(torch.where(above, w, 0).sum(dtype=torch.float64))
+        index = torch.nonzero(above.logical_or_(w < self.low).logical_not_()).squeeze(1)
+        self.values.append(w[index])
+        self.positions.append(index.add_(offset))
+
+    def band(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.cat(self.values), torch.cat(self.positions)
+
+
+def _bracket(magnitudes: Magnitudes, rank: int) -> tuple[float, float]:
+    """Two sampled values enclosing the rank-th smallest with overwhelming probability (±5σ)."""
+    n = magnitudes.n
     size = min(SAMPLE_MAX, max(4096, n // 64))
-    generator = torch.Generator(device=w.device).manual_seed(SAMPLE_SEED)
-    index = torch.randint(n, (size,), generator=generator, device=w.device)
-    sample = torch.sort(w[index]).values
-    q = (k - 0.5) / n
+    generator = torch.Generator().manual_seed(SAMPLE_SEED)
+    index = torch.randint(n, (size,), generator=generator).to(magnitudes.theta.device)
+    sample = torch.sort(magnitudes.at(index)).values
+    q = (rank - 0.5) / n
     margin = 5 * math.sqrt(size * q * (1 - q)) + 2
     lo, hi = math.floor(q * size - margin), math.ceil(q * size + margin)
-    low = sample[lo] if lo > 0 else w.new_tensor(-math.inf)
-    high = sample[hi] if hi < size - 1 else w.new_tensor(math.inf)
+    low = float(sample[lo]) if lo > 0 else -math.inf
+    high = float(sample[hi]) if hi < size - 1 else math.inf
     return low, high
 
 
-def rank_window(w: torch.Tensor, start: int, stop: int, scratch: Scratch | None = None) -> torch.Tensor:
-    """Boolean mask (a scratch buffer) of the entries of 1-D w at positions [start, stop) of
-    its stable ascending sort."""
-    scratch = scratch or Scratch(w)
-    n, keep = w.numel(), scratch.mask("keep")
-    if start >= stop:
-        return keep.zero_()
-    low = kth_smallest(w, start + 1, scratch) if start > 0 else None
-    high = kth_smallest(w, stop, scratch) if stop < n else None
-    _between(w, low, high, keep, scratch.mask("bracket"))
-    if int(torch.count_nonzero(keep)) == stop - start:
-        return keep
-    for value in _distinct(low, high):
-        _trim_ties(w, value, start, stop, keep, scratch.mask("bracket"))
-    return keep
+def rank_window(w: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """Boolean mask of the entries of 1-D w >= 0 at positions [start, stop) of its stable
+    ascending sort: the k = n − start largest, less the n − stop largest."""
+    magnitudes = Magnitudes(w)
+    n = magnitudes.n
+    upper, lower = top_cut(magnitudes, n - start), top_cut(magnitudes, n - min(stop, n))
+    return window_keep(upper, lower, w, 0) if start < stop else torch.zeros_like(w, dtype=torch.bool)
 
 
-def _trim_ties(w: torch.Tensor, value: torch.Tensor, start: int, stop: int, keep: torch.Tensor, flags: torch.Tensor) -> None:
-    """Drop from `keep` the entries equal to `value` whose stable sort position is outside the window."""
-    first = int(torch.count_nonzero(torch.lt(w, value, out=flags)))
-    index = torch.nonzero(torch.eq(w, value, out=flags)).squeeze(1)
-    position = torch.arange(first, first + index.numel(), device=w.device)
-    keep[index[(position < start) | (position >= stop)]] = False
-
-
-def top_k(w: torch.Tensor, k: int, scratch: Scratch | None = None) -> torch.Tensor:
-    """Boolean mask of the k largest entries of 1-D w (ties: the later flat indices win)."""
-    return rank_window(w, w.numel() - k, w.numel(), scratch)
-
-
-def _between(w: torch.Tensor, low, high, out: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-    if low is None and high is None:
-        return out.fill_(True)
-    if low is None:
-        return torch.le(w, high, out=out)
-    torch.ge(w, low, out=out)
-    return out if high is None else out.logical_and_(torch.le(w, high, out=other))
-
-
-def _distinct(*values: torch.Tensor | None) -> list[torch.Tensor]:
-    found: list[torch.Tensor] = []
-    for value in values:
-        if value is not None and not any(bool(value == f) for f in found):
-            found.append(value)
-    return found
+def window_keep(upper: Cut, lower: Cut, w: torch.Tensor, offset: int) -> torch.Tensor:
+    """Kept by `upper` and not by `lower` (a window of the sorted order), for one chunk."""
+    return upper.keep(w, offset).logical_and_(~lower.keep(w, offset))

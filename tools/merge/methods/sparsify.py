@@ -1,13 +1,17 @@
-"""Sparsifying one task vector δ = θᵢ − θ₀, as mergekit 0.1.5's sparsify.py does.
+"""Sparsifying the task vectors δ = θᵢ − θ₀, as mergekit 0.1.5's sparsify.py does.
 
-Each sparsifier takes δ (a buffer the caller owns: it is overwritten in place), the model's
-resolved parameters, the method's `rescale` flag, the tensor's generator and the merge's
-scratch buffers, and returns the sparsified δ in δ's dtype. Density 1 leaves δ untouched.
+A sparsifier turns one model's (θᵢ, θ₀, parameters) into a `Source`: something that yields the
+weighted, sparsified task vector wᵢ·sparsify(δ) one flat chunk at a time, so the combination
+step (generalized.py) never holds a whole task vector. The magnitude methods (TIES,
+Breadcrumbs) find their thresholds in one streaming pass (select.py) and rebuild each chunk
+from θᵢ and θ₀; the random methods (DARE, DELLA) draw their masks over the whole tensor once
+and keep the sparsified δ. Density 1 leaves δ untouched in every method.
 
 rescale: multiply the kept entries so that the L1 norm of δ is what it was before pruning
-(skipped when either norm is below 1e-7, as mergekit does).
-Random draws come from the given generator only, in float32, so a seed gives the same mask on
-the same device whatever the compute dtype.
+(skipped when either norm is below 1e-7, as mergekit does; the ratio is taken in the compute
+dtype, as mergekit does). Random draws come from the given generator only, uniform float32
+per entry, model after model: a seed gives the same masks on the same device whatever the
+compute dtype.
 """
 
 from __future__ import annotations
@@ -16,53 +20,91 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from tools.merge.methods.scratch import Scratch
-from tools.merge.methods.select import magnitudes, rank_window
+from tools.merge.methods.select import Cut, Magnitudes, top_cut, window_keep
 
-Sparsifier = Callable[[torch.Tensor, Mapping[str, float], bool, "torch.Generator | None", Scratch], torch.Tensor]
 RESCALE_EPS = 1e-7
 
 
-def magnitude(delta: torch.Tensor, p: Mapping[str, float], rescale: bool, generator, scratch: Scratch) -> torch.Tensor:
+class Source:
+    """wᵢ·δ chunk by chunk, optionally masked by `keep(|δ| chunk, offset)` and multiplied by `scale`."""
+
+    def __init__(self, theta: torch.Tensor, base: torch.Tensor, weight: float, keep=None, scale=None):
+        self.theta, self.base = theta.reshape(-1), base.reshape(-1)
+        self.weight, self.keep, self.scale = weight, keep, scale
+
+    def chunk(self, start: int, stop: int) -> torch.Tensor:
+        delta = self.theta[start:stop] - self.base[start:stop]
+        if self.keep is not None:
+            delta.mul_(self.keep(Magnitudes._abs(delta, None), start))
+        if self.scale is not None:
+            delta.mul_(self.scale)
+        return delta.mul_(self.weight)
+
+
+class Stored(Source):
+    """A sparsified δ computed whole (random masks), served by chunks."""
+
+    def __init__(self, delta: torch.Tensor, weight: float):
+        self.delta, self.weight = delta.reshape(-1), weight
+
+    def chunk(self, start: int, stop: int) -> torch.Tensor:
+        return self.delta[start:stop] * self.weight
+
+
+Sparsifier = Callable[[torch.Tensor, torch.Tensor, float, Mapping[str, float], bool, "torch.Generator | None"], Source]
+
+
+def dense(theta, base, weight, p, rescale, generator) -> Source:
+    return Source(theta, base, weight)
+
+
+def magnitude(theta, base, weight, p, rescale, generator) -> Source:
     """TIES: keep the ⌊density·n⌋ (at least 1) entries of largest |δ|."""
-    n = delta.numel()
+    n = theta.numel()
     if p["density"] >= 1 or n == 0:
-        return delta
-    k = max(1, int(p["density"] * n))
-    return _apply(delta, rank_window(magnitudes(delta, scratch), n - k, n, scratch), rescale)
+        return Source(theta, base, weight)
+    cut = top_cut(Magnitudes(theta, base), max(1, int(p["density"] * n)))
+    return Source(theta, base, weight, cut.keep, _scale(cut.total_sum, cut.kept_sum, theta) if rescale else None)
 
 
-def outliers(delta: torch.Tensor, p: Mapping[str, float], rescale: bool, generator, scratch: Scratch) -> torch.Tensor:
+def outliers(theta, base, weight, p, rescale, generator) -> Source:
     """Breadcrumbs: drop the ⌊gamma·n⌋ largest |δ|, then the smallest, so ⌊density·n⌋ remain."""
-    n = delta.numel()
+    n = theta.numel()
     if p["density"] >= 1 or n == 0:
-        return delta
+        return Source(theta, base, weight)
     keep, top = int(p["density"] * n), int(p["gamma"] * n)
     bottom = max(0, n - keep - top)
-    return _apply(delta, rank_window(magnitudes(delta, scratch), bottom, min(n, bottom + keep), scratch), rescale)
+    magnitudes = Magnitudes(theta, base)
+    upper, lower = top_cut(magnitudes, n - bottom), top_cut(magnitudes, n - min(n, bottom + keep))
+    scale = _scale(upper.total_sum, upper.kept_sum - lower.kept_sum, theta) if rescale else None
+    return Source(theta, base, weight, lambda w, offset: _window(upper, lower, w, offset), scale)
 
 
-def bernoulli(delta: torch.Tensor, p: Mapping[str, float], rescale: bool, generator, scratch: Scratch) -> torch.Tensor:
+def _window(upper: Cut, lower: Cut, w: torch.Tensor, offset: int) -> torch.Tensor:
+    return window_keep(upper, lower, w, offset)
+
+
+def bernoulli(theta, base, weight, p, rescale, generator) -> Source:
     """DARE: keep each entry independently with probability density."""
+    delta = theta - base
     if p["density"] >= 1:
-        return delta
+        return Stored(delta, weight)
     work = _work(delta)
-    draws = torch.rand(work.shape, generator=generator, device=work.device, out=_view(scratch.get("draws", torch.float32), work))
-    keep = torch.lt(draws, p["density"], out=_view(scratch.mask(), work))
-    return _apply(work, keep, rescale).to(delta.dtype)
+    keep = torch.rand(work.shape, generator=generator, device=work.device) < p["density"]
+    return Stored(_apply(work, keep, rescale).to(delta.dtype), weight)
 
 
-def della(delta: torch.Tensor, p: Mapping[str, float], rescale: bool, generator, scratch: Scratch) -> torch.Tensor:
+def della(theta, base, weight, p, rescale, generator) -> Source:
     """DELLA (MAGPRUNE): per row, keep-probability rises linearly with the rank of |δ|,
     from density − epsilon (smallest) to density + epsilon (largest)."""
+    delta = theta - base
     if p["density"] >= 1:
-        return delta
+        return Stored(delta, weight)
     work = _work(delta)
     rows = work.reshape(1, -1) if work.dim() < 2 else work
     probs = _rank_probabilities(rows.abs().float(), p["density"], p["epsilon"])
-    draws = torch.rand(rows.shape, generator=generator, device=rows.device, out=_view(scratch.get("draws", torch.float32), rows))
-    keep = torch.lt(draws, probs, out=_view(scratch.mask(), rows))
-    return _apply(rows, keep, rescale).reshape(delta.shape).to(delta.dtype)
+    keep = torch.rand(rows.shape, generator=generator, device=rows.device) < probs
+    return Stored(_apply(rows, keep, rescale).reshape(delta.shape).to(delta.dtype), weight)
 
 
 def _rank_probabilities(magnitude: torch.Tensor, density: float, epsilon: float) -> torch.Tensor:
@@ -81,18 +123,20 @@ def _rank_probabilities(magnitude: torch.Tensor, density: float, epsilon: float)
 
 def _apply(delta: torch.Tensor, keep: torch.Tensor, rescale: bool) -> torch.Tensor:
     """δ·keep in place, L1-rescaled back to δ's norm when asked."""
-    before = torch.linalg.vector_norm(delta, ord=1) if rescale else None
-    delta.mul_(keep.view(delta.shape))
+    before = float(torch.linalg.vector_norm(delta, ord=1, dtype=torch.float64)) if rescale else None
+    delta.mul_(keep)
     if before is None:
         return delta
-    after = torch.linalg.vector_norm(delta, ord=1)
-    if before < RESCALE_EPS or after < RESCALE_EPS:
-        return delta
-    return delta.mul_(before / after)
+    scale = _scale(before, float(torch.linalg.vector_norm(delta, ord=1, dtype=torch.float64)), delta)
+    return delta if scale is None else delta.mul_(scale)
 
 
-def _view(buffer: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return buffer.view(like.shape)
+def _scale(before: float, after: float, like: torch.Tensor) -> torch.Tensor | None:
+    """before/after as mergekit takes it: both norms in the compute dtype, None below 1e-7."""
+    before_t, after_t = (torch.tensor(x, dtype=like.dtype, device=like.device) for x in (before, after))
+    if before_t < RESCALE_EPS or after_t < RESCALE_EPS:
+        return None
+    return before_t / after_t
 
 
 def _work(delta: torch.Tensor) -> torch.Tensor:
