@@ -2,7 +2,8 @@
 
 Preference order: bubblewrap (network, pid, ipc and uts namespaces; the whole file system
 read-only except the job directory; /root, /home, /run, /tmp, /mnt, /media hidden behind
-empty tmpfs so that dotfile credentials and the Docker socket are out of reach; an
+empty tmpfs so that dotfile credentials and the Docker socket are out of reach, and so
+is the directory holding the job directory (other jobs' inputs and results); an
 unprivileged uid; no capabilities), then `unshare` (network and pid namespaces only: the
 file system stays writable), then nothing (a loud warning names every missing protection).
 Detection runs each tool once on a trivial command, so a binary that exists but cannot
@@ -78,7 +79,8 @@ def bwrap_argv(flags: Sequence[str], job_dir: Path, read_only: Sequence[str], de
     argv = [*flags, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for device in devices:
         argv += ["--dev-bind", device, device]
-    for hidden in HIDDEN:
+    siblings = str(Path(job_dir).parent)  # other jobs' directories
+    for hidden in sorted({*HIDDEN, *([siblings] if siblings != "/" else [])}, key=len):
         if os.path.isdir(hidden) and not os.path.islink(hidden):
             argv += ["--tmpfs", hidden]
     for path in sorted({*kept_paths(), *read_only}, key=len):

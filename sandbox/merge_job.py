@@ -16,16 +16,15 @@ from tools.errors import BadInput
 
 
 def merge_and_evaluate(job: Job, device: str, timings: Timings) -> tuple[float, dict[str, Any]]:
+    if not isinstance(job.genotype.get("recipe"), dict):
+        raise BadInput(f"job {job.id}: a merge job needs genotype.recipe (the merge recipe as a mapping)")
+    if not job.evaluation.workspace:
+        raise BadInput(f"job {job.id}: a merge job needs evaluation.workspace (the workspace whose suite measures it)")
     from transformers import AutoTokenizer
 
     from agents.workspace import load_workspace
     from tools.evaluate.api import evaluate_module, load_suite
     from tools.merge.api import ResidentMerger, load_recipe
-
-    if "recipe" not in job.genotype:
-        raise BadInput(f"job {job.id}: a merge job needs genotype.recipe (the merge recipe as a mapping)")
-    if not job.evaluation.workspace:
-        raise BadInput(f"job {job.id}: a merge job needs evaluation.workspace (the workspace whose suite measures it)")
     start = time.monotonic()
     models = {name: Path(path) for name, path in job.models.items()}
     recipe = load_recipe(job.genotype["recipe"], models=models)

@@ -154,3 +154,14 @@ def test_file_size_is_limited(backend, job_dir, tmp_path, limits):
     assert outcome.status == "failed" and "File too large" in outcome.stderr, outcome
     assert (job_dir / "big.bin").stat().st_size <= 1024 * 1024
     assert_normal_job_succeeds(backend, tmp_path, limits)
+
+
+def test_other_jobs_are_invisible(backend, tmp_path, limits):
+    jobs = tmp_path / "jobs-root"
+    (jobs / "other").mkdir(parents=True)
+    (jobs / "other" / "result.json").write_text("secret result")
+    (jobs / "mine").mkdir()
+    source = f"import os\nprint(sorted(os.listdir('{jobs}')))"
+    outcome = run_py(backend, jobs / "mine", source, limits)
+    assert outcome.status == "ok" and "other" not in outcome.stdout, outcome
+    assert_normal_job_succeeds(backend, tmp_path, limits)

@@ -83,7 +83,6 @@ def test_docker_refuses_inputs_its_user_cannot_read(tmp_path):
             check_readable([str(inputs)])
 
 
-def test_merge_job_with_a_bad_recipe_fails_with_the_field(local_backend, workspace):
-    job = merge_job(workspace).model_copy(update={"genotype": {"recipe": {**RECIPE, "merge_method": "alchemy"}}})
-    result = local_backend.execute(job)
-    assert result.status == "failed" and "alchemy" in result.reason
+def test_merge_job_without_a_recipe_fails_with_the_field(local_backend, workspace):
+    result = local_backend.execute(merge_job(workspace).model_copy(update={"genotype": {"recipe": "linear please"}}))
+    assert result.status == "failed" and "needs genotype.recipe" in result.reason
