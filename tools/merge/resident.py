@@ -52,7 +52,7 @@ class ResidentMerger:
         reader = _SharedCacheReader(prepared.sources, self.device, self._tensors)
         targets = _targets(module)
         with torch.no_grad():
-            for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=1):
+            for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=2):
                 if plan.name not in targets:
                     raise BadInput(f"tensor {plan.name}: the {type(module).__name__} built from {prepared.template.name}'s config has no such parameter")
                 targets[plan.name].copy_(tensor)
