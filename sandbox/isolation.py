@@ -1,11 +1,17 @@
 """Which kernel isolation this machine offers, and the command prefix that applies it.
 
-Preference order: bubblewrap (network, pid, ipc and uts namespaces; the whole file system
-read-only except the job directory; /root, /home, /run, /tmp, /mnt, /media hidden behind
-empty tmpfs so that dotfile credentials and the Docker socket are out of reach, and so
-is the directory holding the job directory (other jobs' inputs and results); an
-unprivileged uid; no capabilities), then `unshare` (network and pid namespaces only: the
-file system stays writable), then nothing (a loud warning names every missing protection).
+Preference order: bubblewrap, then `unshare` (network and pid namespaces only: the file
+system stays as it is), then nothing (a loud warning names every missing protection).
+
+Under bubblewrap the job gets network, pid, ipc and uts namespaces, no capabilities, uid
+65534 inside a user namespace, and a file system built from an allow-list, read-only except
+its job directory and a private /tmp: the system directories (/usr, the /bin /lib /sbin
+links, /etc, /sys), the Python running Clade, Clade's own packages, the job's read-only
+inputs, fresh /dev and /proc. Nothing else of the host exists in it: no /root or /home
+(dotfile credentials), no /run (the Docker socket), no /var, no other job's directory.
+Known secrets in /etc (shadow files, SSH host keys, TLS private keys, sudoers, Docker's
+configuration, /etc/environment) are masked. Because the job's uid maps to the caller's,
+root-owned files it can see stay readable to it: that is why the view is an allow-list.
 Detection runs each tool once on a trivial command, so a binary that exists but cannot
 create namespaces here (a locked-down container) counts as absent.
 """
@@ -20,7 +26,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-HIDDEN = ("/root", "/home", "/run", "/tmp", "/mnt", "/media")
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
+MASKED = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/ssh", "/etc/ssl/private",
+          "/etc/sudoers", "/etc/sudoers.d", "/etc/docker", "/etc/environment", "/etc/security/opasswd")
+PACKAGES = ("agents", "tools", "sandbox", "archive")
 JOB_UID = 65534
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,10 +72,29 @@ def unshare_prefix() -> tuple[str, ...] | None:
 
 
 def kept_paths() -> list[str]:
-    """Host paths the job needs even where their parents are hidden: Python and this project."""
-    paths = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)), str(REPO_ROOT)}
+    """Host paths every job needs besides the system: the Python running Clade and Clade's packages."""
+    paths = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    paths |= {str(REPO_ROOT / package) for package in PACKAGES}
     resolved = {os.path.realpath(p) for p in paths} | paths
     return sorted((p for p in resolved if os.path.exists(p)), key=len)
+
+
+def system_binds(root: str = "/") -> list[str]:
+    """bwrap arguments for the system directories (symlinks stay symlinks) and the masked secrets."""
+    argv: list[str] = []
+    for path in SYSTEM:
+        host = os.path.join(root, path.lstrip("/"))
+        if os.path.islink(host):
+            argv += ["--symlink", os.readlink(host), path]
+        elif os.path.isdir(host):
+            argv += ["--ro-bind", host, path]
+    for path in MASKED:
+        host = os.path.join(root, path.lstrip("/"))
+        if os.path.isdir(host) and not os.path.islink(host):
+            argv += ["--tmpfs", path]
+        elif os.path.lexists(host):
+            argv += ["--ro-bind", "/dev/null", path]
+    return argv
 
 
 def gpu_devices(dev: Path = Path("/dev")) -> list[str]:
@@ -75,17 +103,13 @@ def gpu_devices(dev: Path = Path("/dev")) -> list[str]:
 
 
 def bwrap_argv(flags: Sequence[str], job_dir: Path, read_only: Sequence[str], devices: Sequence[str] = ()) -> list[str]:
-    """bwrap prefix: read-only root, hidden directories, kept and read-only paths, writable job dir."""
-    argv = [*flags, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    """bwrap prefix: the allow-listed file system, read-only but for /tmp and the job directory."""
+    argv = [*flags, *system_binds(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for device in devices:
         argv += ["--dev-bind", device, device]
-    siblings = str(Path(job_dir).parent)  # other jobs' directories
-    for hidden in sorted({*HIDDEN, *([siblings] if siblings != "/" else [])}, key=len):
-        if os.path.isdir(hidden) and not os.path.islink(hidden):
-            argv += ["--tmpfs", hidden]
     for path in sorted({*kept_paths(), *read_only}, key=len):
         argv += ["--ro-bind", path, path]
-    argv += ["--bind", str(job_dir), str(job_dir), "--chdir", str(job_dir), "--"]
+    argv += ["--bind", str(job_dir), str(job_dir), "--remount-ro", "/", "--chdir", str(job_dir), "--"]
     return argv
 
 

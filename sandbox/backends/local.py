@@ -17,12 +17,14 @@ Protects against (each proven by a test in tests/sandbox/test_hostile.py):
 - CPU time (RLIMIT_CPU), file size (RLIMIT_FSIZE), core dumps (none);
 - reading secrets from the environment: the environment is an allow-list (environment.py);
 - with bubblewrap only: network (empty network namespace), writes outside the job directory
-  (read-only root), dotfile secrets and the Docker socket (/root, /home, /run, /tmp hidden),
-  privileges (uid 65534, no capabilities).
-Does not protect against: kernel exploits; reading world-readable files outside the hidden
-directories (the root file system is visible, read-only); GPU memory of another job on the
-same GPU (the scheduler gives each GPU job its own GPU). Without bubblewrap there is no
-network or file-system isolation, and a loud warning says so on every run.
+  (read-only binds), host files outside an allow-list (no /root, /home, /run with the Docker
+  socket, /var, other jobs; /etc secrets masked; see isolation.py), privileges (uid 65534 in
+  a user namespace, no capabilities).
+Does not protect against: kernel exploits; reading what the allow-list shows (system files,
+Clade's code and Python, the job's inputs); another job's use of the same GPU on `local`
+(the scheduler gives each GPU job its own GPU, but all /dev/nvidia* nodes are visible).
+Without bubblewrap there is no file-system isolation (and with neither bubblewrap nor
+unshare, no network isolation); a loud warning says so on every run.
 """
 
 from __future__ import annotations

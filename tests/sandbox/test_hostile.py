@@ -73,6 +73,20 @@ def test_writes_outside_job_dir_fail(backend, job_dir, tmp_path, limits, outside
     assert_normal_job_succeeds(backend, tmp_path, limits)
 
 
+def test_host_files_outside_the_allow_list_are_unreadable(backend, job_dir, tmp_path, limits, outside_dir):
+    if backend.name == "local" and backend.prefix(job_dir, [])[0] != "bwrap":
+        pytest.skip("bubblewrap is not usable here: the local backend cannot hide host files")
+    secret = outside_dir / "api-key.txt"
+    secret.write_text("sk-on-disk-secret")
+    secret.chmod(0o600)
+    source = (f"for path in ['{secret}', '/etc/shadow', '/var/run/docker.sock']:\n"
+              "    try:\n        print('READ', path, open(path).read())\n"
+              "    except OSError as exc:\n        print('refused', path, exc.strerror)")
+    outcome = run_py(backend, job_dir, source, limits)
+    assert outcome.status == "ok" and "READ" not in outcome.stdout and "sk-on-disk-secret" not in outcome.stdout, outcome
+    assert_normal_job_succeeds(backend, tmp_path, limits)
+
+
 def test_fork_bomb_hits_process_limit(backend, job_dir, tmp_path, limits):
     source = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.3)\n        os._exit(7)"
     outcome = run_py(backend, job_dir, source, limits.model_copy(update={"max_procs": 32, "wall_s": 20}))
