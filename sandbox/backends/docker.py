@@ -152,6 +152,7 @@ class DockerBackend:
         job_dir = Path(job_dir).resolve()
         check_inputs(read_only)
         check_readable(read_only)
+        (job_dir / "tmp").mkdir(parents=True, exist_ok=True)
         _own_job_dir(job_dir)
         visible = list(range(len(gpus))) if gpus else None  # inside the container the GPUs count from 0
         env = sandbox_env({}, job_dir, gpus=visible, extra=extra_env)
