@@ -12,6 +12,10 @@ ones among equals; Clade keeps the later flat indices). --tie-free uses base 0 (
 are plain normal draws, no equal magnitudes) to show exact agreement.
 
     nice /tmp/mk-venv/bin/python benchmarks/merge_methods.py --mergekit --threads 2
+
+--parity instead runs every method and parameter variant on small random tensors in float32,
+bfloat16 and float16 and prints the max abs difference to mergekit (for DARE/DELLA: the kept
+fraction and, for DELLA, the kept fraction of the lowest and highest rank deciles, each side).
 """
 
 from __future__ import annotations
@@ -86,19 +90,18 @@ def mergekit(name, base, tensors, model_params, params):
 
 def tie_only_differences(base, tensors, model_params) -> int:
     """Entries where Clade's and mergekit's top-k choice differ; fails unless all sit at a tie."""
-    from tools.merge.methods.select import magnitudes, rank_window
-    from tools.merge.methods.scratch import Scratch
+    from tools.merge.methods.select import Magnitudes, top_cut
 
     total = 0
     for t, p in zip(tensors, model_params):
         w = (t - base).abs().reshape(-1)
         n, k = w.numel(), max(1, int(p["density"] * w.numel()))
-        ours = rank_window(magnitudes(t - base, Scratch(w)), n - k, n).clone()
+        ours = top_cut(Magnitudes(t, base), k).keep(w, 0)
         theirs = torch.zeros(n, dtype=torch.bool)
-        theirs[torch.argsort(w, descending=True)[:k]] = True
+        theirs[torch.argsort(w, descending=True)[:k]] = True  # mergekit's selection, verbatim
         differ = ours ^ theirs
-        threshold = w[theirs].min()
-        assert bool((w[differ] == threshold).all()), "a kept/dropped difference away from the threshold"
+        assert int(ours.sum()) == k, "Clade kept a different number of entries"
+        assert bool((w[differ] == w[theirs].min()).all()), "a kept/dropped difference away from the threshold"
         total += int(differ.sum())
     return total
 
@@ -128,14 +131,70 @@ def bench(name: str, with_mergekit: bool, tie_free: bool) -> dict:
     return row
 
 
+VARIANTS = [
+    ("linear", [{"weight": 0.3}, {"weight": 0.5}, {"weight": 0.7}], {}),
+    ("linear", [{"weight": 0.3}, {"weight": 0.5}, {"weight": 0.7}], {"normalize": False}),
+    ("task_arithmetic", [{"weight": 0.3}, {"weight": 0.5}, {"weight": -0.7}], {"lambda": 0.8}),
+    ("task_arithmetic", [{"weight": 0.3}, {"weight": 0.5}, {"weight": 0.7}], {"normalize": True}),
+    ("ties", [{"weight": 0.3, "density": 0.5}, {"weight": 0.5, "density": 0.3}, {"weight": 0.7, "density": 0.9}], {}),
+    ("ties", [{"weight": 0.3, "density": 0.5}, {"weight": -0.5, "density": 0.3}, {"weight": 0.7}], {"normalize": False, "lambda": 1.3, "rescale": True}),
+    ("breadcrumbs", [{"weight": 0.3, "density": 0.5}, {"weight": 0.5, "density": 0.3, "gamma": 0.1}, {"weight": 0.7, "density": 0.95, "gamma": 0.2}], {}),
+    ("breadcrumbs_ties", [{"weight": 0.3, "density": 0.5}, {"weight": 0.5, "density": 0.3, "gamma": 0.1}, {"weight": 0.7, "density": 0.95, "gamma": 0.2}], {"normalize": True, "rescale": True}),
+    ("slerp", [{}], {"t": 0.3}),
+    ("nuslerp", [{"weight": 0.3}, {"weight": 0.6}], {}),
+    ("nuslerp", [{"weight": 0.3}, {"weight": 0.6}], {"nuslerp_flatten": False}),
+    ("nuslerp", [{"weight": 0.3}, {"weight": 0.6}], {"nuslerp_flatten": False, "nuslerp_row_wise": True}),
+    ("model_stock", [{}, {}, {}], {}),
+    ("model_stock", [{}, {}, {}], {"filter_wise": True}),
+    ("passthrough", [{"scale": 0.5}], {}),
+    ("dare_linear", [{"weight": 1.0, "density": 0.3}], {}),
+    ("della_linear", [{"weight": 1.0, "density": 0.5, "epsilon": 0.3}], {}),
+]
+
+
+def parity() -> None:
+    print(f"{'method':18s} {'parameters':48s} {'float32':>9s} {'bfloat16':>9s} {'float16':>9s}")
+    for name, model_params, params in VARIANTS:
+        cells = [_parity_cell(name, model_params, params, dtype) for dtype in (torch.float32, torch.bfloat16, torch.float16)]
+        print(f"{name:18s} {str(params or ''):48s} " + " ".join(f"{c:>9s}" for c in cells))
+
+
+def _parity_cell(name, model_params, params, dtype) -> str:
+    """Base 0 for the sparsifying methods: task vectors are plain normal draws, so float32 has
+    no equal magnitudes at a threshold (float16/bfloat16 always do: few distinct values)."""
+    g = torch.Generator().manual_seed(1234)  # not a method seed: draws must not correlate with data
+    base = torch.randn(512, 768, generator=g)
+    tensors = [(base + 0.05 * torch.randn(512, 768, generator=g)).to(dtype) for _ in model_params]
+    base = (torch.zeros_like(base) if name in SPARSIFYING else base).to(dtype)
+    ours = clade(name, base, tensors, model_params, params)
+    torch.manual_seed(0)
+    theirs = mergekit(name, base, tensors, model_params, params)
+    if name not in RANDOM_VARIANTS:
+        return f"{float((ours.float() - theirs.float()).abs().max()):.1e}"
+    delta = tensors[0].float() - base.float()
+    if name == "dare_linear":
+        return f"{float((ours != base).float().mean()):.3f}/{float((theirs != base).float().mean()):.3f}"
+    ranks = delta.abs().argsort(dim=1).argsort(dim=1)
+    low, high = ranks < 77, ranks >= 768 - 77
+    kept = lambda out, where: float((out != base)[where].float().mean())  # noqa: E731
+    return f"{kept(ours, low):.2f}-{kept(ours, high):.2f}/{kept(theirs, low):.2f}-{kept(theirs, high):.2f}"
+
+
+SPARSIFYING = {"ties", "breadcrumbs", "breadcrumbs_ties", "dare_linear", "della_linear"}
+RANDOM_VARIANTS = {"dare_linear", "della_linear"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mergekit", action="store_true", help="also run mergekit 0.1.5 (must be importable)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tie-free", action="store_true", help="base 0: task vectors without equal magnitudes")
     parser.add_argument("--methods", nargs="*", default=list(CASES))
+    parser.add_argument("--parity", action="store_true", help="max abs difference to mergekit per method, variant and dtype")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.parity:
+        return parity()
     params = sum(torch.Size(s).numel() for _, s in shapes())
     print(f"{params / 1e6:.0f}M parameters per model, fp32, {args.threads} threads, {'tie-free' if args.tie_free else 'fine-tune-like'} inputs")
     print(f"{'method':18s} {'clade s':>8s} {'(cpu)':>7s} {'mergekit s':>10s} {'(cpu)':>7s} {'speed-up':>8s} {'max |diff|':>10s} {'tie picks':>9s}")

@@ -412,3 +412,24 @@ def test_gamma_outside_0_1_is_refused():
 
 def test_unknown_method_lists_the_known_ones():
     bad(lambda: get_method("frankenmerge"), "field merge_method", "'frankenmerge'", "ties")
+
+
+def test_ties_on_a_large_fine_tune_like_tensor_with_equal_magnitudes():
+    """The bracketed streaming selection (n > SMALL), ties at the threshold, and L1 rescale."""
+    g = torch.Generator().manual_seed(5)
+    base = torch.randn(SMALL + 20_000, generator=g)
+    ts = [base + 1e-3 * torch.randn(base.shape, generator=g) for _ in range(2)]  # limited-precision δ
+    mp = [{"weight": 0.6, "density": 0.4}, {"weight": 0.9, "density": 0.7}]
+    deltas = deltas_of(base, ts)
+    assert len(set(deltas[0].abs().tolist())) < base.numel()  # equal magnitudes do occur
+    out = run("ties", ts, base, mp, rescale=True)
+    sparse = [ref.l1_rescaled(d, ref.top_fraction(d, p["density"])) for d, p in zip(deltas, mp)]
+    expected = ref.combine(base.double(), sparse, [0.6, 0.9], elect=True, normalize=True)
+    torch.testing.assert_close(out.double(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_float16_rescale_does_not_overflow_into_nan():
+    base, delta = torch.zeros(100_000, dtype=torch.float16), torch.ones(100_000, dtype=torch.float16)  # L1 = 1e5 > 65504
+    out = run("dare_linear", [delta], base, [{"weight": 1.0, "density": 0.5}])
+    assert bool(torch.isfinite(out).all())
+    assert abs(float(out.float().sum()) - 1e5) < 1e3

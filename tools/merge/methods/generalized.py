@@ -37,24 +37,22 @@ def generalized(task: TensorTask, *, sparsify: Sparsifier = dense, consensus: bo
     for start, stop in chunks(base.numel()):
         deltas = [s.chunk(start, stop) for s in sources]
         mixed, chunk_divisor = _elect(deltas, weights, params["normalize"]) if consensus else (_add(deltas), divisor)
-        flat_out[start:stop] = _finish(mixed.to(base.dtype), chunk_divisor, params, flat_base[start:stop])
+        _finish(mixed.to(base.dtype), chunk_divisor, params, flat_base[start:stop], flat_out[start:stop])
     return out
 
 
-def _finish(mixed: torch.Tensor, divisor: torch.Tensor | None, params, base: torch.Tensor) -> torch.Tensor:
+def _finish(mixed: torch.Tensor, divisor: torch.Tensor | None, params, base: torch.Tensor, out: torch.Tensor) -> None:
+    """out = base + λ·mixed/divisor, in mergekit's order of operations."""
     if params["normalize"]:
         mixed.div_(divisor.to(mixed.dtype))
     if params["lambda"] != 1:
         mixed.mul_(params["lambda"])
-    return mixed.add_(base)
+    torch.add(base, mixed, out=out)
 
 
-def _accumulate(delta: torch.Tensor) -> torch.Tensor:
-    return delta.to(torch.promote_types(delta.dtype, torch.float32), copy=True)
-
-
-def _add(deltas: list[torch.Tensor]) -> torch.Tensor:
-    total = _accumulate(deltas[0])
+def _add(deltas: list[torch.Tensor], *, keep: bool = False) -> torch.Tensor:
+    """ΣΔᵢ in model order (float32 for half types); sums into deltas[0] unless `keep`."""
+    total = deltas[0].to(torch.promote_types(deltas[0].dtype, torch.float32), copy=keep)
     for delta in deltas[1:]:
         total.add_(delta)
     return total
@@ -68,7 +66,7 @@ def _weight_sum(weights: list[float], base: torch.Tensor) -> torch.Tensor:
 def _elect(deltas: list[torch.Tensor], weights: list[float], normalize: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(M, D) of the sign election over one chunk. With s = ±1 the elected sign, Δᵢ agrees
     where s·Δᵢ > 0, so M = s·Σ max(s·Δᵢ, 0) (negation is exact: the same sums as Σ agreeing Δᵢ)."""
-    sign = (_add(deltas) >= 0).to(deltas[0].dtype).mul_(2).sub_(1)
+    sign = (_add(deltas, keep=True) >= 0).to(deltas[0].dtype).mul_(2).sub_(1)
     mixed = torch.zeros_like(sign, dtype=torch.promote_types(sign.dtype, torch.float32))
     divisor = torch.zeros_like(mixed) if normalize else None
     for delta, weight in zip(deltas, weights):

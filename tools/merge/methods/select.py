@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-CHUNK = 1 << 16  # entries per chunk of a streaming pass (a few chunk-sized temporaries stay in cache)
+CHUNK = 1 << 20  # entries per chunk of a streaming pass: few enough chunks that per-op overhead stays small
 SMALL = 1 << 17  # up to this many entries everything is collected, no bracket
 SAMPLE_MAX = 1 << 16  # bracket sample: n/64 entries, within [4096, 65536]
 SAMPLE_SEED = 0x5E1EC7  # fixed: the bracket must not depend on (or disturb) any other generator

@@ -132,10 +132,14 @@ def _apply(delta: torch.Tensor, keep: torch.Tensor, rescale: bool) -> torch.Tens
 
 
 def _scale(before: float, after: float, like: torch.Tensor) -> torch.Tensor | None:
-    """before/after as mergekit takes it: both norms in the compute dtype, None below 1e-7."""
+    """before/after as mergekit takes it, both norms rounded to the compute dtype; None below
+    1e-7. Where a norm overflows the dtype (float16 sums past 65504) mergekit gets Inf/Inf =
+    NaN; Clade takes the ratio of the exact norms instead."""
     before_t, after_t = (torch.tensor(x, dtype=like.dtype, device=like.device) for x in (before, after))
     if before_t < RESCALE_EPS or after_t < RESCALE_EPS:
         return None
+    if torch.isinf(before_t) or torch.isinf(after_t):
+        return torch.tensor(before / after, dtype=like.dtype, device=like.device)
     return before_t / after_t
 
 
