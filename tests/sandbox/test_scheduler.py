@@ -121,3 +121,21 @@ def test_missing_input_is_bad_input(local_backend, tmp_path):
 
     with pytest.raises(BadInput, match="no-such-model: no such file"):
         local_backend.run(["true"], tmp_path, Limits(), read_only=[str(tmp_path / "no-such-model")])
+
+
+def test_make_scheduler_and_backend_follow_the_config():
+    from sandbox.api import make_backend, make_scheduler
+
+    scheduler = make_scheduler(SandboxConfig(gpus=[0, 1], cpu_concurrency=3), backend=FakeSandbox(), env={})
+    assert (scheduler.slots.gpus, scheduler.slots.free_cpu) == ([0, 1], 3)
+    scheduler.close()
+    assert make_scheduler(SandboxConfig(), backend=FakeSandbox(), env={"CUDA_VISIBLE_DEVICES": "3"}).slots.gpus == [3]
+    assert [make_backend(SandboxConfig(), name).name for name in ("local", "docker", "ray")] == ["local", "docker", "ray"]
+
+
+def test_fake_sandbox_replays_and_records():
+    sandbox = FakeSandbox({"a": Result(job_id="x", status="ok", fitness=0.5)})
+    assert sandbox.execute(job("a"), gpus=[1]).model_dump(include={"job_id", "fitness"}) == {"job_id": "a", "fitness": 0.5}
+    missing = sandbox.execute(job("b"))
+    assert missing.status == "failed" and "no scripted result for job 'b'" in missing.reason
+    assert [j.id for j in sandbox.jobs] == ["a", "b"] and sandbox.gpus == [[1], None]
