@@ -194,13 +194,13 @@ class ObjectStore:
         return kind, body
 
     def read_many(self, shas: list[str]) -> dict[str, tuple[str, bytes]]:
-        """Many objects at once: one `git cat-file --batch` run for those not in memory or loose."""
+        """Many objects at once: one `git cat-file --batch` run for those not in memory."""
         found, rest = {}, []
         for sha in dict.fromkeys(shas):
-            if sha in self._recent or os.path.exists(f"{self._objects}/{sha[:2]}/{sha[2:]}"):
-                found[sha] = self.read(sha)
+            if sha in self._recent:
+                found[sha] = self._recent[sha]
             else:
-                rest.append(sha)
+                rest.append(sha)  # loose or packed: cat-file reads both
         if rest:
             found.update(self._cat_file(rest))
         return found

@@ -1,9 +1,9 @@
 """The SQLite index: a cache of the archive for queries, rebuildable from git alone.
 
 It lives next to the repository (`clade-index.sqlite` in the archive's git directory, WAL
-mode) and is never pushed. It holds, per candidate, the record from its commit (`base`),
-the current state (the record folded with its note's events), its parent edges, fitness
-per split and every task metric. `meta` remembers the schema version and the notes commit
+mode) and is never pushed. It holds, per candidate, the columns queries filter and sort on, the record from its
+commit (`records.base`, the text of candidate.json), the current state (the record folded with its note's events), its parent edges, and per
+split its fitness and its task metrics (one JSON object, `task/metric` -> value). `meta` remembers the schema version and the notes commit
 it reflects; `Archive.open` compares both, and the set of candidate refs, with git and
 repairs what is behind. An index written by a newer Clade is refused, never touched.
 """
@@ -18,24 +18,24 @@ from pathlib import Path
 from archive.record import Candidate
 from tools.errors import BadInput
 
-INDEX_SCHEMA = 1
+INDEX_SCHEMA = 4
 INDEX_FILE = "clade-index.sqlite"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS candidates(
   id TEXT PRIMARY KEY, commit_sha TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
-  strategy TEXT NOT NULL, created_at TEXT NOT NULL, genotype_hash TEXT NOT NULL, reason TEXT,
-  base TEXT NOT NULL, state TEXT NOT NULL);
+  strategy TEXT NOT NULL, created_at TEXT NOT NULL, genotype_hash TEXT NOT NULL, reason TEXT);
+CREATE TABLE IF NOT EXISTS records(id TEXT PRIMARY KEY, base TEXT NOT NULL, state TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS candidates_genotype ON candidates(genotype_hash);
 CREATE TABLE IF NOT EXISTS edges(child TEXT NOT NULL, pos INTEGER NOT NULL, parent TEXT NOT NULL, PRIMARY KEY(child, pos));
 CREATE INDEX IF NOT EXISTS edges_parent ON edges(parent);
-CREATE TABLE IF NOT EXISTS fitness(id TEXT NOT NULL, split TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY(id, split));
-CREATE INDEX IF NOT EXISTS fitness_rank ON fitness(split, value DESC);
-CREATE TABLE IF NOT EXISTS metrics(id TEXT NOT NULL, split TEXT NOT NULL, task TEXT NOT NULL, metric TEXT NOT NULL,
-  value REAL NOT NULL, PRIMARY KEY(id, split, task, metric));
+CREATE TABLE IF NOT EXISTS fitness(id TEXT NOT NULL, split TEXT NOT NULL, value REAL, metrics TEXT NOT NULL,
+  PRIMARY KEY(id, split));
+CREATE INDEX IF NOT EXISTS fitness_rank ON fitness(split, value DESC, id);
 """
-TABLES = ("candidates", "edges", "fitness", "metrics")
+TABLES = ("candidates", "records", "edges", "fitness")  # records apart: candidates stays small and quick to scan
+OLD_TABLES = ("metrics",)  # dropped with the rest when an older index is rebuilt
 
 
 class Index:
@@ -59,7 +59,7 @@ class Index:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         if version is not None and version < INDEX_SCHEMA:
-            for table in ("meta", *TABLES):
+            for table in ("meta", *TABLES, *OLD_TABLES):
                 db.execute(f"DROP TABLE IF EXISTS {table}")
         db.executescript(DDL)
         db.execute("INSERT OR IGNORE INTO meta VALUES('schema_version', ?)", (str(INDEX_SCHEMA),))
@@ -98,32 +98,37 @@ class Index:
     def put(self, commit: str, base: str, state: Candidate, *, fresh: bool = False, parents_known: bool = False) -> None:
         """Insert (`fresh`: known to be new) or replace one candidate (call inside `transaction()`);
         `parents_known`: its edges are already indexed (a candidate's parents never change)."""
-        cid = state.id
         if not fresh:
-            for table in ("fitness", "metrics") if parents_known else ("edges", "fitness", "metrics"):
-                self.db.execute(f"DELETE FROM {table} WHERE {'child' if table == 'edges' else 'id'}=?", (cid,))
-        self.db.execute(
-            "INSERT OR REPLACE INTO candidates VALUES(?,?,?,?,?,?,?,?,?,?)",
-            (cid, commit, state.kind, state.status, state.proposer.strategy, state.created_at.isoformat(),
-             state.genotype_hash(), state.reason, base, state.model_dump_json(exclude={"id"})),
-        )
-        if not parents_known:
-            self.db.executemany("INSERT OR REPLACE INTO edges VALUES(?,?,?)", [(cid, i, p) for i, p in enumerate(state.parents)])
-        for split, m in state.metrics.items():
-            if m.fitness is not None:
-                self.db.execute("INSERT OR REPLACE INTO fitness VALUES(?,?,?)", (cid, split, m.fitness))
-            rows = [(cid, split, t, k, v) for t, values in m.tasks.items() for k, v in values.items()]
-            self.db.executemany("INSERT OR REPLACE INTO metrics VALUES(?,?,?,?,?)", rows)
+            for table in ("fitness",) if parents_known else ("edges", "fitness"):
+                self.db.execute(f"DELETE FROM {table} WHERE {'child' if table == 'edges' else 'id'}=?", (state.id,))
+        self.put_many([(commit, base, state)], parents_known=parents_known)
+
+    def put_many(self, items: list[tuple[str, str, Candidate]], *, parents_known: bool = False) -> None:
+        """Insert new candidates, (commit, base record JSON, state) each, in one statement per table."""
+        rows: dict[str, list[tuple]] = {"candidates": [], "records": [], "edges": [], "fitness": []}
+        for commit, base, state in items:
+            cid = state.id
+            rows["candidates"].append((cid, commit, state.kind, state.status, state.proposer.strategy, state.created_at.isoformat(),
+                                       state.genotype_hash(), state.reason))
+            rows["records"].append((cid, base, state.model_dump_json(exclude={"id"})))
+            if not parents_known:
+                rows["edges"] += [(cid, i, p) for i, p in enumerate(state.parents)]
+            for split, m in state.metrics.items():
+                flat = {f"{t}/{k}": v for t, values in m.tasks.items() for k, v in values.items()}
+                rows["fitness"].append((cid, split, m.fitness, json.dumps(flat)))
+        for table, values in rows.items():
+            if values:
+                self.db.executemany(f"INSERT OR REPLACE INTO {table} VALUES({','.join('?' * len(values[0]))})", values)
 
     def delete(self, cid: str) -> None:
-        self.db.execute("DELETE FROM candidates WHERE id=?", (cid,))
-        for table in ("edges", "fitness", "metrics"):
+        for table in ("candidates", "records", "edges", "fitness"):
             self.db.execute(f"DELETE FROM {table} WHERE {'child' if table == 'edges' else 'id'}=?", (cid,))
 
     def row(self, cid: str) -> tuple[str, str, str] | None:
         """(commit, base, state) of one candidate."""
         with self.lock:
-            return self.db.execute("SELECT commit_sha, base, state FROM candidates WHERE id=?", (cid,)).fetchone()
+            return self.db.execute("SELECT c.commit_sha, r.base, r.state FROM candidates c JOIN records r ON r.id = c.id WHERE c.id=?",
+                                   (cid,)).fetchone()
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self.lock:

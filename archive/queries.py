@@ -18,16 +18,25 @@ LIST_SQL = """
 SELECT c.id, c.kind, c.status, c.strategy, c.created_at, c.reason, f.value
 FROM candidates c LEFT JOIN fitness f ON f.id = c.id AND f.split = ?
 WHERE (? IS NULL OR c.status = ?) AND (? IS NULL OR c.kind = ?) AND (? IS NULL OR c.strategy = ?)
-ORDER BY f.value IS NULL, f.value DESC, c.created_at DESC, c.id
+ORDER BY f.value IS NULL, f.value DESC, f.id, c.created_at DESC, c.id
 LIMIT ?
 """
-LINEAGE_SQL = """
-WITH RECURSIVE walk(id, depth) AS (
-  SELECT ?, 0
-  UNION SELECT e.{next}, walk.depth + 1 FROM edges e JOIN walk ON e.{this} = walk.id
-)
-SELECT id, MIN(depth) FROM walk WHERE depth > 0 GROUP BY id ORDER BY MIN(depth), id
+TOP_SQL = """
+SELECT c.id, c.kind, c.status, c.strategy, c.created_at, c.reason, f.value
+FROM fitness f JOIN candidates c ON c.id = f.id
+WHERE f.split = ? AND f.value IS NOT NULL AND (? IS NULL OR c.status = ?) AND (? IS NULL OR c.kind = ?) AND (? IS NULL OR c.strategy = ?)
+ORDER BY f.value DESC, f.id
+LIMIT ?
 """
+SOME_SQL = """
+SELECT c.id, c.kind, c.status, c.strategy, c.created_at, c.reason, f.value
+FROM candidates c LEFT JOIN fitness f ON f.id = c.id AND f.split = ? WHERE c.id IN ({marks})
+"""
+PARETO_SQL = """
+SELECT '{' || group_concat('"' || f.id || '":' || f.metrics, ',') || '}'
+FROM fitness f JOIN candidates c ON c.id = f.id WHERE f.split = ? AND c.status = 'succeeded'
+"""  # one JSON object, parsed in one call: 10,000 rows of Python objects cost more than the query
+CHUNK = 500
 
 
 class ArchiveQueries:
@@ -35,10 +44,14 @@ class ArchiveQueries:
 
     def candidates(self, *, split: str = "search", status: str | None = None, kind: str | None = None,
                    proposer: str | None = None, top: int | None = None, with_metrics: bool = False) -> list[CandidateSummary]:
-        """Summaries, best fitness on `split` first (unscored last, newest first)."""
-        rows = self.index.query(LIST_SQL, (split, status, status, kind, kind, proposer, proposer, -1 if top is None else top))
+        """Summaries, best fitness on `split` first (ties by id; unscored last, newest first)."""
+        params = (split, status, status, kind, kind, proposer, proposer)
+        rows = self.index.query(TOP_SQL, (*params, top)) if top is not None else []
+        if top is None or len(rows) < top:  # all, or fewer scored than asked: the unscored follow
+            rows = self.index.query(LIST_SQL, (*params, -1 if top is None else top))
         ids = [r[0] for r in rows]
-        parents, children = self._parents(ids, whole=top is None), self.children_counts()
+        whole = top is None
+        parents, children = self._parents(ids, whole=whole), self.children_counts(None if whole else ids)
         metrics = self._metrics(split) if with_metrics else {}
         return [CandidateSummary(id=r[0], kind=r[1], status=r[2], strategy=r[3], created_at=r[4], reason=r[5], fitness=r[6],
                                  parents=tuple(parents.get(r[0], ())), children=children.get(r[0], 0), metrics=metrics.get(r[0], {}))
@@ -51,28 +64,56 @@ class ArchiveQueries:
         if whole:
             rows = self.index.query("SELECT child, parent FROM edges ORDER BY child, pos")
         else:
-            marks = ",".join("?" * len(ids))
-            rows = self.index.query(f"SELECT child, parent FROM edges WHERE child IN ({marks}) ORDER BY child, pos", tuple(ids))
+            rows = [r for chunk in _chunks(ids) for r in
+                    self.index.query(f"SELECT child, parent FROM edges WHERE child IN ({_marks(chunk)}) ORDER BY child, pos", tuple(chunk))]
         parents: dict[str, list[str]] = defaultdict(list)
         for child, parent in rows:
             parents[child].append(parent)
         return parents
 
     def _metrics(self, split: str) -> dict[str, dict[str, float]]:
-        out: dict[str, dict[str, float]] = defaultdict(dict)
-        for cid, task, metric, value in self.index.query("SELECT id, task, metric, value FROM metrics WHERE split = ?", (split,)):
-            out[cid][f"{task}/{metric}"] = value
-        return out
+        return {cid: json.loads(flat) for cid, flat in self.index.query("SELECT id, metrics FROM fitness WHERE split = ?", (split,))}
 
-    def children_counts(self) -> dict[str, int]:
-        return dict(self.index.query("SELECT parent, COUNT(*) FROM edges GROUP BY parent"))
+    def children_counts(self, ids: list[str] | None = None) -> dict[str, int]:
+        """Candidate -> number of children (for `ids`, or every candidate with children)."""
+        if ids is None:
+            return dict(self.index.query("SELECT parent, COUNT(*) FROM edges GROUP BY parent"))
+        counts: dict[str, int] = {}
+        for chunk in _chunks(ids):
+            counts.update(self.index.query(f"SELECT parent, COUNT(*) FROM edges WHERE parent IN ({_marks(chunk)}) GROUP BY parent", tuple(chunk)))
+        return counts
 
     def ancestors(self, ref: str) -> list[str]:
-        """Every ancestor, nearest first (parents, grandparents, ... down to the sources)."""
-        return [r[0] for r in self.index.query(LINEAGE_SQL.format(next="parent", this="child"), (self.resolve(ref),))]
+        """Every ancestor, nearest first (parents, grandparents, ... down to the sources); ties by id."""
+        return self._walk(self.resolve(ref), "child", "parent")
 
     def descendants(self, ref: str) -> list[str]:
-        return [r[0] for r in self.index.query(LINEAGE_SQL.format(next="child", this="parent"), (self.resolve(ref),))]
+        """Every descendant, nearest first; ties by id. (One read of all edges: a root's descendants
+        are most of the archive, so a query per level would cost more.)"""
+        children: dict[str, list[str]] = defaultdict(list)
+        for parent, child in self.index.query("SELECT parent, child FROM edges"):
+            children[parent].append(child)
+        start = self.resolve(ref)
+        seen, order, frontier = {start}, [], [start]
+        while frontier:
+            level = {c for node in frontier for c in children.get(node, ()) if c not in seen}
+            seen |= level
+            frontier = sorted(level)
+            order += frontier
+        return order
+
+    def _walk(self, start: str, here: str, there: str) -> list[str]:
+        """Breadth-first over the edges, one query per level (each candidate listed at its nearest depth)."""
+        seen, order, frontier = {start}, [], [start]
+        while frontier:
+            level = set()
+            for chunk in _chunks(frontier):
+                rows = self.index.query(f"SELECT {there} FROM edges WHERE {here} IN ({_marks(chunk)})", tuple(chunk))
+                level.update(r[0] for r in rows if r[0] not in seen)
+            seen |= level
+            frontier = sorted(level)
+            order += frontier
+        return order
 
     def find_genotype(self, genotype_hash: str) -> list[str]:
         """Ids of candidates with this genotype hash (`Candidate.genotype_hash()`): the dedupe check."""
@@ -80,15 +121,22 @@ class ArchiveQueries:
 
     def pareto(self, *, split: str = "search", objectives: list[str] | None = None) -> list[CandidateSummary]:
         """Succeeded candidates no other dominates on `objectives` (`task/metric`, `-task/metric` to minimise;
-        default: every task metric of the split, maximised)."""
-        pool = self.candidates(split=split, status="succeeded", with_metrics=True)
-        names = objectives or sorted({m for c in pool for m in c.metrics})
+        default: every task metric of the split, maximised). Candidates lacking an objective are left out."""
+        vectors = json.loads(self.index.query(PARETO_SQL, (split,))[0][0] or "{}")
+        names = objectives or sorted({m for v in vectors.values() for m in v})
         if not names:
             raise BadInput(f"pareto: no task metrics on split {split!r}; record results with per-task metrics first")
         signs = [(n[1:], -1.0) if n.startswith("-") else (n, 1.0) for n in names]
-        points = {c.id: [s * c.metrics[n] for n, s in signs] for c in pool if all(n in c.metrics for n, _ in signs)}
-        front = set(pareto_front(points))
-        return [c for c in pool if c.id in front]
+        points = {cid: [s * v[n] for n, s in signs] for cid, v in vectors.items() if all(n in v for n, _ in signs)}
+        front = pareto_front(points)
+        return self._summaries(front, split, {cid: vectors[cid] for cid in front})
+
+    def _summaries(self, ids: list[str], split: str, metrics: dict[str, dict[str, float]]) -> list[CandidateSummary]:
+        rows = [r for chunk in _chunks(ids) for r in self.index.query(SOME_SQL.format(marks=_marks(chunk)), (split, *chunk))]
+        parents, children = self._parents(ids, whole=False), self.children_counts(ids)
+        return [CandidateSummary(id=r[0], kind=r[1], status=r[2], strategy=r[3], created_at=r[4], reason=r[5], fitness=r[6],
+                                 parents=tuple(parents.get(r[0], ())), children=children.get(r[0], 0), metrics=metrics.get(r[0], {}))
+                for r in sorted(rows, key=lambda r: (r[6] is None, -(r[6] or 0), r[0]))]
 
     def diff(self, a: str, b: str) -> str:
         """Unified diff of two candidates' genotypes (recipe.yaml, or the workspace files and command)."""
@@ -118,6 +166,15 @@ class ArchiveQueries:
         counts = dict(self.index.query("SELECT status, COUNT(*) FROM candidates GROUP BY status"))
         top = [self.get(c.id) for c in self.top(best, split=split)]
         failed_ids = self.index.query("SELECT id FROM candidates WHERE status IN ('failed','invalid','rejected') ORDER BY created_at DESC LIMIT ?", (failures,))
-        reviewed = self.index.query("SELECT id FROM candidates WHERE state LIKE '%\"reviews\":[{%' ORDER BY created_at DESC LIMIT ?", (reviews,))
+        reviewed = self.index.query("SELECT c.id FROM records r JOIN candidates c ON c.id = r.id WHERE r.state LIKE '%\"reviews\":[{%' "
+                                    "ORDER BY c.created_at DESC LIMIT ?", (reviews,))
         return render_summary(counts, top, [self.get(r[0]) for r in failed_ids], [self.get(r[0]) for r in reviewed],
                               split=split, max_tokens=max_tokens)
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+def _marks(chunk: list[str]) -> str:
+    return ",".join("?" * len(chunk))

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 from tools.errors import BadInput
 
+PARETO_BLOCK = 256
+
 
 @dataclass(frozen=True)
 class CandidateSummary:
@@ -134,14 +136,39 @@ def map_elites(candidates: Sequence[CandidateSummary], descriptors: Sequence[Des
 
 
 def pareto_front(points: Mapping[str, Sequence[float]]) -> list[str]:
-    """Ids of the points no other point dominates (all objectives maximised)."""
-    order = sorted(points, key=lambda i: (tuple(points[i]), i), reverse=True)
-    front: list[str] = []
-    for i in order:
-        p = points[i]
-        if not any(_dominates(points[j], p) for j in front):
-            front.append(i)
-    return sorted(front)
+    """Ids of the points no other point dominates (all objectives maximised).
+
+    Points are taken in decreasing lexicographic order, so a point's dominators come before
+    it; each block of 256 is checked against the front so far, and what survives against
+    itself (numpy), so 10,000 points with a front of a hundred take tens of milliseconds."""
+    import numpy as np
+
+    if not points:
+        return []
+    names = list(points)
+    raw = np.array([points[i] for i in names], dtype=float).reshape(len(names), -1)
+    order = np.lexsort(raw.T[::-1])[::-1]  # decreasing lexicographic order of the vectors
+    ids = [names[k] for k in order]
+    values = raw[order]
+    front = np.empty((0, values.shape[1]))
+    keep: list[str] = []
+    for start in range(0, len(ids), PARETO_BLOCK):
+        block = values[start : start + PARETO_BLOCK]
+        survivors = np.flatnonzero(~_dominated_by(front, block))  # the front so far removes most
+        rest = block[survivors]
+        survivors = survivors[~_dominated_by(rest, rest)]
+        front = np.vstack([front, block[survivors]])
+        keep += [ids[start + k] for k in survivors]
+    return sorted(keep)
+
+
+def _dominated_by(by, points):
+    """For each row of `points`: does some row of `by` dominate it?"""
+    if len(by) == 0:
+        return (points != points).any(axis=1)  # all False
+    ge = (by[:, None, :] >= points[None, :, :]).all(axis=2)
+    gt = (by[:, None, :] > points[None, :, :]).any(axis=2)
+    return (ge & gt).any(axis=0)
 
 
 def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:

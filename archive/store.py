@@ -45,14 +45,17 @@ class Archive(ArchiveQueries):
         self.index: Index | None = None
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = False, fsync: bool = False, redactor: Redactor | None = None) -> "Archive":
-        """Open (or with `create`, make) the archive at `path`; repairs a missing or stale index."""
+    def open(cls, path: str | Path, *, create: bool = False, fsync: bool = False, redactor: Redactor | None = None,
+             repair: bool = True) -> "Archive":
+        """Open (or with `create`, make) the archive at `path`; repairs a missing or stale index
+        (unless `repair` is False: for a caller about to `reindex` anyway)."""
         git_dir = git_dir_at(Path(path), create)
         archive = cls(git_dir, fsync=fsync, redactor=redactor or Redactor.from_environ(os.environ))
         try:
             check_marker(archive.objects, archive.refs, archive.lock, create=create)
             archive.index = Index(git_dir / INDEX_FILE)
-            archive.sync()
+            if repair:
+                archive.sync()
         except BaseException:
             archive.close()
             raise
@@ -78,8 +81,8 @@ class Archive(ArchiveQueries):
         data = self.redactor.json(candidate.model_dump_json(exclude={"id", "reviews"}))
         data["parents"] = parents
         record_json = _validated(data, "the candidate to record").model_dump_json(indent=1, exclude={"id", "reviews"}) + "\n"
-        data = json.loads(record_json)  # exactly what a reindex will read back from candidate.json
-        base = Candidate.model_validate(data)
+        data = json.loads(record_json)
+        base = Candidate.model_validate(data)  # exactly what a reindex will read back from candidate.json
         commits = [self.index.row(p)[0] for p in parents]
         with self.objects.batch():
             tree = write_tree(self.objects, genotype_files(data, record_json))
@@ -89,7 +92,7 @@ class Archive(ArchiveQueries):
                 self.refs.write(CANDIDATES + cid, commit)
                 self.objects.compact()
                 with self.index.transaction() as ix:
-                    ix.put(commit, _canonical(data), fold(base, []).model_copy(update={"id": cid}), fresh=fresh)
+                    ix.put(commit, record_json, fold(base, []).model_copy(update={"id": cid}), fresh=fresh)
         for review in candidate.reviews:
             self.attach_review(cid, review)
         return cid
@@ -162,13 +165,14 @@ class Archive(ArchiveQueries):
         tree = parse_commit(self.objects.read_kind(self.commit_of(ref), "commit"))[0]
         return read_files(self.objects, tree)
 
-    def _state(self, cid: str, base: str, note: bytes) -> Candidate:
+    def _state(self, cid: str, base: str, note: bytes, parsed: Candidate | None = None) -> Candidate:
+        """The record (`base`, its JSON text, or already `parsed`) folded with the note's events, sorted."""
         lines = sorted({line for line in note.split(b"\n") if line.strip()})
         try:
             events = [EVENTS.validate_json(line) for line in lines]
         except ValidationError as exc:
             raise BadInput(f"candidate {cid}: a line of its note on refs/notes/clade is not a valid event ({exc.errors()[0]['msg']}); fix or remove it with `git notes --ref=clade edit`") from None
-        return fold(Candidate.model_validate_json(base), events).model_copy(update={"id": cid})
+        return fold(parsed or Candidate.model_validate_json(base), events).model_copy(update={"id": cid})
 
     # -- the index -----------------------------------------------------------------------
 
@@ -203,18 +207,18 @@ class Archive(ArchiveQueries):
             ix.delete(cid)
         by_commit = {commit: cid for cid, commit in refs.items()}
         missing = sorted(refs.keys() - known)
-        todo = sorted(set(missing) | {by_commit[c] for c in changed if c in by_commit})
+        renoted = sorted({by_commit[c] for c in changed if c in by_commit} - set(missing))
         bases = self._bases({cid: refs[cid] for cid in missing})
-        notes = self.objects.read_many([changed[refs[cid]] for cid in todo if refs[cid] in changed])
-        for cid in todo:
-            commit = refs[cid]
-            base = bases[cid] if cid in bases else ix.row(cid)[1]
-            note = notes[changed[commit]][1] if commit in changed else self.notes.read(commit, head) if head else b""
-            ix.put(commit, base, self._state(cid, base, note))
+        notes = self.objects.read_many([changed[refs[cid]] for cid in missing + renoted if refs[cid] in changed])
+        note = lambda cid: notes[changed[refs[cid]]][1] if refs[cid] in changed else self.notes.read(refs[cid], head) if head else b""
+        ix.put_many([(refs[cid], text, self._state(cid, text, note(cid), parsed)) for cid, (text, parsed) in bases.items()])
+        for cid in renoted:
+            base = ix.row(cid)[1]
+            ix.put(refs[cid], base, self._state(cid, base, note(cid)))
         ix.set_meta("notes_head", head or "")
 
-    def _bases(self, commits: dict[str, str]) -> dict[str, str]:
-        """id -> canonical record JSON, read from git in three batched rounds (commits, trees, blobs)."""
+    def _bases(self, commits: dict[str, str]) -> dict[str, tuple[str, Candidate]]:
+        """id -> (candidate.json text, parsed record), read from git in three batched rounds (commits, trees, blobs)."""
         bodies = self.objects.read_many(list(commits.values()))
         trees = {cid: parse_commit(_body(bodies[c], "commit", cid))[0] for cid, c in commits.items()}
         tree_bodies = self.objects.read_many(list(trees.values()))
@@ -228,13 +232,12 @@ class Archive(ArchiveQueries):
         except BadInput:  # the indexed notes commit is gone (notes rewritten): read them all
             return self.notes.all(new)
 
-    def _base(self, cid: str, record: bytes) -> str:
+    def _base(self, cid: str, record: bytes) -> tuple[str, Candidate]:
         try:
             data = json.loads(record)
         except ValueError:
             raise BadInput(f"candidate {cid}: its candidate.json is not JSON; the archive is corrupt (run `clade archive fsck`)") from None
-        _validated(data, f"candidate {cid}")
-        return _canonical(data)
+        return record.decode(), _validated(data, f"candidate {cid}")
 
 
 def _body(found: tuple[str, bytes], kind: str, cid: str) -> bytes:
@@ -259,11 +262,6 @@ def _validated(data: dict, what: str) -> Candidate:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise BadInput(f"{what}: field {'.'.join(map(str, err['loc'])) or '(top level)'}: {err['msg']}") from None
-
-
-def _canonical(data: dict) -> str:
-    """The record as the index keeps it: key order kept (a recipe reads in its author's order)."""
-    return json.dumps(data, ensure_ascii=False)
 
 
 def _utc(event: ResultEvent | ReviewEvent) -> str:

@@ -32,9 +32,9 @@ def assert_sound(path: Path, recorded: set[str], attached: set[str]) -> None:
         listed = {c.id: c for c in archive.candidates()}
         assert recorded <= listed.keys()
         assert all(listed[cid].status == "succeeded" for cid in attached)
-        incremental = sorted(archive.index.query("SELECT id, state FROM candidates"))
+        incremental = sorted(archive.index.query("SELECT id, state FROM records"))
         archive.reindex()
-        rebuilt = sorted(archive.index.query("SELECT id, state FROM candidates"))
+        rebuilt = sorted(archive.index.query("SELECT id, state FROM records"))
         assert [r for r in rebuilt if r not in incremental] == [r for r in incremental if r not in rebuilt] == []
 
 
@@ -78,7 +78,7 @@ def test_processes_writing_at_once_lose_nothing(tmp_path):
 def test_kill_9_at_random_moments_leaves_a_sound_archive(tmp_path):
     path = tmp_path / "arc"
     open_archive(path).close()
-    rng = random.Random(1234)
+    rng = random.Random(int(os.environ.get("CLADE_KILL_SEED", "1234")))
     recorded: set[str] = set()
     attached: set[str] = set()
     for round_ in range(8):
@@ -86,16 +86,16 @@ def test_kill_9_at_random_moments_leaves_a_sound_archive(tmp_path):
         recorded |= {line.split()[1] for line in lines if line.startswith("R ")}
         attached |= {line.split()[1] for line in lines if line.startswith("A ")}
         assert_sound(path, recorded, attached)
-    assert len(recorded) > 8 and len(attached) > 8
+    assert len(attached) >= 6  # six rounds waited for an attached result before killing
 
 
 def _run_and_kill(proc: subprocess.Popen, rng: random.Random, *, after_first_write: bool) -> list[str]:
-    """Kill -9 the writer at a random moment (while it starts, or once it writes); its printed lines."""
+    """Kill -9 the writer at a random moment (while it starts, or after its first result); its printed lines."""
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     reader.start()
     deadline = time.monotonic() + 60
-    while after_first_write and not lines and proc.poll() is None and time.monotonic() < deadline:
+    while after_first_write and not any(line.startswith("A ") for line in lines) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     time.sleep(rng.uniform(0.0, 0.4))
     proc.send_signal(signal.SIGKILL)

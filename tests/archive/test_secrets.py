@@ -43,6 +43,6 @@ def test_nothing_secret_is_written_anywhere(archive):
     for key in KEY_SHAPED:
         assert key.encode() not in blob
     assert REDACTED.encode() in blob
-    index = b"".join(str(row).encode() for t in ("candidates",) for row in archive.index.query(f"SELECT * FROM {t}"))
+    index = b"".join(str(row).encode() for t in ("candidates", "records") for row in archive.index.query(f"SELECT * FROM {t}"))
     assert SECRET.encode() not in index and REDACTED.encode() in index
     assert archive.get(m).reason.startswith(f"auth failed with {REDACTED}")
