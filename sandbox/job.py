@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sandbox.config import Limits
 from tools.errors import BadInput
@@ -65,6 +65,17 @@ class Job(BaseModel):
     limits: Limits = Field(default_factory=Limits)
     device: DeviceRequest = Field(default_factory=DeviceRequest)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _absolute_inputs(self):
+        """Inputs are host paths seen from inside the sandbox at the same place: they must be absolute."""
+        named = {f"models.{k}": v for k, v in self.models.items()}
+        named.update({"genotype.tree": self.genotype.get("tree") if self.kind == "code" else None,
+                      "evaluation.workspace": self.evaluation.workspace})
+        for field, path in named.items():
+            if path is not None and not Path(str(path)).is_absolute():
+                raise ValueError(f"{field} is {path!r}; give an absolute path")
+        return self
 
     def read_only_paths(self) -> list[str]:
         """Host paths the job reads: source models, the parent tree, the evaluation workspace."""

@@ -39,6 +39,8 @@ def test_job_schema_round_trip_and_errors(tmp_path, tree):
         read_model(tmp_path / "bad.json", Job)
     with pytest.raises(ValueError):
         Job(id="../escape", kind="command", genotype={})
+    with pytest.raises(ValueError, match="models.a is 'models/a'; give an absolute path"):
+        Job(id="rel", kind="merge", genotype={}, models={"a": "models/a"})
     assert str(tree.resolve()) in job.read_only_paths()
 
 
