@@ -84,3 +84,16 @@ def test_init_example_is_a_self_contained_workspace(tmp_path):
     (tmp_path / "busy" / "notes.txt").write_text("keep me")
     busy = clade("init", str(tmp_path / "busy"), "--example", "tiny-zoo", cwd=tmp_path)
     assert busy.returncode == 2 and "not empty" in busy.stderr
+
+
+def test_unusable_device_is_bad_input():
+    import torch
+
+    from tools.errors import BadInput
+    from tools.evaluate.loading import check_device
+
+    with pytest.raises(BadInput, match="not a device name"):
+        check_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(BadInput, match="no CUDA device"):
+            check_device("cuda")

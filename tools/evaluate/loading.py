@@ -36,6 +36,7 @@ def load_model(model_dir: Path, device: str = "cpu"):
     from transformers.utils import logging
 
     check_model_dir(model_dir)
+    check_device(device)
     logging.disable_progress_bar()
     tokenizer = load_tokenizer(model_dir)
     try:
@@ -43,6 +44,17 @@ def load_model(model_dir: Path, device: str = "cpu"):
     except (OSError, ValueError, TypeError) as exc:
         raise BadInput(f"{model_dir}: cannot load the model ({_first_line(exc)})") from None
     return model.to(device).eval(), tokenizer
+
+
+def check_device(device: str) -> None:
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise BadInput(f"--device {device}: not a device name (use cpu, cuda or cuda:N)") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise BadInput(f"--device {device}: no CUDA device is available here (use --device cpu)")
 
 
 def _first_line(exc: Exception) -> str:
