@@ -72,19 +72,20 @@ class Cut:
         return mask
 
 
-def top_cut(magnitudes: Magnitudes, k: int) -> Cut:
-    """The cut keeping the k largest magnitudes (0 <= k <= n)."""
+def top_cut(magnitudes: Magnitudes, k: int, *, sums: bool = True) -> Cut:
+    """The cut keeping the k largest magnitudes (0 <= k <= n); `sums=False` skips the L1
+    sums (kept_sum and total_sum are then 0)."""
     n = magnitudes.n
     if k == 0 or k == n:
-        total = sum(float(magnitudes.range(s, e).sum(dtype=torch.float64)) for s, e in chunks(n))
+        total = sum(float(magnitudes.range(s, e).sum(dtype=torch.float64)) for s, e in chunks(n)) if sums else 0.0
         inf = torch.tensor(math.inf if k == 0 else -math.inf)
         return Cut(inf, n if k == 0 else 0, total if k == n else 0.0, total)
     rank = n - k + 1  # the threshold's 1-based position in ascending order
     if n > SMALL:
-        found = _cut(magnitudes, n, k, rank, *_bracket(magnitudes, rank))
+        found = _cut(magnitudes, k, rank, _Scan(*_bracket(magnitudes, rank), sums))
         if found is not None:
             return found
-    return _cut(magnitudes, n, k, rank, -math.inf, math.inf)
+    return _cut(magnitudes, k, rank, _Scan(-math.inf, math.inf, sums))
 
 
 def chunks(n: int):
@@ -92,8 +93,8 @@ def chunks(n: int):
         yield start, min(n, start + CHUNK)
 
 
-def _cut(magnitudes: Magnitudes, n: int, k: int, rank: int, low: float, high: float) -> Cut | None:
-    scan = _Scan(low, high)
+def _cut(magnitudes: Magnitudes, k: int, rank: int, scan: _Scan) -> Cut | None:
+    n = magnitudes.n
     for start, stop in chunks(n):
         scan.add(magnitudes.range(start, stop), start)
     band, positions = scan.band()
@@ -104,28 +105,30 @@ def _cut(magnitudes: Magnitudes, n: int, k: int, rank: int, low: float, high: fl
     need = k - (n - scan.below - band.numel()) - int(torch.count_nonzero(greater))
     ties = positions[equal]
     index = int(ties[ties.numel() - need]) if need < ties.numel() else 0
-    kept = scan.above_sum + float(band[greater].sum(dtype=torch.float64)) + need * float(value)
+    kept = scan.above_sum + float(band[greater].sum(dtype=torch.float64)) + need * float(value) if scan.sums else 0.0
     return Cut(value, index, kept, scan.total_sum)
 
 
 class _Scan:
     """Running counts of one pass: entries below the bracket, sums, and the entries inside it."""
 
-    def __init__(self, low: float, high: float):
-        self.low, self.high = low, high
+    def __init__(self, low: float, high: float, sums: bool):
+        self.low, self.high, self.sums = low, high, sums
         self.below, self.above_sum, self.total_sum = 0, 0.0, 0.0
         self.values: list[torch.Tensor] = []
         self.positions: list[torch.Tensor] = []
 
     def add(self, w: torch.Tensor, offset: int) -> None:
-        self.total_sum += float(w.sum(dtype=torch.float64))
+        if self.sums:
+            self.total_sum += float(w.sum(dtype=torch.float64))
         if self.low == -math.inf and self.high == math.inf:
             self.values.append(w)
             self.positions.append(torch.arange(offset, offset + w.numel(), device=w.device))
             return
         self.below += int(torch.count_nonzero(w < self.low))
         above = w > self.high
-        self.above_sum += float(torch.where(above, w, 0).sum(dtype=torch.float64))
+        if self.sums:
+            self.above_sum += float(torch.where(above, w, 0).sum(dtype=torch.float64))
         index = torch.nonzero(above.logical_or_(w < self.low).logical_not_()).squeeze(1)
         self.values.append(w[index])
         self.positions.append(index.add_(offset))

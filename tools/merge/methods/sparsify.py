@@ -63,7 +63,7 @@ def magnitude(theta, base, weight, p, rescale, generator) -> Source:
     n = theta.numel()
     if p["density"] >= 1 or n == 0:
         return Source(theta, base, weight)
-    cut = top_cut(Magnitudes(theta, base), max(1, int(p["density"] * n)))
+    cut = top_cut(Magnitudes(theta, base), max(1, int(p["density"] * n)), sums=rescale)
     return Source(theta, base, weight, cut.keep, _scale(cut.total_sum, cut.kept_sum, theta) if rescale else None)
 
 
@@ -75,7 +75,8 @@ def outliers(theta, base, weight, p, rescale, generator) -> Source:
     keep, top = int(p["density"] * n), int(p["gamma"] * n)
     bottom = max(0, n - keep - top)
     magnitudes = Magnitudes(theta, base)
-    upper, lower = top_cut(magnitudes, n - bottom), top_cut(magnitudes, n - min(n, bottom + keep))
+    upper = top_cut(magnitudes, n - bottom, sums=rescale)
+    lower = top_cut(magnitudes, n - min(n, bottom + keep), sums=rescale)
     scale = _scale(upper.total_sum, upper.kept_sum - lower.kept_sum, theta) if rescale else None
     return Source(theta, base, weight, lambda w, offset: _window(upper, lower, w, offset), scale)
 
