@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 RANDOM = {"dare_ties", "dare_linear", "della", "della_linear"}
-SIZES = {"full": dict(hidden=768, layers=12, vocab=32000, inter=2048), "tiny": dict(hidden=64, layers=4, vocab=512, inter=128)}
+SIZES = {"full": dict(hidden=768, layers=12, vocab=32000, inter=2048), "tiny": dict(hidden=64, layers=4, vocab=512, inter=128), "mid": dict(hidden=768, layers=2, vocab=32000, inter=2048)}
 RSS_WRAPPER = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); print('RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
 MERGEKIT_RUNNER = """
 import json, sys, time, yaml
@@ -46,7 +46,7 @@ def build_models(cache: Path, size: str) -> dict[str, Path]:
     from safetensors.torch import save_file
 
     s = SIZES[size]
-    config = transformers.LlamaConfig(hidden_size=s["hidden"], num_hidden_layers=s["layers"], vocab_size=s["vocab"], intermediate_size=s["inter"], num_attention_heads=12 if size == "full" else 4, num_key_value_heads=12 if size == "full" else 4, tie_word_embeddings=False, architectures=["LlamaForCausalLM"])
+    config = transformers.LlamaConfig(hidden_size=s["hidden"], num_hidden_layers=s["layers"], vocab_size=s["vocab"], intermediate_size=s["inter"], num_attention_heads=4 if size == "tiny" else 12, num_key_value_heads=4 if size == "tiny" else 12, tie_word_embeddings=False, architectures=["LlamaForCausalLM"])
     with torch.device("meta"):
         shapes = {k: v.shape for k, v in transformers.LlamaForCausalLM(config).state_dict().items()}
     generator = torch.Generator().manual_seed(0)
