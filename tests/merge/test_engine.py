@@ -145,3 +145,26 @@ def test_layer_path_repeats_layers(zoo, tmp_path):
         assert torch.equal(merged[name.format(out_index)], source[name.format(layer)])
     model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "out")
     assert model.config.num_hidden_layers == 4
+
+
+def test_gpt2_layer_path_rewrites_n_layer(zoo, tmp_path):
+    import transformers
+
+    path = [{"model": "ga", "layer": 1}, {"model": "gbase", "layer": 0}, {"model": "ga", "layer": 1}, {"model": "ga", "layer": 2}, {"model": "gbase", "layer": 2}]
+    merge_to_dir(load_recipe({"layer_path": path}, models=zoo), tmp_path / "out")
+    merged, ga = weights(tmp_path / "out"), weights(zoo["ga"])
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["n_layer"] == 5
+    assert torch.equal(merged["transformer.h.2.attn.c_attn.weight"], ga["transformer.h.1.attn.c_attn.weight"])
+    assert torch.equal(merged["transformer.wte.weight"], ga["transformer.wte.weight"])
+    model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "out")
+    assert model.generate(torch.tensor([[3, 4]]), max_new_tokens=2, do_sample=False).shape == (1, 4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu(zoo, tmp_path):
+    recipe = {"merge_method": "ties", "base_model": "base", "models": [{"model": "a", "parameters": {"weight": 1.0, "density": 0.5}}, {"model": "b", "parameters": {"weight": 0.5, "density": 0.7}}]}
+    merge_to_dir(load_recipe(recipe, models=zoo), tmp_path / "cpu")
+    merge_to_dir(load_recipe(recipe, models=zoo), tmp_path / "cuda", device="cuda")
+    cpu, cuda = weights(tmp_path / "cpu"), weights(tmp_path / "cuda")
+    for name in cpu:
+        torch.testing.assert_close(cuda[name], cpu[name], atol=1e-5, rtol=1e-5)
