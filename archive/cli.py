@@ -78,7 +78,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     with open_archive(args) as archive:
         candidate = archive.get(args.id)
-        children = archive.children_counts().get(candidate.id, 0)
+        children = archive.children_counts([candidate.id]).get(candidate.id, 0)
     print(candidate.model_dump_json(indent=1) if args.json else show_text(candidate, children))
     return 0
 

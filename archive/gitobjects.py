@@ -18,7 +18,6 @@ import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from archive.packs import maybe_merge, pack_entries, write_pack
@@ -30,15 +29,32 @@ BLOB_MODE = b"100644"
 TREE_MODE = b"40000"
 
 
-@dataclass(frozen=True)
 class TreeEntry:
-    name: str
-    mode: bytes
-    sha: str
+    """One entry of a git tree; `line` is its encoded form, kept from parsing or made once."""
+
+    __slots__ = ("name", "mode", "sha", "_line")
+
+    def __init__(self, name: str, mode: bytes, sha: str, line: bytes | None = None):
+        self.name, self.mode, self.sha, self._line = name, mode, sha, line
 
     @property
     def is_tree(self) -> bool:
         return self.mode == TREE_MODE
+
+    @property
+    def line(self) -> bytes:
+        if self._line is None:
+            self._line = b"%s %s\0%s" % (self.mode, self.name.encode(), bytes.fromhex(self.sha))
+        return self._line
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TreeEntry) and (self.name, self.mode, self.sha) == (other.name, other.mode, other.sha)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.mode, self.sha))
+
+    def __repr__(self) -> str:
+        return f"TreeEntry({self.name!r}, {self.mode!r}, {self.sha!r})"
 
 
 def object_bytes(kind: str, body: bytes) -> tuple[str, bytes]:
@@ -47,22 +63,15 @@ def object_bytes(kind: str, body: bytes) -> tuple[str, bytes]:
     return hashlib.sha1(raw).hexdigest(), raw
 
 
-def encode_tree(entries: list[TreeEntry]) -> bytes:
+def encode_tree(entries: list[TreeEntry], *, presorted: bool = False) -> bytes:
     """Git tree body; entries sorted the way git sorts them (a tree sorts as `name/`; UTF-8 byte
-    order is code point order, so sorting the str names is sorting their bytes)."""
-    global _LINES
-    if len(_LINES) > 65536:
-        _LINES = {}
-    keyed = sorted((e.name + "/" if e.mode == TREE_MODE else e.name, e) for e in entries)
-    return b"".join(_LINES.get(e) or _line(e) for _, e in keyed)
+    order is code point order, so sorting the str names is sorting their bytes). `presorted`:
+    the caller knows they are in that order already (a parsed tree with one entry replaced)."""
+    return b"".join(e.line for e in (entries if presorted else sorted(entries, key=_sort_key)))
 
 
-_LINES: dict[TreeEntry, bytes] = {}  # encoded entries: the notes root re-encodes 256 mostly unchanged ones per attach
-
-
-def _line(e: TreeEntry) -> bytes:
-    line = _LINES[e] = b"%s %s\0%s" % (e.mode, e.name.encode(), bytes.fromhex(e.sha))
-    return line
+def _sort_key(e: TreeEntry) -> str:
+    return e.name + "/" if e.mode == TREE_MODE else e.name
 
 
 def parse_tree(body: bytes) -> list[TreeEntry]:
@@ -71,7 +80,7 @@ def parse_tree(body: bytes) -> list[TreeEntry]:
         space = body.index(b" ", pos)
         nul = body.index(b"\0", space)
         sha = body[nul + 1 : nul + 21].hex()
-        entries.append(TreeEntry(body[space + 1 : nul].decode(), body[pos:space], sha))
+        entries.append(TreeEntry(body[space + 1 : nul].decode(), body[pos:space], sha, body[pos : nul + 21]))
         pos = nul + 21
     return entries
 
@@ -171,10 +180,11 @@ class ObjectStore:
     def write_blob(self, data: bytes) -> str:
         return self.write("blob", data)
 
-    def write_tree(self, entries: list[TreeEntry]) -> str:
-        sha = self.write("tree", encode_tree(entries))
-        if len(entries) > 64:  # the notes fan-out root: read back on the next attach
-            self._cache_tree(sha, {e.name: e for e in entries})
+    def write_tree(self, entries: list[TreeEntry], *, presorted: bool = False) -> str:
+        ordered = entries if presorted else sorted(entries, key=_sort_key)
+        sha = self.write("tree", encode_tree(ordered, presorted=True))
+        if len(ordered) > 64:  # the notes fan-out root: read back (in this sorted order) on the next attach
+            self._cache_tree(sha, {e.name: e for e in ordered})
         return sha
 
     def read(self, sha: str) -> tuple[str, bytes]:

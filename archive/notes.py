@@ -55,11 +55,13 @@ class Notes:
         entries.pop(commit, None)  # a flat note from `git notes`: folded into the fan-out below
         old = self.read(commit, head) if head else b""
         sub_name, leaf = commit[:2], commit[2:]
-        sub = self.objects.tree(entries[sub_name].sha) if sub_name in entries and entries[sub_name].is_tree else {}
+        existing = entries.get(sub_name)
+        sub = self.objects.tree(existing.sha) if existing is not None and existing.is_tree else {}
         note = old + lines
         sub[leaf] = TreeEntry(leaf, BLOB_MODE, self.objects.write_blob(note))
         entries[sub_name] = TreeEntry(sub_name, TREE_MODE, self.objects.write_tree(list(sub.values())))
-        new_root = self.objects.write_tree(list(entries.values()))
+        # replacing a fan-out directory keeps the parsed (sorted) order: no need to sort 256 entries again
+        new_root = self.objects.write_tree(list(entries.values()), presorted=existing is not None and existing.is_tree)
         body = encode_commit(new_root, [head] if head else [], AUTHOR, int(time.time()), message)
         new_head = self.objects.write("commit", body)
         self.objects.flush()
