@@ -17,6 +17,9 @@ from tools.errors import BadInput, CladeError
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLES = ("tiny-zoo",)
+NEXT_STEPS = {
+    "tiny-zoo": "next: cd {dir} && clade merge recipes/task_arithmetic.yaml out/merged && clade eval out/merged --split test",
+}
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.tmp", ".clade")
 
 TEMPLATE = """\
@@ -49,7 +52,7 @@ def run_init(args) -> int:
         target.mkdir(parents=True, exist_ok=True)
         _write_atomic(target / CONFIG_NAME, TEMPLATE.format(name=target.name or "clade"))
     print(f"created workspace {target}")
-    print(f"next: cd {target} && clade eval <MODEL_DIR>" if args.example else f"next: edit {target / CONFIG_NAME}")
+    print(NEXT_STEPS.get(args.example, "next: edit {config}").format(dir=target, config=target / CONFIG_NAME))
     return 0
 
 
