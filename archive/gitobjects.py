@@ -259,14 +259,18 @@ class ObjectStore:
 
     def _read_batch(self, sha: str) -> tuple[str, bytes]:
         with self._batch_lock:
-            proc = self._batch_process()
-            proc.stdin.write(sha.encode() + b"\n")
-            proc.stdin.flush()
-            header = proc.stdout.readline().decode().split()
-            if len(header) != 3:
-                raise BadInput(f"object {sha} is missing from {self.git_dir}; the archive is corrupt (run `clade archive fsck`)")
-            body = proc.stdout.read(int(header[2]) + 1)[:-1]
-            return header[1], body
+            for _ in range(2):  # a miss is retried once in a fresh child (packs merged away under it)
+                proc = self._batch_process()
+                try:
+                    proc.stdin.write(sha.encode() + b"\n")
+                    proc.stdin.flush()
+                    header = proc.stdout.readline().decode().split()
+                except BrokenPipeError:
+                    header = []
+                if len(header) == 3:
+                    return header[1], proc.stdout.read(int(header[2]) + 1)[:-1]
+                self.close()
+            raise BadInput(f"object {sha} is missing from {self.git_dir}; the archive is corrupt (run `clade archive fsck`)")
 
     def _batch_process(self) -> subprocess.Popen:
         if self._batch is None or self._batch.poll() is not None:
@@ -278,6 +282,9 @@ class ObjectStore:
 
     def close(self) -> None:
         if self._batch is not None:
-            self._batch.stdin.close()
+            try:
+                self._batch.stdin.close()
+            except BrokenPipeError:
+                pass  # the child already exited
             self._batch.wait()
             self._batch = None
