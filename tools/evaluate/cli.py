@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tools.errors import BadInput
 from tools.evaluate.spec import SPLITS
 
 
@@ -14,6 +15,7 @@ def register(subparsers) -> None:
     parser.add_argument("model_dir", metavar="MODEL_DIR", type=Path)
     parser.add_argument("--split", choices=SPLITS, default="search", help="search (default) or test (held out, for reporting)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
+    parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice; 1 is fastest on busy cores)")
     parser.add_argument("--json", action="store_true", help='one object: {"fitness", "split", "tasks", "stage", "examples"}')
     parser.set_defaults(handler=run_eval)
 
@@ -22,6 +24,12 @@ def run_eval(args) -> int:
     from agents.workspace import load_workspace
     from tools.evaluate.api import evaluate_model_dir, load_suite
 
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise BadInput(f"--threads {args.threads}: give a positive number of threads")
+        torch.set_num_threads(args.threads)
     suite = load_suite(load_workspace(getattr(args, "workspace", None)))
     result = evaluate_model_dir(args.model_dir, suite, split=args.split, device=args.device)
     print(json.dumps(result.model_dump()) if args.json else format_result(result, suite))
