@@ -125,3 +125,12 @@ def test_repeated_evaluation_is_identical_and_reuses_the_encoding(tmp_path, tiny
     second = evaluate_module(tiny_llama, tokenizer, suite)
     assert first == second and suite.cache == cached and "target_logprob" in first.tasks["add"]
     assert first.tasks["add"]["target_logprob"] < 0
+
+
+def test_cache_keeps_a_bounded_number_of_tokenizers(tmp_path, tiny_llama):
+    from tools.evaluate.runner import MAX_TOKENIZERS
+
+    suite = _suite(tmp_path, [_gen_task(tmp_path)])
+    results = [evaluate_module(tiny_llama, char_tokenizer(), suite) for _ in range(MAX_TOKENIZERS + 2)]
+    assert len({key[4] for key in suite.cache}) == MAX_TOKENIZERS
+    assert all(r == results[0] for r in results)

@@ -16,6 +16,8 @@ from tools.evaluate.result import EvalResult
 from tools.evaluate.spec import SPLITS, ChoiceTask, GenerationTask
 from tools.evaluate.suite import Suite, Task
 
+MAX_TOKENIZERS = 4
+
 
 def evaluate_module(model, tokenizer, suite: Suite, *, split: str = "search", device: str = "cpu") -> EvalResult:
     """Score a loaded causal LM (already on `device`) on every task of the suite."""
@@ -61,10 +63,20 @@ def _columns(model, tokenizer, suite: Suite, task: Task, split: str, start: int,
 def _prepared(tokenizer, suite: Suite, task: Task, split: str, start: int, stop: int | None, device: str) -> Prepared:
     key = (task.name, split, start, stop, id(tokenizer), str(device))
     if key not in suite.cache:
+        _evict_old_tokenizers(suite.cache, id(tokenizer))
         examples = task.examples(split)[start:stop]
         prepared = prepare(task, examples, tokenizer, suite.batch_size, device) if examples else Prepared(())
         suite.cache[key] = (tokenizer, prepared)  # holding the tokenizer keeps its id() unique
     return suite.cache[key][1]
+
+
+def _evict_old_tokenizers(cache: dict, current: int) -> None:
+    """Keep the batches of at most MAX_TOKENIZERS tokenizers (a loop that reloads its tokenizer
+    every step must not grow the cache); the oldest tokenizer's entries go first."""
+    tokenizers = list(dict.fromkeys(key[4] for key in cache))
+    if current not in tokenizers and len(tokenizers) >= MAX_TOKENIZERS:
+        for key in [key for key in cache if key[4] == tokenizers[0]]:
+            del cache[key]
 
 
 def _empty(task: Task) -> metrics.Columns:
