@@ -49,10 +49,20 @@ def _run(argv: list[str], cwd: Path, timeout_s: float) -> tuple[str, str, int]:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         _kill_group(proc.pid)
-        stdout, stderr = proc.communicate()
+        stdout, stderr = _drain(proc)
         raise CommandFailed(f"`{argv[0]}` timed out after {timeout_s:g} s (process group killed)", stdout=stdout, stderr=stderr) from None
     _kill_group(proc.pid)  # strays the command left behind
     return stdout, stderr, proc.returncode
+
+
+def _drain(proc: subprocess.Popen) -> tuple[str, str]:
+    """What the killed command printed; a process that left the group may hold the pipes open."""
+    try:
+        return proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return "", "(output lost: a process outside the killed group kept the pipes open)"
 
 
 def _kill_group(pgid: int) -> None:
