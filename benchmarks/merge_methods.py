@@ -14,8 +14,10 @@ are plain normal draws, no equal magnitudes) to show exact agreement.
     nice /tmp/mk-venv/bin/python benchmarks/merge_methods.py --mergekit --threads 2
 
 --parity instead runs every method and parameter variant on small random tensors in float32,
-bfloat16 and float16 and prints the max abs difference to mergekit (for DARE/DELLA: the kept
-fraction and, for DELLA, the kept fraction of the lowest and highest rank deciles, each side).
+bfloat16 and float16 and prints the max abs difference to mergekit ("mk NaN": mergekit's output
+holds NaN, Clade's does not; "N tie picks": entries kept by one and dropped by the other, all
+equal to the threshold magnitude). For DARE: the kept fraction, Clade/mergekit; for DELLA: the
+kept fraction in the lowest and highest rank deciles, Clade/mergekit.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def tie_only_differences(base, tensors, model_params) -> int:
 
     total = 0
     for t, p in zip(tensors, model_params):
-        w = (t - base).abs().reshape(-1)
+        w = Magnitudes(t, base).range(0, t.numel())
         n, k = w.numel(), max(1, int(p["density"] * w.numel()))
         ours = top_cut(Magnitudes(t, base), k).keep(w, 0)
         theirs = torch.zeros(n, dtype=torch.bool)
@@ -170,7 +172,12 @@ def _parity_cell(name, model_params, params, dtype) -> str:
     torch.manual_seed(0)
     theirs = mergekit(name, base, tensors, model_params, params)
     if name not in RANDOM_VARIANTS:
-        return f"{float((ours.float() - theirs.float()).abs().max()):.1e}"
+        if bool(torch.isnan(theirs).any()) and not bool(torch.isnan(ours).any()):
+            return "mk NaN"
+        diff = f"{float((ours.float() - theirs.float()).abs().max()):.1e}"
+        if name == "ties" and not params and dtype != torch.float32:
+            diff += f" ({tie_only_differences(base, tensors, model_params)} tie picks)"
+        return diff
     delta = tensors[0].float() - base.float()
     if name == "dare_linear":
         return f"{float((ours != base).float().mean()):.3f}/{float((theirs != base).float().mean()):.3f}"

@@ -16,6 +16,7 @@ from tools.merge.methods.linear import accumulation_dtype
 
 DOT_THRESHOLD = 0.9995
 NORM_EPS = 1e-8
+CHUNK = 1 << 20  # mergekit's chunk of the cosine sums
 
 
 def slerp(task: TensorTask) -> torch.Tensor:
@@ -26,6 +27,8 @@ def slerp(task: TensorTask) -> torch.Tensor:
 def slerp_tensors(t: float, v0: torch.Tensor, v1: torch.Tensor) -> torch.Tensor:
     dtype = accumulation_dtype(v0)
     a, b = v0.reshape(-1).to(dtype), v1.reshape(-1).to(dtype)
+    if a.numel() == 0:
+        return v0.clone()
     t = torch.tensor(t, dtype=dtype, device=a.device)
     coef_a, coef_b = _coefficients(t, _cosine(a, b))
     result = a * coef_a
@@ -34,10 +37,15 @@ def slerp_tensors(t: float, v0: torch.Tensor, v1: torch.Tensor) -> torch.Tensor:
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    norm_a, norm_b = torch.linalg.vector_norm(a), torch.linalg.vector_norm(b)
+    """cos Ω the way mergekit accumulates it (chunk norms, then products of normalised chunks):
+    near |cos| = 1, acos amplifies rounding, so the order of the sums is kept."""
+    spans = [(s, s + CHUNK) for s in range(0, a.numel(), CHUNK)]
+    norm_a = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(a[s:e]) for s, e in spans]))
+    norm_b = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(b[s:e]) for s, e in spans]))
     norm_a = torch.where(norm_a > NORM_EPS, norm_a, 1)
     norm_b = torch.where(norm_b > NORM_EPS, norm_b, 1)
-    return (torch.dot(a, b) / (norm_a * norm_b)).clamp(-1, 1)
+    dot = torch.stack([((a[s:e] / norm_a) * (b[s:e] / norm_b)).sum() for s, e in spans]).sum()
+    return dot.clamp(-1, 1)
 
 
 def _coefficients(t: torch.Tensor, dot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
