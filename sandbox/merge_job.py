@@ -35,4 +35,5 @@ def merge_and_evaluate(job: Job, device: str, timings: Timings) -> tuple[float, 
     suite = load_suite(load_workspace(job.evaluation.workspace))
     evaluated = evaluate_module(model, tokenizer, suite, split=job.evaluation.split, device=device)
     timings.evaluate_s = time.monotonic() - start - timings.materialize_s
-    return evaluated.fitness, {"fitness": evaluated.fitness, "split": evaluated.split, "tasks": evaluated.tasks}
+    # The whole EvalResult, `stage` included: a result cut short by the cascade must not pass for a full one.
+    return evaluated.fitness, evaluated.model_dump()

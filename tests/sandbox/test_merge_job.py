@@ -64,6 +64,7 @@ def test_merge_job_runs_in_the_sandbox(backend, workspace, host_fitness):
     assert result.status == "ok", (result.reason, result.stderr[-2000:])
     assert result.fitness == pytest.approx(host_fitness, abs=1e-6)
     assert "ppl" in result.metrics["tasks"] and result.timings.materialize_s > 0 and result.timings.evaluate_s > 0
+    assert result.metrics["stage"] == "full" and result.metrics["examples"]["ppl"] > 0
     assert result.device == "cpu" and result.peak_memory_mb
 
 
