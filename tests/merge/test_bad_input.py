@@ -122,6 +122,11 @@ def test_cuda_requested_without_a_gpu(zoo, tmp_path):
         merge_to_dir(load_recipe(pair(zoo["a"], zoo["b"])), tmp_path / "out", device="cuda")
 
 
+def test_unknown_device(zoo, tmp_path):
+    with pytest.raises(BadInput, match="--device tpu: expected cpu or cuda"):
+        merge_to_dir(load_recipe(pair(zoo["a"], zoo["b"])), tmp_path / "out", device="tpu")
+
+
 @pytest.mark.parametrize("density", [0.0, 1.5, -0.2])
 def test_density_outside_unit_interval(zoo, tmp_path, density):
     recipe = {"merge_method": "ties", "base_model": "base", "models": [{"model": "a", "parameters": {"weight": 1.0, "density": [1.0, density]}}]}

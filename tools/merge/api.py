@@ -43,7 +43,10 @@ class MergeReport(BaseModel):
 
 
 def check_device(device: str) -> torch.device:
-    parsed = torch.device(device)
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise BadInput(f"--device {device}: expected cpu or cuda") from None
     if parsed.type == "cuda" and not torch.cuda.is_available():
         raise BadInput(f"--device {device}: no CUDA device is available here (use --device cpu)")
     if parsed.type not in ("cpu", "cuda"):
