@@ -64,3 +64,12 @@ def test_generates_and_names_its_tokenizer(zoo, merger):
     ids = tokenizer("abc", return_tensors="pt").input_ids
     assert module.generate(ids, max_new_tokens=3, do_sample=False).shape[1] == ids.shape[1] + 3
     assert merger.tokenizer_dir(RECIPES["linear"]) == zoo["a"].resolve()
+
+
+def test_tied_template_module_shares_its_head(zoo, merger, tmp_path):
+    recipe = {"merge_method": "linear", "models": [{"model": "tied", "parameters": {"weight": 1.0}}, {"model": "a", "parameters": {"weight": 1.0}}]}
+    module = merger.apply(recipe)
+    merge_to_dir(load_recipe(recipe, models=zoo), tmp_path / "out")
+    on_disk = weights(tmp_path / "out")
+    assert "lm_head.weight" not in on_disk
+    assert torch.equal(module.get_output_embeddings().weight, on_disk["model.embed_tokens.weight"])
