@@ -22,7 +22,8 @@ from tools.merge.recipe import Recipe, Slice, SliceSource
 from tools.merge.sources import SourceModel, layer_templates, split_layer
 
 PRE_MARKERS = ("embed", "wte", "wpe")
-IGNORED_PARAMS = frozenset({"int8_mask"})
+# mergekit configs carry int8_mask on every method (it only changes a mask's dtype): accepted everywhere.
+ACCEPTED_EVERYWHERE = frozenset({"int8_mask"})
 
 
 @dataclass(frozen=True)
@@ -69,34 +70,25 @@ def check_contract(piece: Slice, index: int, recipe: Recipe, method: MethodSpec)
     """The slice's base model when the method uses one; BadInput when the inputs do not fit."""
     base = piece.base_model or recipe.base_model
     names = [s.model for s in piece.sources]
-    where = f"field slices[{index}]" if recipe.slices else "field models"
+    where = f"slices[{index}]" if recipe.slices else "models"
     if len(set(names)) != len(names):
-        raise BadInput(f"{where}: a model appears twice among the inputs of one merge ({names})")
+        raise BadInput(f"field {where}: a model appears twice among the inputs of one merge ({names})")
     if method.base == "none":
         base = None
     elif base is not None and base not in names:
-        raise BadInput(f"{where}: base_model {base!r} is not among this slice's sources (list it with the same layer_range)")
-    elif method.base == "required" and base is None:
-        raise BadInput(f"field base_model: merge_method {method.name} needs a base_model")
-    count = len(names) - (base is not None)
-    if count < method.min_models or (method.max_models is not None and count > method.max_models):
-        most = "" if method.max_models is None else f" and at most {method.max_models}"
-        raise BadInput(f"{where}: merge_method {method.name} takes at least {method.min_models}{most} non-base models, got {count}")
+        raise BadInput(f"field {where}: base_model {base!r} is not among this slice's sources (list it with the same layer_range)")
+    method.check_inputs(len(names) - (base is not None), base is not None, where)
     return base
 
 
 def check_parameter_names(recipe: Recipe, method: MethodSpec) -> None:
-    known = method.param_names() | IGNORED_PARAMS
     scopes = [("parameters", recipe.parameters)]
     scopes += [(f"models[{i}].parameters", m.parameters) for i, m in enumerate(recipe.models or ())]
     for i, piece in enumerate(recipe.normalized_slices() or ()):
         scopes.append((f"slices[{i}].parameters", piece.parameters))
         scopes += [(f"slices[{i}].sources[{j}].parameters", s.parameters) for j, s in enumerate(piece.sources)]
     for where, scope in scopes:
-        for name in scope or {}:
-            if name not in known:
-                accepted = ", ".join(sorted(method.param_names())) or "none"
-                raise BadInput(f"field {where}.{name}: unknown parameter for merge_method {method.name} (accepted: {accepted})")
+        method.check_names([name for name in scope or {} if name not in ACCEPTED_EVERYWHERE], where)
 
 
 def plan_tensors(recipe: Recipe, method: MethodSpec, sources: Mapping[str, SourceModel], template: SourceModel) -> list[TensorPlan]:
