@@ -90,7 +90,7 @@ def test_unusable_device_is_bad_input():
     import torch
 
     from tools.errors import BadInput
-    from tools.evaluate.loading import check_device
+    from tools.device import check_device
 
     with pytest.raises(BadInput, match="not a device name"):
         check_device("gpu0")

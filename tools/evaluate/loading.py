@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tools.device import check_device
 from tools.errors import BadInput
 
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
@@ -44,17 +45,6 @@ def load_model(model_dir: Path, device: str = "cpu"):
     except (OSError, ValueError, TypeError) as exc:
         raise BadInput(f"{model_dir}: cannot load the model ({_first_line(exc)})") from None
     return model.to(device).eval(), tokenizer
-
-
-def check_device(device: str) -> None:
-    import torch
-
-    try:
-        parsed = torch.device(device)
-    except RuntimeError:
-        raise BadInput(f"--device {device}: not a device name (use cpu, cuda or cuda:N)") from None
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise BadInput(f"--device {device}: no CUDA device is available here (use --device cpu)")
 
 
 def _first_line(exc: Exception) -> str:

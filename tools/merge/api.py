@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from pydantic import BaseModel
 
+from tools.device import check_device
 from tools.errors import BadInput
 from tools.merge.execute import TensorReader, stream
 from tools.merge.output import copy_tokenizer, model_card, write_recipe
@@ -40,18 +41,6 @@ class MergeReport(BaseModel):
     seconds: float
     tokenizer_from: str | None
     tokenizer_files: list[str]
-
-
-def check_device(device: str) -> torch.device:
-    try:
-        parsed = torch.device(device)
-    except RuntimeError:
-        raise BadInput(f"--device {device}: expected cpu or cuda") from None
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise BadInput(f"--device {device}: no CUDA device is available here (use --device cpu)")
-    if parsed.type not in ("cpu", "cuda"):
-        raise BadInput(f"--device {device}: expected cpu or cuda")
-    return parsed
 
 
 def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int = 0, max_shard_bytes: int = DEFAULT_SHARD_BYTES) -> MergeReport:

@@ -23,7 +23,7 @@ from tools.merge.sources import SourceModel, open_source
 
 class ResidentMerger:
     def __init__(self, models: Mapping[str, Path], *, device: str = "cpu"):
-        from tools.merge.api import check_device
+        from tools.device import check_device
 
         check_device(device)
         self.models = {name: Path(path) for name, path in models.items()}
