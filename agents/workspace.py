@@ -8,7 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from agents.config import CONFIG_NAME, Workspace, WorkspaceConfig
-from tools.errors import BadInput
+from tools.errors import BadInput, describe_validation_error
 
 
 def find_workspace(explicit: str | Path | None = None, start: Path | None = None) -> Path:
@@ -42,15 +42,7 @@ def load_config(path: Path) -> WorkspaceConfig:
     try:
         return WorkspaceConfig.model_validate(data)
     except ValidationError as exc:
-        raise BadInput(f"{path}: {format_validation_error(exc)}") from None
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    """One line: the first failing field as a dotted path, and pydantic's reason."""
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"field {where}: {err['msg']}{more}"
+        raise BadInput(f"{path}: {describe_validation_error(exc)}") from None
 
 
 def _first_line(exc: Exception) -> str:

@@ -28,7 +28,7 @@ from archive.record import Candidate, Event, Proposer, ResultEvent, Review, Revi
 from archive.refs import CANDIDATES, RefStore, WriterLock
 from archive.repo import check_marker, git_dir_at
 from archive.secrets import Redactor
-from tools.errors import BadInput
+from tools.errors import BadInput, describe_validation_error
 
 ID_LEN = 10
 EVENTS = TypeAdapter(Event)
@@ -260,8 +260,7 @@ def _validated(data: dict, what: str) -> Candidate:
     try:
         return Candidate.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise BadInput(f"{what}: field {'.'.join(map(str, err['loc'])) or '(top level)'}: {err['msg']}") from None
+        raise BadInput(f"{what}: {describe_validation_error(exc)}") from None
 
 
 def _utc(event: ResultEvent | ReviewEvent) -> str:

@@ -125,7 +125,6 @@ def run_mergekit(python: str, recipe: Path, out: Path) -> dict:
 
 
 def max_difference(ours: Path, theirs: Path) -> float:
-    import torch
     from safetensors import safe_open
 
     worst = 0.0

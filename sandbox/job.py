@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sandbox.config import Limits
-from tools.errors import BadInput
+from tools.errors import BadInput, describe_validation_error
 
 SCHEMA_VERSION = 1
 JOB_FILE = "job.json"
@@ -129,6 +129,4 @@ def read_model(path: Path, cls: type[BaseModel]) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: not valid JSON ({exc})") from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise BadInput(f"{path}: field {where}: {err['msg']}") from None
+        raise BadInput(f"{path}: {describe_validation_error(exc)}") from None

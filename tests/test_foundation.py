@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from agents.cli import main
 from agents.workspace import find_workspace, load_workspace
 from tools.errors import BadInput
 

@@ -16,3 +16,17 @@ class BadInput(CladeError):
     """Input the user can fix; the message names the file, field, tensor or candidate."""
 
     exit_code = 2
+
+
+def describe_validation_error(exc, skip_leading: frozenset[str] = frozenset()) -> str:
+    """A pydantic ValidationError as one line: `field a.b: reason` for its first error, plus a count.
+
+    `skip_leading` drops a leading location part such as a discriminated union's tag.
+    """
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    if loc and loc[0] in skip_leading:
+        loc = loc[1:]
+    message = err["msg"].removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"field {'.'.join(loc) or '(top level)'}: {message}{more}"

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from tools.errors import BadInput
+from tools.errors import BadInput, describe_validation_error
 from tools.evaluate.data import Example, fewshot_prefix, load_examples
 from tools.evaluate.spec import METRICS, SPLITS, CascadeConfig, EvaluationConfig, TaskSpec
 
@@ -94,16 +94,7 @@ def load_task_file(path: Path):
     try:
         return _TASK_ADAPTER.validate_python(data)
     except ValidationError as exc:
-        raise BadInput(f"{path}: {describe_error(exc)}") from None
-
-
-def describe_error(exc: ValidationError) -> str:
-    """The first error as `field a.b: reason`, without the union's kind tag in the path."""
-    err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
-    if loc and loc[0] in METRICS:
-        loc = loc[1:]
-    return f"field {'.'.join(loc) or '(top level)'}: {err['msg'].removeprefix('Value error, ')}"
+        raise BadInput(f"{path}: {describe_validation_error(exc, METRICS)}") from None
 
 
 def _check_names(tasks: list[Task], weights: dict[str, float], where: str) -> None:

@@ -7,10 +7,8 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 
-import torch
 from pydantic import BaseModel
 
 from tools.device import check_device

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from tools.errors import BadInput
+from tools.errors import BadInput, describe_validation_error
 from tools.merge.methods.base import MethodSpec
 from tools.merge.methods.registry import get_method
 from tools.merge.output import check_vocabulary, config_model, output_config, tokenizer_model
@@ -30,7 +30,7 @@ def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | No
     try:
         recipe = Recipe.model_validate(dict(source))
     except ValidationError as exc:
-        raise BadInput(f"{where}: {_validation_line(exc)}") from None
+        raise BadInput(f"{where}: {describe_validation_error(exc)}") from None
     check_parameter_names(recipe, get_method(recipe.method))
     recipe._paths = {name: _resolve(name, models or {}) for name in recipe.referenced_models()}
     return recipe
@@ -46,13 +46,6 @@ def _read_yaml(path: Path) -> Mapping:
     if not isinstance(data, Mapping):
         raise BadInput(f"{path}: expected a mapping (merge_method, models or slices, ...) at the top level")
     return data
-
-
-def _validation_line(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    message = err["msg"].removeprefix("Value error, ")
-    return f"field {where}: {message}"
 
 
 def _resolve(name: str, models: Mapping[str, Path]) -> Path:

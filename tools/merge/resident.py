@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from tools.errors import BadInput, CladeError
+from tools.errors import BadInput
 from tools.merge.execute import TensorReader, stream
 from tools.merge.prepare import Prepared, load_recipe, prepare
 from tools.merge.recipe import Recipe
