@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import time
 from pathlib import Path
 
 from sandbox.config import Limits
@@ -119,13 +121,34 @@ class JobCgroup:
     def pids_exhausted(self) -> bool:
         return event_count(self.dirs["pids"] / "pids.events", "max") > 0
 
-    def remove(self) -> None:
+    def remove(self, timeout_s: float = 5.0) -> None:
+        """Kill every process of the job, then delete its directories.
+
+        The kernel does not delete a cgroup by itself, and rmdir fails (EBUSY) until the killed
+        processes have exited, which happens a moment after SIGKILL: retry until `timeout_s`,
+        then say which directory is left behind.
+        """
         self.kill_all()
+        deadline = time.monotonic() + timeout_s
         for directory in dict.fromkeys(self.dirs.values()):
-            try:
-                directory.rmdir()
-            except OSError:
-                pass  # still draining: the kernel frees it when its last process is reaped
+            while not _rmdir(directory):
+                if time.monotonic() > deadline:
+                    print(f"clade: warning: cgroup {directory} still holds processes after {timeout_s:.0f} s; "
+                          f"remove it with rmdir once they exit", file=sys.stderr)
+                    break
+                self.kill_all()
+                time.sleep(0.005)
+
+
+def _rmdir(directory: Path) -> bool:
+    """True when the directory is gone; False while the kernel still counts processes in it."""
+    try:
+        directory.rmdir()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def event_count(path: Path, key: str) -> int:
