@@ -39,8 +39,9 @@ OLD_TABLES = ("metrics",)  # dropped with the rest when an older index is rebuil
 
 
 class Index:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, durable: bool = False):
         self.path = path
+        self.durable = durable  # fsync the index too (the archive's `fsync: true`); otherwise a process kill is all it must survive
         self.lock = threading.RLock()
         self.db = self._connect()
 
@@ -57,7 +58,7 @@ class Index:
             db.close()
             raise BadInput(f"{self.path}: index schema {version} is newer than this Clade's ({INDEX_SCHEMA}); upgrade Clade, or delete the file to rebuild it from git")
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA synchronous={'NORMAL' if self.durable else 'OFF'}")  # OFF survives kill -9, not power loss
         if version is not None and version < INDEX_SCHEMA:
             for table in ("meta", *TABLES, *OLD_TABLES):
                 db.execute(f"DROP TABLE IF EXISTS {table}")

@@ -53,7 +53,7 @@ class Archive(ArchiveQueries):
         archive = cls(git_dir, fsync=fsync, redactor=redactor or Redactor.from_environ(os.environ))
         try:
             check_marker(archive.objects, archive.refs, archive.lock, create=create)
-            archive.index = Index(git_dir / INDEX_FILE)
+            archive.index = Index(git_dir / INDEX_FILE, durable=fsync)
             if repair:
                 archive.sync()
         except BaseException:
