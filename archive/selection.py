@@ -163,12 +163,18 @@ def pareto_front(points: Mapping[str, Sequence[float]]) -> list[str]:
 
 
 def _dominated_by(by, points):
-    """For each row of `points`: does some row of `by` dominate it?"""
-    if len(by) == 0:
-        return (points != points).any(axis=1)  # all False
-    ge = (by[:, None, :] >= points[None, :, :]).all(axis=2)
-    gt = (by[:, None, :] > points[None, :, :]).any(axis=2)
-    return (ge & gt).any(axis=0)
+    """For each row of `points`: does some row of `by` dominate it (>= on every objective, not equal)?
+    One 2-D comparison per objective, combined in place: the 3-D broadcast and its reductions
+    over the last axis cost ten times as much."""
+    import numpy as np
+
+    ge = np.ones((len(by), len(points)), dtype=bool)
+    eq = np.ones_like(ge)
+    for d in range(points.shape[1]):
+        column, row = by[:, d, None], points[None, :, d]
+        ge &= column >= row
+        eq &= column == row
+    return (ge & ~eq).any(axis=0)
 
 
 def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
