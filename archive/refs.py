@@ -2,7 +2,7 @@
 
 Loose refs are read as files and `packed-refs` is parsed (after `git pack-refs` or a fetch,
 refs may live there). A ref is written by writing its new value to a temporary file under
-`clade-tmp/` and renaming it over the ref file, so a ref is always either its old or its
+`clade-tmp/` and swapping it into place (`_swap_into_place`), so a ref is always either its old or its
 new value, and it is updated only after every object it names is in place. All updates
 happen under `WriterLock`, an exclusive `flock` on `clade.lock` that serialises writers
 across threads and processes.
