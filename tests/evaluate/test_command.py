@@ -67,3 +67,15 @@ def test_missing_program_is_bad_input(tmp_path):
     with pytest.raises(BadInput, match="empty"):
         run_command_evaluator([], tmp_path, timeout_s=5)
     assert os.path.isdir(tmp_path)
+
+
+def test_missing_working_directory_is_named_as_such(tmp_path):
+    with pytest.raises(BadInput, match="working directory .*nowhere does not exist"):
+        run_command_evaluator(["true"], tmp_path / "nowhere", timeout_s=5)
+
+
+def test_a_program_that_cannot_start_is_the_candidates_failure(tmp_path):
+    script = tmp_path / "eval.sh"
+    script.write_text("#!/bin/sh\necho '{\"fitness\": 1}'\n")  # not executable
+    with pytest.raises(CommandFailed, match="eval.sh` could not be started: Permission denied"):
+        run_command_evaluator([str(script)], tmp_path, timeout_s=5)

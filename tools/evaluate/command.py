@@ -38,13 +38,15 @@ def run_command_evaluator(argv: list[str], cwd: Path, *, timeout_s: float) -> di
 
 
 def _run(argv: list[str], cwd: Path, timeout_s: float) -> tuple[str, str, int]:
+    if not cwd.is_dir():
+        raise BadInput(f"evaluation command working directory {cwd} does not exist")
     try:
         proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True)
     except FileNotFoundError:
         raise BadInput(f"evaluation command {argv[0]!r} not found (cwd {cwd})") from None
-    except NotADirectoryError:
-        raise BadInput(f"evaluation command working directory {cwd} does not exist") from None
+    except OSError as exc:  # not executable, not a program, ...: the candidate's failure, not ours
+        raise CommandFailed(f"`{argv[0]}` could not be started: {exc.strerror or exc}", stdout="", stderr="") from None
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
