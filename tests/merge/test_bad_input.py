@@ -141,3 +141,29 @@ def test_real_process_exit_code_and_one_line(zoo, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "agents.cli", "merge", str(file), str(tmp_path / "out")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr
+
+
+def _rewrite_header(file, change):
+    """Rewrite a safetensors file's JSON header through `change(header)`, keeping its data bytes."""
+    raw = file.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + size])
+    change(header)
+    encoded = json.dumps(header).encode()
+    file.write_bytes(len(encoded).to_bytes(8, "little") + encoded + raw[8 + size :])
+
+
+def test_damaged_header_is_named(zoo, tmp_path, capsys):
+    broken = tmp_path / "damaged"
+    shutil.copytree(zoo["a"], broken)
+    _rewrite_header(broken / "model.safetensors", lambda h: h["model.layers.0.mlp.up_proj.weight"].update(shape=[1]))
+    expect(tmp_path, capsys, pair(zoo["base"], broken), "tensor model.layers.0.mlp.up_proj.weight spans bytes", "damaged file?")
+
+
+def test_malformed_shard_index_is_named(zoo, tmp_path, capsys):
+    broken = tmp_path / "sharded"
+    shutil.copytree(zoo["a"], broken)
+    (broken / "model.safetensors.index.json").write_text("{")
+    expect(tmp_path, capsys, pair(zoo["base"], broken), "model.safetensors.index.json: not valid JSON")
+    (broken / "model.safetensors.index.json").write_text("{}")
+    expect(tmp_path, capsys, pair(zoo["base"], broken), "model.safetensors.index.json: no weight_map")

@@ -63,7 +63,7 @@ def _read_config(path: Path) -> dict:
 def _tensor_index(path: Path) -> dict[str, TensorRef]:
     index = path / "model.safetensors.index.json"
     if index.is_file():
-        files = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        files = sorted(set(_weight_map(index).values()))
     else:
         files = sorted(p.name for p in path.glob("*.safetensors"))
     if not files:
@@ -74,6 +74,18 @@ def _tensor_index(path: Path) -> dict[str, TensorRef]:
             raise BadInput(f"{index}: names shard {file}, which does not exist")
         refs.update(read_header(path / file))
     return refs
+
+
+def _weight_map(index: Path) -> dict[str, str]:
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+    except ValueError as exc:
+        raise BadInput(f"{index}: not valid JSON ({exc})") from None
+    except (KeyError, TypeError):
+        raise BadInput(f"{index}: no weight_map (tensor name -> shard file)") from None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise BadInput(f"{index}: weight_map must map tensor names to shard file names")
+    return weight_map
 
 
 def config_layer_count(config: dict, where: Path | str) -> int:

@@ -11,6 +11,7 @@ bounded by the tensors in flight, never by the shard size.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,10 +63,19 @@ def read_header(path: Path) -> dict[str, TensorRef]:
 
 
 def _ref(path: Path, name: str, info: dict, data_start: int) -> TensorRef:
+    if not isinstance(info, dict):
+        raise BadInput(f"{path}: tensor {name} has a malformed header entry (damaged file?)")
     if info.get("dtype") not in DTYPES:
         raise BadInput(f"{path}: tensor {name} has unsupported dtype {info.get('dtype')!r}")
-    begin, end = info["data_offsets"]
-    return TensorRef(path, info["dtype"], tuple(info["shape"]), data_start + begin, data_start + end)
+    try:
+        begin, end = (int(v) for v in info["data_offsets"])
+        shape = tuple(int(d) for d in info["shape"])
+    except (KeyError, TypeError, ValueError):
+        raise BadInput(f"{path}: tensor {name} has no valid shape and data_offsets in the header (damaged file?)") from None
+    expected = math.prod(shape) * DTYPES[info["dtype"]].itemsize
+    if begin < 0 or end - begin != expected:
+        raise BadInput(f"{path}: tensor {name} spans bytes {begin}..{end} but shape {list(shape)} in {info['dtype']} needs {expected} (damaged file?)")
+    return TensorRef(path, info["dtype"], shape, data_start + begin, data_start + end)
 
 
 def read_tensor(ref: TensorRef) -> torch.Tensor:
