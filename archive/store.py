@@ -91,8 +91,10 @@ class Archive(ArchiveQueries):
                 self.objects.flush()
                 self.refs.write(CANDIDATES + cid, commit)
                 self.objects.compact()
+                # Recording an existing candidate again keeps what was attached to it since.
+                state = fold(base, []).model_copy(update={"id": cid}) if fresh else self._state(cid, record_json, self._note(commit), base)
                 with self.index.transaction() as ix:
-                    ix.put(commit, record_json, fold(base, []).model_copy(update={"id": cid}), fresh=fresh)
+                    ix.put(commit, record_json, state, fresh=fresh)
         for review in candidate.reviews:
             self.attach_review(cid, review)
         return cid
@@ -164,6 +166,10 @@ class Archive(ArchiveQueries):
         """The files of a candidate's git tree (candidate.json, recipe.yaml, workspace/...)."""
         tree = parse_commit(self.objects.read_kind(self.commit_of(ref), "commit"))[0]
         return read_files(self.objects, tree)
+
+    def _note(self, commit: str) -> bytes:
+        head = self.notes.head()
+        return self.notes.read(commit, head) if head else b""
 
     def _state(self, cid: str, base: str, note: bytes, parsed: Candidate | None = None) -> Candidate:
         """The record (`base`, its JSON text, or already `parsed`) folded with the note's events, sorted."""

@@ -92,8 +92,13 @@ def test_failed_candidates_are_records_with_reasons(archive):
 def test_recording_the_same_record_twice_gives_the_same_id(archive):
     a = source(archive, "a")
     c = Candidate(kind="merge", parents=[a], genotype={"recipe": recipe(a)}, proposer=Proposer(strategy="llm"))
-    assert archive.record(c) == archive.record(c)
+    cid = archive.record(c)
+    archive.attach_result(cid, ResultEvent(status="succeeded", metrics={"search": SplitMetrics(fitness=0.7)}))
+    assert archive.record(c) == cid
     assert len(archive.candidates()) == 2
+    again = archive.get(cid)  # what was attached in between survives the second record call
+    assert again.status == "succeeded" and again.metrics["search"].fitness == 0.7
+    assert [s.id for s in archive.top(1)] == [cid]
 
 
 def test_same_genotype_twice_is_two_candidates_found_by_hash(archive):
