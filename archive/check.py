@@ -25,7 +25,9 @@ def git_fsck(archive: Archive) -> list[str]:
                           capture_output=True, text=True)
     noise = ("notice:", "Checking", "checking")
     problems = [line for line in (done.stdout + done.stderr).splitlines() if line.strip() and not line.startswith(noise)]
-    return problems if done.returncode != 0 or problems else []
+    if done.returncode != 0 and not problems:
+        problems = [f"git fsck exited with status {done.returncode} without saying why"]
+    return problems
 
 
 def check(archive: Archive) -> tuple[int, list[str]]:

@@ -113,7 +113,7 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     from archive.check import check
     from tools.errors import BadInput
 
-    with open_archive(args) as archive:
+    with open_archive(args, repair=False) as archive:  # diagnose what opening would refuse to repair
         count, problems = check(archive)
     for problem in problems:
         print(problem)

@@ -146,7 +146,11 @@ class _Transaction:
 
     def __enter__(self) -> Index:
         self.index.lock.acquire()
-        self.index.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.index.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.index.lock.release()  # __exit__ will not run: never leave the lock held
+            raise
         return self.index
 
     def __exit__(self, exc_type, *exc) -> None:

@@ -161,3 +161,12 @@ def test_read_only_commands_import_no_torch(ws):
              "print('HEAVY', heavy, codes)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
     assert out.splitlines()[-1] == "HEAVY [] [0, 0]"
+
+
+def test_fsck_lists_a_corrupt_candidate_instead_of_refusing_to_open(ws, capsys):
+    root, ids = ws
+    marker = git(root / "archive", "rev-parse", MARKER).strip()
+    git(root / "archive", "update-ref", f"refs/candidates/{marker[:10]}", marker)  # a "candidate" with no record
+    (root / "archive" / INDEX_FILE).unlink()  # so opening must read it from git
+    code, out, err = run(capsys, "archive", "fsck", "--workspace", str(root))
+    assert code == 2 and marker[:10] in out and "problems in 5 candidates" in err
