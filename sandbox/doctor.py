@@ -30,7 +30,9 @@ def local_protections() -> list[Protection]:
     ns = {"bwrap": "bubblewrap", "unshare": "unshare"}.get(kind)
     uid = kind == "bwrap" and BWRAP_UID[0] in (bwrap_flags() or ())
     rows = [
-        ("environment is an allow-list (no host secrets)", True, "always"),
+        ("environment is an allow-list (no host secrets)", ns is not None,
+         f"allow-list; host processes hidden by a pid namespace ({ns})" if ns
+         else "NOT enforced: the job's own environment is an allow-list, but without a pid namespace it can read host processes' /proc/<pid>/environ; install bubblewrap"),
         ("network cut off", ns is not None, f"empty network namespace ({ns})" if ns else "NOT enforced: install bubblewrap"),
         ("file system read-only outside the job directory", kind == "bwrap", "bubblewrap read-only binds" if kind == "bwrap" else "NOT enforced: install bubblewrap"),
         ("only allow-listed host files visible (no home dirs, /run, /var, other jobs; /etc secrets masked)", kind == "bwrap",

@@ -2,7 +2,9 @@
 
 Nothing from the host passes except PATH, LANG/LC_ALL and TZ; HOME is the job directory;
 CUDA_VISIBLE_DEVICES is set by the scheduler. API keys, tokens and cloud credentials in
-the host environment therefore never reach a job, whatever their names.
+the host environment therefore never reach a job's own environment, whatever their names.
+Host processes' environments (/proc/<pid>/environ) are hidden only by a pid namespace
+(bubblewrap, unshare, docker); without one, `clade sandbox doctor` reports the gap.
 """
 
 from __future__ import annotations

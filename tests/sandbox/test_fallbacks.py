@@ -30,6 +30,8 @@ def test_weak_levels_warn_and_report_what_they_run_under(weak_backend, job_dir, 
 
 
 def test_weak_secret(weak_backend, job_dir, tmp_path, limits, monkeypatch):
+    if weak_backend.config.isolation == "none":
+        pytest.skip("without a pid namespace a job can read host processes' /proc/<pid>/environ (doctor says so)")
     hostile.test_host_secret_never_enters(weak_backend, job_dir, tmp_path, limits, monkeypatch)
 
 

@@ -7,6 +7,7 @@ succeeds on the same backend.
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -41,9 +42,15 @@ def test_host_secret_never_enters(backend, job_dir, tmp_path, limits, monkeypatc
     secret = f"sk-clade-test-{uuid.uuid4().hex}"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     monkeypatch.setenv("HF_TOKEN", secret)
+    # A host process that started with the key (setenv alone never shows in /proc/<pid>/environ).
+    holder = subprocess.Popen([PY, "-c", "import time; time.sleep(120)"], env={**os.environ, "OPENAI_API_KEY": secret})
     source = ("import os, glob\nprint(dict(os.environ))\nfor path in glob.glob('/proc/*/environ'):\n"
               "    try:\n        print(open(path, 'rb').read())\n    except OSError:\n        pass")
-    outcome = run_py(backend, job_dir, source, limits.model_copy(update={"output_bytes": 10_000_000}))
+    try:
+        outcome = run_py(backend, job_dir, source, limits.model_copy(update={"output_bytes": 10_000_000}))
+    finally:
+        holder.kill()
+        holder.wait()
     assert outcome.status == "ok", outcome
     assert "PATH" in outcome.stdout and secret not in outcome.stdout + outcome.stderr
     assert_normal_job_succeeds(backend, tmp_path, limits)
