@@ -16,14 +16,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sandbox.job import Job, Result
+from tools.errors import BadInput
 
 
-def parse_visible_devices(value: str) -> list[int] | None:
-    """GPU indices named by CUDA_VISIBLE_DEVICES ('' or '-1' means none; UUIDs count in order)."""
+def parse_visible_devices(value: str) -> list[int]:
+    """GPU indices named by CUDA_VISIBLE_DEVICES ('' or '-1' means none).
+
+    UUIDs and MIG names are refused rather than renumbered: a job given index 0 would land on
+    physical GPU 0, which may not be one the host allowed."""
     items = [v.strip() for v in value.split(",") if v.strip()]
     if not items or items[0] == "-1":
         return []
-    return [int(v) if v.isdigit() else i for i, v in enumerate(items)]
+    if not all(v.isdigit() for v in items):
+        raise BadInput(f"CUDA_VISIBLE_DEVICES={value!r}: GPU UUIDs and MIG names are not supported yet; "
+                       "name GPU indices there or in clade.yaml (sandbox.gpus: [0, 1])")
+    return [int(v) for v in items]
 
 
 def nvidia_smi_count() -> int:
@@ -45,7 +52,7 @@ def detect_gpus(setting: str | list[int], env: Mapping[str, str], smi_count: Cal
     if setting == "none":
         return []
     if "CUDA_VISIBLE_DEVICES" in env:
-        return parse_visible_devices(env["CUDA_VISIBLE_DEVICES"]) or []
+        return parse_visible_devices(env["CUDA_VISIBLE_DEVICES"])
     return list(range(smi_count()))
 
 

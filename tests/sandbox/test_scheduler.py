@@ -18,7 +18,7 @@ def job(name: str, gpus: int = 0) -> Job:
     return Job(id=name, kind="command", genotype={"argv": ["true"]}, device=DeviceRequest(gpus=gpus))
 
 
-@pytest.mark.parametrize("value, expected", [("", []), ("-1", []), ("0,1", [0, 1]), ("2, 3", [2, 3]), ("GPU-aa,GPU-bb", [0, 1])])
+@pytest.mark.parametrize("value, expected", [("", []), ("-1", []), ("0,1", [0, 1]), ("2, 3", [2, 3])])
 def test_parse_visible_devices(value, expected):
     assert parse_visible_devices(value) == expected
 
@@ -139,3 +139,10 @@ def test_fake_sandbox_replays_and_records():
     missing = sandbox.execute(job("b"))
     assert missing.status == "failed" and "no scripted result for job 'b'" in missing.reason
     assert [j.id for j in sandbox.jobs] == ["a", "b"] and sandbox.gpus == [[1], None]
+
+
+def test_gpu_uuids_are_refused_not_renumbered():
+    from tools.errors import BadInput
+
+    with pytest.raises(BadInput, match="CUDA_VISIBLE_DEVICES='GPU-aa,GPU-bb': GPU UUIDs and MIG names are not supported"):
+        parse_visible_devices("GPU-aa,GPU-bb")
