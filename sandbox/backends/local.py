@@ -10,12 +10,15 @@ Protects against (each proven by a test in tests/sandbox/test_hostile.py):
   the job is killed over the limit (a fast allocation can overshoot between samples);
 - printing gigabytes: stdout/stderr go to files in the job directory, the job is killed
   once either passes `output_bytes`, and the result holds at most that much of each;
-- leaving a child behind: everything in the job's cgroup / pid namespace / process group is
-  killed when the top process ends;
+- leaving a child behind: everything in the job's cgroup / pid namespace is killed when the
+  top process ends; with neither (isolation none, cgroups off) only the process group and
+  processes carrying the job's CLADE_JOB_DIR are found, so a child that calls setsid and
+  clears its environment escapes (doctor says so);
 - killing its parent: the job's parent is bwrap's init (or unshare, or a `sh` shim), never
   the Clade process;
 - CPU time (RLIMIT_CPU), file size (RLIMIT_FSIZE), core dumps (none);
 - reading secrets from the environment: the environment is an allow-list (environment.py);
+  host processes' /proc/<pid>/environ is hidden only with a pid namespace;
 - with bubblewrap only: network (empty network namespace), writes outside the job directory
   (read-only binds), host files outside an allow-list (no /root, /home, /run with the Docker
   socket, /var, other jobs; /etc secrets masked; see isolation.py), privileges (uid 65534 in
