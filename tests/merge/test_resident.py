@@ -73,3 +73,18 @@ def test_tied_template_module_shares_its_head(zoo, merger, tmp_path):
     on_disk = weights(tmp_path / "out")
     assert "lm_head.weight" not in on_disk
     assert torch.equal(module.get_output_embeddings().weight, on_disk["model.embed_tokens.weight"])
+
+
+def test_a_failed_apply_never_hands_back_its_half_filled_module(zoo):
+    from tools.errors import BadInput
+
+    fresh = ResidentMerger(zoo)
+    good = fresh.apply(RECIPES["linear"])
+    overflow = {"merge_method": "linear", "parameters": {"normalize": False},
+                "models": [{"model": "a", "parameters": {"weight": 3e38}}, {"model": "b", "parameters": {"weight": 3e38}}]}
+    with pytest.raises(BadInput, match="produced NaN or Inf"):
+        fresh.apply(overflow)
+    again = fresh.apply(RECIPES["linear"])
+    assert again is not good  # rebuilt, not the module the failed call wrote into
+    expected = ResidentMerger(zoo).apply(RECIPES["linear"]).state_dict()
+    assert all(torch.equal(again.state_dict()[k], expected[k]) for k in expected)

@@ -113,7 +113,11 @@ def _replace(tmp: Path, out_dir: Path) -> None:
     if out_dir.exists():
         old = out_dir.parent / f".{out_dir.name}.clade-old-{uuid.uuid4().hex[:8]}"
         out_dir.rename(old)
-        tmp.rename(out_dir)
+        try:
+            tmp.rename(out_dir)
+        except BaseException:
+            old.rename(out_dir)  # the previous merge goes back where it was
+            raise
         shutil.rmtree(old, ignore_errors=True)
     else:
         tmp.rename(out_dir)

@@ -46,17 +46,25 @@ class ResidentMerger:
         return prepare(self._recipe(recipe), self._open)
 
     def apply(self, recipe: Recipe | Mapping | Path | str, *, seed: int = 0) -> torch.nn.Module:
-        """The merge as a causal LM in eval mode (the same module object while the config holds)."""
+        """The merge as a causal LM in eval mode.
+
+        The same module object is refilled while the config holds, so a module returned earlier
+        changes with every call. A call that fails part-way leaves it half-filled and marks it
+        for rebuilding: never use a module from a failed call."""
         prepared = self.prepare(recipe)
         module = self._module_for(prepared)
         reader = _SharedCacheReader(prepared.sources, self.device, self._tensors)
         targets = _targets(module)
-        with torch.no_grad():
-            for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=2):
-                if plan.name not in targets:
-                    raise BadInput(f"tensor {plan.name}: the {type(module).__name__} built from {prepared.template.name}'s config has no such parameter")
-                targets[plan.name].copy_(tensor)
-        _check_covered(module, {p.name for p in prepared.plans}, prepared)
+        try:
+            with torch.no_grad():
+                for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=2):
+                    if plan.name not in targets:
+                        raise BadInput(f"tensor {plan.name}: the {type(module).__name__} built from {prepared.template.name}'s config has no such parameter")
+                    targets[plan.name].copy_(tensor)
+            _check_covered(module, {p.name for p in prepared.plans}, prepared)
+        except BaseException:
+            self._module, self._module_key = None, None
+            raise
         return module.eval()
 
     def tokenizer_dir(self, recipe: Recipe | Mapping | Path | str) -> Path:
