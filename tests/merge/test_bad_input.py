@@ -167,3 +167,14 @@ def test_malformed_shard_index_is_named(zoo, tmp_path, capsys):
     expect(tmp_path, capsys, pair(zoo["base"], broken), "model.safetensors.index.json: not valid JSON")
     (broken / "model.safetensors.index.json").write_text("{}")
     expect(tmp_path, capsys, pair(zoo["base"], broken), "model.safetensors.index.json: no weight_map")
+
+
+def test_config_names_the_dtype_the_weights_are_written_in(zoo, tmp_path):
+    half = altered(zoo["a"], tmp_path / "bf16", lambda t: t.update({k: v.to(torch.bfloat16) for k, v in t.items()}))
+    config = json.loads((half / "config.json").read_text())
+    config["dtype" if "torch_dtype" not in config else "torch_dtype"] = "bfloat16"
+    (half / "config.json").write_text(json.dumps(config))
+    merge_to_dir(load_recipe(pair(half, zoo["b"])), tmp_path / "out")  # bf16 + fp32, no dtype: fp32 out
+    written = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert written.get("dtype", written.get("torch_dtype")) == "float32"
+    assert next(iter(load_file(tmp_path / "out" / "model.safetensors").values())).dtype == torch.float32

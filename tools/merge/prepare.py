@@ -74,15 +74,14 @@ def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
     template = sources[config_model(recipe)]
     tokenizer = sources[tokenizer_model(recipe)]
     plans = plan_tensors(recipe, method, sources, template)
-    dtype = _config_dtype(recipe, plans)
+    dtype = _config_dtype(plans)
     config = output_config(template, recipe_slices(recipe, sources), sources, dtype)
     check_vocabulary(tokenizer, _embedding_rows(plans))
     return Prepared(recipe, method, sources, template, tokenizer, plans, config)
 
 
-def _config_dtype(recipe: Recipe, plans: list[TensorPlan]):
-    if recipe.out_dtype is None and recipe.dtype is None:
-        return None
+def _config_dtype(plans: list[TensorPlan]):
+    """The dtype the weights are written in, so config.json never claims another one."""
     return next((p.out_dtype for p in plans if not p.copy), None)
 
 
