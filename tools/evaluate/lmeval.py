@@ -20,6 +20,7 @@ import torch
 
 from tools.errors import BadInput
 from tools.evaluate.inference import generation_batches, greedy_generate, score, score_batches
+from tools.evaluate.prepare import stop_token_ids
 
 
 def evaluate_lmeval(model, tokenizer, tasks: list[str], *, include_path: Path | None = None, limit: int | None = None,
@@ -78,9 +79,13 @@ def _prefix_id(tokenizer) -> int:
 
 def _loglikelihood(model, tokenizer, pairs, batch_size, device) -> list[tuple[float, bool]]:
     encoded = []
+    limit = _max_len(model)
     for context, continuation in pairs:
         ctx = tokenizer(context)["input_ids"] if context else [_prefix_id(tokenizer)]
-        encoded.append((ctx, tokenizer(continuation, add_special_tokens=False)["input_ids"]))
+        cont = tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        if len(cont) >= limit:
+            raise BadInput(f"lm-eval request: a continuation of {len(cont)} tokens does not fit the model's {limit}-token context")
+        encoded.append((ctx[-(limit - len(cont)):], cont))  # cut the context from the left, as lm-eval does
     results: list = [None] * len(encoded)
     for batch in score_batches(encoded, batch_size, _pad(tokenizer), device):
         for row, value in zip(batch.rows, score(model, batch)):
@@ -102,7 +107,7 @@ def _generate(model, tokenizer, context: str, gen_kwargs: dict, *, device: str) 
     until = [until] if isinstance(until, str) else list(until)
     max_new = int(gen_kwargs.get("max_gen_toks", 256))
     ids = tokenizer(context)["input_ids"][-max(1, _max_len(model) - max_new):]
-    stops = [tokenizer.eos_token_id] + [t[0] for t in (tokenizer(u, add_special_tokens=False)["input_ids"] for u in until) if len(t) == 1]
+    stops = stop_token_ids(tokenizer, until)
     (batch,) = generation_batches([ids], 1, _pad(tokenizer), device)
     (tokens,) = greedy_generate(model, batch, max_new, torch.tensor(stops, device=device))
     text = tokenizer.decode(tokens, skip_special_tokens=True)

@@ -43,7 +43,7 @@ def prepare(task, examples: list[Example], tokenizer, batch_size: int, device: s
 
 
 def _prepare_generation(spec, tokenizer, examples, contexts, batch_size, pad, device) -> Prepared:
-    stop_ids = torch.tensor(_stop_ids(tokenizer, spec.stop), dtype=torch.long, device=device)
+    stop_ids = torch.tensor(stop_token_ids(tokenizer, spec.stop), dtype=torch.long, device=device)
     gen = tuple(generation_batches(contexts, batch_size, pad, device))
     longest = max(map(len, contexts)) + spec.max_new_tokens
     if not spec.score_target:
@@ -101,7 +101,7 @@ def _unknown(tokenizer, text: str) -> str:
     return text
 
 
-def _stop_ids(tokenizer, stops: list[str]) -> list[int]:
+def stop_token_ids(tokenizer, stops: list[str]) -> list[int]:
     """EOS plus every stop string that is exactly one token (longer ones are cut from the text)."""
     ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     for stop in stops:
