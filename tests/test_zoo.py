@@ -27,17 +27,6 @@ def ties(density: float) -> dict:
             "models": [{"model": n, "parameters": {"weight": 1.0, "density": density}} for n in EXPERT_OF.values()]}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core runner, OpenMP threads spin against each other."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def zoo():
     workspace = load_workspace(ZOO)
