@@ -7,10 +7,18 @@
 See archive/README.md. Nothing here imports torch.
 """
 
-from archive.record import (Candidate, CodeGenotype, Cost, MergeGenotype, Proposer, ResultEvent, Review,
-                            SourceGenotype, SplitMetrics)
-from archive.selection import CandidateSummary, Descriptor
-from archive.store import Archive
+from importlib import import_module
 
-__all__ = ["Archive", "Candidate", "CandidateSummary", "CodeGenotype", "Cost", "Descriptor", "MergeGenotype",
-           "Proposer", "ResultEvent", "Review", "SourceGenotype", "SplitMetrics"]
+# Exports resolve on first use, so `import archive.config` (every command loads clade.yaml) stays light.
+_EXPORTS = {
+    **{name: "archive.record" for name in ("Candidate", "CodeGenotype", "Cost", "MergeGenotype", "Proposer",
+                                           "ResultEvent", "Review", "SourceGenotype", "SplitMetrics")},
+    "CandidateSummary": "archive.selection", "Descriptor": "archive.selection", "Archive": "archive.store",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'archive' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)
