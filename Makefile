@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 # The optional extras are tested for real: lm-evaluation-harness and Ray.
 $(EXTRAS): $(STAMP)
-	$(PIP) -e '.[lmeval,ray]' torch==2.13.0
+	$(PIP) -e '.[lmeval,ray,browser]' torch==2.13.0
 	touch $@
 
 # The main job on the bundled example: a workspace from the tiny zoo, a task-arithmetic merge

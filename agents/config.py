@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents.code.config import CodeConfig
+from agents.planner_config import PlannerConfig
 from archive.config import ArchiveConfig
 from sandbox.config import SandboxConfig
 from tools.evaluate.spec import EvaluationConfig
@@ -37,6 +39,8 @@ class WorkspaceConfig(BaseModel):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    planner: PlannerConfig = Field(default_factory=PlannerConfig)
+    code: CodeConfig | None = None
 
 
 class Workspace(BaseModel):

@@ -36,6 +36,15 @@ PARETO_SQL = """
 SELECT '{' || group_concat('"' || f.id || '":' || f.metrics, ',') || '}'
 FROM fitness f JOIN candidates c ON c.id = f.id WHERE f.split = ? AND c.status = 'succeeded'
 """  # one JSON object, parsed in one call: 10,000 rows of Python objects cost more than the query
+SESSION_SQL = """
+SELECT c.id FROM candidates c JOIN records r ON r.id = c.id
+WHERE json_extract(r.base, '$.proposer.session') = ? ORDER BY c.created_at, c.id
+"""
+QUEUED_SQL = """
+SELECT c.id FROM candidates c JOIN records r ON r.id = c.id
+WHERE c.status = 'proposed' AND c.kind != 'source' AND json_extract(r.base, '$.proposer.session') IS NULL
+ORDER BY c.created_at, c.id
+"""
 CHUNK = 500
 
 
@@ -118,6 +127,14 @@ class ArchiveQueries:
     def find_genotype(self, genotype_hash: str) -> list[str]:
         """Ids of candidates with this genotype hash (`Candidate.genotype_hash()`): the dedupe check."""
         return [r[0] for r in self.index.query("SELECT id FROM candidates WHERE genotype_hash = ? ORDER BY created_at", (genotype_hash,))]
+
+    def session_candidates(self, session: str) -> list[str]:
+        """Ids of the candidates a search session proposed (`proposer.session`), oldest first."""
+        return [r[0] for r in self.index.query(SESSION_SQL, (session,))]
+
+    def queued(self) -> list[str]:
+        """Ids of candidates proposed outside any session (a person, `clade chat`) and not run yet, oldest first."""
+        return [r[0] for r in self.index.query(QUEUED_SQL)]
 
     def pareto(self, *, split: str = "search", objectives: list[str] | None = None) -> list[CandidateSummary]:
         """Succeeded candidates no other dominates on `objectives` (`task/metric`, `-task/metric` to minimise;

@@ -62,6 +62,8 @@ class Proposer(_Strict):
     model: str | None = None
     template_hash: str | None = None
     rationale: str = ""
+    session: str | None = Field(None, description="the search session that proposed it (None: a person, chat's queue)")
+    params: dict[str, Any] = Field(default_factory=dict, description="strategy-private data, e.g. CMA-ES generation and vector")
 
 
 class SplitMetrics(_Strict):
@@ -108,6 +110,7 @@ class Candidate(_Strict):
     metrics: dict[str, SplitMetrics] = Field(default_factory=dict)
     cost: Cost = Field(default_factory=Cost)
     logs: str = ""
+    lesson: str | None = Field(None, description="the planner's short reflection on the result, fed to later proposals")
     reviews: list[Review] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -153,6 +156,7 @@ class ResultEvent(_Strict):
     metrics: dict[str, SplitMetrics] = Field(default_factory=dict)
     cost: Cost = Field(default_factory=Cost)
     logs: str | None = None
+    lesson: str | None = None
 
     @model_validator(mode="after")
     def _reasoned(self) -> "ResultEvent":
@@ -182,4 +186,5 @@ def fold(candidate: Candidate, events: list[ResultEvent | ReviewEvent]) -> Candi
         state.metrics.update(ev.metrics)
         state.cost = state.cost + ev.cost
         state.logs = ev.logs if ev.logs is not None else state.logs
+        state.lesson = ev.lesson if ev.lesson is not None else state.lesson
     return state

@@ -84,6 +84,8 @@ build_image() {
 main() {
   local start; start=$(date +%s)
   ensure_tool bwrap bubblewrap || true
+  # The web page's end-to-end tests drive Debian's chromium through Playwright.
+  ensure_tool chromium chromium || true
   if start_dockerd; then build_image || true; fi
   say "done in $(( $(date +%s) - start )) s"
 }

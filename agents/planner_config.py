@@ -1,0 +1,47 @@
+"""`planner:` in clade.yaml: strategy, LLM, budget, selection and each strategy's settings.
+
+    planner:
+      strategy: auto            # auto | evolution | llm | hybrid | random (auto: hybrid with an llm, else evolution)
+      llm: {model: openai/gpt-4o-mini, api_key_env: OPENAI_API_KEY}    # absent: no LLM
+      budget: {candidates: 40, wall_s: null, dollars: null, tokens: null}
+      selection: {rule: dgm, parents: 1}
+      evolution: {method: ties, layer_groups: 2, population: 8, sigma: 0.2}
+      brief: brief.md           # the session brief every proposal reads (goals and constraints)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.budget import BudgetConfig
+from agents.evolution.config import EvolutionConfig
+from agents.llm.config import LLMConfig
+
+StrategyName = Literal["evolution", "llm", "hybrid", "random"]
+
+
+class SelectionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: Literal["dgm", "dgm_robust", "tournament", "best"] = "dgm"
+    parents: int = Field(1, gt=0, le=2, description="parents per proposal (2: crossover)")
+
+
+class PlannerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    strategy: Literal["auto", "evolution", "llm", "hybrid", "random"] = "auto"
+    llm: LLMConfig | None = None
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
+    hybrid_generations: int = Field(2, gt=0, description="CMA-ES generations refining each structure the LLM chooses")
+    repair_rounds: int = Field(3, ge=0, description="repair prompts for an invalid LLM reply before it counts as failed")
+    reflect: bool = True
+    brief: str = "brief.md"
+    seed: int = 0
+
+    def resolved_strategy(self) -> StrategyName:
+        if self.strategy != "auto":
+            return self.strategy
+        return "hybrid" if self.llm is not None else "evolution"
