@@ -1,0 +1,108 @@
+"""The chat's `propose` tool: validate a merge recipe or code tree and record it as a queued candidate.
+
+A proposal is recorded with status `proposed`, proposer strategy "chat" and no session, so
+`archive.queued()` lists it and the next `clade run` runs it first. `run_now` runs a merge
+at once through the workspace's sandbox backend and attaches the result (search split).
+A merge's parents default to the source candidates of the models its recipe names; a
+source missing from the archive is recorded (name and path as in clade.yaml).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from archive.record import Candidate, Cost, Proposer, ResultEvent, SplitMetrics
+from tools.errors import BadInput
+
+
+class ProposeArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["merge", "code"] = "merge"
+    recipe: dict[str, Any] | None = None
+    files: dict[str, str] | None = None
+    command: list[str] | None = None
+    parents: list[str] | None = None
+    rationale: str = Field("", max_length=4000)
+    run_now: bool = False
+
+
+def propose(tools, a: ProposeArgs) -> dict:
+    ws, archive = tools.workspace, tools.archive
+    genotype, parents = _merge(tools, a) if a.kind == "merge" else _code(tools, a)
+    seed = ws.config.planner.seed
+    candidate = Candidate(kind=a.kind, parents=parents, genotype=genotype,
+                          proposer=Proposer(strategy="chat", model=tools.model_name, template_hash=tools.template_hash,
+                                            rationale=a.rationale, params={"who": tools.who, "seed": seed}))
+    same = archive.find_genotype(candidate.genotype_hash())
+    if same:
+        raise BadInput(f"propose: the same genotype is already candidate {same[0]} ({archive.get(same[0]).status}); propose something new")
+    cid = archive.record(candidate)
+    if not a.run_now:
+        return {"id": cid, "status": "proposed", "queued": True, "parents": parents}
+    if a.kind == "code":
+        return {"id": cid, "status": "proposed", "queued": True, "parents": parents,
+                "note": "run_now runs merge candidates only; this code candidate waits for the next `clade run`"}
+    return run_merge(tools, cid, genotype["recipe"], seed)
+
+
+def _merge(tools, a: ProposeArgs) -> tuple[dict, list[str]]:
+    from tools.merge.api import load_recipe
+
+    if a.recipe is None or a.files is not None:
+        raise BadInput("propose: a merge proposal needs `recipe` (a mergekit-style mapping) and no `files`")
+    recipe = load_recipe(a.recipe, models=tools.workspace.model_paths())
+    parents = a.parents or source_ids(tools.archive, tools.workspace, sorted(recipe.referenced_models()))
+    return {"recipe": a.recipe}, parents
+
+
+def _code(tools, a: ProposeArgs) -> tuple[dict, list[str]]:
+    code = tools.workspace.config.code
+    command = a.command or (code.command if code else None)
+    if not a.files or a.recipe is not None or not a.parents:
+        raise BadInput("propose: a code proposal needs `files` (path -> text), `parents` (the candidate it edits) and no `recipe`")
+    if not command:
+        raise BadInput("propose: a code proposal needs `command` (clade.yaml has no code: section to take it from)")
+    return {"files": a.files, "command": command}, a.parents
+
+
+def source_ids(archive, workspace, names: list[str]) -> list[str]:
+    """The source candidates of these workspace models, recording any the archive lacks."""
+    known = {archive.get(r.id).genotype.name: r.id for r in archive.candidates(kind="source")}
+    declared = {s.name: s.path for s in workspace.config.sources}
+    if workspace.config.base is not None:
+        declared.setdefault("base", workspace.config.base)
+    ids = []
+    for name in names:
+        if name not in known:
+            if name not in declared:
+                raise BadInput(f"propose: model {name!r} is not a source in clade.yaml ({', '.join(declared)})")
+            known[name] = archive.record(Candidate(kind="source", genotype={"name": name, "path": declared[name]}))
+        ids.append(known[name])
+    return ids
+
+
+def run_merge(tools, cid: str, recipe: dict, seed: int) -> dict:
+    """Run the candidate now (search split) and attach its result."""
+    from agents.jobs import merge_job
+    from sandbox.api import make_backend
+
+    ws = tools.workspace
+    sandbox = tools.sandbox or make_backend(ws.config.sandbox)
+    tools.archive.attach_result(cid, ResultEvent(status="running"))
+    result = sandbox.execute(merge_job(ws, cid, recipe, split="search", seed=seed))
+    tools.archive.attach_result(cid, result_event(result, "search"))
+    c = tools.archive.get(cid)
+    return {"id": cid, "status": c.status, "fitness": c.fitness("search"), "reason": c.reason,
+            "tasks": c.metrics["search"].tasks if "search" in c.metrics else {}}
+
+
+def result_event(result, split: str) -> ResultEvent:
+    """A sandbox Result as the archive's ResultEvent."""
+    logs = "\n".join(part for part in (result.stdout, result.stderr) if part)
+    cost = Cost(compute_s=result.timings.total_s)
+    if result.status != "ok":
+        return ResultEvent(status="failed", reason=result.reason or f"the job ended {result.status}", cost=cost, logs=logs)
+    metrics = {split: SplitMetrics(fitness=result.fitness, tasks=result.metrics.get("tasks", {}))}
+    return ResultEvent(status="succeeded", metrics=metrics, cost=cost, logs=logs)
