@@ -1,0 +1,69 @@
+"""CMA-ES proposals over a genome: `cma_proposals` (parameter space) and `path_proposals` (layer paths).
+
+Both return the next members of a named run, rebuilt from `ctx.history` (cmaes.py): the
+members of the current generation that are not recorded yet, at most `ctx.wanted`. Every
+member's `proposer.params` holds run, generation, index and x (the genome), plus the
+structure it decodes under. A member recorded but not finished (proposed, running) is not
+proposed again; when all the current generation's missing members are in flight the result
+is [] until their results arrive (`in_flight(run, history)` tells the two cases apart).
+"""
+
+from __future__ import annotations
+
+from agents.evolution.cmaes import FINISHED, replay, run_members
+from agents.evolution.config import EvolutionConfig
+from agents.evolution.encoding import Encoding, parameter_encoding, path_encoding
+from agents.evolution.genome import Structure
+from agents.evolution.paths import PathStructure
+from agents.strategy import Context, Proposal
+
+
+def cma_proposals(run: str, structure: Structure, ctx: Context, *, config: EvolutionConfig,
+                  generations: int | None, strategy: str, seed: int = 0) -> list[Proposal]:
+    """The next up to `ctx.wanted` members of the CMA-ES run `run` over `structure`'s genome.
+
+    `config` gives population and sigma (its method/sources/layer_groups are not used: the
+    structure says what is searched); `generations` caps the run (None: unlimited) and the
+    result is [] once they are all told; `strategy` is written into each proposal; `seed`
+    (the planner's) and the run name seed the run. Decoded recipes are validated with the
+    merge engine (`load_recipe` and `prepare`, which read only headers; this imports torch):
+    one that fails is returned with `invalid` set, so it is recorded and told as a failure.
+    Parents are the source candidates (from `ctx.sources`) the recipe merges, base included.
+    """
+    return run_proposals(run, parameter_encoding(structure, ctx), ctx, config=config,
+                         generations=generations, strategy=strategy, seed=seed)
+
+
+def path_proposals(run: str, structure: PathStructure, ctx: Context, *, config: EvolutionConfig,
+                   generations: int | None, strategy: str, seed: int = 0) -> list[Proposal]:
+    """As `cma_proposals`, over the layer-path genome (paths.py) of `structure`."""
+    return run_proposals(run, path_encoding(structure, ctx), ctx, config=config,
+                         generations=generations, strategy=strategy, seed=seed)
+
+
+def run_proposals(run: str, encoding: Encoding, ctx: Context, *, config: EvolutionConfig,
+                  generations: int | None, strategy: str, seed: int = 0) -> list[Proposal]:
+    if ctx.wanted <= 0:
+        return []
+    current = replay(run, ctx.history, encoding.x0, sigma=config.sigma, population=config.population,
+                     seed=seed, generations=generations)
+    if current is None:
+        return []
+    recorded = run_members(run, ctx.history)
+    missing = [i for i in range(config.population) if (current.generation, i) not in recorded]
+    return [member_proposal(run, encoding, current.generation, i, current.solutions[i], strategy) for i in missing[:ctx.wanted]]
+
+
+def in_flight(run: str, history) -> int:
+    """How many of the run's recorded members have no result yet."""
+    return sum(1 for c in run_members(run, history).values() if c.status not in FINISHED)
+
+
+def member_proposal(run: str, encoding: Encoding, generation: int, index: int, x: list[float], strategy: str,
+                    how: str = "CMA-ES") -> Proposal:
+    """The proposal for one member: the decoded recipe (with `invalid` set if the engine refuses it)."""
+    params = {"run": run, "generation": generation, "index": index, "x": x, **encoding.params}
+    rationale = f"{how} run {run}, generation {generation}, member {index}: {encoding.describe}"
+    recipe, invalid = encoding.decode_checked(x)
+    return Proposal(kind="merge", parents=encoding.parents(recipe), genotype={"recipe": recipe}, strategy=strategy,
+                    rationale=rationale, params=params, invalid=invalid)

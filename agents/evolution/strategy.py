@@ -1,0 +1,87 @@
+"""The `evolution` strategy (CMA-ES over the configured space) and the `random` baseline.
+
+Both read `planner.evolution` (config.py) and hold no state: every call rebuilds the run from
+`ctx.history` (search.py). Spaces: `parameters` is one CMA-ES run named `evolution/parameters`
+over the configured method, every configured source and `layer_groups` groups; `paths` one run
+named `evolution/paths` over layer paths through the sources (paths.py). `both` is not
+implemented (see README.md) and is refused with a line naming the field.
+"""
+
+from __future__ import annotations
+
+import random
+
+from agents.config import Workspace
+from agents.evolution.config import EvolutionConfig
+from agents.evolution.encoding import Encoding, parameter_encoding, path_encoding
+from agents.evolution.genome import Structure
+from agents.evolution.paths import PathStructure
+from agents.evolution.search import member_proposal, run_proposals
+from agents.evolution.cmaes import run_members
+from agents.evolution.transforms import logit
+from agents.planner_config import PlannerConfig
+from agents.strategy import Context, Proposal
+from tools.errors import BadInput
+
+
+def search_sources(config: EvolutionConfig, workspace: Workspace) -> list[str]:
+    """The configured sources (default: every source in clade.yaml), checked against clade.yaml."""
+    known = [s.name for s in workspace.config.sources]
+    names = config.sources if config.sources is not None else known
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise BadInput(f"clade.yaml: planner.evolution.sources {names} must name sources listed under `sources:` ({', '.join(known) or 'none'})")
+    return list(names)
+
+
+def check_space(config: EvolutionConfig) -> None:
+    if config.space == "both":
+        raise BadInput("clade.yaml: planner.evolution.space `both` is not implemented yet; use `parameters` or `paths`")
+
+
+class _SpaceStrategy:
+    def __init__(self, planner: PlannerConfig, workspace: Workspace):
+        self.config, self.seed = planner.evolution, planner.seed
+        check_space(self.config)
+        self.sources = search_sources(self.config, workspace)
+
+    def encoding(self, ctx: Context) -> Encoding:
+        if self.config.space == "paths":
+            return path_encoding(PathStructure.from_config(self.config, self.sources), ctx)
+        return parameter_encoding(Structure.from_config(self.config, self.sources), ctx)
+
+
+class EvolutionStrategy(_SpaceStrategy):
+    """CMA-ES over the configured space for `generations` generations (None: until the budget ends)."""
+
+    name = "evolution"
+
+    def propose(self, ctx: Context) -> list[Proposal]:
+        run = f"evolution/{self.config.space}"
+        return run_proposals(run, self.encoding(ctx), ctx, config=self.config, generations=self.config.generations,
+                             strategy=self.name, seed=self.seed)
+
+
+class RandomStrategy(_SpaceStrategy):
+    """Uniform random genomes of the same space: every decoded value uniform in its range
+    (a path slot is on with probability 1/2). Member k's genome depends only on the seed and k."""
+
+    name = "random"
+    run = "random"
+
+    def propose(self, ctx: Context) -> list[Proposal]:
+        if ctx.wanted <= 0:
+            return []
+        encoding = self.encoding(ctx)
+        taken = {index for _, index in run_members(self.run, ctx.history)}
+        indices, k = [], 0
+        while len(indices) < ctx.wanted:
+            if k not in taken:
+                indices.append(k)
+            k += 1
+        return [member_proposal(self.run, encoding, 0, k, self.genome(k, len(encoding.x0)), self.name,
+                                how="uniform random") for k in indices]
+
+    def genome(self, index: int, size: int) -> list[float]:
+        rng = random.Random(f"{self.seed}:{self.run}:{self.config.space}:{index}")
+        return [logit(rng.random()) for _ in range(size)]
