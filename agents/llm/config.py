@@ -25,3 +25,4 @@ class LLMConfig(BaseModel):
     fallback_after: int = Field(3, gt=0, description="consecutive failed LLM calls before the session falls back to evolution")
     input_per_mtok: float | None = Field(None, ge=0, description="$ per million prompt tokens (default: litellm's price list)")
     output_per_mtok: float | None = Field(None, ge=0, description="$ per million completion tokens")
+    retry_after_cap_s: float = Field(60.0, ge=0, description="longest wait honoured from a 429's Retry-After header")
