@@ -1,13 +1,21 @@
-"""Materialize and evaluate a merge job inside the worker (imports torch; worker only).
+"""Materialize and evaluate a merge job inside a worker (imports torch; workers only).
 
 The merge is built in memory with `tools.merge.api.ResidentMerger` (the same tensors as
 `merge_to_dir`, without writing weights to disk) and measured with
 `tools.evaluate.api.evaluate_module` on the suite of the workspace the job names.
+
+Both workers call `merge_and_evaluate`: the one-shot worker (sandbox/worker.py) with fresh,
+empty `MergeCaches`, the resident worker (sandbox/resident_worker.py) with one `MergeCaches`
+kept across jobs, so a second job reuses the opened sources and the tensors already read, the
+loaded suite (its data and tokenised prompts) and the tokenizer. The computation is the same
+either way; only what is already in memory differs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +23,74 @@ from sandbox.job import Job, Timings
 from tools.errors import BadInput
 
 
-def merge_and_evaluate(job: Job, device: str, timings: Timings) -> tuple[float, dict[str, Any]]:
+@dataclass
+class MergeCaches:
+    """What a worker keeps between merge jobs: mergers per (models, device), suites, tokenizers."""
+
+    mergers: dict[tuple, Any] = field(default_factory=dict)
+    suites: dict[tuple[str, str], Any] = field(default_factory=dict)
+    tokenizers: dict[str, Any] = field(default_factory=dict)
+
+    def merger(self, models: dict[str, Path], device: str) -> tuple[Any, bool]:
+        """The ResidentMerger for these sources on `device`, and whether it already existed."""
+        from tools.merge.api import ResidentMerger
+
+        key = (tuple(sorted((name, str(path)) for name, path in models.items())), device)
+        cached = key in self.mergers
+        if not cached:
+            self.mergers[key] = ResidentMerger(models, device=device)
+        return self.mergers[key], cached
+
+    def suite(self, workspace: str) -> tuple[Any, bool]:
+        """The loaded suite of the workspace at `workspace`, keyed by its clade.yaml's content."""
+        from agents.workspace import load_workspace
+        from tools.evaluate.api import load_suite
+
+        digest = hashlib.sha256((Path(workspace) / "clade.yaml").read_bytes()).hexdigest()
+        key = (workspace, digest)
+        cached = key in self.suites
+        if not cached:
+            self.suites[key] = load_suite(load_workspace(workspace))
+        return self.suites[key], cached
+
+    def tokenizer(self, directory: Path) -> tuple[Any, bool]:
+        from transformers import AutoTokenizer
+
+        key = str(directory)
+        cached = key in self.tokenizers
+        if not cached:
+            self.tokenizers[key] = AutoTokenizer.from_pretrained(key)
+        return self.tokenizers[key], cached
+
+
+def check_merge_job(job: Job) -> None:
     if not isinstance(job.genotype.get("recipe"), dict):
         raise BadInput(f"job {job.id}: a merge job needs genotype.recipe (the merge recipe as a mapping)")
     if not job.evaluation.workspace:
         raise BadInput(f"job {job.id}: a merge job needs evaluation.workspace (the workspace whose suite measures it)")
-    from transformers import AutoTokenizer
 
-    from agents.workspace import load_workspace
-    from tools.evaluate.api import evaluate_module, load_suite
-    from tools.merge.api import ResidentMerger, load_recipe
-    start = time.monotonic()
+
+def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCaches | None = None) -> tuple[float, dict[str, Any]]:
+    """Fitness and metrics of the job's merge; with `caches`, `metrics["resident"]` says what was reused."""
+    check_merge_job(job)
+    import torch
+
+    from tools.evaluate.api import evaluate_module
+    from tools.merge.api import load_recipe
+    resident, start = caches is not None, time.monotonic()
+    caches = caches if caches is not None else MergeCaches()
+    torch.manual_seed(job.seed)  # the same global RNG state for every job, fresh process or not
     models = {name: Path(path) for name, path in job.models.items()}
     recipe = load_recipe(job.genotype["recipe"], models=models)
-    merger = ResidentMerger(models, device=device)
+    merger, sources_cached = caches.merger(models, device)
     model = merger.apply(recipe, seed=job.seed)
-    tokenizer = AutoTokenizer.from_pretrained(str(merger.tokenizer_dir(recipe)))
+    tokenizer, tokenizer_cached = caches.tokenizer(merger.tokenizer_dir(recipe))
     timings.materialize_s = time.monotonic() - start
-    suite = load_suite(load_workspace(job.evaluation.workspace))
+    suite, suite_cached = caches.suite(job.evaluation.workspace)
     evaluated = evaluate_module(model, tokenizer, suite, split=job.evaluation.split, device=device)
     timings.evaluate_s = time.monotonic() - start - timings.materialize_s
     # The whole EvalResult, `stage` included: a result cut short by the cascade must not pass for a full one.
-    return evaluated.fitness, evaluated.model_dump()
+    metrics = evaluated.model_dump()
+    if resident:
+        metrics["resident"] = {"sources_cached": sources_cached, "suite_cached": suite_cached, "tokenizer_cached": tokenizer_cached}
+    return evaluated.fitness, metrics

@@ -2,8 +2,10 @@
 
 A backend hands it a `Handle` (a started process or container). The loop polls, at most
 every `POLL_S`, for the process's end, the wall-clock deadline, the size of the captured
-stdout/stderr files and (when the kernel does not enforce it) the job's resident memory,
-and kills the whole job, never just stops waiting. It returns why it stopped.
+stdout/stderr files, (when the kernel does not enforce it) the job's resident memory, and
+a `cancel` file in the job directory (how the host stops a job through any backend, e.g. a
+resident worker past a job's deadline: verdict "cancelled", status `killed`), and kills
+the whole job, never just stops waiting. It returns why it stopped.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sandbox.outcome import STDERR, STDOUT, RunOutcome, describe_exit, read_capp
 
 POLL_S = 0.02
 MB = 1024 * 1024
+CANCEL = "cancel"
 
 
 class Handle(Protocol):
@@ -75,6 +78,8 @@ def watch(handle: Handle, job_dir: Path, limits: Limits, *, sample_memory: bool)
 
 
 def _breach(job_dir: Path, limits: Limits, used: int | None, late: bool) -> tuple[str, str] | None:
+    if (job_dir / CANCEL).exists():
+        return "cancelled", f"cancelled by the host (a {CANCEL!r} file appeared in the job directory); killed the whole job"
     if late:
         return "timeout", f"exceeded the wall-clock limit of {limits.wall_s:g} s; killed the whole job"
     output = _output_breach(job_dir, limits.output_bytes)
