@@ -1,0 +1,115 @@
+"""`clade run`: an autonomous search session with live progress (see agents/session/README.md).
+
+    clade run [DIR] [--planner evolution|llm|hybrid|random] [--budget N] [--backend local|docker|ray]
+              [--resume] [--json] [--seed N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+STRATEGIES = ("evolution", "llm", "hybrid", "random")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("run", help="run a search session (live progress; --resume continues a killed one)")
+    p.add_argument("dir", nargs="?", help="the workspace (default: --workspace, or the nearest parent holding clade.yaml)")
+    p.add_argument("--planner", choices=STRATEGIES, help="proposal strategy (default: planner.strategy in clade.yaml)")
+    p.add_argument("--budget", type=int, metavar="N", help="candidates the session may record (default: planner.budget.candidates)")
+    p.add_argument("--backend", choices=("local", "docker", "ray"), help="sandbox backend (default: sandbox.backend)")
+    p.add_argument("--resume", action="store_true", help="continue the newest unfinished session")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument("--seed", type=int, help="the session's seed (default: planner.seed)")
+    p.set_defaults(handler=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from agents.session.display import make_display
+    from agents.session.runner import run_session
+    from agents.workspace import load_workspace
+    from tools.errors import BadInput
+
+    if args.budget is not None and args.budget <= 0:
+        raise BadInput(f"--budget {args.budget}: give a positive number of candidates")
+    workspace = load_workspace(args.dir or getattr(args, "workspace", None))
+    session = _session(args, workspace)
+    session.display = make_display()
+    try:
+        with _open_archive(workspace) as archive:
+            summary = run_session(session, archive)
+    finally:
+        session.display.close()
+    if args.json:
+        print(json.dumps(summary.model_dump()))
+    else:
+        print(_sentence(summary))
+    return 0
+
+
+def _session(args, workspace):
+    """The session to run: a new one from clade.yaml and the flags, or (--resume) the newest unfinished one."""
+    from agents.session import records
+    from agents.session.runner import Session
+    from agents.strategies.registry import make_strategy
+
+    planner = workspace.config.planner
+    if args.resume:
+        record = records.newest_unfinished(workspace)
+        record = record.model_copy(update=_overrides(args, record))
+    else:
+        budget = planner.budget.model_copy(update={"candidates": args.budget}) if args.budget else planner.budget
+        record = records.SessionRecord(id=records.new_session_id(), strategy=args.planner or planner.resolved_strategy(),
+                                       seed=planner.seed if args.seed is None else args.seed, budget=budget,
+                                       backend=args.backend or workspace.config.sandbox.backend)
+    strategy = make_strategy(record.strategy, planner, workspace)
+    return Session(workspace=workspace, record=record, strategy=strategy, backend=_backend(workspace, record.backend),
+                   model=_model(workspace, record.strategy))
+
+
+def _overrides(args, record) -> dict:
+    """On --resume, flags given again replace what the record says (e.g. a larger --budget)."""
+    update = {}
+    if args.budget:
+        update["budget"] = record.budget.model_copy(update={"candidates": args.budget})
+    if args.planner:
+        update["strategy"] = args.planner
+    if args.backend:
+        update["backend"] = args.backend
+    if args.seed is not None:
+        update["seed"] = args.seed
+    return update
+
+
+def _backend(workspace, name: str):
+    from sandbox.api import make_backend
+
+    return make_backend(workspace.config.sandbox, name)
+
+
+def _model(workspace, strategy: str):
+    llm = workspace.config.planner.llm
+    if llm is None or strategy not in ("llm", "hybrid"):
+        return None
+    from agents.llm.client import make_model
+
+    return make_model(llm, os.environ)
+
+
+def _open_archive(workspace):
+    from archive.store import Archive
+
+    return Archive.open(workspace.path(workspace.config.archive.path), create=True, fsync=workspace.config.archive.fsync)
+
+
+def _sentence(s) -> str:
+    best = "no candidate succeeded" if s.best_id is None else f"best {s.best_id}: held-out fitness {_f(s.best_fitness)}"
+    return (f"session {s.session}: {s.candidates} candidates ({s.succeeded} succeeded, {s.failed} failed); "
+            f"{best} vs best source {_f(s.best_source_fitness)}")
+
+
+def _f(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+

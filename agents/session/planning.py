@@ -1,0 +1,70 @@
+"""Nodes observe, select, propose and their routing: each a plain function returning a partial state update."""
+
+from __future__ import annotations
+
+from agents.errors import BudgetExceeded, LLMUnavailable
+from agents.session import context
+from agents.session.proposals import to_candidates
+from agents.session.runtime import Runtime
+from agents.session.state import AfterObserve, AfterPropose, SessionState
+
+
+def observe(state: SessionState, rt: Runtime) -> dict:
+    """Count what the session spent; queue unfinished candidates; stop at the first limit reached."""
+    rt.hooks.on_round()
+    session = state["session"]
+    rt.budget.spent.candidates = len(rt.archive.session_candidates(session))
+    waiting = context.unfinished(rt, session)
+    if waiting:
+        return {"pending": waiting, "stop": None}
+    try:
+        rt.budget.check_job()
+    except BudgetExceeded as exc:
+        return {"pending": [], "stop": f"budget reached ({exc})"}
+    return {"pending": [], "stop": None}
+
+
+def route_observe(state: SessionState) -> AfterObserve:
+    if state.get("pending"):
+        return "execute"
+    return "stop" if state.get("stop") else "select"
+
+
+def select(state: SessionState, rt: Runtime) -> dict:
+    done = len(rt.archive.session_candidates(state["session"]))
+    return {"parents": context.select_parents(rt, context.session_rng(rt, done))}
+
+
+def propose(state: SessionState, rt: Runtime) -> dict:
+    """Ask the strategy for up to one proposal per free slot, within the candidate budget."""
+    strategy = rt.current_strategy(state.get("fallback", False))
+    remaining = rt.budget.remaining_candidates()
+    wanted = rt.executor.slots if remaining is None else min(rt.executor.slots, remaining)
+    ctx = context.build_context(rt, state["session"], state.get("parents", []), wanted, state.get("fallback", False))
+    try:
+        proposals = strategy.propose(ctx)
+    except BudgetExceeded as exc:
+        return {"proposals": [], "stop": f"budget reached ({exc})"}
+    except LLMUnavailable as exc:
+        return _llm_failed(state, rt, exc)
+    if not proposals:
+        return {"proposals": [], "llm_failures": 0, "stop": f"strategy {strategy.name} has nothing more to propose"}
+    if len(proposals) > wanted:
+        rt.display.line(f"strategy {strategy.name} returned {len(proposals)} proposals for {wanted} wanted; keeping the first {wanted}")
+    return {"proposals": to_candidates(proposals[:wanted], state["session"], rt), "llm_failures": 0}
+
+
+def _llm_failed(state: SessionState, rt: Runtime, exc: LLMUnavailable) -> dict:
+    failures = state.get("llm_failures", 0) + 1
+    limit = rt.planner.llm.fallback_after if rt.planner.llm else 1
+    rt.display.line(f"LLM failed ({failures} in a row): {exc}")
+    if failures < limit:
+        return {"proposals": [], "llm_failures": failures}
+    reason = f"{failures} consecutive LLM failures (last: {exc}); falling back to evolution for the rest of the session"
+    rt.display.line(reason)
+    rt.hooks.on_fallback(reason)
+    return {"proposals": [], "llm_failures": 0, "fallback": True}
+
+
+def route_propose(state: SessionState) -> AfterPropose:
+    return "stop" if state.get("stop") else "validate"

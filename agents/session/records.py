@@ -1,0 +1,92 @@
+"""Session records: `<workspace>/.clade/sessions/<id>.json`, one per `clade run` session.
+
+A record says how the session was started (strategy, seed, budget), each run's wall time
+(updated every round, so a kill -9 loses at most one round of it), its status
+(running | finished | stopped) and why it stopped. `--resume` picks the newest record not
+finished. Written atomically (temporary file + rename).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agents.budget import BudgetConfig
+from agents.config import Workspace
+from tools.errors import BadInput, describe_validation_error
+
+SESSIONS_DIR = Path(".clade") / "sessions"
+CHECKPOINTS = Path(".clade") / "checkpoints.sqlite"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Run(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    started_at: datetime = Field(default_factory=_now)
+    wall_s: float = 0.0
+    ended: bool = False
+
+
+class SessionRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    strategy: str
+    seed: int
+    budget: BudgetConfig
+    backend: str
+    status: Literal["running", "finished", "stopped"] = "running"
+    runs: list[Run] = Field(default_factory=list)
+    stop_reason: str | None = None
+    fallback: str | None = Field(None, description="why the session switched to evolution, when it did")
+    created_at: datetime = Field(default_factory=_now)
+
+    def earlier_wall_s(self) -> float:
+        """Wall time of every run but the current (last) one."""
+        return sum(r.wall_s for r in self.runs[:-1])
+
+
+def new_session_id(now: datetime | None = None) -> str:
+    return f"s-{(now or _now()):%Y%m%d-%H%M}-{secrets.token_hex(2)}"
+
+
+def sessions_dir(workspace: Workspace) -> Path:
+    return workspace.root / SESSIONS_DIR
+
+
+def checkpoints_path(workspace: Workspace) -> Path:
+    return workspace.root / CHECKPOINTS
+
+
+def save(workspace: Workspace, record: SessionRecord) -> None:
+    directory = sessions_dir(workspace)
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{record.id}.", dir=directory)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(record.model_dump_json(indent=1))
+    os.replace(tmp, directory / f"{record.id}.json")
+
+
+def load(path: Path) -> SessionRecord:
+    try:
+        return SessionRecord.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        raise BadInput(f"{path}: not a session record ({describe_validation_error(exc)}); move it out of {path.parent}") from None
+
+
+def newest_unfinished(workspace: Workspace) -> SessionRecord:
+    """The session `clade run --resume` continues: the newest one not finished."""
+    directory = sessions_dir(workspace)
+    records = [load(p) for p in sorted(directory.glob("s-*.json"))] if directory.is_dir() else []
+    open_ = [r for r in records if r.status != "finished"]
+    if not open_:
+        raise BadInput(f"no unfinished session in {directory} to resume; start one with `clade run` (without --resume)")
+    return max(open_, key=lambda r: r.created_at)

@@ -1,0 +1,83 @@
+"""Nodes execute, record and reflect: run the batch, attach its results, attach a lesson per result."""
+
+from __future__ import annotations
+
+from agents.session.executor import build_job
+from agents.session.lessons import lesson_for
+from agents.session.report import progress
+from agents.session.runtime import Runtime
+from agents.session.state import SessionState
+from archive.record import ResultEvent, SplitMetrics
+from sandbox.job import Result
+
+LOG_TAIL = 4000
+
+
+def execute(state: SessionState, rt: Runtime) -> dict:
+    """Mark each pending candidate running, then run the batch in parallel within the slots."""
+    candidates = [rt.archive.get(cid) for cid in state.get("pending", [])]
+    jobs = {}
+    for c in candidates:
+        rt.archive.attach_result(c.id, ResultEvent(status="running"))
+        jobs[c.id] = build_job(rt.workspace, c, split="search", seed=rt.seed, gpus=rt.gpus_per_job())
+    if not jobs:
+        return {"results": {}}
+    rt.display.line(f"running {', '.join(jobs)}")
+    rt.display.update(progress(rt, state["session"], running=list(jobs)))
+    by_job = rt.executor.run(list(jobs.values()))
+    return {"results": {cid: by_job[job.id].model_dump(mode="json") for cid, job in jobs.items()}}
+
+
+def record(state: SessionState, rt: Runtime) -> dict:
+    done = []
+    for cid, data in state.get("results", {}).items():
+        if rt.archive.get(cid).status not in ("proposed", "running"):
+            done.append(cid)  # attached before a kill cut this node short: never twice
+            continue
+        event = result_event(Result.model_validate(data), "search")
+        rt.archive.attach_result(cid, event)
+        rt.display.line(f"{cid} {event.status}" + (f" search fitness {event.metrics['search'].fitness:.4f}" if event.metrics else f": {event.reason}"))
+        done.append(cid)
+    return {"results": {}, "pending": [], "done": done}
+
+
+def result_event(result: Result, split: str) -> ResultEvent:
+    """A sandbox Result as the archive's result event: succeeded with the split's metrics, or failed with the reason."""
+    logs = _tail(result.stdout, "stdout") + _tail(result.stderr, "stderr")
+    cost = {"compute_s": result.timings.total_s}
+    if result.status == "ok" and result.fitness is not None:
+        metrics = {split: SplitMetrics(fitness=result.fitness, tasks=_tasks(result))}
+        return ResultEvent(status="succeeded", metrics=metrics, cost=cost, logs=logs)
+    reason = result.reason or f"sandbox status {result.status} with no fitness"
+    return ResultEvent(status="failed", reason=reason, cost=cost, logs=logs)
+
+
+def _tasks(result: Result) -> dict[str, dict[str, float]]:
+    """Merge jobs report task -> metric -> value; a code job's command prints flat metrics (kept as task `command`)."""
+    tasks = result.metrics.get("tasks")
+    if isinstance(tasks, dict):
+        return {t: {m: float(v) for m, v in ms.items() if _number(v)} for t, ms in tasks.items() if isinstance(ms, dict)}
+    flat = {k: float(v) for k, v in result.metrics.items() if _number(v)}
+    return {"command": flat} if flat else {}
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _tail(text: str, name: str) -> str:
+    if not text:
+        return ""
+    cut = text[-LOG_TAIL:]
+    head = f"[{name}, last {LOG_TAIL} of {len(text)} characters]\n" if len(text) > LOG_TAIL else f"[{name}]\n"
+    return head + cut + "\n"
+
+
+def reflect(state: SessionState, rt: Runtime) -> dict:
+    """A short lesson per result (LLM when the session has one, else a rule), kept on the candidate."""
+    for cid in state.get("done", []):
+        lesson, cost = lesson_for(rt.archive.get(cid), rt, fallback=state.get("fallback", False))
+        rt.archive.attach_result(cid, ResultEvent(lesson=lesson, cost=cost))
+    rt.display.update(progress(rt, state["session"]))
+    return {"done": [], "rounds": state.get("rounds", 0) + 1}
+

@@ -1,0 +1,55 @@
+"""What the session graph's nodes work with: the collaborators the factory injects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.budget import Budget
+from agents.config import Workspace
+from agents.llm.base import Model
+from agents.session.display import Display, PlainDisplay
+from agents.session.executor import Executor
+from agents.strategy import Strategy
+from archive.record import Candidate
+
+
+@dataclass
+class Hooks:
+    """Callbacks into whoever keeps the session record (runner.py); no-ops by default."""
+
+    on_round: Callable[[], None] = lambda: None
+    on_fallback: Callable[[str], None] = lambda reason: None
+
+
+@dataclass
+class Runtime:
+    workspace: Workspace
+    archive: Any  # archive.Archive
+    executor: Executor
+    budget: Budget
+    strategy: Strategy
+    make_fallback: Callable[[], Strategy]
+    model: Model | None = None
+    display: Display = field(default_factory=PlainDisplay)
+    hooks: Hooks = field(default_factory=Hooks)
+    seed: int = 0
+    sources: list[Candidate] = field(default_factory=list)
+    prompts_dir: Path | None = None  # None: the prompts/ of this checkout
+    _fallback: Strategy | None = None
+
+    @property
+    def planner(self):
+        return self.workspace.config.planner
+
+    def current_strategy(self, fallback: bool) -> Strategy:
+        if not fallback:
+            return self.strategy
+        if self._fallback is None:
+            self._fallback = self.make_fallback()
+        return self._fallback
+
+    def gpus_per_job(self) -> int:
+        return 1 if self.executor.gpus else 0

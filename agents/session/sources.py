@@ -1,0 +1,66 @@
+"""The roots of a search: the workspace's sources, recorded once as `source` candidates and
+measured on the search and the held-out split.
+
+A merge workspace's source `NAME` is measured as `source_recipe(NAME)` (a linear merge of
+that one model, weight 1: the model exactly); a code workspace has one source, its seed tree
+(`code.workspace`), measured by its evaluation command. Sources are found again by their
+genotype hash, so every session of a workspace shares them; a source missing a split's
+fitness (a kill while measuring) is measured again. They never count against a budget.
+"""
+
+from __future__ import annotations
+
+from agents.config import Workspace
+from agents.session.executor import Executor, build_job
+from agents.session.running import result_event
+from archive.record import Candidate, ResultEvent, SourceGenotype
+
+SPLITS = ("search", "test")
+
+
+def source_genotypes(workspace: Workspace) -> list[SourceGenotype]:
+    code = workspace.config.code
+    if code is not None:
+        from agents.code.jobs import seed_files
+
+        return [SourceGenotype(name=workspace.config.name, path=code.workspace, files=seed_files(workspace))]
+    return [SourceGenotype(name=s.name, path=s.path) for s in workspace.config.sources]
+
+
+def record_sources(workspace: Workspace, archive) -> list[Candidate]:
+    """The source candidates, recorded the first time (status `proposed` until measured)."""
+    found = []
+    for genotype in source_genotypes(workspace):
+        probe = Candidate(kind="source", genotype=genotype)
+        ids = archive.find_genotype(probe.genotype_hash())
+        found.append(archive.get(ids[0] if ids else archive.record(probe)))
+    return found
+
+
+def measure_sources(workspace: Workspace, archive, executor: Executor, sources: list[Candidate], *, seed: int,
+                    display=None) -> list[Candidate]:
+    """Run every missing (source, split) measurement as one parallel batch; failures are recorded, not raised."""
+    gpus = 1 if executor.gpus else 0
+    jobs = [(c, split, build_job(workspace, c, split=split, seed=seed, gpus=gpus))
+            for c in sources for split in SPLITS if c.fitness(split) is None and c.status != "failed"]
+    if jobs and display is not None:
+        display.line(f"measuring {len(sources)} source(s) on {', '.join(SPLITS)}: {len(jobs)} job(s)")
+    results = executor.run([job for _, _, job in jobs]) if jobs else {}
+    for c, split, job in jobs:
+        event = result_event(results[job.id], split)
+        archive.attach_result(c.id, event)
+        if display is not None:
+            said = f"fitness {event.metrics[split].fitness:.4f}" if event.metrics else f"failed: {event.reason}"
+            display.line(f"source {c.genotype.name} on {split}: {said}")
+    return [archive.get(c.id) for c in sources]
+
+
+def attach_split(archive, cid: str, result, split: str) -> str | None:
+    """A held-out measurement of a candidate: its metrics for `split` only, status unchanged.
+    A failed measurement attaches its compute time and logs, and its reason is returned."""
+    event = result_event(result, split)
+    if event.status == "succeeded":
+        archive.attach_result(cid, ResultEvent(metrics=event.metrics, cost=event.cost))
+        return None
+    archive.attach_result(cid, ResultEvent(cost=event.cost, logs=event.logs))
+    return event.reason

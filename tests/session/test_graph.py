@@ -1,0 +1,108 @@
+"""The session graph with scripted strategies and FakeSandbox on a real archive."""
+
+from __future__ import annotations
+
+from agents.errors import LLMUnavailable
+from agents.llm.scripted import ScriptedModel
+from agents.session.executor import make_executor
+from agents.session.graph import build_planner, config_for
+from agents.session.sources import measure_sources, record_sources
+from agents.session.state import initial_state
+from archive.record import Candidate, Proposer
+from tests.session.conftest import LLMStrategy, ScriptedStrategy, budget, fake_sandbox, weighted_recipe
+
+SESSION = "s-test-0001"
+
+
+def run(workspace, archive, strategy, n, *, sandbox=None, model=None, fallback=None, prompts_dir=None):
+    executor = make_executor(workspace, sandbox or fake_sandbox())
+    sources = measure_sources(workspace, archive, executor, record_sources(workspace, archive), seed=0)
+    graph = build_planner(model, archive, executor, workspace=workspace, strategy=strategy, budget=budget(n),
+                          sources=sources, fallback=fallback, prompts_dir=prompts_dir)
+    final = graph.invoke(initial_state(SESSION), config_for(SESSION))
+    return final, [archive.get(cid) for cid in archive.session_candidates(SESSION)]
+
+
+def test_budget_stops_at_n_candidates_counting_invalid_and_duplicates(workspace, archive):
+    strategy = ScriptedStrategy([0.1, "invalid:no recipe in the reply", 0.1, 0.2, 0.3, 0.4, 0.5])
+    final, mine = run(workspace, archive, strategy, 4)
+    assert [c.status for c in mine] == ["succeeded", "invalid", "rejected", "succeeded"]
+    assert final["stop"] == "budget reached (candidates: 4 of 4 used)"
+    assert strategy.items == [0.3, 0.4, 0.5]
+
+
+def test_duplicate_is_rejected_naming_the_first_and_never_run(workspace, archive):
+    sandbox = fake_sandbox()
+    _, mine = run(workspace, archive, ScriptedStrategy([0.2, 0.2]), 2, sandbox=sandbox)
+    assert mine[1].status == "rejected" and mine[1].reason == f"duplicate of {mine[0].id}"
+    assert [j.id for j in sandbox.jobs if j.id.startswith(mine[1].id)] == []
+
+
+def test_invalid_proposal_recorded_with_its_reason_and_cost(workspace, archive):
+    _, mine = run(workspace, archive, ScriptedStrategy(["invalid:reply had no YAML block"]), 1)
+    assert (mine[0].status, mine[0].reason) == ("invalid", "invalid:reply had no YAML block")
+
+
+def test_recipe_failing_the_dry_run_is_invalid(workspace, archive):
+    class Bad(ScriptedStrategy):
+        def _proposal(self, item, ctx):
+            p = super()._proposal(item, ctx)
+            p.genotype["recipe"]["models"][0]["model"] = "no-such-model"
+            return p
+    _, mine = run(workspace, archive, Bad([0.3]), 1)
+    assert mine[0].status == "invalid" and "dry run" in mine[0].reason and "no-such-model" in mine[0].reason
+
+
+def test_failure_recorded_with_the_sandbox_reason(workspace, archive):
+    _, mine = run(workspace, archive, ScriptedStrategy([0.3, 0.4]), 2, sandbox=fake_sandbox(fail={0.3}))
+    assert (mine[0].status, mine[0].reason) == ("failed", "worker died: scripted failure")
+    assert mine[1].status == "succeeded" and mine[1].fitness("search") == 0.9
+
+
+def test_lessons_attached_and_fed_to_later_proposals(workspace, archive):
+    strategy = ScriptedStrategy([0.3, 0.35, 0.4])
+    _, mine = run(workspace, archive, strategy, 3)
+    assert mine[0].lesson.startswith("linear adder/sorter") and "0.8000" in mine[0].lesson
+    assert "(+0.2000 vs parent)" in mine[0].lesson  # the parent is a source, fitness 0.6
+    assert strategy.contexts[-1].lessons == [c.lesson for c in mine[:2]]
+
+
+def test_llm_reflection_is_charged_to_the_candidate(workspace, archive, tmp_path):
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "reflect.md").write_text("Lesson?\n{{ candidate }}\n{{ result }}\nParents:\n{{ parents }}\n")
+    model = ScriptedModel(["go", "weights toward adder help"], tokens_per_reply=10, dollars_per_reply=0.01)
+    _, mine = run(workspace, archive, LLMStrategy([0.3]), 1, model=model, prompts_dir=tmp_path / "prompts")
+    asked = model.calls[1][0]["content"]
+    assert "linear adder/sorter" in asked and "succeeded, search fitness 0.8000" in asked and "source " in asked
+    assert mine[0].lesson == "weights toward adder help"
+    assert mine[0].cost.llm_tokens == 10 and mine[0].cost.dollars == 0.01
+
+
+def test_falls_back_to_evolution_after_repeated_llm_failure(workspace, archive):
+    down = LLMUnavailable("stub: HTTP 500 after 4 retries")
+    model = ScriptedModel([down, down, down])
+    evolution = ScriptedStrategy([0.25, 0.45])
+    workspace.config.planner.llm = __import__("agents.llm.config", fromlist=["LLMConfig"]).LLMConfig(model="x", fallback_after=3)
+    final, mine = run(workspace, archive, LLMStrategy([0.9]), 2, model=model, fallback=lambda: evolution)
+    assert final["fallback"] is True and len(model.calls) == 3
+    assert [c.proposer.params["weight"] for c in mine] == [0.25, 0.45]
+    assert all(ctx.model is None for ctx in evolution.contexts)
+
+
+def test_queued_candidates_run_first_and_do_not_count(workspace, archive):
+    source = record_sources(workspace, archive)[0]
+    queued = archive.record(Candidate(kind="merge", parents=[source.id], genotype={"recipe": weighted_recipe(0.15)},
+                                      proposer=Proposer(strategy="human")))
+    strategy = ScriptedStrategy([0.3])
+    _, mine = run(workspace, archive, strategy, 1)
+    assert archive.get(queued).status == "succeeded" and archive.queued() == []
+    assert len(mine) == 1 and queued not in [c.id for c in mine]
+    assert strategy.contexts[0].history == []  # the queue ran before the first proposal
+
+
+def test_sources_measured_on_both_splits_once(workspace, archive):
+    sandbox = fake_sandbox()
+    run(workspace, archive, ScriptedStrategy([]), 1, sandbox=sandbox)
+    run(workspace, archive, ScriptedStrategy([]), 1, sandbox=sandbox)
+    source_jobs = [j.id for j in sandbox.jobs if len(j.genotype["recipe"]["models"]) == 1]
+    assert len(source_jobs) == 6 and {j.rsplit("-", 1)[1] for j in source_jobs} == {"search", "test"}
