@@ -22,6 +22,7 @@ CLI_MODULES = (
     "tools.evaluate.cli",
     "archive.cli",
     "sandbox.cli",
+    "agents.run_cmd",
 )
 
 
