@@ -3,8 +3,8 @@
 A proposal is recorded with status `proposed`, proposer strategy "chat" and no session, so
 `archive.queued()` lists it and the next `clade run` runs it first. `run_now` runs a merge
 at once through the workspace's sandbox backend and attaches the result (search split).
-A merge's parents default to the source candidates of the models its recipe names; a
-source missing from the archive is recorded (name and path as in clade.yaml).
+A merge's parents default to the source candidates of the clade.yaml sources its recipe
+names, found by genotype hash exactly as `clade run` records them (recorded when missing).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from archive.record import Candidate, Cost, Proposer, ResultEvent, SplitMetrics
+from archive.record import Candidate, Cost, Proposer, ResultEvent, SourceGenotype, SplitMetrics
 from tools.errors import BadInput
 
 
@@ -53,7 +53,7 @@ def _merge(tools, a: ProposeArgs) -> tuple[dict, list[str]]:
     if a.recipe is None or a.files is not None:
         raise BadInput("propose: a merge proposal needs `recipe` (a mergekit-style mapping) and no `files`")
     recipe = load_recipe(a.recipe, models=tools.workspace.model_paths())
-    parents = a.parents or source_ids(tools.archive, tools.workspace, sorted(recipe.referenced_models()))
+    parents = a.parents or source_ids(tools.archive, tools.workspace, list(dict.fromkeys(recipe.referenced_models())))
     return {"recipe": a.recipe}, parents
 
 
@@ -68,18 +68,16 @@ def _code(tools, a: ProposeArgs) -> tuple[dict, list[str]]:
 
 
 def source_ids(archive, workspace, names: list[str]) -> list[str]:
-    """The source candidates of these workspace models, recording any the archive lacks."""
-    known = {archive.get(r.id).genotype.name: r.id for r in archive.candidates(kind="source")}
+    """The source candidates of the clade.yaml sources a recipe names (the base is not a source),
+    found by genotype hash as `clade run` records them, and recorded when the archive lacks one."""
     declared = {s.name: s.path for s in workspace.config.sources}
-    if workspace.config.base is not None:
-        declared.setdefault("base", workspace.config.base)
     ids = []
-    for name in names:
-        if name not in known:
-            if name not in declared:
-                raise BadInput(f"propose: model {name!r} is not a source in clade.yaml ({', '.join(declared)})")
-            known[name] = archive.record(Candidate(kind="source", genotype={"name": name, "path": declared[name]}))
-        ids.append(known[name])
+    for name in (n for n in names if n in declared):
+        probe = Candidate(kind="source", genotype=SourceGenotype(name=name, path=declared[name]))
+        found = archive.find_genotype(probe.genotype_hash())
+        ids.append(found[0] if found else archive.record(probe))
+    if not ids:
+        raise BadInput(f"propose: the recipe names none of the sources in clade.yaml ({', '.join(declared)}); merge at least one")
     return ids
 
 

@@ -35,16 +35,16 @@ def populate(archive: Archive) -> dict[str, str]:
         ids[name] = archive.record(Candidate(kind="source", genotype={"name": name, "path": f"models/{name}"}))
         archive.attach_result(ids[name], ResultEvent(status="succeeded", metrics=metrics(fit, fit - 0.05)))
     sources = [ids[n] for n in ("base", "adder", "reverser", "sorter")]
-    ids["ta"] = _merge(archive, sources, TA, "task arithmetic of all three", ResultEvent(
+    ids["ta"] = record_merge(archive, sources, TA, "task arithmetic of all three", ResultEvent(
         status="succeeded", metrics=metrics(0.6, 0.55), logs="merged 12 tensors\nevaluated 3 tasks", cost={"compute_s": 3.5}))
-    ids["lin"] = _merge(archive, [ids["adder"], ids["sorter"]], LINEAR, "half and half", ResultEvent(
+    ids["lin"] = record_merge(archive, [ids["adder"], ids["sorter"]], LINEAR, "half and half", ResultEvent(
         status="succeeded", metrics=metrics(0.4)))
-    ids["bad"] = _merge(archive, [ids["adder"]], {**LINEAR, "merge_method": "ties"}, "ties", ResultEvent(
+    ids["bad"] = record_merge(archive, [ids["adder"]], {**LINEAR, "merge_method": "ties"}, "ties", ResultEvent(
         status="failed", reason="worker ran out of memory", logs="Killed"))
     return ids
 
 
-def _merge(archive: Archive, parents: list[str], recipe: dict, why: str, result: ResultEvent) -> str:
+def record_merge(archive: Archive, parents: list[str], recipe: dict, why: str, result: ResultEvent) -> str:
     cid = archive.record(Candidate(kind="merge", parents=parents, genotype={"recipe": recipe},
                                    proposer=Proposer(strategy="llm", model="scripted", rationale=why, session="s1", params={"seed": 3})))
     archive.attach_result(cid, result)
@@ -62,3 +62,12 @@ def add_code(archive: Archive) -> tuple[str, str]:
 
 def open_archive(ws) -> Archive:
     return Archive.open(ws.path(ws.config.archive.path), create=True, redactor=Redactor())
+
+
+def clade(monkeypatch, *argv: str) -> int:
+    """`clade ARGV...` through the real entry point, with the review and chat commands registered."""
+    import agents.cli
+
+    extra = tuple(m for m in ("agents.review.cli", "agents.chat.cli") if m not in agents.cli.CLI_MODULES)
+    monkeypatch.setattr(agents.cli, "CLI_MODULES", (*agents.cli.CLI_MODULES, *extra))
+    return agents.cli.main(list(argv))

@@ -1,0 +1,97 @@
+"""`clade export ID OUT_DIR`: an approved candidate as something to use outside Clade.
+
+A merge is re-materialised from its recipe (`merge_to_dir`, the seed it was measured with)
+into a Hugging Face model directory, whose README.md is replaced by Clade's model card
+(agents/review/card.py). A code candidate's workspace tree is written as files. Atomic:
+everything is built in a hidden sibling of OUT_DIR and renamed into place; OUT_DIR must
+be absent or empty. Imports torch (through the merge engine) only when called.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from agents.review.actions import verdict
+from agents.review.card import declared_license, model_card
+from tools.errors import BadInput
+
+
+class ExportReport(BaseModel):
+    id: str
+    kind: str
+    out_dir: str
+    seed: int | None = None
+    files: list[str]
+
+
+def export(workspace, archive, ref: str, out_dir: Path) -> ExportReport:
+    c = archive.get(ref)
+    if verdict(c) != "approved":
+        state = {None: "has not been reviewed", "rejected": "was rejected"}[verdict(c)]
+        raise BadInput(f"candidate {c.id}: it {state}; only an approved candidate is exported (`clade approve {c.id}` first)")
+    out_dir = Path(out_dir).resolve()
+    _check_destination(out_dir)
+    staging = out_dir.parent / f".{out_dir.name}.clade-export-{uuid.uuid4().hex[:8]}"
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        seed = _export_merge(workspace, archive, c, staging) if c.kind == "merge" else _export_code(c, staging)
+        _move_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    files = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
+    return ExportReport(id=c.id, kind=c.kind, out_dir=str(out_dir), seed=seed, files=files)
+
+
+def merge_seed(workspace, candidate) -> int:
+    """The seed the candidate was measured with: its proposer's `seed` param, else its session's, else clade.yaml's."""
+    if isinstance(candidate.proposer.params.get("seed"), int):
+        return candidate.proposer.params["seed"]
+    record = workspace.root / ".clade" / "sessions" / f"{candidate.proposer.session}.json"
+    if candidate.proposer.session and record.is_file():
+        from agents.session.records import load
+
+        return load(record).seed
+    return workspace.config.planner.seed
+
+
+def _export_merge(workspace, archive, c, staging: Path) -> int:
+    from tools.merge.api import load_recipe, merge_to_dir
+
+    recipe = load_recipe(c.genotype.recipe, models=workspace.model_paths())
+    seed = merge_seed(workspace, c)
+    merge_to_dir(recipe, staging, seed=seed)
+    paths = workspace.model_paths()
+    licenses = {name: declared_license(paths[name]) for name in recipe.referenced_models() if name in paths}
+    lineage = [archive.get(a) for a in archive.ancestors(c.id)]
+    card = model_card(c, lineage, licenses, workspace=workspace.config.name, seed=seed)
+    (staging / "README.md").write_text(card, encoding="utf-8")
+    return seed
+
+
+def _export_code(c, staging: Path) -> None:
+    for rel, text in sorted(c.genotype.files.items()):
+        path = (staging / rel).resolve()
+        if staging.resolve() not in path.parents:
+            raise BadInput(f"candidate {c.id}: file {rel!r} would be written outside OUT_DIR; the genotype is unsafe to export")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    staging.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def _check_destination(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInput(f"{out_dir}: exists and is not a directory; give a new or empty directory")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        raise BadInput(f"{out_dir}: exists and is not empty; give a new or empty directory (nothing was written)")
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> None:
+    if out_dir.is_dir():
+        out_dir.rmdir()  # empty, checked before building
+    staging.rename(out_dir)
