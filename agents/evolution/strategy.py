@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import random
 
+from pydantic import ValidationError
+
 from agents.config import Workspace
+from agents.evolution.cmaes import run_members
 from agents.evolution.config import EvolutionConfig
 from agents.evolution.encoding import Encoding, parameter_encoding, path_encoding
 from agents.evolution.genome import Structure
 from agents.evolution.paths import PathStructure
 from agents.evolution.search import member_proposal, run_proposals
-from agents.evolution.cmaes import run_members
 from agents.evolution.transforms import logit
 from agents.planner_config import PlannerConfig
 from agents.strategy import Context, Proposal
-from tools.errors import BadInput
+from tools.errors import BadInput, describe_validation_error
 
 
 def search_sources(config: EvolutionConfig, workspace: Workspace) -> list[str]:
@@ -43,12 +45,22 @@ class _SpaceStrategy:
     def __init__(self, planner: PlannerConfig, workspace: Workspace):
         self.config, self.seed = planner.evolution, planner.seed
         check_space(self.config)
-        self.sources = search_sources(self.config, workspace)
+        self.structure = structure(self.config, search_sources(self.config, workspace))
 
     def encoding(self, ctx: Context) -> Encoding:
-        if self.config.space == "paths":
-            return path_encoding(PathStructure.from_config(self.config, self.sources), ctx)
-        return parameter_encoding(Structure.from_config(self.config, self.sources), ctx)
+        if isinstance(self.structure, PathStructure):
+            return path_encoding(self.structure, ctx)
+        return parameter_encoding(self.structure, ctx)
+
+
+def structure(config: EvolutionConfig, sources: list[str]) -> Structure | PathStructure:
+    """The configured space's structure; BadInput naming planner.evolution when it cannot be built."""
+    try:
+        if config.space == "paths":
+            return PathStructure.from_config(config, sources)
+        return Structure.from_config(config, sources)
+    except ValidationError as exc:
+        raise BadInput(f"clade.yaml: planner.evolution: {describe_validation_error(exc)}") from None
 
 
 class EvolutionStrategy(_SpaceStrategy):
