@@ -1,0 +1,58 @@
+"""What the page's server holds: the workspace, its archive (read live) and the chat panel."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents.config import Workspace
+from agents.ui.chat import ChatPanel
+
+
+class LiveArchive:
+    """The workspace's archive, opened once it exists, and brought up to date with git on each use.
+
+    Another process (`clade run`) writes the same SQLite index, so its candidates and results
+    are visible at once; `sync()` repairs what a writer that died before its index update left
+    behind. Until the first `clade run` creates the archive, `get()` raises BadInput saying so.
+    """
+
+    def __init__(self, path: Path, *, fsync: bool = False):
+        self.path, self.fsync = path, fsync
+        self._archive = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._archive is None:
+                from archive.store import Archive
+
+                self._archive = Archive.open(self.path, fsync=self.fsync)
+            else:
+                self._archive.sync()
+            return self._archive
+
+    def close(self) -> None:
+        with self._lock:
+            if self._archive is not None:
+                self._archive.close()
+                self._archive = None
+
+
+@dataclass
+class UIState:
+    workspace: Workspace
+    archive: LiveArchive
+    chat: ChatPanel
+    who: str
+
+    def close(self) -> None:
+        self.archive.close()
+
+
+def build_state(workspace: Workspace, *, model=None, who: str) -> UIState:
+    """The server's state; `model` (a agents.llm Model) is what the chat panel talks to, else the
+    one `planner.llm` in clade.yaml names, made on the first chat message (litellm is imported then)."""
+    archive = LiveArchive(workspace.path(workspace.config.archive.path), fsync=workspace.config.archive.fsync)
+    return UIState(workspace=workspace, archive=archive, chat=ChatPanel(workspace, archive.get, model=model, who=who), who=who)

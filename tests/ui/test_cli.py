@@ -1,0 +1,63 @@
+"""`clade ui` through its command-line handler: bad input is exit 2, one line, nothing changed."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.ui import cli
+from tools.errors import CladeError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def clade_ui(argv: list[str], capsys) -> tuple[int, str]:
+    """Parse and run like agents.cli.main: a CladeError becomes its exit code and one line on stderr."""
+    parser = argparse.ArgumentParser(prog="clade")
+    parser.add_argument("--workspace")
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        code = args.handler(args)
+    except CladeError as exc:
+        print(f"clade: error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    return code, capsys.readouterr().err
+
+
+def tree(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")}
+
+
+def test_a_port_in_use_is_exit_2_one_line_nothing_changed(workspace_dir, lineage, capsys):
+    before = tree(workspace_dir)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, err = clade_ui(["--workspace", str(workspace_dir), "ui", "--port", str(port)], capsys)
+    assert code == 2
+    assert err == f"clade: error: port {port} on 127.0.0.1 is in use; pass --port\n"
+    assert tree(workspace_dir) == before
+
+
+def test_a_port_out_of_range_is_exit_2(workspace_dir, capsys):
+    code, err = clade_ui(["--workspace", str(workspace_dir), "ui", "--port", "70000"], capsys)
+    assert code == 2 and "--port 70000: not a port number" in err
+
+
+def test_no_workspace_is_exit_2(tmp_path, capsys):
+    code, err = clade_ui(["--workspace", str(tmp_path), "ui"], capsys)
+    assert code == 2 and "clade.yaml: no such file" in err
+
+
+@pytest.mark.parametrize("module", ["agents.ui.cli", "agents.ui.server"])
+def test_starting_the_page_imports_no_torch_transformers_or_litellm(module):
+    code = f"import {module}, sys; print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'litellm')))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
