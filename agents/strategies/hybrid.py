@@ -1,0 +1,115 @@
+"""The `hybrid` strategy: the LLM chooses a structure, CMA-ES refines its numbers, the LLM sees the outcome.
+
+Each call continues the newest hybrid run (hybrid_runs.py) with
+`agents.evolution.search.cma_proposals` for `planner.hybrid_generations` generations
+(population and sigma from `planner.evolution`). While members of the current generation
+are still running it returns [] (as the evolution strategy does). When the run is done, the
+LLM is shown every earlier structure's outcome (best fitness, how CMA-ES moved the numbers,
+mean fitness per generation) on prompts/hybrid_structure.md and replies with the next
+structure (`StructureReply`: method, sources, layer groups), which must be new and must
+decode into a recipe the merge engine accepts (else a repair prompt, as in the llm
+strategy). The run `hybrid-<n+1>` starts from it. The structure call's LLM spend goes on the
+run's first proposal; its rationale and template hash go on every member. A structure still
+invalid after the repairs is returned as one invalid proposal, and the next call asks again.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from agents.config import Workspace
+from agents.evolution.encoding import parameter_encoding
+from agents.evolution.genome import WITH_BASE, Structure
+from agents.evolution.search import cma_proposals, in_flight
+from agents.planner_config import PlannerConfig
+from agents.prompts import Rendered, render
+from agents.strategies import prompt_context as view
+from agents.strategies.conversation import converse
+from agents.strategies.hybrid_runs import PREFIX, HybridRun, describe_structure, hybrid_runs, outcomes_text, same_structure
+from agents.strategies.llm import parents_of
+from agents.strategies.reply import ReplyError, StructureReply, describe_errors, parse_reply
+from agents.strategy import Context, Proposal
+from tools.errors import BadInput
+
+TEMPLATE = "hybrid_structure.md"
+
+
+class HybridStrategy:
+    name = "hybrid"
+
+    def __init__(self, planner: PlannerConfig, workspace: Workspace):
+        self.planner, self.workspace = planner, workspace
+
+    def propose(self, ctx: Context) -> list[Proposal]:
+        if ctx.wanted <= 0:
+            return []
+        runs = hybrid_runs(ctx.history)
+        if runs:
+            more = self.members(runs[-1].name, runs[-1].structure, ctx, runs[-1].info)
+            if more or in_flight(runs[-1].name, ctx.history):
+                return more
+        return self.next_structure(ctx, runs)
+
+    def members(self, run: str, structure: Structure, ctx: Context, info: dict) -> list[Proposal]:
+        proposals = cma_proposals(run, structure, ctx, config=self.planner.evolution,
+                                  generations=self.planner.hybrid_generations, strategy=self.name, seed=self.planner.seed)
+        return [_with_info(p, info) for p in proposals]
+
+    def next_structure(self, ctx: Context, runs: list[HybridRun]) -> list[Proposal]:
+        prompt = self.prompt(ctx, runs)
+        out = converse(ctx, prompt, lambda text: self.read(text, ctx, runs), repair_rounds=self.planner.repair_rounds)
+        params = {"hybrid_structure": len(runs) + 1, "replies": out.replies, "repairs": out.errors}
+        if out.value is None:
+            return [Proposal(kind="merge", parents=parents_of(ctx, []), genotype={"recipe": {}}, strategy=self.name,
+                             model=ctx.model.name, template_hash=prompt.template_hash, cost=out.cost, params=params,
+                             invalid=f"no valid structure: {out.invalid}")]
+        reply, structure = out.value
+        info = {"rationale": reply.rationale, "model": ctx.model.name, "template_hash": prompt.template_hash, **params}
+        proposals = self.members(f"{PREFIX}{len(runs) + 1}", structure, ctx, info)
+        if proposals:
+            proposals[0] = proposals[0].model_copy(update={"cost": proposals[0].cost + out.cost})
+        return proposals
+
+    def read(self, text: str, ctx: Context, runs: list[HybridRun]) -> tuple[StructureReply, Structure]:
+        reply = parse_reply(text, StructureReply)
+        structure = _structure(reply, self.planner, ctx)
+        for run in runs:
+            if same_structure(run.structure, structure):
+                raise ReplyError(f"{describe_structure(structure)} was already tuned in {run.name}; choose a different structure")
+        return reply, structure
+
+    def prompt(self, ctx: Context, runs: list[HybridRun]) -> Rendered:
+        e = self.planner.evolution
+        return render(TEMPLATE, brief=ctx.brief.strip() or "(no brief: maximise the search fitness)",
+                      summary=ctx.summary.strip() or "(empty)", sources=view.sources_text(ctx), layers=view.layers_text(ctx),
+                      outcomes=outcomes_text(runs), failures=view.failures_text(ctx), lessons=view.lessons_text(ctx),
+                      generations=self.planner.hybrid_generations, population=e.population, max_groups=view.layer_count(ctx),
+                      weight_max=f"{e.weight_max:g}", density_min=f"{e.density_min:g}")
+
+
+def _structure(reply: StructureReply, planner: PlannerConfig, ctx: Context) -> Structure:
+    """The structure with the configured gene ranges; ReplyError when it cannot be searched."""
+    known = list(ctx.workspace.model_paths())
+    unknown = [n for n in reply.sources if n not in known]
+    if unknown:
+        raise ReplyError(f"unknown source(s) {', '.join(unknown)}; use only {', '.join(known)}")
+    if reply.method in WITH_BASE and "base" in reply.sources:
+        raise ReplyError(f"{reply.method} takes task vectors against `base`, which is added for you: remove base from sources")
+    try:
+        structure = Structure.from_config(planner.evolution, reply.sources, method=reply.method, layer_groups=reply.layer_groups)
+    except ValidationError as exc:
+        raise ReplyError(f"not a structure CMA-ES can tune: {describe_errors(exc)}") from None
+    try:
+        encoding = parameter_encoding(structure, ctx)
+    except BadInput as exc:
+        raise ReplyError(f"not a structure CMA-ES can tune: {exc}") from None
+    recipe, invalid = encoding.decode_checked(encoding.x0)
+    if invalid is not None:
+        raise ReplyError(f"its starting recipe {recipe} is refused: {invalid}")
+    return structure
+
+
+def _with_info(p: Proposal, info: dict) -> Proposal:
+    rationale = f"{info['rationale']} [{p.rationale}]" if info.get("rationale") else p.rationale
+    return p.model_copy(update={"params": {**p.params, "hybrid": info}, "rationale": rationale,
+                                "model": info.get("model"), "template_hash": info.get("template_hash")})
