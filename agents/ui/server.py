@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from agents.config import Workspace
-from agents.errors import LLMUnavailable
+from agents.errors import BudgetExceeded, LLMUnavailable
 from agents.ui import api
 from agents.ui.security import TOKEN_HEADER, Guard, is_loopback
 from agents.ui.state import UIState, build_state
@@ -144,6 +144,8 @@ class Handler(BaseHTTPRequestHandler):
                     return self._json(200, fn(*args))
                 except BadInput as exc:
                     return self._json(400, {"error": str(exc)})
+                except BudgetExceeded as exc:  # the chat's token budget: the conversation stops, the page does not
+                    return self._json(429, {"error": f"chat stopped: {exc}"})
                 except LLMUnavailable as exc:
                     return self._json(503, {"error": str(exc)})
                 except CladeError as exc:

@@ -1,0 +1,151 @@
+"""The page end to end in real headless Chromium (Debian's /usr/bin/chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from agents.llm.scripted import ScriptedModel
+from tests.ui.conftest import merge, open_archive, result, serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (`make test-host` installs Debian's chromium)"),
+    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
+                       reason="playwright is missing (`pip install -e '.[browser]'`, as `make test` does)"),
+]
+WAIT_MS = 20_000  # generous: the runner is a shared 2-core machine
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    yield page
+    context.close()
+    assert page.errors == []
+
+
+def node(page, cid: str):
+    return page.locator(f'#graph g.node[data-id="{cid}"]')
+
+
+def open_candidate(page, running, cid: str) -> None:
+    page.goto(running.url)
+    node(page, cid).click()
+    page.wait_for_selector(f'#candidate-view[data-id="{cid}"]:not([hidden])')
+
+
+def test_overview_plot_and_lineage_graph(page, running, lineage):
+    page.goto(running.url)
+    page.wait_for_selector("#graph[data-count='6']")
+    assert page.locator("#graph g.node").count() == 6
+    assert "failed" in node(page, lineage["failed"]).get_attribute("class")
+    assert node(page, lineage["failed"]).locator("path.cross").count() == 1
+    assert page.locator("#plot circle.pt").count() == 3 and page.locator("#plot polyline.best").count() == 1
+    assert page.text_content("#counts").startswith("6 candidates: ")
+    assert "$0.2500" in page.text_content("#spend")
+    best, low = (node(page, lineage[k]).locator("circle").get_attribute("fill") for k in ("best", "good"))
+    assert best != low  # coloured by fitness
+
+
+def test_click_a_node_then_approve_lands_in_the_archive(page, running, lineage, workspace_dir):
+    open_candidate(page, running, lineage["good"])
+    assert "merge_method: linear" in page.text_content("#cand-genotype")
+    assert "+    weight: 0.5" in page.text_content("#cand-diff")
+    assert "0.6000" in page.text_content("#cand-metrics") and "evaluated" in page.text_content("#cand-logs")
+    page.fill("#approve-comment", "good merge")
+    page.click("#approve")
+    page.wait_for_selector("#cand-reviews li.review-approved")
+    with open_archive(workspace_dir) as archive:
+        reviews = archive.get(lineage["good"]).reviews
+    assert [(r.verdict, r.comment, r.who) for r in reviews] == [("approved", "good merge", "tester")]
+
+
+def test_reject_with_a_reason(page, running, lineage, workspace_dir):
+    open_candidate(page, running, lineage["best"])
+    page.click("#reject")  # no reason yet: the page says so, nothing recorded
+    page.wait_for_selector("#review-error:not([hidden])")
+    assert "reason is empty" in page.text_content("#review-error")
+    page.fill("#reject-reason", "overfits the search split")
+    page.click("#reject")
+    page.wait_for_selector("#cand-reviews li.review-rejected")
+    assert page.is_hidden("#review-error")
+    with open_archive(workspace_dir) as archive:
+        assert [(r.verdict, r.comment) for r in archive.get(lineage["best"]).reviews] == [("rejected", "overfits the search split")]
+
+
+def test_approving_a_failed_candidate_shows_why_and_changes_nothing(page, running, lineage, workspace_dir):
+    open_candidate(page, running, lineage["failed"])
+    page.click("#approve")
+    page.wait_for_selector("#review-error:not([hidden])")
+    assert "only a succeeded candidate can be approved" in page.text_content("#review-error")
+    assert page.text_content("#cand-reviews").strip() == "no reviews yet"
+    with open_archive(workspace_dir) as archive:
+        assert archive.get(lineage["failed"]).reviews == []
+
+
+def test_archive_text_is_shown_as_text(page, running, lineage):
+    open_candidate(page, running, lineage["queued"])
+    assert "try <b>bold</b>" in page.text_content("#cand-summary")
+    assert page.locator("#cand-summary b").count() == 0
+
+
+def test_a_candidate_recorded_while_the_page_is_open_appears(page, running, lineage, workspace_dir):
+    page.goto(running.url)
+    page.wait_for_selector("#graph[data-count='6']")
+    with open_archive(workspace_dir) as archive:  # another writer, as a running session is
+        cid = merge(archive, [lineage["best"]], 0.2)
+        result(archive, cid, 0.95)
+    node(page, cid).wait_for()
+    page.wait_for_selector("#plot circle.pt[data-id='%s']" % cid)
+    assert page.locator("#graph g.node").count() == 7
+
+
+def test_chat_round_trip(page, workspace_dir, lineage):
+    model = ScriptedModel(['{"tool": "query_candidates", "args": {"top": 2}}', '{"answer": "the best merge is the 0.3 one"}'])
+    running = serve(workspace_dir, model=model)
+    try:
+        page.goto(running.url)
+        page.wait_for_selector("#chat-input:enabled")
+        page.fill("#chat-input", "which merge is best?")
+        page.click("#chat-send")
+        page.wait_for_selector("#chat-log .turn:not(.pending) .reply")
+        assert page.text_content("#chat-log .turn .reply") == "the best merge is the 0.3 one"
+        assert page.text_content("#chat-log .actions summary") == "query_candidates"
+    finally:
+        running.stop()
+
+
+def test_without_an_llm_the_chat_panel_says_so(page, running):
+    running.server.state.chat.model = None
+    page.goto(running.url)
+    page.wait_for_selector("#chat-status:has-text('no LLM configured')")
+    assert page.is_disabled("#chat-input") and page.locator("#graph g.node").count() == 6
+
+
+def test_with_a_token_the_printed_link_logs_in(page, workspace_dir, lineage):
+    running = serve(workspace_dir, token="tok-browser-1")
+    try:
+        page.goto(running.url)
+        assert "needs its token" in page.text_content("body")
+        page.goto(running.server.login_url)
+        page.wait_for_selector("#graph[data-count='6']")
+        assert "token" not in page.url
+    finally:
+        running.stop()
