@@ -1,0 +1,63 @@
+"""`CodeStrategy`: the planner's proposals for a code workspace (strategy name "code").
+
+Each round the session hands over the parents its selection rule chose (`ctx.parents`;
+`planner.selection.parents: 2` asks for crossover). With two distinct parents the child is a
+crossover of them (its commit has both as parents); with one, a mutation, preceded by the
+DGM diagnosis when `code.diagnose` is on. Before anything has succeeded the seed (the
+search's source) is the parent. A proposal's genotype is the whole child tree and the
+evaluation command (archive.record.CodeGenotype); its cost is every LLM call it made. An
+edit still invalid after `planner.repair_rounds` repair prompts is returned with `invalid`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agents.code.edit_loop import Conversation
+from agents.code.jobs import code_config
+from agents.code.operators import OperatorResult, Setting, crossover, mutate
+from agents.config import Workspace
+from agents.planner_config import PlannerConfig
+from agents.strategy import Context, Proposal
+from archive.record import Candidate
+from tools.errors import BadInput
+
+
+class CodeStrategy:
+    name = "code"
+
+    def __init__(self, planner: PlannerConfig, workspace: Workspace, *, prompts_dir: Path | None = None):
+        self.planner, self.workspace, self.config = planner, workspace, code_config(workspace)
+        self.prompts_dir = prompts_dir
+
+    def propose(self, ctx: Context) -> list[Proposal]:
+        if ctx.model is None:
+            raise BadInput(f"{self.workspace.root / 'clade.yaml'}: a code search needs planner.llm (the model that writes the edits)")
+        parents = self._parents(ctx)
+        return [self._one(ctx, parents) for _ in range(ctx.wanted)]
+
+    def _parents(self, ctx: Context) -> list[Candidate]:
+        ids = list(dict.fromkeys(ctx.parents))[: self.planner.selection.parents]
+        if not ids:
+            ids = [c.id for c in ctx.sources][:1]
+        if not ids:
+            raise BadInput("code search: no parent to edit (no source recorded for the seed workspace)")
+        return [ctx.archive.get(i) for i in ids]
+
+    def _one(self, ctx: Context, parents: list[Candidate]) -> Proposal:
+        talk = Conversation(ctx.model, ctx.budget, self.prompts_dir)
+        setting = Setting(self.config, ctx.archive, ctx.brief, ctx.summary, ctx.lessons, self.planner.repair_rounds, self.prompts_dir)
+        operator = "crossover" if len(parents) == 2 else "mutate"
+        made = crossover(talk, setting, *parents) if operator == "crossover" else mutate(talk, setting, parents[0])
+        return self._proposal(parents, operator, made, talk)
+
+    def _proposal(self, parents: list[Candidate], operator: str, made: OperatorResult, talk: Conversation) -> Proposal:
+        params = {"operator": operator, "rounds": made.edit.rounds, "llm_replies": talk.replies}
+        if made.diagnosis:
+            params["diagnosis"] = made.diagnosis
+        if made.edit.problems:
+            params["problems"] = made.edit.problems
+        return Proposal(kind="code", parents=[p.id for p in parents], strategy=self.name,
+                        genotype={"files": made.edit.files, "command": list(self.config.command)},
+                        rationale=made.edit.rationale or made.diagnosis or "", model=talk.model.name,
+                        template_hash=made.template_hash, params=params, cost=talk.cost, invalid=made.edit.invalid)

@@ -1,0 +1,108 @@
+import random
+
+import pytest
+
+from agents.budget import Budget, BudgetConfig
+from agents.code.jobs import seed_files
+from agents.code.strategy import CodeStrategy
+from agents.errors import BudgetExceeded
+from agents.llm.scripted import ScriptedModel
+from agents.planner_config import PlannerConfig
+from agents.strategy import Context
+from tests.code.conftest import edit, make_workspace, record_child, record_seed
+
+DIAGNOSIS = "The answer is too small: VALUE is 1. Raise VALUE."
+GOOD = edit("VALUE = 1", "VALUE = 4")
+
+
+def context(ws, archive, model, parents, budget=None, wanted=1):
+    return Context(workspace=ws, archive=archive, session="s1", budget=budget or Budget(BudgetConfig()), rng=random.Random(0),
+                   wanted=wanted, parents=parents, summary="(summary)", brief="make it bigger", lessons=["bigger helped"], model=model)
+
+
+def strategy(ws, **planner):
+    return CodeStrategy(PlannerConfig.model_validate({**ws.config.planner.model_dump(), **planner}), ws)
+
+
+def test_mutate_diagnoses_then_edits_the_parent(workspace, archive):
+    seed = record_seed(archive, seed_files(workspace), logs="evaluating on search\nTRACE-OF-THE-LOG\n")
+    model = ScriptedModel([DIAGNOSIS, GOOD])
+    [p] = strategy(workspace).propose(context(workspace, archive, model, [seed]))
+    assert p.invalid is None and p.kind == "code" and p.parents == [seed] and p.strategy == "code"
+    assert p.genotype["files"]["solution.py"].startswith("VALUE = 4\n") and p.genotype["files"]["README.txt"] == "not editable\n"
+    assert p.genotype["command"] == workspace.config.code.command
+    assert p.params["operator"] == "mutate" and p.params["diagnosis"] == DIAGNOSIS
+    assert p.rationale == "Raise the value." and p.cost.llm_tokens == 20 and p.template_hash
+    assert "TRACE-OF-THE-LOG" in model.calls[0][-1]["content"]  # the diagnosis read the evaluation log
+    assert DIAGNOSIS in model.calls[1][-1]["content"] and "<<<<<<< SEARCH" in model.calls[1][0]["content"]
+
+
+def test_a_failed_block_goes_back_with_the_closest_lines_and_is_then_fixed(tmp_path, archive):
+    ws = make_workspace(tmp_path / "ws", diagnose=False)
+    seed = record_seed(archive, seed_files(ws))
+    model = ScriptedModel([edit("VALUE = 2", "VALUE = 5"), GOOD])
+    [p] = strategy(ws).propose(context(ws, archive, model, [seed]))
+    assert p.invalid is None and p.params["rounds"] == 2 and p.genotype["files"]["solution.py"].startswith("VALUE = 4\n")
+    repair = model.calls[1][-1]["content"]
+    assert "block 1 (solution.py) failed" in repair and "   1| VALUE = 1" in repair
+
+
+def test_an_edit_still_failing_after_the_repair_rounds_is_invalid_with_its_reason(tmp_path, archive):
+    ws = make_workspace(tmp_path / "ws", diagnose=False)
+    seed = record_seed(archive, seed_files(ws))
+    bad = [edit("VALUE = 9", "VALUE = 5"), "I cannot decide.", edit("VALUE = 9", "VALUE = 5"), edit("nope", "x", path="../x.py")]
+    model = ScriptedModel(bad)
+    [p] = strategy(ws).propose(context(ws, archive, model, [seed]))
+    assert len(model.calls) == 4  # one reply and planner.repair_rounds (3) repairs
+    assert p.invalid.startswith("no valid edit after 4 LLM replies; last problem:") and "not a plain relative path" in p.invalid
+    assert p.cost.llm_tokens == 40 and len(p.params["problems"]) == 4
+    assert "no edit blocks found" in p.params["problems"][1]
+
+
+def test_crossover_shows_both_parents_and_their_diffs_and_keeps_both(tmp_path, archive):
+    ws = make_workspace(tmp_path / "ws", diagnose=False)
+    files = seed_files(ws)
+    seed = record_seed(archive, files)
+    a = record_child(archive, seed, {**files, "solution.py": files["solution.py"].replace("VALUE = 1", "VALUE = 3")}, 0.3, ws.config.code.command)
+    b = record_child(archive, seed, {**files, "solution.py": files["solution.py"] + "\n\nBONUS = 2\n"}, 0.2, ws.config.code.command)
+    model = ScriptedModel([edit("    return VALUE", "    return VALUE + 2")])
+    [p] = strategy(ws, selection={"rule": "dgm", "parents": 2}).propose(context(ws, archive, model, [a, b]))
+    assert p.invalid is None and p.parents == [a, b] and p.params["operator"] == "crossover"
+    prompt = model.calls[0][-1]["content"]
+    assert "+BONUS = 2" in prompt and "+VALUE = 3" in prompt and "return VALUE + 2" in p.genotype["files"]["solution.py"]
+
+
+def test_a_child_identical_to_an_archived_one_is_sent_back(tmp_path, archive):
+    ws = make_workspace(tmp_path / "ws", diagnose=False)
+    files = seed_files(ws)
+    seed = record_seed(archive, files)
+    twin = record_child(archive, seed, {**files, "solution.py": files["solution.py"].replace("VALUE = 1", "VALUE = 4")}, 0.4, ws.config.code.command)
+    model = ScriptedModel([GOOD, edit("VALUE = 1", "VALUE = 6")])
+    [p] = strategy(ws).propose(context(ws, archive, model, [seed]))
+    assert f"identical to archived candidate {twin}" in model.calls[1][-1]["content"]
+    assert p.invalid is None and p.genotype["files"]["solution.py"].startswith("VALUE = 6")
+
+
+def test_a_child_too_similar_to_its_parent_is_rejected_by_the_threshold(tmp_path, archive):
+    ws = make_workspace(tmp_path / "ws", diagnose=False, novelty={"max_similarity": 0.5})
+    seed = record_seed(archive, seed_files(ws))
+    model = ScriptedModel([GOOD] * 4)
+    [p] = strategy(ws).propose(context(ws, archive, model, [seed]))
+    assert "too small" in p.invalid and "max_similarity is 0.5" in p.invalid
+
+
+def test_the_budget_is_checked_before_every_llm_call(workspace, archive):
+    seed = record_seed(archive, seed_files(workspace))
+    budget = Budget(BudgetConfig(tokens=10))
+    model = ScriptedModel([DIAGNOSIS, GOOD])
+    with pytest.raises(BudgetExceeded, match="tokens"):
+        strategy(workspace).propose(context(workspace, archive, model, [seed], budget=budget))
+    assert len(model.calls) == 1 and budget.spent.tokens == 10
+
+
+def test_without_parents_the_seed_source_is_edited(workspace, archive):
+    seed = record_seed(archive, seed_files(workspace))
+    ctx = context(workspace, archive, ScriptedModel([DIAGNOSIS, GOOD]), [])
+    ctx.sources = [archive.get(seed)]
+    [p] = strategy(workspace).propose(ctx)
+    assert p.parents == [seed] and p.invalid is None
