@@ -22,6 +22,7 @@ from agents.prompts import Rendered, render
 from agents.strategies.reply import ReplyError
 from agents.strategy import Context
 from archive.record import Cost
+from tools.errors import CladeError
 
 T = TypeVar("T")
 REPAIR_TEMPLATE = "merge_repair.md"

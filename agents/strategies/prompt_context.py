@@ -38,7 +38,7 @@ def sources_text(ctx: Context) -> str:
     for name in names:
         c = by_name.get(name)
         what = f"candidate {c.id}, search fitness {fitness_text(c)}" if c else "not in the archive yet"
-        lines.append(f"- {name}: {what}" + (" (the common base the experts were fine-tuned from)" if name == "base" else ""))
+        lines.append(f"- {name}: {what}" + (" (the workspace base model)" if name == "base" else ""))
     return "\n".join(lines) or "(none)"
 
 

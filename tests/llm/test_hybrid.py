@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from agents.budget import BudgetConfig
+from agents.errors import BudgetExceeded
 from agents.evolution.config import EvolutionConfig
 from agents.llm.scripted import ScriptedModel
 from agents.strategies.hybrid import HybridStrategy
-from tests.llm.conftest import make_context, planner, record
+from agents.workspace import load_workspace
+from tests.llm.conftest import ZOO, make_context, planner, record
 
 TIES = {"rationale": "adder and sorter share little; ties resolves sign conflicts", "method": "ties",
         "sources": ["adder", "sorter"], "layer_groups": 2}
@@ -16,14 +21,7 @@ LINEAR = {"rationale": "a plain average of all three as a control", "method": "l
 
 
 def hybrid(generations: int = 2) -> HybridStrategy:
-    return HybridStrategy(planner(evolution=EvolutionConfig(population=3), hybrid_generations=generations), _zoo())
-
-
-def _zoo():
-    from agents.workspace import load_workspace
-    from tests.llm.conftest import ZOO
-
-    return load_workspace(ZOO)
+    return HybridStrategy(planner(evolution=EvolutionConfig(population=3), hybrid_generations=generations), load_workspace(ZOO))
 
 
 def fenced(obj) -> str:
@@ -106,11 +104,6 @@ def test_resuming_from_the_same_history_proposes_the_same_members(zoo):
 
 
 def test_budget_stops_before_the_structure_call(zoo):
-    import pytest
-
-    from agents.budget import BudgetConfig
-    from agents.errors import BudgetExceeded
-
     model = ScriptedModel([fenced(TIES)])
     ctx = make_context(zoo, model, wanted=10, budget=BudgetConfig(candidates=None, dollars=1.0))
     ctx.budget.charge_llm(0, 1.0)
