@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from archive.record import Candidate, Cost, Proposer, ResultEvent, SourceGenotype, SplitMetrics
+from archive.record import Candidate, Proposer, ResultEvent, SourceGenotype
 from tools.errors import BadInput
 
 
@@ -34,7 +34,7 @@ def propose(tools, a: ProposeArgs) -> dict:
     seed = ws.config.planner.seed
     candidate = Candidate(kind=a.kind, parents=parents, genotype=genotype,
                           proposer=Proposer(strategy="chat", model=tools.model_name, template_hash=tools.template_hash,
-                                            rationale=a.rationale, params={"who": tools.who, "seed": seed}))
+                                            rationale=a.rationale, params=_params(tools.who, seed if a.run_now and a.kind == "merge" else None)))
     same = archive.find_genotype(candidate.genotype_hash())
     if same:
         raise BadInput(f"propose: the same genotype is already candidate {same[0]} ({archive.get(same[0]).status}); propose something new")
@@ -47,12 +47,21 @@ def propose(tools, a: ProposeArgs) -> dict:
     return run_merge(tools, cid, genotype["recipe"], seed)
 
 
+def _params(who: str, seed: int | None) -> dict:
+    """Who asked; the seed only when the chat runs it (a queued candidate runs at its session's seed)."""
+    return {"who": who} if seed is None else {"who": who, "seed": seed}
+
+
 def _merge(tools, a: ProposeArgs) -> tuple[dict, list[str]]:
     from tools.merge.api import load_recipe
 
     if a.recipe is None or a.files is not None:
         raise BadInput("propose: a merge proposal needs `recipe` (a mergekit-style mapping) and no `files`")
-    recipe = load_recipe(a.recipe, models=tools.workspace.model_paths())
+    models = tools.workspace.model_paths()
+    recipe = load_recipe(a.recipe, models=models)
+    unknown = [m for m in recipe.referenced_models() if m not in models]
+    if unknown:
+        raise BadInput(f"propose: the recipe names {', '.join(map(repr, unknown))}, not a model of this workspace ({', '.join(models)})")
     parents = a.parents or source_ids(tools.archive, tools.workspace, list(dict.fromkeys(recipe.referenced_models())))
     return {"recipe": a.recipe}, parents
 
@@ -84,6 +93,7 @@ def source_ids(archive, workspace, names: list[str]) -> list[str]:
 def run_merge(tools, cid: str, recipe: dict, seed: int) -> dict:
     """Run the candidate now (search split) and attach its result."""
     from agents.jobs import merge_job
+    from agents.session.running import result_event
     from sandbox.api import make_backend
 
     ws = tools.workspace
@@ -94,13 +104,3 @@ def run_merge(tools, cid: str, recipe: dict, seed: int) -> dict:
     c = tools.archive.get(cid)
     return {"id": cid, "status": c.status, "fitness": c.fitness("search"), "reason": c.reason,
             "tasks": c.metrics["search"].tasks if "search" in c.metrics else {}}
-
-
-def result_event(result, split: str) -> ResultEvent:
-    """A sandbox Result as the archive's ResultEvent."""
-    logs = "\n".join(part for part in (result.stdout, result.stderr) if part)
-    cost = Cost(compute_s=result.timings.total_s)
-    if result.status != "ok":
-        return ResultEvent(status="failed", reason=result.reason or f"the job ended {result.status}", cost=cost, logs=logs)
-    metrics = {split: SplitMetrics(fitness=result.fitness, tasks=result.metrics.get("tasks", {}))}
-    return ResultEvent(status="succeeded", metrics=metrics, cost=cost, logs=logs)

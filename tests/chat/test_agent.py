@@ -109,3 +109,31 @@ def test_tool_steps_and_tokens_are_bounded(zoo):
                                       ('{"answer": "x", "tool": "show"}', False), ('sure! {"answer": "x"}', False)])
 def test_parse_reply(text, ok):
     assert isinstance(parse_reply(text), dict) == ok
+
+
+def test_run_now_runs_the_proposal_through_the_local_sandbox_and_attaches_its_result(zoo):
+    ws, archive, ids = zoo
+    recipe = {**LINEAR, "models": [{"model": "adder", "parameters": {"weight": 0.9}}, {"model": "sorter", "parameters": {"weight": 0.1}}]}
+    script = [json.dumps({"tool": "propose", "args": {"recipe": recipe, "rationale": "mostly adder", "run_now": True}}), '{"answer": "ran"}']
+    chat, _ = agent(zoo, script)
+    result = chat.send("try 90/10 adder sorter now").actions[0].result
+    c = archive.get(result["id"])
+    assert c.status == "succeeded" and result["status"] == "succeeded", c.reason
+    assert 0.0 <= c.fitness("search") <= 1.0 and result["fitness"] == c.fitness("search")
+    assert set(c.metrics["search"].tasks) == {"add", "reverse", "sort"} and c.cost.compute_s > 0
+    assert archive.queued() == []
+
+
+def test_propose_code_needs_parents_and_a_command_and_is_queued(zoo):
+    from tests.review.fixtures import add_code
+
+    ws, archive, ids = zoo
+    src, child = add_code(archive)
+    edit = {"kind": "code", "parents": [child], "files": {"train.py": "lr = 0.02\n"}, "rationale": "lower lr"}
+    script = [json.dumps({"tool": "propose", "args": edit}), json.dumps({"tool": "propose", "args": {**edit, "command": ["python", "train.py"]}}),
+              '{"answer": "queued"}']
+    chat, _ = agent(zoo, script)
+    missing, queued = (a.result for a in chat.send("lower the lr").actions)
+    assert "needs `command`" in missing["error"]
+    c = archive.get(queued["id"])
+    assert archive.queued() == [c.id] and c.parents == [child] and c.genotype.command == ["python", "train.py"]

@@ -53,3 +53,20 @@ def test_approving_a_failed_candidate_exits_2_with_one_line_and_writes_nothing(z
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"candidate {ids['bad']}: its status is failed" in err
     assert archive.notes.head() == before
+
+
+def test_review_approve_reject_and_chat_registration_import_no_torch_transformers_or_litellm(zoo):
+    import subprocess
+    import sys
+
+    ws, archive, ids = zoo
+    code = f"""
+import sys, agents.cli
+agents.cli.CLI_MODULES = (*agents.cli.CLI_MODULES, "agents.review.cli", "agents.chat.cli")
+for argv in (["review", "--json"], ["approve", "{ids['ta']}", "--who", "ana"], ["reject", "{ids['lin']}", "--reason", "weak"]):
+    assert agents.cli.main([*argv, "--workspace", {str(ws.root)!r}]) == 0
+heavy = sorted(m for m in ("torch", "transformers", "litellm") if m in sys.modules)
+assert not heavy, heavy
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

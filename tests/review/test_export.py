@@ -81,3 +81,20 @@ def test_code_export_writes_the_workspace_tree(zoo, monkeypatch, tmp_path):
     assert clade(monkeypatch, "export", child, str(out), "--workspace", str(ws.root)) == 0
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["train.py", "util/io.py"]
     assert (out / "train.py").read_text() == "lr = 0.05\n"
+
+
+def test_the_merge_seed_is_the_proposers_else_its_sessions_else_clade_yaml(zoo):
+    from agents.budget import BudgetConfig
+    from agents.review.export import merge_seed
+    from agents.session.records import SessionRecord
+    from archive.record import Candidate, Proposer
+
+    ws, archive, ids = zoo
+    assert merge_seed(ws, archive.get(ids["ta"])) == 3
+    sessions = ws.root / ".clade" / "sessions"
+    sessions.mkdir(parents=True)
+    record = SessionRecord(id="s-7", strategy="llm", seed=7, budget=BudgetConfig(), backend="local")
+    (sessions / "s-7.json").write_text(record.model_dump_json())
+    probe = lambda session: Candidate(kind="merge", parents=[ids["adder"]], genotype={"recipe": TA}, proposer=Proposer(session=session))
+    assert merge_seed(ws, probe("s-7")) == 7
+    assert merge_seed(ws, probe(None)) == ws.config.planner.seed == 0
