@@ -28,6 +28,7 @@ from tools.errors import CladeError
 
 SUMMARY_TOKENS = 1500
 DEFAULT_MAX_TOKENS = 200_000
+RESULT_CHARS = 12_000  # of one tool result, as sent to the model
 
 
 class ChatAction(BaseModel):
@@ -63,25 +64,27 @@ class ChatAgent:
     def send(self, text: str) -> ChatTurn:
         """One question: tool calls until the model answers. Raises BudgetExceeded or ChatFailed."""
         self.history.append({"role": "user", "content": text})
-        turn, steps, repairs = ChatTurn(reply=""), 0, 0
+        turn, repairs = ChatTurn(reply=""), 0
         while True:
             reply = self._ask()
             turn.tokens += reply.tokens
             parsed = parse_reply(reply.text)
             if isinstance(parsed, str):
                 repairs += 1
-                if repairs > self.max_repairs:
-                    raise ChatFailed(f"chat: the model's reply was still not a JSON tool call or answer after {self.max_repairs} repair(s): {parsed}")
-                self.history.append({"role": "user", "content": f"Your reply was not understood: {parsed}. Reply with one JSON object: "
-                                     '{"tool": NAME, "args": {...}} or {"answer": "..."}.'})
-                continue
-            if "answer" in parsed:
+                self._repair(parsed, repairs)
+            elif "answer" in parsed:
                 turn.reply = parsed["answer"]
                 return turn
-            steps += 1
-            if steps > self.max_steps:
+            elif len(turn.actions) == self.max_steps:
                 raise ChatFailed(f"chat: the model made {self.max_steps} tool calls without answering; ask a narrower question")
-            turn.actions.append(self._act(parsed["tool"], parsed["args"]))
+            else:
+                turn.actions.append(self._act(parsed["tool"], parsed["args"]))
+
+    def _repair(self, problem: str, repairs: int) -> None:
+        if repairs > self.max_repairs:
+            raise ChatFailed(f"chat: the model's reply was still not a JSON tool call or answer after {self.max_repairs} repair(s): {problem}")
+        self.history.append({"role": "user", "content": f"Your reply was not understood: {problem}. Reply with one JSON object: "
+                             '{"tool": NAME, "args": {...}} or {"answer": "..."}.'})
 
     def _ask(self):
         if self.max_tokens is not None and self.tokens >= self.max_tokens:
@@ -106,8 +109,16 @@ class ChatAgent:
         self.log.append(action, who=self.who)
         if self.on_action is not None:
             self.on_action(action)
-        self.history.append({"role": "user", "content": f"Result of {tool}:\n{json.dumps(action.result, default=str)}"})
+        self.history.append({"role": "user", "content": f"Result of {tool}:\n{result_text(action.result)}"})
         return action
+
+
+def result_text(result: Any) -> str:
+    """A tool result as the model sees it: JSON, cut at RESULT_CHARS (saying how much was left out)."""
+    text = json.dumps(result, default=str, ensure_ascii=False)
+    if len(text) <= RESULT_CHARS:
+        return text
+    return text[:RESULT_CHARS] + f"\n[... {len(text) - RESULT_CHARS} more characters left out; ask for less, e.g. a smaller top]"
 
 
 FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)

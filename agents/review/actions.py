@@ -54,10 +54,11 @@ def reject(archive, ref: str, *, reason: str, who: str) -> Candidate:
     return archive.get(candidate.id)
 
 
-def awaiting_review(archive, *, split: str = "search") -> list[ReviewItem]:
-    """Succeeded merge and code candidates with no approval or rejection yet, best on `split` first."""
+def awaiting_review(archive, *, split: str = "search", top: int | None = None) -> list[ReviewItem]:
+    """Succeeded merge and code candidates with no approval or rejection yet, best on `split` first
+    (the `top` best of them, when given)."""
     rows = [r for r in archive.candidates(split=split, status="succeeded") if r.kind in REVIEWABLE]
-    pending = [c for c in (archive.get(r.id) for r in rows) if verdict(c) is None]
+    pending = [c for c in (archive.get(r.id) for r in rows) if verdict(c) is None][:top]
     best = best_source(archive, split=split)
     return [ReviewItem(candidate=c, parents=[archive.get(p) for p in c.parents], best_source=best,
                        genotype_text=genotype_text(archive, c)) for c in pending]

@@ -1,6 +1,6 @@
 """Subcommands of review:
 
-    clade review [--json]                          candidates awaiting review, best first
+    clade review [--top K] [--json]                candidates awaiting review, best first
     clade approve ID [--comment TEXT] [--who NAME]
     clade reject ID --reason TEXT [--who NAME]
     clade export ID OUT_DIR [--json]               an approved candidate: HF model dir + card, or its code tree
@@ -17,6 +17,7 @@ import json
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("review", help="candidates awaiting review, best first, with what to compare them against")
+    p.add_argument("--top", type=int, metavar="K", help="only the K best")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(handler=cmd_review)
     p = subparsers.add_parser("approve", help="approve a succeeded candidate (recorded in the archive; the planner reads it)")
@@ -46,7 +47,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     from archive.cli import open_archive
 
     with open_archive(args) as archive:
-        items = awaiting_review(archive)
+        items = awaiting_review(archive, top=args.top)
     print(json.dumps([item_json(i) for i in items], indent=1) if args.json else review_text(items))
     return 0
 

@@ -137,3 +137,11 @@ def test_propose_code_needs_parents_and_a_command_and_is_queued(zoo):
     assert "needs `command`" in missing["error"]
     c = archive.get(queued["id"])
     assert archive.queued() == [c.id] and c.parents == [child] and c.genotype.command == ["python", "train.py"]
+
+
+def test_a_long_tool_result_reaches_the_model_cut_and_says_so():
+    from agents.chat.agent import RESULT_CHARS, result_text
+
+    text = result_text(["x" * 100] * 500)
+    assert len(text) < RESULT_CHARS + 200 and text.endswith("ask for less, e.g. a smaller top]")
+    assert f"[... {len(json.dumps(['x' * 100] * 500)) - RESULT_CHARS} more characters left out" in text

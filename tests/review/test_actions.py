@@ -53,3 +53,8 @@ def test_reject_needs_a_reason(zoo):
     with pytest.raises(BadInput, match="--reason is empty"):
         reject(archive, ids["ta"], reason="  ", who="ana")
     assert archive.get(ids["ta"]).reviews == []
+
+
+def test_awaiting_review_top_k(zoo):
+    ws, archive, ids = zoo
+    assert [i.candidate.id for i in awaiting_review(archive, top=1)] == [ids["ta"]]
