@@ -39,10 +39,12 @@ def classify(exc: BaseException, timeout_s: float) -> Failure:
     import httpx
     import openai
 
-    if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException)):
+    chain = _chain(exc)  # litellm wraps some transport failures in a 500: the cause tells
+    if any(isinstance(e, (openai.APITimeoutError, httpx.TimeoutException)) for e in chain):
         return Failure(True, f"timed out after {timeout_s:g} s")
-    if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
-        return Failure(True, f"connection failed ({_first_line(exc)})")
+    broken = next((e for e in chain if isinstance(e, (openai.APIConnectionError, httpx.TransportError))), None)
+    if broken is not None:
+        return Failure(True, f"connection failed ({_first_line(chain[-1])})")
     status = getattr(exc, "status_code", None)
     if status == 429:
         return Failure(True, "HTTP 429 (rate limited)", retry_after_seconds(exc))
@@ -51,6 +53,14 @@ def classify(exc: BaseException, timeout_s: float) -> Failure:
     if isinstance(status, int):
         return Failure(False, f"HTTP {status} ({_first_line(exc)}); {HINTS.get(status, 'not retried')}")
     return Failure(False, f"{type(exc).__name__}: {_first_line(exc)}")
+
+
+def _chain(exc: BaseException, limit: int = 8) -> list[BaseException]:
+    """The exception and its causes, outermost first."""
+    chain = [exc]
+    while len(chain) < limit and (nxt := chain[-1].__cause__ or chain[-1].__context__) is not None:
+        chain.append(nxt)
+    return chain
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:

@@ -118,3 +118,30 @@ def test_unpriced_model_costs_zero_and_says_why(stub, llm_config, sleeps):
     model = make_model(llm_config.model_copy(update={"input_per_mtok": None, "output_per_mtok": None}), ENV, sleep=sleeps)
     assert model.query(HELLO).dollars == 0.0
     assert model.pricing.source.startswith("none: openai/stub-model is not in litellm's cost map")
+
+
+def test_connection_refused_is_retried_then_given_up(llm_config, sleeps):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on once this closes
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = llm_config.model_copy(update={"api_base": f"http://127.0.0.1:{port}/v1", "max_retries": 2})
+    with pytest.raises(LLMUnavailable, match="connection failed .*gave up after 3 tries"):
+        make_model(config, ENV, sleep=sleeps).query(HELLO)
+    assert sleeps == [0.5, 1.0]
+
+
+def test_stub_streams_and_answers_on_both_paths(stub):
+    import os
+
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    import litellm
+
+    stub.reply("a streamed reply, longer than one chunk").reply("plain")
+    chunks = litellm.completion(model="openai/stub", api_base=stub.root, api_key="k", messages=HELLO, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "a streamed reply, longer than one chunk"
+    plain = litellm.completion(model="openai/stub", api_base=stub.url, api_key="k", messages=HELLO)
+    assert plain.choices[0].message.content == "plain"
+    assert [r.path for r in stub.requests] == ["/chat/completions", "/v1/chat/completions"]
+    assert stub.requests[0].body["stream"] is True
