@@ -99,8 +99,14 @@ def run_merge(tools, cid: str, recipe: dict, seed: int) -> dict:
     ws = tools.workspace
     sandbox = tools.sandbox or make_backend(ws.config.sandbox)
     tools.archive.attach_result(cid, ResultEvent(status="running"))
-    result = sandbox.execute(merge_job(ws, cid, recipe, split="search", seed=seed))
-    tools.archive.attach_result(cid, result_event(result, "search"))
+    try:
+        result = sandbox.execute(merge_job(ws, cid, recipe, split="search", seed=seed))
+    except BaseException as exc:  # the archive must not say "running" for a job that never ran
+        tools.archive.attach_result(cid, ResultEvent(status="failed", reason=f"the sandbox could not run it: {exc}"))
+        if not isinstance(exc, BadInput):
+            raise
+    else:
+        tools.archive.attach_result(cid, result_event(result, "search"))
     c = tools.archive.get(cid)
     return {"id": cid, "status": c.status, "fitness": c.fitness("search"), "reason": c.reason,
             "tasks": c.metrics["search"].tasks if "search" in c.metrics else {}}

@@ -145,3 +145,23 @@ def test_a_long_tool_result_reaches_the_model_cut_and_says_so():
     text = result_text(["x" * 100] * 500)
     assert len(text) < RESULT_CHARS + 200 and text.endswith("ask for less, e.g. a smaller top]")
     assert f"[... {len(json.dumps(['x' * 100] * 500)) - RESULT_CHARS} more characters left out" in text
+
+
+def test_run_now_records_a_failed_job_and_a_sandbox_that_cannot_start(zoo):
+    from sandbox.fake import FakeSandbox
+    from tools.errors import BadInput
+
+    def refuse(job):
+        raise BadInput("sandbox.backend docker: docker is not installed")
+
+    ws, archive, ids = zoo
+    for sandbox, reason in ((FakeSandbox(), "FakeSandbox has no scripted result"), (FakeSandbox(refuse), "the sandbox could not run it: sandbox.backend docker")):
+        weight = 0.8 if reason.startswith("Fake") else 0.7
+        recipe = {**LINEAR, "models": [{"model": "adder", "parameters": {"weight": weight}}, {"model": "sorter", "parameters": {"weight": 0.2}}]}
+        script = [json.dumps({"tool": "propose", "args": {"recipe": recipe, "run_now": True}}), '{"answer": "done"}']
+        chat, _ = agent(zoo, script, sandbox=sandbox)
+        result = chat.send("run it").actions[0].result
+        failed = [c for c in archive.candidates(status="failed") if c.id != ids["bad"]]
+        assert any(reason in archive.get(c.id).reason for c in failed), [archive.get(c.id).reason for c in failed]
+        assert result["status"] == "failed" and reason in result["reason"]
+        assert sandbox.jobs and sandbox.jobs[0].seed == ws.config.planner.seed
