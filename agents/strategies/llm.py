@@ -54,8 +54,9 @@ class LLMStrategy:
         models = ctx.workspace.model_paths()
 
         def read(text: str) -> tuple[MergeReply, dict[str, Any], list[str]]:
+            tried.append({})  # this round's recipe, once the reply makes one
             reply = parse_reply(text, MergeReply)
-            tried.append(to_recipe(reply, n_layers, self.planner.evolution.scale_filters))
+            tried[-1] = to_recipe(reply, n_layers, self.planner.evolution.scale_filters)
             return reply, tried[-1], check_recipe(tried[-1], models)
 
         out = converse(ctx, prompt, read, repair_rounds=self.planner.repair_rounds)

@@ -78,6 +78,17 @@ def test_engine_refusal_goes_back_to_the_llm(zoo):
     assert "the merge engine refused the recipe" in repair and "density" in repair and "1.7" in repair
 
 
+def test_an_invalid_proposal_keeps_the_last_rounds_recipe(zoo):
+    out_of_range = {**TIES, "parameters": {"adder": {"weight": 1.0, "density": 1.7}, "sorter": {"weight": 0.8}}}
+    strategy = LLMStrategy(planner(repair_rounds=1), zoo)
+    [p] = strategy.propose(make_context(zoo, ScriptedModel(["no json", fenced(out_of_range)])))
+    assert p.invalid.startswith("reply still invalid after 1 repair round(s): the merge engine refused the recipe")
+    assert p.genotype["recipe"]["slices"][0]["sources"][1]["parameters"] == {"weight": 1.0, "density": 1.7}
+    [q] = strategy.propose(make_context(zoo, ScriptedModel([fenced(out_of_range), "no json"])))
+    assert q.invalid.endswith("no JSON object found: reply with one JSON object in a ```json fence")
+    assert q.genotype == {"recipe": {}}  # the last reply made no recipe: none is recorded under its reason
+
+
 def test_four_invalid_replies_make_an_invalid_proposal(zoo):
     model = ScriptedModel(["no idea"] * 4, tokens_per_reply=10)
     [p] = LLMStrategy(planner(), zoo).propose(make_context(zoo, model))
