@@ -60,8 +60,13 @@ def version(state: UIState) -> dict:
 
 
 def overview(state: UIState, split: str) -> dict:
+    v = version(state)["version"]
+    return state.memo.get(("overview", split), v, lambda: _overview(state, split, v))
+
+
+def _overview(state: UIState, split: str, v: str) -> dict:
     archive = state.archive.get()
-    rows = sorted(archive.candidates(split=split), key=lambda r: (r.created_at, r.id))
+    rows = sorted(_rows(state, split, v), key=lambda r: (r.created_at, r.id))
     counts: dict[str, dict[str, int]] = {"status": {}, "kind": {}}
     for r in rows:
         counts["status"][r.status] = counts["status"].get(r.status, 0) + 1
@@ -72,7 +77,12 @@ def overview(state: UIState, split: str) -> dict:
         s["archive_spend"] = by_session.get(s["id"], _spend_row(0, 0, 0, 0))
     splits = sorted({"search", split} | {r[0] for r in archive.index.query("SELECT DISTINCT split FROM fitness")})
     return {"workspace": state.workspace.config.name, "root": str(state.workspace.root), "split": split, "splits": splits,
-            "total": len(rows), "counts": counts, "spend": total, "sessions": found, "curve": curve(rows), **version(state)}
+            "total": len(rows), "counts": counts, "spend": total, "sessions": found, "curve": curve(rows), "version": v}
+
+
+def _rows(state: UIState, split: str, v: str) -> list:
+    """Every candidate's summary on `split` (shared by the overview and the graph of one version)."""
+    return state.memo.get(("rows", split), v, lambda: state.archive.get().candidates(split=split))
 
 
 def curve(rows) -> list[dict]:
@@ -101,13 +111,18 @@ def _spend_row(candidates: int, tokens: int, dollars: float, compute_s: float) -
 
 
 def graph(state: UIState, split: str) -> dict:
-    rows = {r.id: r for r in state.archive.get().candidates(split=split)}
+    v = version(state)["version"]
+    return state.memo.get(("graph", split), v, lambda: _graph(state, split, v))
+
+
+def _graph(state: UIState, split: str, v: str) -> dict:
+    rows = {r.id: r for r in _rows(state, split, v)}
     placed = layout([(r.id, r.parents, r.created_at) for r in rows.values()])
     nodes = [{"id": p.id, "column": p.column, "row": p.row, "kind": rows[p.id].kind, "status": rows[p.id].status,
               "fitness": rows[p.id].fitness, "parents": list(rows[p.id].parents), "strategy": rows[p.id].strategy,
               "reason": rows[p.id].reason} for p in placed]
     scored = [n["fitness"] for n in nodes if n["fitness"] is not None]
-    return {"split": split, "nodes": nodes, "fitness_range": [min(scored), max(scored)] if scored else None}
+    return {"split": split, "nodes": nodes, "fitness_range": [min(scored), max(scored)] if scored else None, "version": v}
 
 
 def candidate(state: UIState, ref: str, split: str) -> dict:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents.config import Workspace
@@ -40,12 +41,33 @@ class LiveArchive:
                 self._archive = None
 
 
+class Memo:
+    """Answers kept for the archive version they were computed at (only the newest version's).
+
+    The overview and the graph read every candidate; with 10,000 that is most of a second, so
+    it is done once per change of the archive, however many tabs poll. One computation runs at
+    a time, so two requests for the same new version share it."""
+
+    def __init__(self):
+        self._items: dict[tuple, object] = {}
+        self._lock = threading.RLock()  # re-entered: the overview's computation asks for the rows
+
+    def get(self, key: tuple, version: str, compute: Callable[[], object]):
+        with self._lock:
+            if (key, version) not in self._items:
+                value = compute()
+                self._items = {k: v for k, v in self._items.items() if k[1] == version}
+                self._items[(key, version)] = value
+            return self._items[(key, version)]
+
+
 @dataclass
 class UIState:
     workspace: Workspace
     archive: LiveArchive
     chat: ChatPanel
     who: str
+    memo: Memo = field(default_factory=Memo)
 
     def close(self) -> None:
         self.archive.close()

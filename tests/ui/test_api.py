@@ -94,13 +94,18 @@ def test_a_candidate_recorded_by_another_process_appears(running, lineage, works
 
 
 def test_sessions_are_listed_with_what_their_candidates_spent(running, workspace_dir):
-    sessions = workspace_dir / ".clade" / "sessions"
-    sessions.mkdir(parents=True)
-    (sessions / "s1.json").write_text(json.dumps({"id": "s1", "strategy": "evolution", "status": "running", "budget": {"candidates": 40}, "secret_stuff": 1}))
-    (sessions / "broken.json").write_text("{not json")
+    from agents.budget import BudgetConfig
+    from agents.session.records import SessionRecord, save
+    from agents.workspace import load_workspace
+
+    before = running.get("/api/version")[1]["version"]
+    save(load_workspace(workspace_dir), SessionRecord(id="s1", strategy="evolution", seed=0, budget=BudgetConfig(candidates=40), backend="local"))
+    (workspace_dir / ".clade" / "sessions" / "broken.json").write_text("{not json")
+    assert running.get("/api/version")[1]["version"] != before
     listed = {s["id"]: s for s in running.get("/api/overview")[1]["sessions"]}
-    assert listed["s1"]["status"] == "running" and listed["s1"]["archive_spend"]["candidates"] == 3 and "secret_stuff" not in listed["s1"]
-    assert "cannot read broken.json" in listed["broken"]["error"]
+    assert listed["s1"]["status"] == "running" and listed["s1"]["budget"]["candidates"] == 40
+    assert listed["s1"]["archive_spend"]["candidates"] == 3 and listed["s1"]["archive_spend"]["dollars"] == 0.25
+    assert "broken.json: not a session record" in listed["broken"]["error"]
 
 
 def test_without_an_archive_the_page_says_so_then_reads_it_once_it_exists(workspace_dir):

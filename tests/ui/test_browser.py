@@ -42,7 +42,7 @@ def page(browser):
 
 
 def node(page, cid: str):
-    return page.locator(f'#graph g.node[data-id="{cid}"]')
+    return page.locator(f'#graph .node[data-id="{cid}"]')
 
 
 def open_candidate(page, running, cid: str) -> None:
@@ -54,14 +54,17 @@ def open_candidate(page, running, cid: str) -> None:
 def test_overview_plot_and_lineage_graph(page, running, lineage):
     page.goto(running.url)
     page.wait_for_selector("#graph[data-count='6']")
-    assert page.locator("#graph g.node").count() == 6
+    assert page.locator("#graph .node").count() == 6
     assert "failed" in node(page, lineage["failed"]).get_attribute("class")
-    assert node(page, lineage["failed"]).locator("path.cross").count() == 1
+    assert page.get_attribute("#graph path.crosses", "d").count("M") == 2  # one cross (two strokes): the failed merge
     assert page.locator("#plot circle.pt").count() == 3 and page.locator("#plot polyline.best").count() == 1
     assert page.text_content("#counts").startswith("6 candidates: ")
     assert "$0.2500" in page.text_content("#spend")
-    best, low = (node(page, lineage[k]).locator("circle").get_attribute("fill") for k in ("best", "good"))
+    best, low = (node(page, lineage[k]).get_attribute("fill") for k in ("best", "good"))
     assert best != low  # coloured by fitness
+    node(page, lineage["failed"]).hover()
+    page.wait_for_selector("#tip:not([hidden])")
+    assert "merge ran out of memory" in page.text_content("#tip")
 
 
 def test_click_a_node_then_approve_lands_in_the_archive(page, running, lineage, workspace_dir):
@@ -114,7 +117,7 @@ def test_a_candidate_recorded_while_the_page_is_open_appears(page, running, line
         result(archive, cid, 0.95)
     node(page, cid).wait_for()
     page.wait_for_selector("#plot circle.pt[data-id='%s']" % cid)
-    assert page.locator("#graph g.node").count() == 7
+    assert page.locator("#graph .node").count() == 7
 
 
 def test_chat_round_trip(page, workspace_dir, lineage):
@@ -136,7 +139,7 @@ def test_without_an_llm_the_chat_panel_says_so(page, running):
     running.server.state.chat.model = None
     page.goto(running.url)
     page.wait_for_selector("#chat-status:has-text('no LLM configured')")
-    assert page.is_disabled("#chat-input") and page.locator("#graph g.node").count() == 6
+    assert page.is_disabled("#chat-input") and page.locator("#graph .node").count() == 6
 
 
 def test_with_a_token_the_printed_link_logs_in(page, workspace_dir, lineage):

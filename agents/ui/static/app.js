@@ -86,9 +86,10 @@
 
   function renderSessions(sessions) {
     if (!sessions.length) return $("sessions").replaceChildren(el("p", { class: "muted" }, "no sessions recorded yet (`clade run` starts one)"));
-    const rows = sessions.map((x) => [x.id, x.strategy ?? "-", x.error ?? x.status ?? "-", x.archive_spend.candidates,
-      x.archive_spend.llm_tokens, "$" + fmt(x.archive_spend.dollars), x.budget ? JSON.stringify(x.budget) : "-"]);
-    $("sessions").replaceChildren(table(["session", "strategy", "status", "candidates", "tokens", "dollars", "budget"], rows));
+    const rows = sessions.map((x) => [x.id, x.strategy ?? "-", x.error ?? x.status + (x.stop_reason ? `: ${x.stop_reason}` : ""),
+      x.archive_spend.candidates, x.archive_spend.llm_tokens, "$" + fmt(x.archive_spend.dollars),
+      x.wall_s === undefined ? "-" : fmt(x.wall_s, 0) + " s", x.budget ? JSON.stringify(x.budget) : "-"]);
+    $("sessions").replaceChildren(table(["session", "strategy", "status", "candidates", "tokens", "dollars", "wall", "budget"], rows));
   }
 
   function renderPlot(points, split) {
@@ -100,7 +101,7 @@
       plot.replaceChildren(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "muted" }, `no fitness on split ${split} yet`));
       return;
     }
-    let lo = Math.min(...scored.map((p) => p.fitness)), hi = Math.max(...scored.map((p) => p.fitness));
+    let lo = scored.reduce((m, p) => Math.min(m, p.fitness), Infinity), hi = scored.reduce((m, p) => Math.max(m, p.fitness), -Infinity);
     if (hi - lo < 1e-12) { lo -= 0.5; hi += 0.5; }
     const x = (i) => L + (points.length > 1 ? (i / (points.length - 1)) * (W - L - R) : (W - L - R) / 2);
     const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
@@ -115,54 +116,73 @@
       svg("text", { x: L - 4, y: y(hi) + 4, "text-anchor": "end", class: "tick" }, fmt(hi, 3)),
       svg("text", { x: L - 4, y: y(lo) + 4, "text-anchor": "end", class: "tick" }, fmt(lo, 3)),
       svg("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle", class: "tick" }, `candidates in creation order (${points.length}); line: best ${split} fitness so far`),
-      svg("polyline", { points: best, class: "best" })];
+    ];
+    const r = scored.length > 500 ? 2 : 3.5;
     for (const p of scored) {
-      const dot = svg("circle", { cx: x(p.i), cy: y(p.fitness), r: 3.5, class: "pt", "data-id": p.id });
-      dot.append(svg("title", {}, `${p.id}: ${fmt(p.fitness)}`));
-      dot.addEventListener("click", () => open(p.id));
-      kids.push(dot);
+      kids.push(svg("circle", { cx: x(p.i), cy: y(p.fitness), r, class: "pt", "data-id": p.id, "aria-label": `${p.id}: fitness ${fmt(p.fitness)}` }));
     }
-    plot.replaceChildren(...kids);
+    kids.push(svg("polyline", { points: best, class: "best" }));  // over the dots
+    const all = document.createDocumentFragment();
+    for (const k of kids) all.appendChild(k);
+    plot.replaceChildren(all);
   }
 
   // ---- the lineage graph ------------------------------------------------------------------
 
+  const LABELS_MAX = 400;  // ids under the nodes up to this many; beyond, the tooltip says which is which
+
   function renderGraph(g) {
     const COL = 120, ROW = 34, PAD = 24, graph = $("graph");
     const byId = new Map(g.nodes.map((n) => [n.id, n]));
-    const cols = Math.max(0, ...g.nodes.map((n) => n.column)) + 1, rows = Math.max(0, ...g.nodes.map((n) => n.row)) + 1;
+    state.nodes = byId;
+    const cols = g.nodes.reduce((m, n) => Math.max(m, n.column), 0) + 1, rows = g.nodes.reduce((m, n) => Math.max(m, n.row), 0) + 1;
     const W = cols * COL + PAD * 2, H = rows * ROW + PAD * 2;
     graph.setAttribute("viewBox", `0 0 ${W} ${H}`);
     graph.setAttribute("width", W); graph.setAttribute("height", H);
     graph.dataset.count = String(g.nodes.length);
+    if (!g.nodes.length) return graph.replaceChildren(svg("text", { x: PAD, y: PAD + 10, class: "muted" }, "no candidates yet"));
     const at = (n) => [PAD + n.column * COL + 10, PAD + n.row * ROW + 10];
-    const edges = [], nodes = [];
+    // One element per candidate; edges, crosses and labels are one path or group each (10,000 nodes stay quick).
+    const edges = [], crosses = [], nodes = [], labels = [];
     for (const n of g.nodes) {
+      const [x2, y2] = at(n);
       for (const pid of n.parents) {
         const p = byId.get(pid);
         if (!p) continue;
-        const [x1, y1] = at(p), [x2, y2] = at(n), mid = (x1 + x2) / 2;
-        edges.push(svg("path", { d: `M${x1 + 10},${y1} C${mid},${y1} ${mid},${y2} ${x2 - 10},${y2}`, class: "edge" }));
+        const [x1, y1] = at(p), mid = (x1 + x2) / 2;
+        edges.push(`M${x1 + 10},${y1}C${mid},${y1} ${mid},${y2} ${x2 - 10},${y2}`);
       }
-      nodes.push(graphNode(n, at(n), g.fitness_range));
+      nodes.push(graphNode(n, x2, y2, g.fitness_range));
+      if (FAILED.includes(n.status)) crosses.push(`M${x2 - 5},${y2 - 5}L${x2 + 5},${y2 + 5}M${x2 + 5},${y2 - 5}L${x2 - 5},${y2 + 5}`);
+      if (g.nodes.length <= LABELS_MAX) labels.push(svg("text", { x: x2, y: y2 + 21, "text-anchor": "middle" }, n.id.slice(0, 7)));
     }
-    graph.replaceChildren(...edges, ...nodes);
-    if (!g.nodes.length) graph.replaceChildren(svg("text", { x: PAD, y: PAD + 10, class: "muted" }, "no candidates yet"));
+    const all = document.createDocumentFragment(), labelGroup = svg("g", { class: "labels" });
+    for (const l of labels) labelGroup.appendChild(l);
+    all.appendChild(svg("path", { d: edges.join(""), class: "edges" }));
+    for (const node of nodes) all.appendChild(node);  // appendChild, not a spread: no argument-count limit
+    all.appendChild(svg("path", { d: crosses.join(""), class: "crosses" }));
+    all.appendChild(labelGroup);
+    graph.replaceChildren(all);
   }
 
-  function graphNode(n, [x, y], range) {
+  function graphNode(n, x, y, range) {
     const failed = FAILED.includes(n.status), pending = n.status === "proposed" || n.status === "running";
-    const cls = `node st-${n.status} kind-${n.kind}` + (failed ? " failed" : "") + (pending ? " pending" : "");
-    const g = svg("g", { class: cls, "data-id": n.id, "data-status": n.status, tabindex: 0, role: "link" });
     const fill = failed ? "#f3d6d6" : pending ? "#ffffff" : colour(n.fitness, range);
-    g.append(n.kind === "source" ? svg("rect", { x: x - 9, y: y - 9, width: 18, height: 18, fill }) : svg("circle", { cx: x, cy: y, r: 9, fill }));
-    if (failed) g.append(svg("path", { d: `M${x - 5},${y - 5} L${x + 5},${y + 5} M${x + 5},${y - 5} L${x - 5},${y + 5}`, class: "cross" }));
-    g.append(svg("text", { x, y: y + 21, "text-anchor": "middle", class: "label" }, n.id.slice(0, 7)));
-    const why = n.reason ? ` — ${n.reason}` : "";
-    g.append(svg("title", {}, `${n.id} ${n.kind} ${n.status} fitness ${fmt(n.fitness)} (by ${n.strategy})${why}`));
-    g.addEventListener("click", () => open(n.id));
-    g.addEventListener("keydown", (e) => { if (e.key === "Enter") open(n.id); });
-    return g;
+    const attrs = { class: `node st-${n.status} kind-${n.kind}` + (failed ? " failed" : "") + (pending ? " pending" : ""),
+      "data-id": n.id, tabindex: 0, role: "link", "aria-label": describe(n), fill };
+    return n.kind === "source" ? svg("rect", { ...attrs, x: x - 9, y: y - 9, width: 18, height: 18 }) : svg("circle", { ...attrs, cx: x, cy: y, r: 9 });
+  }
+
+  const describe = (n) => `${n.id} ${n.kind} ${n.status} fitness ${fmt(n.fitness)} (by ${n.strategy})` + (n.reason ? ` — ${n.reason}` : "");
+
+  function showTip(e) {
+    const hit = e.target.closest && e.target.closest("[data-id]"), tip = $("tip");
+    const text = hit && (hit.getAttribute("aria-label") || hit.dataset.tip);
+    tip.hidden = !text;
+    if (!text) return;
+    tip.textContent = text;
+    tip.style.left = `${e.pageX + 12}px`;  // CSSOM, not a style attribute: allowed by the page's CSP
+    tip.style.top = `${e.pageY + 12}px`;
   }
 
   // ---- the candidate page -----------------------------------------------------------------
@@ -296,14 +316,23 @@
         document.body.dataset.version = version;
       } while (state.force);
       showError($("error"), null);
+      $("live").textContent = "live · read " + new Date().toLocaleTimeString();
     } catch (e) {
       showError($("error"), e);
+      $("live").textContent = "not updating (see the message below)";
     } finally {
       state.busy = false;
     }
   }
 
   function start() {
+    const clicked = (e) => e.target.closest && e.target.closest("[data-id]");
+    for (const id of ["graph", "plot"]) {
+      $(id).addEventListener("click", (e) => { const hit = clicked(e); if (hit) open(hit.dataset.id); });
+      $(id).addEventListener("keydown", (e) => { const hit = clicked(e); if (hit && e.key === "Enter") open(hit.dataset.id); });
+      $(id).addEventListener("mouseover", showTip);
+      $(id).addEventListener("mouseleave", () => { $("tip").hidden = true; });
+    }
     $("split").addEventListener("change", () => { state.split = $("split").value; update(true); });
     $("approve").addEventListener("click", () => review("approve"));
     $("reject").addEventListener("click", () => review("reject"));
