@@ -144,7 +144,8 @@ class ResidentPool:
         self.backend, self.root, self.worker_wall_s = backend, Path(root).resolve(), worker_wall_s
         self.settings, self.name = settings or ServiceSettings(), f"{backend.name}+resident"
         self.slots = [_Slot(f"gpu{g}", [g]) for g in gpus] + [_Slot(f"cpu{i}", []) for i in range(config.cpu_concurrency)]
-        self._ready, self._closed, self._stopping = threading.Condition(), False, threading.Event()
+        self._ready, self._closed, self._cancelling = threading.Condition(), False, False
+        self._stopping = threading.Event()
         self._beats = threading.Thread(target=self._beat_loop, daemon=True, name="clade-resident-heartbeat")
         self._beats.start()
 
@@ -163,11 +164,8 @@ class ResidentPool:
     def close(self, *, cancel: bool = False) -> None:
         """Stop every worker; waits for jobs in flight, or with `cancel` kills them (their result: `killed`)."""
         with self._ready:
-            self._closed = True
+            self._closed, self._cancelling = True, self._cancelling or cancel
             self._ready.notify_all()
-        for slot in self.slots if cancel else ():
-            if slot.worker is not None and slot.worker.alive():
-                slot.worker.signal(CANCEL)
         with self._ready:
             self._ready.wait_for(lambda: not any(s.busy for s in self.slots))
         for slot in self.slots:
@@ -223,8 +221,8 @@ class ResidentPool:
                 return result
             if not worker.alive():
                 return worker.answer(job) or self._died(slot, worker, job)
-            if time.monotonic() >= deadline:
-                return self._timed_out(slot, worker, job)
+            if self._cancelling or time.monotonic() >= deadline:
+                return self._abandon(slot, worker, job)
             time.sleep(WAIT_POLL_S)
 
     def _died(self, slot: _Slot, worker: Worker, job: Job) -> Result:
@@ -235,9 +233,12 @@ class ResidentPool:
         return _from_outcome(job, "failed" if outcome.status == "ok" else outcome.status,
                              f"the resident worker ended while serving this job: {outcome.reason}; the next job starts a fresh worker", outcome)
 
-    def _timed_out(self, slot: _Slot, worker: Worker, job: Job) -> Result:
+    def _abandon(self, slot: _Slot, worker: Worker, job: Job) -> Result:
+        """Cancel the worker serving `job`: past the job's deadline, or because the pool is closing."""
         worker.cancel()
         slot.worker = None
+        if self._cancelling:
+            return _from_outcome(job, "killed", "cancelled by the host: the resident pool was closed with cancel=True", worker.outcome)
         reason = f"exceeded the wall-clock limit of {job.limits.wall_s:g} s; cancelled the resident worker (the next job starts a fresh one)"
         return _from_outcome(job, "timeout", reason, worker.outcome)
 
