@@ -91,5 +91,5 @@ def _recipe(c: Candidate) -> list[str]:
 
 def _licenses(licenses: dict[str, str | None]) -> list[str]:
     lines = ["## Licenses of the source models", "", "As declared in each source's model card (README.md `license:`); "
-             "the merge is bound by all of them.", "", "| source | license |", "|---|---|"]
+             "check each before you redistribute the merge.", "", "| source | license |", "|---|---|"]
     return lines + [f"| {name} | {lic or 'not declared'} |" for name, lic in sorted(licenses.items())] + [""]

@@ -45,8 +45,8 @@ def item_text(item: ReviewItem) -> str:
     lines += ["  " + line for line in _excerpt(item.genotype_text, GENOTYPE_LINES, "genotype")]
     rows = comparison(item)
     width = max(len(f"{role} {_label(x)}") for role, x in rows)
-    lines.append("metrics".ljust(width + 2) + "".join(s.ljust(10) for s in SPLITS))
-    lines += [f"  {role} {_label(x)}".ljust(width + 2) + "".join(_fit(x, s).ljust(10) for s in SPLITS) for role, x in rows]
+    lines.append(("metrics".ljust(width + 4) + "".join(s.ljust(10) for s in SPLITS)).rstrip())
+    lines += [(f"  {role} {_label(x)}".ljust(width + 4) + "".join(_fit(x, s).ljust(10) for s in SPLITS)).rstrip() for role, x in rows]
     lines.append(f"cost: {c.cost.llm_tokens} LLM tokens, ${c.cost.dollars:.4f}, {c.cost.compute_s:.1f} s compute")
     if c.logs:
         tail = c.logs.rstrip("\n").splitlines()[-LOG_LINES:]
