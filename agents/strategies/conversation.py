@@ -39,7 +39,7 @@ class Outcome(Generic[T]):
 
 def converse(ctx: Context, prompt: Rendered, read: Callable[[str], T], *, repair_rounds: int) -> Outcome[T]:
     if ctx.model is None:
-        raise ValueError("this strategy needs ctx.model (planner.llm in clade.yaml)")
+        raise CladeError("the llm and hybrid strategies need ctx.model (planner.llm in clade.yaml)")
     messages: list[Message] = [{"role": "user", "content": prompt.text}]
     out: Outcome[T] = Outcome()
     while True:
