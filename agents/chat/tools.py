@@ -95,14 +95,13 @@ class ChatTools:
 
     def compare(self, a: CompareArgs) -> dict:
         left, right = self.archive.get(a.a), self.archive.get(a.b)
-        side = lambda c: {"id": c.id, "kind": c.kind, "status": c.status, "verdict": verdict(c),
-                          "metrics": {s: m.model_dump() for s, m in c.metrics.items()}}
-        return {"a": side(left), "b": side(right), "diff": self.archive.diff(left.id, right.id) or "(identical genotypes)"}
+        return {"a": _side(left), "b": _side(right), "diff": self.archive.diff(left.id, right.id) or "(identical genotypes)"}
 
     def lineage(self, a: IdArgs) -> dict:
+        """Ancestors back to the sources, and the first 50 descendants (nearest first)."""
         cid = self.archive.resolve(a.id)
-        brief = lambda ids: [self._line(i) for i in ids]
-        return {"id": cid, "ancestors": brief(self.archive.ancestors(cid)), "descendants": brief(self.archive.descendants(cid)[:50])}
+        return {"id": cid, "ancestors": [self._line(i) for i in self.archive.ancestors(cid)],
+                "descendants": [self._line(i) for i in self.archive.descendants(cid)[:50]]}
 
     def _line(self, cid: str) -> dict:
         c = self.archive.get(cid)
@@ -122,3 +121,8 @@ class ChatTools:
         from agents.chat.brief import edit_brief
 
         return edit_brief(self.workspace, text=a.text, append=a.append)
+
+
+def _side(c) -> dict:
+    return {"id": c.id, "kind": c.kind, "status": c.status, "verdict": verdict(c),
+            "metrics": {split: m.model_dump() for split, m in c.metrics.items()}}
