@@ -100,8 +100,9 @@ class ChatTools:
     def lineage(self, a: IdArgs) -> dict:
         """Ancestors back to the sources, and the first 50 descendants (nearest first)."""
         cid = self.archive.resolve(a.id)
+        descendants = self.archive.descendants(cid)
         return {"id": cid, "ancestors": [self._line(i) for i in self.archive.ancestors(cid)],
-                "descendants": [self._line(i) for i in self.archive.descendants(cid)[:50]]}
+                "descendants": [self._line(i) for i in descendants[:50]], "descendants_total": len(descendants)}
 
     def _line(self, cid: str) -> dict:
         c = self.archive.get(cid)

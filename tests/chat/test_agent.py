@@ -45,7 +45,7 @@ def test_compare_lineage_failures(zoo):
     chat, _ = agent(zoo, script)
     compare, lineage, failures = (a.result for a in chat.send("tell me").actions)
     assert "-merge_method: task_arithmetic" in compare["diff"] and compare["a"]["metrics"]["search"]["fitness"] == 0.6
-    assert {a["name"] for a in lineage["ancestors"]} == {"adder", "sorter"}
+    assert {a["name"] for a in lineage["ancestors"]} == {"adder", "sorter"} and lineage["descendants_total"] == 0
     assert failures == [{"id": ids["bad"], "kind": "merge", "status": "failed", "reason": "worker ran out of memory", "by": "llm"}]
 
 
