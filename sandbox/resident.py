@@ -32,9 +32,9 @@ from pathlib import Path
 from sandbox.config import Limits, SandboxConfig
 from sandbox.isolation import REPO_ROOT
 from sandbox.job import Job, Result
+from sandbox.monitor import CANCEL
 from sandbox.resident_worker import HEARTBEAT, INBOX, OUTBOX, SETTINGS, STOP, ServiceSettings
 from sandbox.runner import check_inputs, head_and_tail, jobs_root
-from sandbox.monitor import CANCEL
 from tools.errors import BadInput, CladeError
 
 DEFAULT_WORKER_WALL_S = 7 * 24 * 3600.0

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sandbox.config import Limits, SandboxConfig
+from sandbox.config import Limits
 from sandbox.isolation import REPO_ROOT
 from sandbox.job import EvaluationSpec, Job
 from sandbox.resident import ResidentPool
