@@ -44,6 +44,10 @@ def workspace_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def lineage(workspace_dir: Path) -> dict[str, str]:
+    return make_lineage(workspace_dir)
+
+
+def make_lineage(workspace_dir: Path) -> dict[str, str]:
     """Two sources, three merges (two succeeded, one failed) and one still proposed; returns name -> id."""
     with Archive.open(workspace_dir / "archive", create=True, redactor=Redactor()) as archive:
         ids = {"a": archive.record(Candidate(kind="source", genotype={"name": "adder", "path": "models/adder"})),

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.ui.conftest import open_archive, serve
+from tests.ui.conftest import make_lineage, open_archive, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,9 +113,7 @@ def test_without_an_archive_the_page_says_so_then_reads_it_once_it_exists(worksp
     try:
         status, d = running.get("/api/version")
         assert status == 400 and "no archive here yet" in d["error"]
-        from tests.ui.conftest import lineage as make_lineage
-
-        make_lineage.__wrapped__(workspace_dir)
+        make_lineage(workspace_dir)
         assert running.get("/api/overview")[1]["total"] == 6
     finally:
         running.stop()

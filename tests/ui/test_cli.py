@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import subprocess
 import sys
@@ -61,3 +62,55 @@ def test_starting_the_page_imports_no_torch_transformers_or_litellm(module):
     code = f"import {module}, sys; print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'litellm')))"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+DRIVER = ("import argparse, sys; from agents.ui import cli; p = argparse.ArgumentParser(prog='clade'); p.add_argument('--workspace'); "
+          "cli.register(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a))")
+
+
+def start_ui(workspace_dir: Path, *argv: str) -> tuple[subprocess.Popen, str]:
+    """`clade ui` in its own process; returns it and the address it printed."""
+    import re
+
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, "--workspace", str(workspace_dir), "ui", "--port", "0", *argv],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    found = re.search(r"(http://\S+)", line)
+    if not found:
+        proc.kill()
+        raise AssertionError(f"`clade ui` printed {line!r}; stderr: {proc.communicate()[1]}")
+    return proc, found.group(1)
+
+
+def test_the_command_serves_until_interrupted(workspace_dir, lineage):
+    import signal
+    import urllib.request
+
+    proc, url = start_ui(workspace_dir)
+    try:
+        assert url.startswith("http://127.0.0.1:") and "token" not in url
+        with urllib.request.urlopen(url + "api/overview", timeout=30) as res:
+            assert json.loads(res.read())["total"] == 6
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+
+
+def test_elsewhere_than_loopback_a_token_is_generated_and_required(workspace_dir, lineage):
+    import signal
+    import urllib.error
+    import urllib.request
+
+    proc, url = start_ui(workspace_dir, "--host", "0.0.0.0")
+    try:
+        base, token = url.split("?token=")
+        assert len(token) >= 32
+        local = base.replace("0.0.0.0", "127.0.0.1")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(local + "api/version", timeout=30)
+        assert refused.value.code == 401
+        with urllib.request.urlopen(urllib.request.Request(local + "api/version", headers={"X-Clade-Token": token}), timeout=30) as res:
+            assert res.status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
