@@ -103,3 +103,15 @@ def budget(n: int | None) -> Budget:
 
 
 
+
+
+def hashed_sandbox() -> FakeSandbox:
+    """Any recipe gets a fitness in [0.5, 0.9) derived from its text: for real strategies' recipes."""
+    import hashlib
+    import json
+
+    def run(job: Job) -> Result:
+        digest = hashlib.sha256(json.dumps(job.genotype, sort_keys=True).encode()).digest()
+        score = 0.5 + 0.4 * digest[0] / 256
+        return Result(job_id=job.id, status="ok", fitness=score, metrics={"fitness": score, "tasks": {}})
+    return FakeSandbox(run)

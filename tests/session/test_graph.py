@@ -106,3 +106,18 @@ def test_sources_measured_on_both_splits_once(workspace, archive):
     run(workspace, archive, ScriptedStrategy([]), 1, sandbox=sandbox)
     source_jobs = [j.id for j in sandbox.jobs if len(j.genotype["recipe"]["models"]) == 1]
     assert len(source_jobs) == 6 and {j.rsplit("-", 1)[1] for j in source_jobs} == {"search", "test"}
+
+
+def test_real_llm_strategy_falls_back_to_real_evolution(workspace, archive):
+    from agents.llm.config import LLMConfig
+    from agents.strategies.registry import make_strategy
+    from tests.session.conftest import hashed_sandbox
+
+    workspace.config.planner.llm = LLMConfig(model="openai/stub", fallback_after=2)
+    down = LLMUnavailable("stub: connection refused after 4 tries")
+    model = ScriptedModel([down, down])
+    llm = make_strategy("llm", workspace.config.planner, workspace)
+    final, mine = run(workspace, archive, llm, 3, sandbox=hashed_sandbox(), model=model)
+    assert final["fallback"] is True and len(model.calls) == 2
+    assert [c.proposer.strategy for c in mine] == ["evolution"] * 3
+    assert all(c.status == "succeeded" and c.lesson for c in mine)
