@@ -10,7 +10,6 @@ and the next `clade run --resume` runs them again.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -77,8 +76,8 @@ def make_executor(workspace: Workspace, backend: Any, *, resident: bool = True) 
 
 
 def _resident_pool(workspace: Workspace, backend: Any, gpus: list[int]) -> Any:
-    if getattr(backend, "name", "") == "fake" or importlib.util.find_spec("sandbox.resident") is None:
-        return None  # FakeSandbox replays results; without the resident worker every job gets a fresh sandbox
+    if getattr(backend, "name", "") in ("fake", "ray"):
+        return None  # FakeSandbox replays results; Ray places each job on a node itself (a fresh sandbox there)
     from sandbox.resident import ResidentPool
 
     return ResidentPool(backend, workspace.config.sandbox, gpus, workspace.root / ".clade" / "workers")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
 
 from agents.budget import Budget, BudgetConfig
-from agents.errors import LLMUnavailable
 from agents.init_cmd import copy_example
 from agents.strategy import Context, Proposal
 from agents.workspace import load_workspace
