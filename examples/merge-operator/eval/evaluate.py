@@ -69,6 +69,7 @@ def main() -> None:
     from safetensors.torch import load_file
 
     torch.manual_seed(0)
+    torch.set_num_threads(1)  # a tiny model: more threads only contend
     base = load_file(str(args.zoo / "models" / "base" / "model.safetensors"))
     with tempfile.TemporaryDirectory() as tmp:
         merged = merged_tensors(args.zoo, Path(tmp) / "merged.safetensors")

@@ -19,6 +19,7 @@ def main(models: Path, experts: list[str], out: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     torch.manual_seed(0)
+    torch.set_num_threads(1)
     base = load_file(str(models / "base" / "model.safetensors"))
     tuned = [load_file(str(models / e / "model.safetensors")) for e in experts]
     merged = {}
