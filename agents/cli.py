@@ -23,6 +23,9 @@ CLI_MODULES = (
     "archive.cli",
     "sandbox.cli",
     "agents.run_cmd",
+    "agents.review.cli",
+    "agents.chat.cli",
+    "agents.ui.cli",
 )
 
 
