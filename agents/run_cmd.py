@@ -27,6 +27,7 @@ def register(subparsers) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from agents.session import records
     from agents.session.display import make_display
     from agents.session.runner import run_session
     from agents.workspace import load_workspace
@@ -37,6 +38,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     workspace = load_workspace(args.dir or getattr(args, "workspace", None))
     session = _session(args, workspace)
     session.display = make_display()
+    for other in [] if args.resume else records.unfinished(workspace):
+        session.display.line(f"note: session {other.id} is {other.status}, not finished; `clade run --resume` continues it")
     try:
         with _open_archive(workspace) as archive:
             summary = run_session(session, archive)

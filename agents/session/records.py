@@ -82,11 +82,16 @@ def load(path: Path) -> SessionRecord:
         raise BadInput(f"{path}: not a session record ({describe_validation_error(exc)}); move it out of {path.parent}") from None
 
 
+def unfinished(workspace: Workspace) -> list[SessionRecord]:
+    directory = sessions_dir(workspace)
+    records = [load(p) for p in sorted(directory.glob("s-*.json"))] if directory.is_dir() else []
+    return [r for r in records if r.status != "finished"]
+
+
 def newest_unfinished(workspace: Workspace) -> SessionRecord:
     """The session `clade run --resume` continues: the newest one not finished."""
     directory = sessions_dir(workspace)
-    records = [load(p) for p in sorted(directory.glob("s-*.json"))] if directory.is_dir() else []
-    open_ = [r for r in records if r.status != "finished"]
+    open_ = unfinished(workspace)
     if not open_:
         raise BadInput(f"no unfinished session in {directory} to resume; start one with `clade run` (without --resume)")
     return max(open_, key=lambda r: r.created_at)
