@@ -1,7 +1,7 @@
 """Search efficiency on the tiny zoo: evolution (CMA-ES) vs random search vs uniform merges.
 
     OMP_NUM_THREADS=1 nice python benchmarks/search_efficiency.py [--seeds 3] [--budget 100]
-        [--method ties] [--layer-groups 2] [--population 8] [--sigma 0.2] [--space parameters] [--json]
+        [--method M] [--layer-groups G] [--population P] [--sigma S] [--space parameters|paths] [--json]
 
 Each strategy runs in-process as a session would drive it (propose up to the rest of the
 budget, score every proposal, record it, propose again) but without the sandbox: merges through
@@ -11,7 +11,8 @@ scored on the held-out `test` split; the table gives that held-out fitness avera
 and candidates per minute (proposing + merging + search-split scoring, test scoring excluded).
 Uniform baselines (held-out): task arithmetic weight 1 at lambda 1.0 and 0.8 (the zoo README's
 demo recipe), TIES density 0.5 weight 1 (normalize false, as in the zoo README), linear average,
-and the best source. Targets: evolution reaches 95% of its 100-candidate best within 50
+and the best source. Method, layer groups, population, sigma and space default to
+`planner.evolution`'s defaults (agents/evolution/config.py). Targets: evolution reaches 95% of its 100-candidate best within 50
 candidates and beats random search at every budget.
 """
 
@@ -167,11 +168,14 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, default=ROOT / "examples" / "tiny-zoo")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=int, default=100)
-    parser.add_argument("--method", default="ties")
-    parser.add_argument("--layer-groups", type=int, default=2)
-    parser.add_argument("--population", type=int, default=8)
-    parser.add_argument("--sigma", type=float, default=0.2)
-    parser.add_argument("--space", default="parameters")
+    from agents.evolution.config import EvolutionConfig
+
+    defaults = EvolutionConfig()
+    parser.add_argument("--method", default=defaults.method)
+    parser.add_argument("--layer-groups", type=int, default=defaults.layer_groups)
+    parser.add_argument("--population", type=int, default=defaults.population)
+    parser.add_argument("--sigma", type=float, default=defaults.sigma)
+    parser.add_argument("--space", default=defaults.space)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     import torch

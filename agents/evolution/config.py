@@ -2,7 +2,7 @@
 
     planner:
       evolution:
-        method: ties            # ties | dare_ties | task_arithmetic | linear | slerp
+        method: task_arithmetic # ties | dare_ties | task_arithmetic | linear | slerp
         sources: null           # source names to merge (null: every source; slerp takes exactly two)
         layer_groups: 2         # consecutive layer groups, each with its own genes
         population: 8           # CMA-ES population (candidates per generation)
@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 class EvolutionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    method: Literal["ties", "dare_ties", "task_arithmetic", "linear", "slerp"] = "ties"
+    method: Literal["ties", "dare_ties", "task_arithmetic", "linear", "slerp"] = Field(
+        "task_arithmetic", description="the default was tuned on the tiny zoo (agents/evolution/README.md)")
     sources: list[str] | None = Field(None, description="source names to merge (None: every source in clade.yaml)")
     layer_groups: int = Field(2, gt=0, description="consecutive layer groups, each with its own weight/density per source")
     population: int = Field(8, gt=1)
