@@ -56,7 +56,7 @@ def write_edit(talk: Conversation, messages: list[Message], base: dict[str, str]
     for _ in range(1 + repair_rounds):
         text = talk.ask(messages)
         result.rounds += 1
-        result.rationale = result.rationale or prose(text)
+        result.rationale = prose(text) or result.rationale
         problem, state = _attempt(text, state, base, editable, check)
         if problem is None:
             result.files = state
