@@ -44,6 +44,7 @@ class EditResult:
     rounds: int = 0
     invalid: str | None = None
     problems: list[str] = field(default_factory=list)
+    last_reply: str = ""
 
 
 Check = Callable[[dict[str, str]], "str | None"]  # the child tree -> why it is refused, or None
@@ -55,7 +56,7 @@ def write_edit(talk: Conversation, messages: list[Message], base: dict[str, str]
     state, result = dict(base), EditResult(files=dict(base))
     for _ in range(1 + repair_rounds):
         text = talk.ask(messages)
-        result.rounds += 1
+        result.rounds, result.last_reply = result.rounds + 1, text
         result.rationale = prose(text) or result.rationale
         problem, state = _attempt(text, state, base, editable, check)
         if problem is None:

@@ -57,6 +57,8 @@ class CodeStrategy:
             params["diagnosis"] = made.diagnosis
         if made.edit.problems:
             params["problems"] = made.edit.problems
+        if made.edit.invalid:
+            params["last_reply"] = made.edit.last_reply  # what the LLM last sent; the genotype stays the parent's tree
         return Proposal(kind="code", parents=[p.id for p in parents], strategy=self.name,
                         genotype={"files": made.edit.files, "command": list(self.config.command)},
                         rationale=made.edit.rationale or made.diagnosis or "", model=talk.model.name,

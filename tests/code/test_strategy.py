@@ -57,6 +57,7 @@ def test_an_edit_still_failing_after_the_repair_rounds_is_invalid_with_its_reaso
     assert p.invalid.startswith("no valid edit after 4 LLM replies; last problem:") and "not a plain relative path" in p.invalid
     assert p.cost.llm_tokens == 40 and len(p.params["problems"]) == 4
     assert "no edit blocks found" in p.params["problems"][1]
+    assert p.params["last_reply"] == bad[-1] and p.genotype["files"] == seed_files(ws)
 
 
 def test_crossover_shows_both_parents_and_their_diffs_and_keeps_both(tmp_path, archive):
