@@ -121,3 +121,23 @@ def test_real_llm_strategy_falls_back_to_real_evolution(workspace, archive):
     assert final["fallback"] is True and len(model.calls) == 2
     assert [c.proposer.strategy for c in mine] == ["evolution"] * 3
     assert all(c.status == "succeeded" and c.lesson for c in mine)
+
+
+def test_real_llm_strategy_proposes_reflects_and_is_charged(workspace, archive):
+    import json
+
+    from agents.llm.config import LLMConfig
+    from agents.strategies.registry import make_strategy
+    from tests.session.conftest import hashed_sandbox
+
+    ties = {"rationale": "ties over adder and sorter", "method": "ties", "base": "base", "sources": ["adder", "sorter"],
+            "parameters": {"adder": {"weight": 0.9, "density": 0.5}, "sorter": {"weight": 0.7, "density": 0.5}}}
+    workspace.config.planner.llm, workspace.config.planner.repair_rounds = LLMConfig(model="openai/stub"), 0
+    model = ScriptedModel([f"```json\n{json.dumps(ties)}\n```", "ties of adder and sorter beat both parents.",
+                           "no JSON here"], tokens_per_reply=20, dollars_per_reply=0.001)
+    strategy = make_strategy("llm", workspace.config.planner, workspace)
+    _, mine = run(workspace, archive, strategy, 2, sandbox=hashed_sandbox(), model=model)
+    assert [c.status for c in mine] == ["succeeded", "invalid"]
+    assert mine[0].proposer.model == "scripted" and mine[0].proposer.template_hash and mine[0].proposer.rationale == ties["rationale"]
+    assert mine[0].lesson == "ties of adder and sorter beat both parents."
+    assert [c.cost.llm_tokens for c in mine] == [40, 20]  # proposal + reflection; the invalid reply
