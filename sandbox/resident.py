@@ -189,11 +189,13 @@ class ResidentPool:
             return slot
 
     def _free_slot(self, job: Job) -> _Slot | None:
-        """A free slot of the job's kind, preferring one whose worker can serve it as it is."""
+        """A free slot of the job's kind: one whose worker serves it as it is, else one with no live
+        worker, else any (its worker, started for other inputs or limits, is then replaced)."""
         wants_gpu = job.device.gpus > 0 and any(s.gpus for s in self.slots)
         free = [s for s in self.slots if not s.busy and bool(s.gpus) == wants_gpu]
         ready = [s for s in free if s.worker is not None and s.worker.serves(job)]
-        return (ready or free or [None])[0]
+        empty = [s for s in free if s.worker is None or not s.worker.alive()]
+        return (ready or empty or free or [None])[0]
 
     def _serve(self, slot: _Slot, job: Job) -> Result:
         check_inputs(job.read_only_paths())

@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sandbox.config import Limits
+from sandbox.config import Limits, SandboxConfig
 from sandbox.isolation import REPO_ROOT
-from sandbox.job import EvaluationSpec, Job
+from sandbox.job import DeviceRequest, EvaluationSpec, Job
 from sandbox.resident import ResidentPool
 from sandbox.resident_worker import HEARTBEAT, INBOX, OUTBOX, SETTINGS, ServiceSettings
 from tests.sandbox.conftest import make_backend
@@ -177,3 +177,34 @@ def test_docker_resident_worker_serves_two_jobs_like_local(pool, zoo, tmp_path):
     assert first.status == "ok" and second.status == "ok", (first.reason, first.stderr[-2000:], second.reason)
     assert second.metrics["resident"]["sources_cached"] and second.backend == "docker+resident"
     assert second.fitness == pool.execute(job(zoo, "b-local", RECIPE_B)).fitness
+
+
+class _Stub:
+    """Stands in for a slot's worker in the pure slot-choice test: alive, serving what it is told."""
+
+    def __init__(self, serves: bool):
+        self._serves = serves
+
+    def alive(self) -> bool:
+        return True
+
+    def serves(self, job: Job) -> bool:
+        return self._serves
+
+
+def test_slots_follow_the_device_request_and_prefer_a_worker_that_serves_the_job(zoo, tmp_path):
+    class NoBackend:
+        name = "none"
+
+    pool = ResidentPool(NoBackend(), SandboxConfig(cpu_concurrency=3), [4], tmp_path)
+    gpu_job = job(zoo, "g", RECIPE_A).model_copy(update={"device": DeviceRequest(gpus=1)})
+    assert pool._free_slot(gpu_job).name == "gpu4" and pool._free_slot(job(zoo, "c", RECIPE_A)).name == "cpu0"
+    pool.slots[1].worker, pool.slots[3].worker = _Stub(serves=False), _Stub(serves=True)
+    assert pool._free_slot(job(zoo, "c", RECIPE_A)).name == "cpu2"  # the one that serves it
+    pool.slots[3].busy = True
+    assert pool._free_slot(job(zoo, "c", RECIPE_A)).name == "cpu1"  # an empty slot before replacing a live worker
+    cpu_only = ResidentPool(NoBackend(), SandboxConfig(cpu_concurrency=1), [], tmp_path)
+    assert cpu_only._free_slot(gpu_job).name == "cpu0"  # no GPU on this machine: the GPU job runs on CPU
+    pool.slots[1].worker, pool.slots[3].worker, pool.slots[3].busy = None, None, False
+    for closing in (pool, cpu_only):
+        closing.close()
