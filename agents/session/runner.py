@@ -72,7 +72,7 @@ def _run(s: Session, archive, executor, display: Display, started: float) -> Sum
     with closing(sqlite3.connect(records.checkpoints_path(s.workspace), check_same_thread=False)) as conn:
         final = _invoke(rt, rec, conn)
     rec.stop_reason = final.get("stop")
-    display.line(f"session {rec.id} stopped: {rec.stop_reason}")
+    display.line(f"session {rec.id} ends: {rec.stop_reason}")
     return final_report(rt, rec.id)
 
 
