@@ -48,8 +48,12 @@ class Budget:
 
     def check_job(self) -> None:
         """Before proposing or running a candidate: every session-wide limit."""
+        self._limit("candidates", self.spent.candidates, self.config.candidates)
+        self.check_spend()
+
+    def check_spend(self) -> None:
+        """Wall time, LLM dollars and tokens (not the candidate count): e.g. before reflecting on a counted candidate."""
         c = self.config
-        self._limit("candidates", self.spent.candidates, c.candidates)
         self._limit("wall_s", self.wall_s(), c.wall_s)
         self._limit("dollars", self.spent.dollars, c.dollars)
         self._limit("tokens", self.spent.tokens, c.tokens)

@@ -16,9 +16,11 @@ from agents.config import CONFIG_NAME
 from tools.errors import BadInput, CladeError
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
-EXAMPLES = ("tiny-zoo",)
+EXAMPLES = ("tiny-zoo", "merge-operator", "self-improve")
 NEXT_STEPS = {
-    "tiny-zoo": "next: cd {dir} && clade merge recipes/task_arithmetic.yaml out/merged && clade eval out/merged --split test",
+    "tiny-zoo": "next: cd {dir} && clade run --planner evolution --budget 40",
+    "merge-operator": "next: cd {dir} && clade run --planner llm --budget 6   (offline: planner.llm.model is a scripted reply file; set a real model to search)",
+    "self-improve": "next: cd {dir} && clade run --planner llm --budget 4   (offline: planner.llm.model is a scripted reply file; set a real model to search)",
 }
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.tmp", ".clade")
 

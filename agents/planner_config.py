@@ -7,6 +7,7 @@
       selection: {rule: dgm, parents: 1}
       evolution: {method: ties, layer_groups: 2, population: 8, sigma: 0.2}
       brief: brief.md           # the session brief every proposal reads (goals and constraints)
+      prompts_dir: null         # other prompt templates (the self-improve example evolves a copy)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class PlannerConfig(BaseModel):
     repair_rounds: int = Field(3, ge=0, description="repair prompts for an invalid LLM reply before it counts as failed")
     reflect: bool = True
     brief: str = "brief.md"
+    prompts_dir: str | None = Field(None, description="prompt templates to use instead of Clade's prompts/ (relative to clade.yaml)")
     seed: int = 0
 
     def resolved_strategy(self) -> StrategyName:

@@ -30,21 +30,12 @@ def lesson_for(candidate: Candidate, rt: Runtime, *, fallback: bool) -> tuple[st
 def _llm_lesson(candidate: Candidate, parents: list[Candidate], rt: Runtime) -> tuple[str, Cost]:
     from agents.prompts import render
 
-    check_reflection(rt.budget)
+    rt.budget.check_spend()  # not the candidate count: the candidate reflected on is counted already
     prompt = render("reflect.md", rt.prompts_dir, candidate=_describe(candidate), result=_result(candidate),
                     parents="\n".join(f"{p.id}: {_describe(p)} -> {_result(p)}" for p in parents) or "(none)")
     reply = rt.model.query([{"role": "user", "content": prompt.text}])
     rt.budget.charge_llm(reply.tokens, reply.dollars)
     return _short(" ".join(reply.text.split())), Cost(llm_tokens=reply.tokens, dollars=reply.dollars)
-
-
-def check_reflection(budget) -> None:
-    """The session's LLM and wall limits, not the candidate count: the candidate reflected on is counted already."""
-    c = budget.config
-    for name, used, limit in (("wall_s", budget.wall_s(), c.wall_s), ("dollars", budget.spent.dollars, c.dollars),
-                              ("tokens", budget.spent.tokens, c.tokens)):
-        if limit is not None and used >= limit:
-            raise BudgetExceeded(f"{name}: {used:g} of {limit:g} used")
 
 
 def rule_lesson(candidate: Candidate, parents: list[Candidate]) -> str:

@@ -60,6 +60,8 @@ def _llm_failed(state: SessionState, rt: Runtime, exc: LLMUnavailable) -> dict:
     rt.display.line(f"LLM failed ({failures} in a row): {exc}")
     if failures < limit:
         return {"proposals": [], "llm_failures": failures}
+    if rt.make_fallback is None:
+        return {"proposals": [], "llm_failures": failures, "stop": f"{failures} consecutive LLM failures (last: {exc}); no fallback for a code search"}
     reason = f"{failures} consecutive LLM failures (last: {exc}); falling back to evolution for the rest of the session"
     rt.display.line(reason)
     rt.hooks.on_fallback(reason)

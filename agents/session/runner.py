@@ -66,8 +66,8 @@ def _run(s: Session, archive, executor, display: Display, started: float) -> Sum
     rec = s.record
     sources = measure_sources(s.workspace, archive, executor, record_sources(s.workspace, archive), seed=rec.seed, display=display)
     rt = Runtime(workspace=s.workspace, archive=archive, executor=executor, budget=_budget(rec, archive),
-                 strategy=s.strategy, make_fallback=lambda: _evolution(s.workspace), model=s.model, display=display,
-                 hooks=_hooks(s, started, display), seed=rec.seed, sources=sources)
+                 strategy=s.strategy, make_fallback=_fallback(s.workspace), model=s.model, display=display,
+                 hooks=_hooks(s, started, display), seed=rec.seed, sources=sources, prompts_dir=_prompts_dir(s.workspace))
     display.line(f"session {rec.id}: strategy {s.strategy.name}, budget {rec.budget.candidates} candidates, {executor.slots} slot(s)")
     with closing(sqlite3.connect(records.checkpoints_path(s.workspace), check_same_thread=False)) as conn:
         final = _invoke(rt, rec, conn)
@@ -106,6 +106,16 @@ def _hooks(s: Session, started: float, display: Display) -> Hooks:
         records.save(s.workspace, s.record)
 
     return Hooks(on_round=on_round, on_fallback=on_fallback)
+
+
+def _fallback(workspace: Workspace):
+    """Evolution after repeated LLM failure; none on a code workspace (evolution searches merges): the session stops instead."""
+    return None if workspace.config.code is not None else (lambda: _evolution(workspace))
+
+
+def _prompts_dir(workspace: Workspace):
+    configured = workspace.config.planner.prompts_dir
+    return workspace.path(configured) if configured else None
 
 
 def _evolution(workspace: Workspace) -> Strategy:

@@ -31,7 +31,7 @@ class Runtime:
     executor: Executor
     budget: Budget
     strategy: Strategy
-    make_fallback: Callable[[], Strategy]
+    make_fallback: Callable[[], Strategy] | None  # None: no fallback (a code workspace); the session stops instead
     model: Model | None = None
     display: Display = field(default_factory=PlainDisplay)
     hooks: Hooks = field(default_factory=Hooks)
