@@ -19,8 +19,8 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 EXAMPLES = ("tiny-zoo", "merge-operator", "self-improve")
 NEXT_STEPS = {
     "tiny-zoo": "next: cd {dir} && clade run --planner evolution --budget 40",
-    "merge-operator": "next: cd {dir} && clade run --planner llm --budget 6   (offline: planner.llm.model is a scripted reply file; set a real model to search)",
-    "self-improve": "next: cd {dir} && clade run --planner llm --budget 4   (offline: planner.llm.model is a scripted reply file; set a real model to search)",
+    "merge-operator": "next: export OPENAI_API_KEY=... (or set planner.llm.model to scripted:offline-replies.json to replay offline replies) && cd {dir} && clade run --planner llm --budget 6",
+    "self-improve": "next: export OPENAI_API_KEY=... (or set planner.llm.model to a scripted:<reply file>, see README.md) && cd {dir} && clade run --planner llm --budget 4",
 }
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.tmp", ".clade")
 
