@@ -5,7 +5,7 @@
       llm: {model: openai/gpt-4o-mini, api_key_env: OPENAI_API_KEY}    # absent: no LLM
       budget: {candidates: 40, wall_s: null, dollars: null, tokens: null}
       selection: {rule: dgm, parents: 1}
-      evolution: {method: ties, layer_groups: 2, population: 8, sigma: 0.2}
+      evolution: {method: task_arithmetic, layer_groups: 2, population: 8, sigma: 0.2}
       brief: brief.md           # the session brief every proposal reads (goals and constraints)
       prompts_dir: null         # other prompt templates (the self-improve example evolves a copy)
 """

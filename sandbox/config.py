@@ -5,6 +5,7 @@ Example:
       backend: local          # local | docker | ray
       limits: {wall_s: 1800, memory_mb: 16000, max_procs: 256, output_bytes: 1000000}
       cpu_concurrency: 2      # concurrent CPU jobs when no GPU is visible
+      threads: null           # CPU threads per job (OMP/MKL_NUM_THREADS); null: all cores
       gpus: auto              # auto | none | [0, 1]
       isolation: auto         # auto | required | unshare | none (see below)
       cgroups: auto           # auto | off
@@ -56,6 +57,7 @@ class SandboxConfig(BaseModel):
     cgroups: Literal["auto", "off"] = Field("auto", description="per-job cgroups when /sys/fs/cgroup is writable")
     limits: Limits = Field(default_factory=Limits)
     cpu_concurrency: int = Field(1, gt=0)
+    threads: int | None = Field(None, gt=0, description="CPU threads per job (OMP/MKL_NUM_THREADS); None: torch's default, all cores")
     gpus: Literal["auto", "none"] | list[int] = "auto"
     jobs_dir: str | None = Field(None, description="where job directories go (default: a temporary directory)")
     docker: DockerConfig = Field(default_factory=DockerConfig)

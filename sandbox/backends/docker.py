@@ -155,7 +155,7 @@ class DockerBackend:
         (job_dir / "tmp").mkdir(parents=True, exist_ok=True)
         _own_job_dir(job_dir)
         visible = list(range(len(gpus))) if gpus else None  # inside the container the GPUs count from 0
-        env = sandbox_env({}, job_dir, gpus=visible, extra=extra_env)
+        env = sandbox_env({}, job_dir, gpus=visible, extra=extra_env, threads=self.config.threads)
         options = container_options(self.config, job_dir, limits, read_only, gpus or [], env)
         handle = ContainerHandle(self.client, self._create(["/bin/sh", "-c", REDIRECT, "clade-job", *argv], options))
         try:

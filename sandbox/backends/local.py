@@ -175,7 +175,7 @@ class LocalBackend:
         (job_dir / "tmp").mkdir(parents=True, exist_ok=True)
         kind, prefix = self.prefix(job_dir, read_only, gpu=bool(gpus))
         cgroup = JobCgroup.create(f"{job_dir.name}-{os.getpid()}-{time.monotonic_ns()}", limits) if self.config.cgroups == "auto" else None
-        env = sandbox_env(os.environ, job_dir, gpus=gpus, extra=extra_env)
+        env = sandbox_env(os.environ, job_dir, gpus=gpus, extra=extra_env, threads=self.config.threads)
         try:
             handle = self._start([*prefix, *argv], job_dir, env, limits, cgroup)
             verdict = watch(handle, job_dir, limits, sample_memory=cgroup is None)
