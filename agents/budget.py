@@ -27,6 +27,10 @@ class BudgetConfig(BaseModel):
     candidate_dollars: float | None = Field(None, ge=0, description="LLM dollars spent proposing one candidate")
     candidate_tokens: int | None = Field(None, gt=0, description="LLM tokens spent proposing one candidate")
 
+    def unlimited(self) -> bool:
+        """No session-wide limit at all: a session would never stop by itself."""
+        return all(v is None for v in (self.candidates, self.wall_s, self.dollars, self.tokens))
+
 
 class Spend(BaseModel):
     model_config = ConfigDict(extra="forbid")

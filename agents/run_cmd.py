@@ -10,6 +10,8 @@ import argparse
 import json
 import os
 
+from tools.errors import BadInput
+
 STRATEGIES = ("evolution", "llm", "hybrid", "random")
 
 
@@ -67,7 +69,11 @@ def _session(args, workspace):
         record = records.SessionRecord(id=records.new_session_id(), strategy=args.planner or planner.resolved_strategy(),
                                        seed=planner.seed if args.seed is None else args.seed, budget=budget,
                                        backend=args.backend or workspace.config.sandbox.backend)
-    strategy = make_strategy(record.strategy, planner, workspace)
+    if record.budget.unlimited():
+        raise BadInput(f"{workspace.root / 'clade.yaml'} planner.budget: no limit is set (candidates, wall_s, dollars and tokens are all null), "
+                       "so the session would never stop; set one, or pass --budget N")
+    # The session's seed (--seed, kept in its record) is the one its strategy draws with.
+    strategy = make_strategy(record.strategy, planner.model_copy(update={"seed": record.seed}), workspace)
     return Session(workspace=workspace, record=record, strategy=strategy, backend=_backend(workspace, record.backend),
                    model=_model(workspace, record.strategy))
 

@@ -14,6 +14,7 @@ with that reason and its cost, and it counts against the budget; it is never run
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -57,6 +58,12 @@ class Context:
     brief: str = ""  # the session brief
     lessons: list[str] = field(default_factory=list)  # recent lessons, newest last
     model: Model | None = None  # the LLM, when the strategy uses one
+
+
+def session_seed(seed: int, session: str) -> int:
+    """The seed a strategy draws with in one session: the planner's seed mixed with the session id, so a
+    second session in the same archive explores anew instead of re-proposing the first one's (duplicate) genomes."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{session}".encode()).digest()[:4], "big") >> 1
 
 
 class Strategy(Protocol):

@@ -2,7 +2,7 @@
 
     code:
       workspace: seed                 # the seed tree (editable files and whatever they need)
-      editable: ["*.py"]              # fnmatch globs, relative to the tree
+      editable: ["*.py"]              # globs relative to the tree, matched per path part (`*` stays in one directory, `**` spans several)
       inputs: {eval: eval, zoo: zoo}  # read-only inputs outside the tree: the evaluator and its data
       command: ["{python}", "{eval}/evaluate.py", "--zoo", "{zoo}", "--split", "{split}"]
       quick: {command: ["{python}", "{eval}/evaluate.py", "--quick"], threshold: 0.5}   # optional cascade

@@ -53,12 +53,12 @@ Check = Callable[[dict[str, str]], "str | None"]  # the child tree -> why it is 
 def write_edit(talk: Conversation, messages: list[Message], base: dict[str, str], editable: list[str],
                repair_rounds: int, check: Check) -> EditResult:
     """Ask for an edit of `base` until one applies and passes `check`, within 1 + repair_rounds replies."""
-    state, result = dict(base), EditResult(files=dict(base))
+    state, result, applied = dict(base), EditResult(files=dict(base)), set()
     for _ in range(1 + repair_rounds):
         text = talk.ask(messages)
         result.rounds, result.last_reply = result.rounds + 1, text
         result.rationale = prose(text) or result.rationale
-        problem, state = _attempt(text, state, base, editable, check)
+        problem, state = _attempt(text, state, base, editable, check, applied)
         if problem is None:
             result.files = state
             return result
@@ -70,19 +70,28 @@ def write_edit(talk: Conversation, messages: list[Message], base: dict[str, str]
 
 
 def _attempt(text: str, state: dict[str, str], base: dict[str, str], editable: list[str],
-             check: Check) -> tuple[str | None, dict[str, str]]:
-    """(problem or None, the tree to continue from)."""
+             check: Check, applied: set[tuple]) -> tuple[str | None, dict[str, str]]:
+    """(problem or None, the tree to continue from). `applied`: blocks kept from earlier rounds; a repair
+    reply that sends one of them again must not apply it twice (an "add after X" block would still match)."""
     try:
-        edits = parse_edits(text)
+        edits = [e for e in parse_edits(text) if _key(e) not in applied]
     except EditParseError as exc:
         return f"your reply could not be read: {exc}", state
+    if not edits:
+        return "every block you sent had already applied in an earlier round; send only the blocks still to do", state
     outcome = apply_edits(state, edits, editable)
+    applied.update(_key(e) for e in outcome.applied)
     if outcome.failures:
         return failure_report(outcome), outcome.files
     refused = check(outcome.files)
     if refused is not None:
+        applied.clear()
         return f"every block applied, but {refused}. The edits were undone: send a new edit of the original files.", dict(base)
     return None, outcome.files
+
+
+def _key(edit) -> tuple:
+    return edit.path, edit.kind, edit.search, edit.replace
 
 
 def prose(reply: str) -> str:

@@ -91,7 +91,9 @@ def evaluation_argv(workspace: Workspace, split: str) -> list[str]:
         return full
     spec = {"quick": expand(config.quick.command, values, "code.quick.command"), "full": full,
             "threshold": config.quick.threshold, "key": config.fitness_key}
-    return [sys.executable, "-m", "agents.code.cascade", json.dumps(spec)]
+    # -P: the job's directory (the candidate's tree) is not put on sys.path, so no file of the candidate
+    # can stand in for the cascade, Clade or the standard library.
+    return [sys.executable, "-P", "-m", "agents.code.cascade", json.dumps(spec)]
 
 
 def code_job(workspace: Workspace, candidate: "str | Candidate", files: dict[str, str] | None = None, *,

@@ -6,7 +6,6 @@ became valid comes back with `invalid` set and is recorded, not dropped.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 from functools import partial
 
@@ -16,6 +15,7 @@ from agents.code.novelty import novelty_problem
 from agents.prompts import render
 from archive.record import Candidate
 from tools.edit import format_instructions
+from tools.edit.apply import glob_matches
 from tools.errors import BadInput
 
 
@@ -86,7 +86,7 @@ def describe(c: Candidate) -> str:
 
 def show_files(files: dict[str, str], config: CodeConfig) -> str:
     """The editable files, each under its path in a fence; more than `prompt_chars` is bad input, never cut."""
-    shown = {p: t for p, t in sorted(files.items()) if any(fnmatch.fnmatchcase(p, g) for g in config.editable)}
+    shown = {p: t for p, t in sorted(files.items()) if any(glob_matches(p, g) for g in config.editable)}
     total = sum(len(t) for t in shown.values())
     if total > config.prompt_chars:
         raise BadInput(f"clade.yaml: the editable files hold {total} characters, over code.prompt_chars "

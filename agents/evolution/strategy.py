@@ -22,7 +22,7 @@ from agents.evolution.paths import PathStructure
 from agents.evolution.search import member_proposal, run_proposals
 from agents.evolution.transforms import logit
 from agents.planner_config import PlannerConfig
-from agents.strategy import Context, Proposal
+from agents.strategy import Context, Proposal, session_seed
 from tools.errors import BadInput, describe_validation_error
 
 
@@ -71,7 +71,7 @@ class EvolutionStrategy(_SpaceStrategy):
     def propose(self, ctx: Context) -> list[Proposal]:
         run = f"evolution/{self.config.space}"
         return run_proposals(run, self.encoding(ctx), ctx, config=self.config, generations=self.config.generations,
-                             strategy=self.name, seed=self.seed)
+                             strategy=self.name, seed=session_seed(self.seed, ctx.session))
 
 
 class RandomStrategy(_SpaceStrategy):
@@ -91,9 +91,9 @@ class RandomStrategy(_SpaceStrategy):
             if k not in taken:
                 indices.append(k)
             k += 1
-        return [member_proposal(self.run, encoding, 0, k, self.genome(k, len(encoding.x0)), self.name,
+        return [member_proposal(self.run, encoding, 0, k, self.genome(k, len(encoding.x0), ctx.session), self.name,
                                 how="uniform random") for k in indices]
 
-    def genome(self, index: int, size: int) -> list[float]:
-        rng = random.Random(f"{self.seed}:{self.run}:{self.config.space}:{index}")
+    def genome(self, index: int, size: int, session: str = "") -> list[float]:
+        rng = random.Random(f"{session_seed(self.seed, session)}:{self.run}:{self.config.space}:{index}")
         return [logit(rng.random()) for _ in range(size)]

@@ -82,17 +82,18 @@ def validate(state: SessionState, rt: Runtime) -> dict:
 def _checked(candidate: Candidate, session: str, rt: Runtime) -> Candidate:
     if candidate.status == "invalid":
         return candidate
-    earlier = [cid for cid in rt.archive.find_genotype(candidate.genotype_hash()) if not _same_record(cid, candidate, rt)]
+    earlier = [cid for cid in rt.archive.find_genotype(candidate.genotype_hash()) if _earlier(cid, candidate, rt)]
     if earlier:
         return candidate.model_copy(update={"status": "rejected", "reason": f"duplicate of {earlier[0]}"})
     problem = static_check(candidate, rt)
     return candidate.model_copy(update={"status": "invalid", "reason": problem}) if problem else candidate
 
 
-def _same_record(cid: str, candidate: Candidate, rt: Runtime) -> bool:
-    """This very record, written before a kill: recording it again gives the same id, so it is no duplicate."""
+def _earlier(cid: str, candidate: Candidate, rt: Runtime) -> bool:
+    """An archived candidate this one duplicates: not this very record written before a kill (recording it
+    again gives the same id), nor a later batch-mate recorded before the kill (it is the duplicate of this one)."""
     other = rt.archive.get(cid)
-    return other.created_at == candidate.created_at and other.proposer.session == candidate.proposer.session
+    return other.proposer.session != candidate.proposer.session or other.created_at < candidate.created_at
 
 
 def static_check(candidate: Candidate, rt: Runtime) -> str | None:

@@ -8,9 +8,11 @@ finished. Written atomically (temporary file + rename).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -86,6 +88,23 @@ def unfinished(workspace: Workspace) -> list[SessionRecord]:
     directory = sessions_dir(workspace)
     records = [load(p) for p in sorted(directory.glob("s-*.json"))] if directory.is_dir() else []
     return [r for r in records if r.status != "finished"]
+
+
+@contextmanager
+def hold(workspace: Workspace, session: str):
+    """An exclusive lock on the session while it runs: a second `clade run --resume` of a live session is refused."""
+    path = sessions_dir(workspace) / f"{session}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BadInput(f"session {session} is being run by another `clade run` in {workspace.root} (lock {path}); "
+                           "wait for it to end, or stop it first") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def newest_unfinished(workspace: Workspace) -> SessionRecord:

@@ -53,7 +53,13 @@ def final_report(rt: Runtime, session: str) -> Summary:
         best = _measure_test(rt, best)
     return Summary(session=session, candidates=len(history), succeeded=sum(c.status == "succeeded" for c in history),
                    failed=sum(c.status == "failed" for c in history), best_id=best.id if best else None,
-                   best_fitness=best.fitness("test") if best else None, best_source_fitness=best_fitness(rt.sources, "test"))
+                   best_fitness=best.fitness("test") if best else None, best_source_fitness=_best_source_test(rt.sources))
+
+
+def _best_source_test(sources: list[Candidate]) -> float | None:
+    """The held-out fitness of the source that is best on the search split (chosen like the best candidate)."""
+    best = best_on_search(sources)
+    return best.fitness("test") if best is not None else None
 
 
 def _measure_test(rt: Runtime, best: Candidate) -> Candidate:

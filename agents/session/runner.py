@@ -41,6 +41,11 @@ class Session:
 
 
 def run_session(s: Session, archive) -> Summary:
+    with records.hold(s.workspace, s.record.id):
+        return _run_held(s, archive)
+
+
+def _run_held(s: Session, archive) -> Summary:
     rec, display = s.record, s.display or PlainDisplay()
     rec.runs.append(Run())
     rec.status = "running"

@@ -9,6 +9,7 @@ from agents.session.runtime import Runtime
 from agents.session.state import SessionState
 from archive.record import ResultEvent, SplitMetrics
 from sandbox.job import Result
+from tools.errors import CladeError
 
 LOG_TAIL = 4000
 
@@ -18,8 +19,15 @@ def execute(state: SessionState, rt: Runtime) -> dict:
     candidates = [rt.archive.get(cid) for cid in state.get("pending", [])]
     jobs = {}
     for c in candidates:
+        if c.status not in ("proposed", "running"):
+            continue  # its result was attached before a kill: never run twice
+        try:
+            job = build_job(rt.workspace, c, split="search", seed=rt.seed, gpus=rt.gpus_per_job())
+        except CladeError as exc:  # e.g. a queued code candidate in a merge workspace: its failure, not the session's
+            rt.archive.attach_result(c.id, ResultEvent(status="failed", reason=f"could not build its job: {exc}"))
+            continue
         rt.archive.attach_result(c.id, ResultEvent(status="running"))
-        jobs[c.id] = build_job(rt.workspace, c, split="search", seed=rt.seed, gpus=rt.gpus_per_job())
+        jobs[c.id] = job
     if not jobs:
         return {"results": {}}
     rt.display.line(f"running {', '.join(jobs)}")
@@ -76,6 +84,8 @@ def _tail(text: str, name: str) -> str:
 def reflect(state: SessionState, rt: Runtime) -> dict:
     """A short lesson per result (LLM when the session has one, else a rule), kept on the candidate."""
     for cid in state.get("done", []):
+        if rt.archive.get(cid).lesson is not None:
+            continue  # reflected on before a kill: not paid for twice
         lesson, cost = lesson_for(rt.archive.get(cid), rt, fallback=state.get("fallback", False))
         rt.archive.attach_result(cid, ResultEvent(lesson=lesson, cost=cost))
     rt.display.update(progress(rt, state["session"]))

@@ -47,10 +47,15 @@ def measure_sources(workspace: Workspace, archive, executor: Executor, sources: 
         display.line(f"measuring {len(sources)} source(s) on {', '.join(SPLITS)}: {len(jobs)} job(s)")
     results = executor.run([job for _, _, job in jobs]) if jobs else {}
     for c, split, job in jobs:
-        event = result_event(results[job.id], split)
-        archive.attach_result(c.id, event)
+        if split == "search":  # the search split decides the source's status (selection uses it) ...
+            event = result_event(results[job.id], split)
+            archive.attach_result(c.id, event)
+            reason = None if event.metrics else event.reason
+        else:  # ... a failed held-out measurement leaves it as it is, and is tried again next session
+            reason = attach_split(archive, c.id, results[job.id], split)
         if display is not None:
-            said = f"fitness {event.metrics[split].fitness:.4f}" if event.metrics else f"failed: {event.reason}"
+            fitness = archive.get(c.id).fitness(split)
+            said = f"fitness {fitness:.4f}" if reason is None and fitness is not None else f"failed: {reason}"
             display.line(f"source {c.genotype.name} on {split}: {said}")
     return [archive.get(c.id) for c in sources]
 

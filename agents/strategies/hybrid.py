@@ -28,7 +28,7 @@ from agents.strategies.conversation import converse
 from agents.strategies.hybrid_runs import PREFIX, HybridRun, describe_structure, hybrid_runs, outcomes_text, same_structure
 from agents.strategies.llm import parents_of
 from agents.strategies.reply import ReplyError, StructureReply, describe_errors, parse_reply
-from agents.strategy import Context, Proposal
+from agents.strategy import Context, Proposal, session_seed
 from tools.errors import BadInput
 
 TEMPLATE = "hybrid_structure.md"
@@ -52,7 +52,7 @@ class HybridStrategy:
 
     def members(self, run: str, structure: Structure, ctx: Context, info: dict) -> list[Proposal]:
         proposals = cma_proposals(run, structure, ctx, config=self.planner.evolution,
-                                  generations=self.planner.hybrid_generations, strategy=self.name, seed=self.planner.seed)
+                                  generations=self.planner.hybrid_generations, strategy=self.name, seed=session_seed(self.planner.seed, ctx.session))
         return [_with_info(p, info) for p in proposals]
 
     def next_structure(self, ctx: Context, runs: list[HybridRun]) -> list[Proposal]:

@@ -107,3 +107,15 @@ def test_without_parents_the_seed_source_is_edited(workspace, archive):
     ctx.sources = [archive.get(seed)]
     [p] = strategy(workspace).propose(ctx)
     assert p.parents == [seed] and p.invalid is None
+
+
+def test_a_block_sent_again_in_a_repair_round_is_not_applied_twice(tmp_path, archive):
+    ws = make_workspace(tmp_path / "ws", diagnose=False)
+    seed = record_seed(archive, seed_files(ws))
+    add = "solution.py\n<<<<<<< SEARCH\nVALUE = 1\n=======\nVALUE = 1\nEXTRA = 2\n>>>>>>> REPLACE\n"  # "add after": REPLACE holds SEARCH
+    wrong = "solution.py\n<<<<<<< SEARCH\nreturn NOPE\n=======\nreturn VALUE * 2\n>>>>>>> REPLACE\n"
+    right = "solution.py\n<<<<<<< SEARCH\n    return VALUE\n=======\n    return VALUE * 2\n>>>>>>> REPLACE\n"
+    model = ScriptedModel([f"Two changes.\n\n{add}\n{wrong}", f"Both again.\n\n{add}\n{right}"])
+    [p] = strategy(ws).propose(context(ws, archive, model, [seed]))
+    assert p.invalid is None, p.invalid
+    assert p.genotype["files"]["solution.py"] == "VALUE = 1\nEXTRA = 2\n\n\ndef answer():\n    return VALUE * 2\n"

@@ -21,7 +21,7 @@ TREE = {
     ),
     "notes.md": "# notes\n",
 }
-EDITABLE = ["*.py"]
+EDITABLE = ["**/*.py"]  # any .py file at any depth (`*.py` alone is top-level only)
 
 FENCED = '''I will make the merge weight smaller, which should help.
 
@@ -87,6 +87,14 @@ CASES = {
         "merge_op.py\n<<<<<<< SEARCH\nimport torch\n=======\nimport math\nimport torch\n>>>>>>> REPLACE\n\n"
         "and then:\n<<<<<<< SEARCH\ndef other(x):\n    return x\n=======\ndef other(x):\n    return math.sqrt(x)\n>>>>>>> REPLACE\n",
         2, ("ok", {"merge_op.py": "import math\nimport torch\n"})),
+    "second_path_above_fence_and_blank_lines": (
+        "merge_op.py\n<<<<<<< SEARCH\nimport torch\n=======\nimport math\nimport torch\n>>>>>>> REPLACE\n\n"
+        "extra.py\n\n```python\n\n<<<<<<< FILE\nX = 1\n>>>>>>> FILE\n```\n",
+        2, ("ok", {"merge_op.py": "import math\n", "extra.py": "X = 1\n"})),
+    "prose_naming_another_file_is_not_guessed": (
+        "merge_op.py\n<<<<<<< SEARCH\nimport torch\n=======\nimport math\nimport torch\n>>>>>>> REPLACE\n\n"
+        "extra.py is next; edit it:\n<<<<<<< SEARCH\nimport torch\n=======\nimport os\n>>>>>>> REPLACE\n",
+        "no file path before", None),
     "crlf_line_endings": (
         "merge_op.py\r\n<<<<<<< SEARCH\r\n    return base + 0.8 * total\r\n=======\r\n    return base\r\n>>>>>>> REPLACE\r\n",
         1, ("ok", {"merge_op.py": "    total = sum(deltas)\n    return base\n"})),

@@ -1,3 +1,7 @@
+import pytest
+
+from tools.edit.apply import glob_matches
+from tools.edit.parse import Edit
 from tests.edit.corpus import EDITABLE, TREE
 from tools.edit import apply_edits, failure_report, format_instructions, parse_edits
 
@@ -46,3 +50,15 @@ def test_format_instructions_come_from_the_readme_and_parse_as_shown():
     assert "<<<<<<< SEARCH" in text and "<!--" not in text
     edits = parse_edits(text)
     assert [(e.path, e.kind) for e in edits] == [("path/to/file.py", "replace"), ("path/to/file.py", "file")]
+
+
+@pytest.mark.parametrize("path", ["sub/.git/x.py", "..\\evil.py", "./a.py", "a//b.py"])
+def test_paths_the_archive_would_refuse_fail_the_edit(path):
+    outcome = apply_edits({"a.py": "x = 1\n"}, [Edit(1, path, "file", "", "y = 2\n")], ["**/*.py", "*.py"])
+    assert not outcome.ok and "not a plain relative path" in outcome.failures[0].reason
+
+
+def test_a_glob_star_stays_within_one_directory():
+    assert glob_matches("merge_op.py", "*.py") and not glob_matches("agents/code/cascade.py", "*.py")
+    assert glob_matches("prompts/a.md", "prompts/*.md") and not glob_matches("prompts/x/a.md", "prompts/*.md")
+    assert glob_matches("prompts/x/a.md", "prompts/**/*.md") and glob_matches("prompts/a.md", "prompts/**/*.md")

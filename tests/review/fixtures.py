@@ -65,9 +65,7 @@ def open_archive(ws) -> Archive:
 
 
 def clade(monkeypatch, *argv: str) -> int:
-    """`clade ARGV...` through the real entry point, with the review and chat commands registered."""
+    """`clade ARGV...` through the real entry point."""
     import agents.cli
 
-    extra = tuple(m for m in ("agents.review.cli", "agents.chat.cli") if m not in agents.cli.CLI_MODULES)
-    monkeypatch.setattr(agents.cli, "CLI_MODULES", (*agents.cli.CLI_MODULES, *extra))
     return agents.cli.main(list(argv))

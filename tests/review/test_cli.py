@@ -62,7 +62,6 @@ def test_review_approve_reject_and_chat_registration_import_no_torch_transformer
     ws, archive, ids = zoo
     code = f"""
 import sys, agents.cli
-agents.cli.CLI_MODULES = (*agents.cli.CLI_MODULES, "agents.review.cli", "agents.chat.cli")
 for argv in (["review", "--json"], ["approve", "{ids['ta']}", "--who", "ana"], ["reject", "{ids['lin']}", "--reason", "weak"]):
     assert agents.cli.main([*argv, "--workspace", {str(ws.root)!r}]) == 0
 heavy = sorted(m for m in ("torch", "transformers", "litellm") if m in sys.modules)

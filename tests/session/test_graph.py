@@ -133,6 +133,7 @@ def test_real_llm_strategy_proposes_reflects_and_is_charged(workspace, archive):
     ties = {"rationale": "ties over adder and sorter", "method": "ties", "base": "base", "sources": ["adder", "sorter"],
             "parameters": {"adder": {"weight": 0.9, "density": 0.5}, "sorter": {"weight": 0.7, "density": 0.5}}}
     workspace.config.planner.llm, workspace.config.planner.repair_rounds = LLMConfig(model="openai/stub"), 0
+    workspace.config.sandbox.cpu_concurrency = 1  # one proposal per round: the replies below are in that order
     model = ScriptedModel([f"```json\n{json.dumps(ties)}\n```", "ties of adder and sorter beat both parents.",
                            "no JSON here"], tokens_per_reply=20, dollars_per_reply=0.001)
     strategy = make_strategy("llm", workspace.config.planner, workspace)

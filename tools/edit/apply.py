@@ -23,7 +23,9 @@ import fnmatch
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from archive.genotype import check_path
 from tools.edit.parse import Edit
+from tools.errors import BadInput
 
 CLOSEST_CONTEXT = 2  # lines shown around the closest match
 
@@ -82,10 +84,33 @@ def apply_one(files: dict[str, str], edit: Edit, editable: list[str] | None) -> 
 
 def _check_path(edit: Edit, files: dict[str, str], editable: list[str] | None) -> None:
     pure = PurePosixPath(edit.path)
-    if pure.is_absolute() or ".." in pure.parts or edit.path != str(pure):
+    if not _plain(edit.path) or edit.path != str(pure):
         raise EditFailed(Failure(edit, f"{edit.path!r} is not a plain relative path; use one of: {_listing(files, editable)}"))
-    if editable is not None and not any(fnmatch.fnmatchcase(edit.path, glob) for glob in editable):
+    if editable is not None and not any(glob_matches(edit.path, glob) for glob in editable):
         raise EditFailed(Failure(edit, f"{edit.path} may not be edited; files you may edit: {_listing(files, editable)}"))
+
+
+def _plain(path: str) -> bool:
+    """The archive's own rule for a workspace file (no '..', '.', '.git', backslash or absolute path)."""
+    try:
+        check_path(path)
+    except BadInput:
+        return False
+    return True
+
+
+def glob_matches(path: str, glob: str) -> bool:
+    """A glob matched part by part, so `*` never crosses a `/` (`*.py` is top-level files only;
+    `**` matches any number of directories)."""
+    return _match(PurePosixPath(path).parts, PurePosixPath(glob).parts)
+
+
+def _match(parts: tuple[str, ...], globs: tuple[str, ...]) -> bool:
+    if not globs:
+        return not parts
+    if globs[0] == "**":
+        return any(_match(parts[i:], globs[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], globs[0]) and _match(parts[1:], globs[1:])
 
 
 def _listing(files: dict[str, str], editable: list[str] | None) -> str:

@@ -54,36 +54,46 @@ def parse_edits(reply: str) -> list[Edit]:
     """Every edit block in `reply`, in order; EditParseError when there is none or one is malformed."""
     lines = reply.replace("\r\n", "\n").split("\n")
     edits: list[Edit] = []
-    i = 0
+    i = after_last = 0
     while i < len(lines):
         kind = _opening(lines[i])
         if kind is None:
             i += 1
             continue
-        path = _path_before(lines, i) or (edits[-1].path if edits else None)
-        if path is None:
+        found = _path_before(lines, i, after_last)
+        path = found or (edits[-1].path if found is False and edits else None)
+        if not path:
             raise EditParseError(f"block {len(edits) + 1}: no file path before `{lines[i].strip()}`; "
                                  "put the file path alone on the line just above it")
         edit, i = _read_block(lines, i, kind, path, len(edits) + 1)
         edits.append(edit)
+        after_last = i
     if not edits:
         raise EditParseError("no edit blocks found; write each change as a SEARCH/REPLACE block or a FILE block "
                              "exactly as the format shows")
     return edits
 
 
+FILE_MENTION = re.compile(r"[\w-]+(/[\w.-]+)*\.[A-Za-z0-9]{1,8}\b|[\w.-]+/[\w./-]+")
+
+
 def _opening(line: str) -> str | None:
     return next((kind for kind, pattern in OPEN.items() if pattern.match(line)), None)
 
 
-def _path_before(lines: list[str], at: int) -> str | None:
-    """The file path on the nearest meaningful line above the opening marker, if that line is a path."""
-    for line in reversed(lines[max(0, at - 3):at]):
+def _path_before(lines: list[str], at: int, since: int) -> str | None | bool:
+    """What names this block's file, looking up from the opening marker to the previous block (`since`),
+    past blank and fence lines: the path alone on a line; None when the nearest other line is prose that
+    mentions a file (ambiguous: never guess); False when there is no such mention, so the block continues
+    the previous block's file."""
+    for line in reversed(lines[since:at]):
         if not line.strip() or FENCE.match(line):
             continue
         candidate = line.strip().strip(PATH_STRIP).removesuffix(":").strip(PATH_STRIP)
-        return candidate if _looks_like_path(candidate) else None
-    return None
+        if _looks_like_path(candidate):
+            return candidate
+        return None if FILE_MENTION.search(line) else False
+    return False
 
 
 def _looks_like_path(text: str) -> bool:
