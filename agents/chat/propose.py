@@ -68,12 +68,25 @@ def _merge(tools, a: ProposeArgs) -> tuple[dict, list[str]]:
 
 def _code(tools, a: ProposeArgs) -> tuple[dict, list[str]]:
     code = tools.workspace.config.code
-    command = a.command or (code.command if code else None)
+    if code is None:
+        raise BadInput("propose: this workspace has no code: section in clade.yaml, so it searches merges only; propose a recipe")
+    if a.command is not None and a.command != code.command:
+        raise BadInput(f"propose: `command` must be clade.yaml's code.command {code.command} (the judge is not the candidate's to choose); leave it out")
+    bad = [path for path in (a.files or {}) if not _editable(path, code.editable)]
+    if bad:
+        raise BadInput(f"propose: {', '.join(sorted(bad))} may not be written; files must match code.editable {code.editable}")
+    command = code.command
     if not a.files or a.recipe is not None or not a.parents:
         raise BadInput("propose: a code proposal needs `files` (path -> text), `parents` (the candidate it edits) and no `recipe`")
     if not command:
         raise BadInput("propose: a code proposal needs `command` (clade.yaml has no code: section to take it from)")
     return {"files": a.files, "command": command}, a.parents
+
+
+def _editable(path: str, globs: list[str]) -> bool:
+    from tools.edit.apply import glob_matches, plain_path
+
+    return plain_path(path) and any(glob_matches(path, g) for g in globs)
 
 
 def source_ids(archive, workspace, names: list[str]) -> list[str]:

@@ -15,9 +15,16 @@ import getpass
 import json
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--top {text}: give a number of candidates, 1 or more")
+    return value
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("review", help="candidates awaiting review, best first, with what to compare them against")
-    p.add_argument("--top", type=int, metavar="K", help="only the K best")
+    p.add_argument("--top", type=_positive, metavar="K", help="only the K best")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(handler=cmd_review)
     p = subparsers.add_parser("approve", help="approve a succeeded candidate (recorded in the archive; the planner reads it)")

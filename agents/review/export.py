@@ -36,12 +36,15 @@ def export(workspace, archive, ref: str, out_dir: Path) -> ExportReport:
     out_dir = Path(out_dir).resolve()
     _check_destination(out_dir)
     staging = out_dir.parent / f".{out_dir.name}.clade-export-{uuid.uuid4().hex[:8]}"
+    created = _missing_parents(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
         seed = _export_merge(workspace, archive, c, staging) if c.kind == "merge" else _export_code(c, staging)
         _move_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        for parent in created:  # nothing changed: the directories this export made go too (deepest first)
+            parent.rmdir()
         raise
     files = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
     return ExportReport(id=c.id, kind=c.kind, out_dir=str(out_dir), seed=seed, files=files)
@@ -84,7 +87,15 @@ def _export_code(c, staging: Path) -> None:
     return None
 
 
+def _missing_parents(out_dir: Path) -> list[Path]:
+    """The ancestors of `out_dir` that do not exist yet, deepest first."""
+    return [p for p in out_dir.parents if not p.exists()]
+
+
 def _check_destination(out_dir: Path) -> None:
+    blocking = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise BadInput(f"{out_dir}: {blocking} is a file, not a directory; give an OUT_DIR whose parents are directories")
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"{out_dir}: exists and is not a directory; give a new or empty directory")
     if out_dir.is_dir() and any(out_dir.iterdir()):

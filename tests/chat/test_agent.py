@@ -124,19 +124,16 @@ def test_run_now_runs_the_proposal_through_the_local_sandbox_and_attaches_its_re
     assert archive.queued() == []
 
 
-def test_propose_code_needs_parents_and_a_command_and_is_queued(zoo):
+def test_a_code_proposal_in_a_merge_workspace_is_refused_and_nothing_is_queued(zoo):
     from tests.review.fixtures import add_code
 
     ws, archive, ids = zoo
     src, child = add_code(archive)
-    edit = {"kind": "code", "parents": [child], "files": {"train.py": "lr = 0.02\n"}, "rationale": "lower lr"}
-    script = [json.dumps({"tool": "propose", "args": edit}), json.dumps({"tool": "propose", "args": {**edit, "command": ["python", "train.py"]}}),
-              '{"answer": "queued"}']
-    chat, _ = agent(zoo, script)
-    missing, queued = (a.result for a in chat.send("lower the lr").actions)
-    assert "needs `command`" in missing["error"]
-    c = archive.get(queued["id"])
-    assert archive.queued() == [c.id] and c.parents == [child] and c.genotype.command == ["python", "train.py"]
+    edit = {"kind": "code", "parents": [child], "files": {"train.py": "lr = 0.02\n"}, "rationale": "lower lr",
+            "command": ["python", "train.py"]}
+    chat, _ = agent(zoo, [json.dumps({"tool": "propose", "args": edit}), '{"answer": "refused"}'])
+    [refused] = (a.result for a in chat.send("lower the lr").actions)
+    assert "no code: section" in refused["error"] and archive.queued() == []
 
 
 def test_a_long_tool_result_reaches_the_model_cut_and_says_so():

@@ -84,13 +84,13 @@ def apply_one(files: dict[str, str], edit: Edit, editable: list[str] | None) -> 
 
 def _check_path(edit: Edit, files: dict[str, str], editable: list[str] | None) -> None:
     pure = PurePosixPath(edit.path)
-    if not _plain(edit.path) or edit.path != str(pure):
+    if not plain_path(edit.path) or edit.path != str(pure):
         raise EditFailed(Failure(edit, f"{edit.path!r} is not a plain relative path; use one of: {_listing(files, editable)}"))
     if editable is not None and not any(glob_matches(edit.path, glob) for glob in editable):
         raise EditFailed(Failure(edit, f"{edit.path} may not be edited; files you may edit: {_listing(files, editable)}"))
 
 
-def _plain(path: str) -> bool:
+def plain_path(path: str) -> bool:
     """The archive's own rule for a workspace file (no '..', '.', '.git', backslash or absolute path)."""
     try:
         check_path(path)
