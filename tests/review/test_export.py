@@ -98,3 +98,33 @@ def test_the_merge_seed_is_the_proposers_else_its_sessions_else_clade_yaml(zoo):
     probe = lambda session: Candidate(kind="merge", parents=[ids["adder"]], genotype={"recipe": TA}, proposer=Proposer(session=session))
     assert merge_seed(ws, probe("s-7")) == 7
     assert merge_seed(ws, probe(None)) == ws.config.planner.seed == 0
+
+
+def test_export_under_a_file_exits_2_and_a_failed_export_leaves_no_new_directories(zoo, monkeypatch, capsys, tmp_path):
+    ws, archive, ids = zoo
+    approve(archive, ids["ta"], who="ana")
+    (tmp_path / "f").write_text("a file")
+    assert clade(monkeypatch, "export", ids["ta"], str(tmp_path / "f" / "sub"), "--workspace", str(ws.root)) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+    models = ws.root / "models" / "adder"
+    models.rename(ws.root / "models" / "gone")  # the merge now fails while materialising
+    assert clade(monkeypatch, "export", ids["ta"], str(tmp_path / "new" / "deep" / "out"), "--workspace", str(ws.root)) == 2
+    assert not (tmp_path / "new").exists()
+
+
+def test_rejecting_a_queued_candidate_takes_it_off_the_queue(zoo):
+    from archive.record import Candidate, Proposer
+
+    ws, archive, ids = zoo
+    queued = archive.record(Candidate(kind="merge", parents=[ids["ta"]], genotype={"recipe": {"merge_method": "linear", "models": []}},
+                                      proposer=Proposer(strategy="chat")))
+    assert archive.queued() == [queued]
+    reject(archive, queued, reason="not worth a run", who="ana")
+    assert archive.queued() == [] and archive.get(queued).status == "rejected"
+
+
+def test_review_top_must_be_positive(zoo, monkeypatch, capsys):
+    ws, _, _ = zoo
+    with pytest.raises(SystemExit) as stop:
+        clade(monkeypatch, "review", "--top", "0", "--workspace", str(ws.root))
+    assert stop.value.code == 2 and "1 or more" in capsys.readouterr().err
