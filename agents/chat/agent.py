@@ -105,12 +105,21 @@ class ChatAgent:
         return rendered.text
 
     def _act(self, tool: str, args: dict[str, Any]) -> ChatAction:
-        action = ChatAction(tool=tool, args=args, result=self.tools.run(tool, args))
+        try:
+            result = self.tools.run(tool, args)
+        except Exception as exc:  # it may have changed the archive or the brief already: shown and recorded, then raised
+            action = ChatAction(tool=tool, args=args, result={"error": f"{type(exc).__name__}: {exc}"})
+            self._record(action)
+            raise
+        action = ChatAction(tool=tool, args=args, result=result)
+        self._record(action)
+        self.history.append({"role": "user", "content": f"Result of {tool}:\n{result_text(action.result)}"})
+        return action
+
+    def _record(self, action: ChatAction) -> None:
         self.log.append(action, who=self.who)
         if self.on_action is not None:
             self.on_action(action)
-        self.history.append({"role": "user", "content": f"Result of {tool}:\n{result_text(action.result)}"})
-        return action
 
 
 def result_text(result: Any) -> str:

@@ -162,3 +162,13 @@ def test_run_now_records_a_failed_job_and_a_sandbox_that_cannot_start(zoo):
         assert any(reason in archive.get(c.id).reason for c in failed), [archive.get(c.id).reason for c in failed]
         assert result["status"] == "failed" and reason in result["reason"]
         assert sandbox.jobs and sandbox.jobs[0].seed == ws.config.planner.seed
+
+
+def test_an_action_that_breaks_midway_is_still_shown_and_recorded(zoo):
+    ws, _, _ = zoo
+    (ws.root / "brief.md").mkdir()  # the brief cannot be written: the tool raises an OSError
+    chat, shown = agent(zoo, ['{"tool": "edit_brief", "args": {"text": "Maximise add."}}'])
+    with pytest.raises(OSError):
+        chat.send("set the brief")
+    assert [a.tool for a in shown] == ["edit_brief"] and "Error" in shown[0].result["error"]
+    assert [e["tool"] for e in log_lines(ws)] == ["edit_brief"]
