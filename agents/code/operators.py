@@ -66,7 +66,10 @@ def diagnose(talk: Conversation, s: Setting, parent: Candidate) -> str:
 
 
 def _edit(talk: Conversation, s: Setting, prompt: str, base: dict[str, str]) -> EditResult:
-    check = partial(novelty_problem, s.archive, base, command=s.config.command, max_similarity=s.config.novelty.max_similarity)
+    novel = partial(novelty_problem, s.archive, base, command=s.config.command, max_similarity=s.config.novelty.max_similarity)
+
+    def check(child: dict[str, str]) -> str | None:
+        return _too_large(child, s.config) or novel(child)
     messages = [system(s), {"role": "user", "content": prompt}]
     return write_edit(talk, messages, base, s.config.editable, s.repair_rounds, check)
 
@@ -92,6 +95,14 @@ def show_files(files: dict[str, str], config: CodeConfig) -> str:
         raise BadInput(f"clade.yaml: the editable files hold {total} characters, over code.prompt_chars "
                        f"({config.prompt_chars}); narrow code.editable or raise the limit")
     return "\n\n".join(f"{path}\n```\n{text}\n```" for path, text in shown.items()) or "(no editable files yet)"
+
+
+def _too_large(files: dict[str, str], config: CodeConfig) -> str | None:
+    """A child must stay showable to the LLM as a parent later (show_files refuses more than prompt_chars)."""
+    total = sum(len(t) for p, t in files.items() if any(glob_matches(p, g) for g in config.editable))
+    if total <= config.prompt_chars:
+        return None
+    return f"the editable files would hold {total} characters, over the limit of {config.prompt_chars}; make a smaller change"
 
 
 def own_edit(archive, c: Candidate) -> str:

@@ -119,3 +119,13 @@ def test_a_block_sent_again_in_a_repair_round_is_not_applied_twice(tmp_path, arc
     [p] = strategy(ws).propose(context(ws, archive, model, [seed]))
     assert p.invalid is None, p.invalid
     assert p.genotype["files"]["solution.py"] == "VALUE = 1\nEXTRA = 2\n\n\ndef answer():\n    return VALUE * 2\n"
+
+
+def test_a_child_too_large_to_show_as_a_parent_later_is_sent_back(tmp_path, archive):
+    ws = make_workspace(tmp_path / "ws", diagnose=False, prompt_chars=200)
+    seed = record_seed(archive, seed_files(ws))
+    huge = edit("VALUE = 1", "VALUE = 1\n" + "# padding\n" * 30)
+    model = ScriptedModel([huge, GOOD])
+    [p] = strategy(ws).propose(context(ws, archive, model, [seed]))
+    assert p.invalid is None and p.genotype["files"]["solution.py"].startswith("VALUE = 4\n")
+    assert "over the limit of 200" in model.calls[1][-1]["content"]
