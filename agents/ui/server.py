@@ -156,7 +156,10 @@ class Handler(BaseHTTPRequestHandler):
         self._json(404, {"error": f"no such page: {method} {path}"})
 
     def _body(self) -> object:
-        length = int(self.headers.get("Content-Length") or 0)
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        if not raw.isdigit():  # negative or not a number: refused, never read (a read of -1 would wait for the socket to close)
+            raise BadInput(f"Content-Length {raw!r} is not a byte count")
+        length = int(raw)
         if length > MAX_BODY:
             raise BadInput(f"request body of {length} bytes is over the {MAX_BODY}-byte limit")
         try:

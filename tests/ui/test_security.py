@@ -80,3 +80,14 @@ def test_posts_must_be_json_from_this_origin(running, lineage, workspace_dir):
 def test_request_lines_are_not_logged(guarded, capfd):
     urllib.request.urlopen(urllib.request.Request(guarded.url + f"api/version?token={TOKEN}")).read()
     assert TOKEN not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("length", ["-1", "abc"])
+def test_a_bad_content_length_is_refused_at_once(running, lineage, length):
+    conn = http.client.HTTPConnection("127.0.0.1", running.server.server_port, timeout=10)
+    conn.putrequest("POST", f"/api/candidate/{lineage['good']}/approve")
+    for key, value in {"Content-Type": "application/json", "Content-Length": length}.items():
+        conn.putheader(key, value)
+    conn.endheaders()
+    res = conn.getresponse()  # within the 10 s timeout: the server did not wait for a body
+    assert res.status == 400 and b"not a byte count" in res.read()
