@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from agents.errors import BudgetExceeded
+from agents.errors import BudgetExceeded, LLMUnavailable
 from agents.llm.base import Message
 from agents.prompts import Rendered, render
 from agents.strategies.reply import ReplyError
@@ -45,10 +45,12 @@ def converse(ctx: Context, prompt: Rendered, read: Callable[[str], T], *, repair
     while True:
         try:
             text = _ask(ctx, messages, out)
-        except BudgetExceeded as exc:
+        except (BudgetExceeded, LLMUnavailable) as exc:
             if out.replies == 0:
                 raise
-            out.invalid = f"stopped by the budget after {out.replies} repl{'y' if out.replies == 1 else 'ies'} ({exc}); last error: {out.errors[-1]}"
+            # Replies were paid for: the proposal is recorded invalid with that spend, so the budget counts it after a resume.
+            why = "stopped by the budget" if isinstance(exc, BudgetExceeded) else "the LLM failed"
+            out.invalid = f"{why} after {out.replies} repl{'y' if out.replies == 1 else 'ies'} ({exc}); last error: {out.errors[-1]}"
             return out
         try:
             out.value = read(text)

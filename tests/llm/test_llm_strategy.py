@@ -132,6 +132,12 @@ def test_llm_unavailable_propagates(zoo):
         LLMStrategy(planner(), zoo).propose(make_context(zoo, model))
 
 
+def test_an_llm_failure_during_repairs_keeps_the_spend_on_an_invalid_proposal(zoo):
+    model = ScriptedModel(["no idea", LLMUnavailable("openai/x: HTTP 503; gave up after 5 tries")], tokens_per_reply=60)
+    [p] = LLMStrategy(planner(), zoo).propose(make_context(zoo, model))
+    assert p.cost.llm_tokens == 60 and p.invalid.startswith("the LLM failed after 1 reply (openai/x: HTTP 503")
+
+
 def test_chosen_parents_are_the_proposals_parents(zoo):
     model = ScriptedModel([fenced({"rationale": "a path", "method": "passthrough", "layer_path": [
         {"model": "adder", "layer": 0}, {"model": "adder", "layer": 1}, {"model": "sorter", "layer": 2, "scale": 0.9},
