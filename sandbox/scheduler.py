@@ -91,6 +91,7 @@ class Scheduler:
     def __init__(self, backend, gpus: Iterable[int], cpu_concurrency: int):
         self.backend, self.slots = backend, Slots(gpus, cpu_concurrency)
         self._ready = threading.Condition()
+        self._running: dict[str, Job] = {}
         self._pool = ThreadPoolExecutor(max_workers=len(self.slots.gpus) + cpu_concurrency)
 
     def submit(self, job: Job) -> Future:
@@ -102,12 +103,23 @@ class Scheduler:
     def _run(self, job: Job) -> Result:
         with self._ready:
             slot = self._ready.wait_for(lambda: self.slots.take(job))
+            self._running[job.id] = job
         try:
             return self.backend.execute(job, gpus=list(slot.gpus) or None)
         finally:
             with self._ready:
+                self._running.pop(job.id, None)
                 self.slots.give(slot)
                 self._ready.notify_all()
 
-    def close(self) -> None:
+    def close(self, *, cancel: bool = False) -> None:
+        """Wait for every job; with `cancel` (Ctrl-C), jobs not started never start and running ones are
+        killed through the backend (its `cancel(job)`: the watch loop's cancel file) before waiting."""
+        if cancel:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            with self._ready:
+                running = list(self._running.values())
+            for job in running:
+                if hasattr(self.backend, "cancel"):
+                    self.backend.cancel(job)
         self._pool.shutdown(wait=True)

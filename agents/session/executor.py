@@ -60,7 +60,7 @@ class Executor:
             self.resident.close(cancel=cancel)
         if self._merge_pool is not None:
             self._merge_pool.shutdown(wait=not cancel, cancel_futures=cancel)
-        self.scheduler.close()
+        self.scheduler.close(cancel=cancel)
 
 
 def make_executor(workspace: Workspace, backend: Any, *, resident: bool = True) -> Executor:

@@ -28,7 +28,7 @@ from sandbox.config import Limits, SandboxConfig
 from sandbox.environment import sandbox_env
 from sandbox.isolation import REPO_ROOT, JOB_UID, kept_paths
 from sandbox.job import Job, Result
-from sandbox.monitor import MB, verdict_outcome, watch
+from sandbox.monitor import CANCEL, MB, verdict_outcome, watch
 from sandbox.outcome import STDERR, STDOUT, RunOutcome
 from sandbox.runner import check_inputs, finish, jobs_root, prepare, worker_argv
 from tools.errors import BadInput, CladeError
@@ -139,6 +139,11 @@ class DockerBackend:
 
     def python(self) -> str:
         return sys.executable if self.config.docker.mount_host_python else "python"
+
+    def cancel(self, job: Job) -> None:
+        """Kill `job` if it is running here (its watch loop sees the cancel file); its result says so."""
+        if self._root is not None and (self._root / job.id).is_dir():
+            (self._root / job.id / CANCEL).touch()
 
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
         self._root = self._root or jobs_root(self.config.jobs_dir)

@@ -48,7 +48,7 @@ from sandbox.config import Limits, SandboxConfig
 from sandbox.environment import sandbox_env
 from sandbox.isolation import REPO_ROOT, isolation_prefix
 from sandbox.job import Job, Result
-from sandbox.monitor import MB, verdict_outcome, watch
+from sandbox.monitor import CANCEL, MB, verdict_outcome, watch
 from sandbox.outcome import STDERR, STDOUT, RunOutcome
 from sandbox.runner import check_inputs, finish, jobs_root, prepare, worker_argv
 from tools.errors import BadInput
@@ -152,6 +152,11 @@ class LocalBackend:
     def __init__(self, config: SandboxConfig | None = None):
         self.config = config or SandboxConfig()
         self._root: Path | None = None
+
+    def cancel(self, job: Job) -> None:
+        """Kill `job` if it is running here (its watch loop sees the cancel file); its result says so."""
+        if self._root is not None and (self._root / job.id).is_dir():
+            (self._root / job.id / CANCEL).touch()
 
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
         """Run the worker on `job` in a fresh job directory; the result is also in its result.json."""

@@ -146,3 +146,21 @@ def test_gpu_uuids_are_refused_not_renumbered():
 
     with pytest.raises(BadInput, match="CUDA_VISIBLE_DEVICES='GPU-aa,GPU-bb': GPU UUIDs and MIG names are not supported"):
         parse_visible_devices("GPU-aa,GPU-bb")
+
+
+def test_closing_with_cancel_kills_running_jobs_and_never_starts_queued_ones(local_backend):
+    from sandbox.job import JOB_FILE
+    from tests.sandbox.conftest import PY
+
+    hang = "print('started', flush=True); import time; time.sleep(600)"
+    jobs = [Job(id=f"hang-{i}", kind="command", genotype={"argv": [PY, "-c", hang]}) for i in range(2)]
+    scheduler = Scheduler(local_backend, gpus=[], cpu_concurrency=1)
+    running, queued = [scheduler.submit(job) for job in jobs]
+    for _ in range(6000):  # the first job's directory is prepared: from then on a cancel reaches it (a minute at most)
+        if local_backend._root is not None and (local_backend._root / "hang-0" / JOB_FILE).exists():
+            break
+        time.sleep(0.01)
+    scheduler.close(cancel=True)
+    result = running.result()
+    assert result.status == "killed" and "cancelled" in result.reason
+    assert queued.cancelled()
