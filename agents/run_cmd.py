@@ -112,9 +112,15 @@ def _model(workspace, strategy: str):
 
 
 def _open_archive(workspace):
+    from archive.secrets import Redactor
     from archive.store import Archive
 
-    return Archive.open(workspace.path(workspace.config.archive.path), create=True, fsync=workspace.config.archive.fsync)
+    # The LLM key is redacted whatever its variable is called (api_key_env may name one without KEY/TOKEN in it).
+    llm = workspace.config.planner.llm
+    secrets = [os.environ[llm.api_key_env]] if llm is not None and llm.api_key_env and llm.api_key_env in os.environ else []
+    redactor = Redactor([*Redactor.from_environ_values(os.environ), *secrets])
+    return Archive.open(workspace.path(workspace.config.archive.path), create=True, fsync=workspace.config.archive.fsync,
+                        redactor=redactor)
 
 
 def _sentence(s) -> str:

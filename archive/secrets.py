@@ -41,7 +41,12 @@ class Redactor:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "Redactor":
-        return cls([value for name, value in environ.items() if SECRET_NAME.search(name)])
+        return cls(cls.from_environ_values(environ))
+
+    @staticmethod
+    def from_environ_values(environ: Mapping[str, str]) -> list[str]:
+        """Values of the environment variables whose names say they hold a secret."""
+        return [value for name, value in environ.items() if SECRET_NAME.search(name)]
 
     def text(self, value: str) -> str:
         if self._values is not None:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from agents.session.display import Progress
 from agents.session.executor import build_job
 from agents.session.runtime import Runtime
-from archive.record import Candidate
+from archive.record import FAILED_STATUSES, Candidate
 
 
 class Summary(BaseModel):
@@ -52,7 +52,7 @@ def final_report(rt: Runtime, session: str) -> Summary:
     if best is not None and best.fitness("test") is None:
         best = _measure_test(rt, best)
     return Summary(session=session, candidates=len(history), succeeded=sum(c.status == "succeeded" for c in history),
-                   failed=sum(c.status == "failed" for c in history), best_id=best.id if best else None,
+                   failed=sum(c.status in FAILED_STATUSES for c in history), best_id=best.id if best else None,
                    best_fitness=best.fitness("test") if best else None, best_source_fitness=_best_source_test(rt.sources))
 
 

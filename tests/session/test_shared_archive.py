@@ -75,3 +75,18 @@ def test_a_budget_without_any_limit_is_refused(workspace, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "planner.budget" in err[0] and "never stop" in err[0]
     assert not (workspace.root / ".clade" / "sessions").exists()
+
+
+def test_the_llm_key_is_redacted_from_the_archive_whatever_its_variable_is_called(workspace, monkeypatch):
+    from agents.llm.config import LLMConfig
+    from agents.run_cmd import _open_archive
+    from archive.record import Candidate, Proposer
+
+    secret = "plainproxyvalue-8412"  # neither key-shaped nor in a variable whose name says "key"
+    monkeypatch.setenv("MYLLM", secret)
+    workspace.config.planner.llm = LLMConfig(model="openai/x", api_key_env="MYLLM")
+    with _open_archive(workspace) as archive:
+        src = archive.record(Candidate(kind="source", genotype={"name": "adder"}))
+        cid = archive.record(Candidate(kind="merge", parents=[src], genotype={"recipe": {"merge_method": "linear"}},
+                                       proposer=Proposer(strategy="llm", rationale=f"my key is {secret}")))
+        assert secret not in archive.get(cid).proposer.rationale and "[REDACTED]" in archive.get(cid).proposer.rationale
