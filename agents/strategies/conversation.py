@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Generic, TypeVar
 
 from agents.errors import BudgetExceeded, LLMUnavailable
@@ -37,7 +38,8 @@ class Outcome(Generic[T]):
     errors: list[str] = field(default_factory=list)  # each round's error, in order
 
 
-def converse(ctx: Context, prompt: Rendered, read: Callable[[str], T], *, repair_rounds: int) -> Outcome[T]:
+def converse(ctx: Context, prompt: Rendered, read: Callable[[str], T], *, repair_rounds: int,
+             prompts_dir: Path | None = None) -> Outcome[T]:
     if ctx.model is None:
         raise CladeError("the llm and hybrid strategies need ctx.model (planner.llm in clade.yaml)")
     messages: list[Message] = [{"role": "user", "content": prompt.text}]
@@ -60,7 +62,7 @@ def converse(ctx: Context, prompt: Rendered, read: Callable[[str], T], *, repair
         if len(out.errors) > repair_rounds:
             out.invalid = f"reply still invalid after {repair_rounds} repair round(s): {out.errors[-1]}"
             return out
-        messages += [{"role": "assistant", "content": text}, _repair(out.errors[-1], len(out.errors), repair_rounds)]
+        messages += [{"role": "assistant", "content": text}, _repair(out.errors[-1], len(out.errors), repair_rounds, prompts_dir)]
 
 
 def _ask(ctx: Context, messages: list[Message], out: Outcome) -> str:
@@ -72,6 +74,6 @@ def _ask(ctx: Context, messages: list[Message], out: Outcome) -> str:
     return reply.text
 
 
-def _repair(error: str, round_: int, rounds: int) -> Message:
-    text = render(REPAIR_TEMPLATE, error=error, round=round_, rounds=rounds).text
+def _repair(error: str, round_: int, rounds: int, prompts_dir: Path | None) -> Message:
+    text = render(REPAIR_TEMPLATE, prompts_dir, error=error, round=round_, rounds=rounds).text
     return {"role": "user", "content": text}

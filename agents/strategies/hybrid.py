@@ -39,6 +39,7 @@ class HybridStrategy:
 
     def __init__(self, planner: PlannerConfig, workspace: Workspace):
         self.planner, self.workspace = planner, workspace
+        self.prompts_dir = workspace.path(planner.prompts_dir) if planner.prompts_dir else None  # None: Clade's prompts/
 
     def propose(self, ctx: Context) -> list[Proposal]:
         if ctx.wanted <= 0:
@@ -57,7 +58,8 @@ class HybridStrategy:
 
     def next_structure(self, ctx: Context, runs: list[HybridRun]) -> list[Proposal]:
         prompt = self.prompt(ctx, runs)
-        out = converse(ctx, prompt, lambda text: self.read(text, ctx, runs), repair_rounds=self.planner.repair_rounds)
+        out = converse(ctx, prompt, lambda text: self.read(text, ctx, runs), repair_rounds=self.planner.repair_rounds,
+                       prompts_dir=self.prompts_dir)
         params = {"hybrid_structure": len(runs) + 1, "replies": out.replies, "repairs": out.errors}
         if out.value is None:
             return [Proposal(kind="merge", parents=parents_of(ctx, []), genotype={"recipe": {}}, strategy=self.name,
@@ -80,7 +82,7 @@ class HybridStrategy:
 
     def prompt(self, ctx: Context, runs: list[HybridRun]) -> Rendered:
         e = self.planner.evolution
-        return render(TEMPLATE, brief=ctx.brief.strip() or "(no brief: maximise the search fitness)",
+        return render(TEMPLATE, self.prompts_dir, brief=ctx.brief.strip() or "(no brief: maximise the search fitness)",
                       summary=ctx.summary.strip() or "(empty)", sources=view.sources_text(ctx), layers=view.layers_text(ctx),
                       outcomes=outcomes_text(runs), failures=view.failures_text(ctx), lessons=view.lessons_text(ctx),
                       generations=self.planner.hybrid_generations, population=e.population, max_groups=view.layer_count(ctx),

@@ -35,6 +35,7 @@ class LLMStrategy:
 
     def __init__(self, planner: PlannerConfig, workspace: Workspace):
         self.planner, self.workspace = planner, workspace
+        self.prompts_dir = workspace.path(planner.prompts_dir) if planner.prompts_dir else None  # None: Clade's prompts/
 
     def propose(self, ctx: Context) -> list[Proposal]:
         proposals: list[Proposal] = []
@@ -59,7 +60,8 @@ class LLMStrategy:
             tried[-1] = to_recipe(reply, n_layers, self.planner.evolution.scale_filters)
             return reply, tried[-1], check_recipe(tried[-1], models)
 
-        out = converse(ctx, prompt, read, repair_rounds=self.planner.repair_rounds)
+        out = converse(ctx, prompt, read, repair_rounds=self.planner.repair_rounds,
+                       prompts_dir=self.prompts_dir)
         fields = dict(kind="merge", strategy=self.name, model=ctx.model.name, template_hash=prompt.template_hash,
                       cost=out.cost, params={"replies": out.replies, "repairs": out.errors})
         if out.value is None:
@@ -69,7 +71,7 @@ class LLMStrategy:
         return Proposal(parents=parents_of(ctx, named), genotype={"recipe": recipe}, rationale=reply.rationale, **fields)
 
     def prompt(self, ctx: Context) -> Rendered:
-        return render(TEMPLATE, brief=ctx.brief.strip() or "(no brief: maximise the search fitness)",
+        return render(TEMPLATE, self.prompts_dir, brief=ctx.brief.strip() or "(no brief: maximise the search fitness)",
                       summary=ctx.summary.strip() or "(empty)", sources=view.sources_text(ctx), layers=view.layers_text(ctx),
                       lineage=view.lineage_text(ctx), failures=view.failures_text(ctx), lessons=view.lessons_text(ctx),
                       methods=view.methods_text(), scale_filters=", ".join(self.planner.evolution.scale_filters))

@@ -145,3 +145,18 @@ def test_chosen_parents_are_the_proposals_parents(zoo):
     parent = record(LLMStrategy(planner(), zoo).propose(make_context(zoo, ScriptedModel([fenced(TIES)])))[0], 7, fitness=0.6)
     [p] = LLMStrategy(planner(), zoo).propose(make_context(zoo, model, history=[parent], parents=["c0007"]))
     assert p.invalid is None and p.parents == ["c0007"] and len(p.genotype["recipe"]["layer_path"]) == 4
+
+
+def test_planner_prompts_dir_supplies_the_templates(zoo, tmp_path):
+    import shutil
+
+    from agents.prompts import PROMPTS_DIR
+
+    mine = zoo.root / "my-prompts"
+    shutil.copytree(PROMPTS_DIR, mine)
+    (mine / "merge_propose.md").write_text((mine / "merge_propose.md").read_text() + "\nMY-OWN-TEMPLATE-MARK\n")
+    (mine / "merge_repair.md").write_text((mine / "merge_repair.md").read_text() + "\nMY-OWN-REPAIR-MARK\n")
+    model = ScriptedModel(["no idea", fenced(TIES)])
+    [p] = LLMStrategy(planner(prompts_dir="my-prompts"), zoo).propose(make_context(zoo, model))
+    assert p.invalid is None and "MY-OWN-TEMPLATE-MARK" in model.calls[0][0]["content"]
+    assert "MY-OWN-REPAIR-MARK" in model.calls[1][-1]["content"]
