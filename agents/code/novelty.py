@@ -27,7 +27,10 @@ def similarity(a: dict[str, str], b: dict[str, str]) -> float:
 def identical_to(archive, files: dict[str, str], command: list[str]) -> str | None:
     """The id of an archived candidate with exactly this workspace and command, if any."""
     found = archive.find_genotype(genotype_hash("code", CodeGenotype(files=files, command=command)))
-    return found[0] if found else None
+    if found:
+        return found[0]
+    # The seed workspace is a `source` (another genotype kind): a child that reverts to it is no news either.
+    return next((s.id for s in archive.candidates(kind="source") if archive.get(s.id).genotype.files == files), None)
 
 
 def novelty_problem(archive, parent: dict[str, str], child: dict[str, str], command: list[str],

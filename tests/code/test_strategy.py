@@ -129,3 +129,14 @@ def test_a_child_too_large_to_show_as_a_parent_later_is_sent_back(tmp_path, arch
     [p] = strategy(ws).propose(context(ws, archive, model, [seed]))
     assert p.invalid is None and p.genotype["files"]["solution.py"].startswith("VALUE = 4\n")
     assert "over the limit of 200" in model.calls[1][-1]["content"]
+
+
+def test_a_child_that_reverts_to_the_seed_is_sent_back(tmp_path, archive):
+    ws = make_workspace(tmp_path / "ws", diagnose=False)
+    seed = record_seed(archive, seed_files(ws))
+    child = record_child(archive, seed, {**seed_files(ws), "solution.py": "VALUE = 4\n\n\ndef answer():\n    return VALUE\n"},
+                         0.4, ws.config.code.command)
+    model = ScriptedModel([edit("VALUE = 4", "VALUE = 1"), edit("VALUE = 4", "VALUE = 6")])
+    [p] = strategy(ws).propose(context(ws, archive, model, [child]))
+    assert f"identical to archived candidate {seed}" in model.calls[1][-1]["content"]
+    assert p.genotype["files"]["solution.py"].startswith("VALUE = 6\n")
