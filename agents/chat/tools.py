@@ -121,7 +121,10 @@ class ChatTools:
     def edit_brief(self, a: BriefArgs) -> dict:
         from agents.chat.brief import edit_brief
 
-        return edit_brief(self.workspace, text=a.text, append=a.append)
+        # A key pasted into the chat must not reach the brief, which every later prompt reads.
+        scrub = self.archive.redactor.text
+        return edit_brief(self.workspace, text=None if a.text is None else scrub(a.text),
+                          append=None if a.append is None else scrub(a.append))
 
 
 def _side(c) -> dict:

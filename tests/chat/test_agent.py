@@ -172,3 +172,12 @@ def test_an_action_that_breaks_midway_is_still_shown_and_recorded(zoo):
         chat.send("set the brief")
     assert [a.tool for a in shown] == ["edit_brief"] and "Error" in shown[0].result["error"]
     assert [e["tool"] for e in log_lines(ws)] == ["edit_brief"]
+
+
+def test_a_key_pasted_into_the_chat_never_reaches_the_brief(zoo):
+    ws, _, _ = zoo
+    key = "sk-" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4"
+    chat, _ = agent(zoo, [json.dumps({"tool": "edit_brief", "args": {"text": f"use key {key}"}}), '{"answer": "done"}'])
+    chat.send("remember my key")
+    brief = (ws.root / "brief.md").read_text()
+    assert key not in brief and "[REDACTED]" in brief
