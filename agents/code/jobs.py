@@ -5,7 +5,9 @@ A code candidate's job is sandbox Job kind "code": the worker copies the seed tr
 (its genotype holds the whole tree, so what the seed has is replaced), then runs the
 evaluation command there. The evaluator and its data (`code.inputs`) are mounted read-only
 at their host paths and named by absolute path in the command: they are never part of the
-tree, so no edit can reach them. The split reaches the command through `{split}`.
+tree, so no edit can change them, and under bubblewrap or docker neither can the candidate's running
+code (with `isolation: unshare` or `none` the mounts are not read-only: `clade sandbox doctor` says
+so). The split reaches the command through `{split}`.
 With `code.quick`, the command is wrapped by `agents.code.cascade` (quick check, then the
 full evaluation only if it passed).
 """
