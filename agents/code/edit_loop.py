@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from agents.budget import Budget
 from agents.llm.base import Message, Model
+from agents.llm.charged import charged_query
 from agents.prompts import render
 from archive.record import Cost
 from tools.edit import EditParseError, apply_edits, failure_report, parse_edits
@@ -29,12 +30,9 @@ class Conversation:
         self.replies = 0
 
     def ask(self, messages: list[Message]) -> str:
-        self.budget.check_llm(self.cost.llm_tokens, self.cost.dollars)
-        reply = self.model.query(messages)
-        self.budget.charge_llm(reply.tokens, reply.dollars)
-        self.cost = self.cost + Cost(llm_tokens=reply.tokens, dollars=reply.dollars)
+        text, self.cost = charged_query(self.model, self.budget, messages, self.cost)
         self.replies += 1
-        return reply.text
+        return text
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Generic, TypeVar
 
 from agents.errors import BudgetExceeded, LLMUnavailable
 from agents.llm.base import Message
+from agents.llm.charged import charged_query
 from agents.prompts import Rendered, render
 from agents.strategies.reply import ReplyError
 from agents.strategy import Context
@@ -66,12 +67,9 @@ def converse(ctx: Context, prompt: Rendered, read: Callable[[str], T], *, repair
 
 
 def _ask(ctx: Context, messages: list[Message], out: Outcome) -> str:
-    ctx.budget.check_llm(out.cost.llm_tokens, out.cost.dollars)
-    reply = ctx.model.query(messages)
-    ctx.budget.charge_llm(reply.tokens, reply.dollars)
-    out.cost = out.cost + Cost(llm_tokens=reply.tokens, dollars=reply.dollars)
+    text, out.cost = charged_query(ctx.model, ctx.budget, messages, out.cost)
     out.replies += 1
-    return reply.text
+    return text
 
 
 def _repair(error: str, round_: int, rounds: int, prompts_dir: Path | None) -> Message:

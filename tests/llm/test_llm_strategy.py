@@ -152,11 +152,11 @@ def test_planner_prompts_dir_supplies_the_templates(zoo, tmp_path):
 
     from agents.prompts import PROMPTS_DIR
 
-    mine = zoo.root / "my-prompts"
+    mine = tmp_path / "my-prompts"  # an absolute planner.prompts_dir (the zoo is read in place: nothing is written there)
     shutil.copytree(PROMPTS_DIR, mine)
     (mine / "merge_propose.md").write_text((mine / "merge_propose.md").read_text() + "\nMY-OWN-TEMPLATE-MARK\n")
     (mine / "merge_repair.md").write_text((mine / "merge_repair.md").read_text() + "\nMY-OWN-REPAIR-MARK\n")
     model = ScriptedModel(["no idea", fenced(TIES)])
-    [p] = LLMStrategy(planner(prompts_dir="my-prompts"), zoo).propose(make_context(zoo, model))
+    [p] = LLMStrategy(planner(prompts_dir=str(mine)), zoo).propose(make_context(zoo, model))
     assert p.invalid is None and "MY-OWN-TEMPLATE-MARK" in model.calls[0][0]["content"]
     assert "MY-OWN-REPAIR-MARK" in model.calls[1][-1]["content"]
