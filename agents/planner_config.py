@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,6 +43,10 @@ class PlannerConfig(BaseModel):
     brief: str = "brief.md"
     prompts_dir: str | None = Field(None, description="prompt templates to use instead of Clade's prompts/ (relative to clade.yaml)")
     seed: int = 0
+
+    def prompts_path(self, workspace) -> Path | None:
+        """The template directory to render from (`prompts_dir` against the workspace); None: Clade's prompts/."""
+        return workspace.path(self.prompts_dir) if self.prompts_dir else None
 
     def resolved_strategy(self) -> StrategyName:
         if self.strategy != "auto":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from agents.chat.brief import read_brief
 from agents.session.runtime import Runtime
 from agents.strategy import Context
 from archive import selection
@@ -41,16 +42,11 @@ def session_rng(rt: Runtime, done: int) -> random.Random:
     return random.Random(f"{rt.seed}:{done}")
 
 
-def brief(rt: Runtime) -> str:
-    path = rt.workspace.path(rt.planner.brief)
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
-
-
 def build_context(rt: Runtime, session: str, parents: list[str], wanted: int, fallback: bool) -> Context:
     past = history(rt, session)
     return Context(workspace=rt.workspace, archive=rt.archive, session=session, budget=rt.budget,
                    rng=session_rng(rt, len(past)), wanted=wanted, history=past, sources=refresh_sources(rt),
-                   parents=parents, summary=rt.archive.summary(max_tokens=SUMMARY_TOKENS), brief=brief(rt),
+                   parents=parents, summary=rt.archive.summary(max_tokens=SUMMARY_TOKENS), brief=read_brief(rt.workspace),
                    lessons=[c.lesson for c in past if c.lesson][-LESSONS:], model=None if fallback else rt.model)
 
 

@@ -72,7 +72,7 @@ def _run(s: Session, archive, executor, display: Display, started: float) -> Sum
     sources = measure_sources(s.workspace, archive, executor, record_sources(s.workspace, archive), seed=rec.seed, display=display)
     rt = Runtime(workspace=s.workspace, archive=archive, executor=executor, budget=_budget(rec, archive),
                  strategy=s.strategy, make_fallback=_fallback(s.workspace), model=s.model, display=display,
-                 hooks=_hooks(s, started, display), seed=rec.seed, sources=sources, prompts_dir=_prompts_dir(s.workspace))
+                 hooks=_hooks(s, started, display), seed=rec.seed, sources=sources, prompts_dir=s.workspace.config.planner.prompts_path(s.workspace))
     display.line(f"session {rec.id}: strategy {s.strategy.name}, budget {rec.budget.candidates} candidates, {executor.slots} slot(s)")
     with closing(sqlite3.connect(records.checkpoints_path(s.workspace), check_same_thread=False)) as conn:
         final = _invoke(rt, rec, conn)
@@ -116,11 +116,6 @@ def _hooks(s: Session, started: float, display: Display) -> Hooks:
 def _fallback(workspace: Workspace):
     """Evolution after repeated LLM failure; none on a code workspace (evolution searches merges): the session stops instead."""
     return None if workspace.config.code is not None else (lambda: _evolution(workspace))
-
-
-def _prompts_dir(workspace: Workspace):
-    configured = workspace.config.planner.prompts_dir
-    return workspace.path(configured) if configured else None
 
 
 def _evolution(workspace: Workspace) -> Strategy:

@@ -39,7 +39,7 @@ class HybridStrategy:
 
     def __init__(self, planner: PlannerConfig, workspace: Workspace):
         self.planner, self.workspace = planner, workspace
-        self.prompts_dir = workspace.path(planner.prompts_dir) if planner.prompts_dir else None  # None: Clade's prompts/
+        self.prompts_dir = planner.prompts_path(workspace)
 
     def propose(self, ctx: Context) -> list[Proposal]:
         if ctx.wanted <= 0:

@@ -35,7 +35,6 @@ def make_strategy(name: str, planner: PlannerConfig, workspace: Workspace) -> St
         raise BadInput(f"{workspace.root / 'clade.yaml'}: this is a code workspace (it has a code: section) and code search needs an LLM; "
                        "set planner.llm and use --planner llm or hybrid")
     if code:
-        prompts = workspace.path(planner.prompts_dir) if planner.prompts_dir else None
-        return getattr(import_module(CODE_STRATEGY[0]), CODE_STRATEGY[1])(planner, workspace, prompts_dir=prompts)
+        return getattr(import_module(CODE_STRATEGY[0]), CODE_STRATEGY[1])(planner, workspace, prompts_dir=planner.prompts_path(workspace))
     module, cls = MERGE_STRATEGIES[name]
     return getattr(import_module(module), cls)(planner, workspace)
