@@ -9,9 +9,7 @@ finished. Written atomically (temporary file + rename).
 from __future__ import annotations
 
 import fcntl
-import os
 import secrets
-import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.budget import BudgetConfig
 from agents.config import Workspace
+from sandbox.job import write_json_atomic
 from tools.errors import BadInput, describe_validation_error
 
 SESSIONS_DIR = Path(".clade") / "sessions"
@@ -71,10 +70,7 @@ def checkpoints_path(workspace: Workspace) -> Path:
 def save(workspace: Workspace, record: SessionRecord) -> None:
     directory = sessions_dir(workspace)
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{record.id}.", dir=directory)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(record.model_dump_json(indent=1))
-    os.replace(tmp, directory / f"{record.id}.json")
+    write_json_atomic(directory / f"{record.id}.json", record)
 
 
 def load(path: Path) -> SessionRecord:
