@@ -30,6 +30,9 @@ def small_zoo(zoo_template, tmp_path) -> Path:
     for data in (ws / "data").glob("*.jsonl"):
         data.write_text("".join(data.read_text().splitlines(keepends=True)[:PROMPTS_PER_SPLIT]))
     config = (ws / "clade.yaml").read_text()
+    # One candidate at a time, so the session is still mid-way when the kill comes (two slots could finish it first).
+    config = config.replace("  cpu_concurrency: 2 ", "  cpu_concurrency: 1 ")
+    assert "cpu_concurrency: 1 " in config
     (ws / "clade.yaml").write_text(config.replace("  - {name: reverser, path: models/reverser}\n", ""))
     return ws
 
@@ -41,7 +44,7 @@ def session_of(ws: Path) -> str:
 
 def test_kill_9_then_resume_loses_and_repeats_nothing_and_reports_on_test(small_zoo, capsys):
     """A real `clade run` child killed with SIGKILL after 2 results; `--resume --json` finishes the budget."""
-    budget, env = 4, {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    budget, env = 8, {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     child = subprocess.Popen([sys.executable, "-m", "agents.cli", "run", str(small_zoo), "--planner", "evolution",
                               "--budget", str(budget)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, start_new_session=True)
@@ -87,7 +90,7 @@ def wait_for_results(ws: Path, child: subprocess.Popen, k: int, timeout_s: float
                 ids = archive.session_candidates(session_of(ws))
                 if sum(archive.get(c).status in ("succeeded", "failed") for c in ids) >= k:
                     return
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise AssertionError(f"no {k} results within {timeout_s} s")
 
 
