@@ -5,24 +5,42 @@ VENV   := .venv
 BIN    := $(abspath $(VENV)/bin)
 STAMP  := $(VENV)/.clade-installed
 EXTRAS := $(VENV)/.clade-test-extras
+# The lock files: every package pinned, resolved for CPython 3.11 on x86-64 Linux, torch the
+# 2.13.0 CPU build. `make demo` installs demo.txt, `make test` test.txt (the extras and the
+# dev tools too); Clade itself goes in on top with --no-deps, so nothing else is resolved.
+LOCK_DEMO := requirements/demo.txt
+LOCK_TEST := requirements/test.txt
+# Where a CPU build of torch lies on disk (pip on this machine already looks there).
+TORCH_WHEELS ?= /opt/wheels
+UV_VERSION := 0.13.9
 PIP    := $(BIN)/python -m pip install -q --disable-pip-version-check
 DEMO   := out/demo
 
-.PHONY: venv demo test test-host clean
+.PHONY: venv demo test test-host lock clean
 
 venv: $(STAMP)
 
 # torch is pinned on every pip line (an unpinned torch pulls several GB of CUDA packages).
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK_DEMO)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) torch==2.13.0
-	$(PIP) -e . torch==2.13.0
+	$(PIP) -r $(LOCK_DEMO)
+	$(PIP) --no-deps -e .
 	touch $@
 
-# The optional extras are tested for real: lm-evaluation-harness and Ray.
-$(EXTRAS): $(STAMP)
-	$(PIP) -e '.[lmeval,ray,browser]' torch==2.13.0
+# The optional extras are tested for real: lm-evaluation-harness, Ray and Playwright.
+$(EXTRAS): $(STAMP) $(LOCK_TEST)
+	$(PIP) -r $(LOCK_TEST)
 	touch $@
+
+# Refresh the lock files from pyproject.toml's ranges (newest releases that satisfy them).
+# Run it when a dependency or its range changes, or to take upstream releases on purpose;
+# then run `make test` and commit the lock files with the change that needed them.
+UV_PIP_COMPILE = $(BIN)/uv pip compile pyproject.toml --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --find-links $(TORCH_WHEELS) --custom-compile-command 'make lock'
+lock: $(STAMP)
+	$(PIP) uv==$(UV_VERSION)
+	$(UV_PIP_COMPILE) --upgrade --extra lmeval --extra ray --extra browser --extra dev -o $(LOCK_TEST)
+	$(UV_PIP_COMPILE) --upgrade -c $(LOCK_TEST) -o $(LOCK_DEMO)
 
 # The main job on the bundled example: a workspace from the tiny zoo and an autonomous search
 # session (CMA-ES over layer-wise merge recipes, no LLM needed) of 40 candidates, each built and

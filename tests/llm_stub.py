@@ -36,10 +36,26 @@ from typing import Any
 PATHS = ("/v1/chat/completions", "/chat/completions")
 
 
+class Headers(dict):
+    """HTTP header fields: names are case-insensitive (RFC 9110), so lookups lower-case them."""
+
+    def __init__(self, items=()):
+        super().__init__((name.lower(), value) for name, value in items)
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(name.lower(), default)
+
+
 @dataclass(frozen=True)
 class StubRequest:
     path: str
-    headers: dict[str, str]
+    headers: Headers
     body: dict[str, Any]
 
     @property
@@ -186,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
         except json.JSONDecodeError:
             return self._json(400, {"error": {"message": "stub: request body is not JSON", "type": "invalid_request_error"}})
-        behaviour = self.stub._take(StubRequest(self.path, dict(self.headers.items()), body))
+        behaviour = self.stub._take(StubRequest(self.path, Headers(self.headers.items()), body))
         try:
             self._serve(behaviour, body)
         except (BrokenPipeError, ConnectionResetError):
