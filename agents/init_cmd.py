@@ -1,7 +1,7 @@
 """`clade init DIR [--example tiny-zoo]`: create a search workspace.
 
 Without --example, DIR gets a clade.yaml to fill in (base, sources, evaluation tasks).
-With --example NAME, the example directory (examples/NAME of the Clade checkout: models,
+With --example NAME, the example directory (examples/NAME, bundled with Clade: models,
 tasks, data, recipes and its clade.yaml) is copied into DIR, so the workspace is
 self-contained and its paths are relative; nothing outside DIR is referenced.
 """
@@ -12,10 +12,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from agents.bundled import bundled_dir
 from agents.config import CONFIG_NAME
 from tools.errors import BadInput, CladeError
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES_DIR = bundled_dir("examples")
 EXAMPLES = ("tiny-zoo", "merge-operator", "self-improve")
 NEXT_STEPS = {
     "tiny-zoo": "next: cd {dir} && clade run --planner evolution --budget 40",
@@ -62,7 +63,7 @@ def copy_example(name: str, target: Path) -> None:
     """Copy examples/NAME into `target` (absent or empty), all at once or not at all."""
     source = EXAMPLES_DIR / name
     if not (source / CONFIG_NAME).is_file():
-        raise CladeError(f"example {name!r} not found at {source}; --example needs a source checkout of Clade (pip install -e .)")
+        raise CladeError(f"example {name!r} not found at {source}: this installation of Clade lacks its bundled examples; reinstall it")
     if target.exists() and any(target.iterdir()):
         raise BadInput(f"{target} is not empty; give a new or empty directory for --example {name}")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,8 @@ system stays as it is), then nothing (a loud warning names every missing protect
 Under bubblewrap the job gets network, pid, ipc and uts namespaces, no capabilities, uid
 65534 inside a user namespace, and a file system built from an allow-list, read-only except
 its job directory and a private /tmp: the system directories (/usr, the /bin /lib /sbin
-links, /etc, /sys), the Python running Clade, Clade's own packages, the job's read-only
-inputs, fresh /dev and /proc. Nothing else of the host exists in it: no /root or /home
+links, /etc, /sys), the Python running Clade with its package directories, Clade's own
+packages, the job's read-only inputs, fresh /dev and /proc. Nothing else of the host exists in it: no /root or /home
 (dotfile credentials), no /run (the Docker socket), no /var, no other job's directory.
 Known secrets in /etc (shadow files, SSH host keys, TLS private keys, sudoers, Docker's
 configuration, /etc/environment) are masked. Because the job's uid maps to the caller's,
@@ -72,8 +72,10 @@ def unshare_prefix() -> tuple[str, ...] | None:
 
 
 def kept_paths() -> list[str]:
-    """Host paths every job needs besides the system: the Python running Clade and Clade's packages."""
+    """Host paths every job needs besides the system: the Python running Clade, the package directories
+    on its path (a venv's site-packages, and any a .pth file adds), and Clade's own packages."""
     paths = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    paths |= {p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")}
     paths |= {str(REPO_ROOT / package) for package in PACKAGES}
     resolved = {os.path.realpath(p) for p in paths} | paths
     return sorted((p for p in resolved if os.path.exists(p)), key=len)

@@ -145,3 +145,18 @@ def test_stub_streams_and_answers_on_both_paths(stub):
     assert plain.choices[0].message.content == "plain"
     assert [r.path for r in stub.requests] == ["/chat/completions", "/v1/chat/completions"]
     assert stub.requests[0].body["stream"] is True
+
+
+@pytest.mark.parametrize("sent", ["authorization", "Authorization", "AUTHORIZATION"])
+def test_the_stub_reads_header_names_case_insensitively(stub, sent):
+    """HTTP header names are case-insensitive (RFC 9110): whatever case a client sends, tests read one name."""
+    import json
+    import urllib.request
+
+    stub.reply("ok")
+    request = urllib.request.Request(stub.url + "/chat/completions", data=json.dumps({"messages": HELLO}).encode(),
+                                     headers={sent: "Bearer x", "Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).read()
+    seen = stub.requests[0].headers
+    assert seen["Authorization"] == seen["authorization"] == seen.get("AUTHORIZATION") == "Bearer x"
+    assert "authorization" in seen and "Authorization" in seen
