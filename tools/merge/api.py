@@ -39,6 +39,7 @@ class MergeReport(BaseModel):
     seconds: float
     tokenizer_from: str | None
     tokenizer_files: list[str]
+    warnings: list[str] = []
 
 
 def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int = 0, max_shard_bytes: int = DEFAULT_SHARD_BYTES) -> MergeReport:
@@ -63,6 +64,7 @@ def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: in
         bytes_read=reader.bytes_read, bytes_written=sum(s.nbytes for s in _specs(prepared)),
         seconds=round(time.perf_counter() - started, 3),
         tokenizer_from=prepared.tokenizer.name if files else None, tokenizer_files=files,
+        warnings=prepared.warnings,
     )
 
 

@@ -81,14 +81,21 @@ def check_contract(piece: Slice, index: int, recipe: Recipe, method: MethodSpec)
     return base
 
 
-def check_parameter_names(recipe: Recipe, method: MethodSpec) -> None:
+def check_parameter_names(recipe: Recipe, method: MethodSpec, known: frozenset[str] = frozenset()) -> list[str]:
+    """BadInput for a name no method takes; a warning (returned) for one that another method
+    takes but this one does not (mergekit ignores it: `weight` on slerp or model_stock)."""
     scopes = [("parameters", recipe.parameters)]
     scopes += [(f"models[{i}].parameters", m.parameters) for i, m in enumerate(recipe.models or ())]
     for i, piece in enumerate(recipe.normalized_slices() or ()):
         scopes.append((f"slices[{i}].parameters", piece.parameters))
         scopes += [(f"slices[{i}].sources[{j}].parameters", s.parameters) for j, s in enumerate(piece.sources)]
+    warnings = []
     for where, scope in scopes:
-        method.check_names([name for name in scope or {} if name not in ACCEPTED_EVERYWHERE], where)
+        names = [name for name in scope or {} if name not in ACCEPTED_EVERYWHERE]
+        ignored = [name for name in names if name in known and name not in method.param_names()]
+        method.check_names([name for name in names if name not in ignored], where)
+        warnings += [f"field {where}.{name}: merge_method {method.name} does not use {name}; ignored (as mergekit does)" for name in ignored]
+    return warnings
 
 
 def plan_tensors(recipe: Recipe, method: MethodSpec, sources: Mapping[str, SourceModel], template: SourceModel) -> list[TensorPlan]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from tools.errors import BadInput, describe_validation_error
 from tools.merge.methods.base import MethodSpec
-from tools.merge.methods.registry import get_method
+from tools.merge.methods.registry import get_method, known_parameter_names
 from tools.merge.output import check_vocabulary, config_model, output_config, tokenizer_model
 from tools.merge.plan import TensorPlan, check_parameter_names, plan_tensors, recipe_slices
 from tools.merge.recipe import Recipe
@@ -31,7 +31,7 @@ def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | No
         recipe = Recipe.model_validate(dict(source))
     except ValidationError as exc:
         raise BadInput(f"{where}: {describe_validation_error(exc)}") from None
-    check_parameter_names(recipe, get_method(recipe.method))
+    recipe._warnings = check_parameter_names(recipe, get_method(recipe.method), known_parameter_names())
     recipe._paths = {name: _resolve(name, models or {}) for name in recipe.referenced_models()}
     return recipe
 
@@ -64,6 +64,7 @@ class Prepared:
     tokenizer: SourceModel
     plans: list[TensorPlan]
     config: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
 
 
 def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
@@ -77,7 +78,7 @@ def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
     dtype = _config_dtype(plans)
     config = output_config(template, recipe_slices(recipe, sources), sources, dtype)
     check_vocabulary(tokenizer, _embedding_rows(plans))
-    return Prepared(recipe, method, sources, template, tokenizer, plans, config)
+    return Prepared(recipe, method, sources, template, tokenizer, plans, config, list(recipe._warnings))
 
 
 def _config_dtype(plans: list[TensorPlan]):

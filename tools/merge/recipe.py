@@ -93,6 +93,7 @@ class Recipe(_Strict):
     chat_template: str | None = None
     name: str | None = None
     _paths: dict[str, Path] = PrivateAttr(default_factory=dict)
+    _warnings: list[str] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _one_form(self) -> "Recipe":
