@@ -73,8 +73,11 @@ def _specs(prepared: Prepared) -> list[OutSpec]:
 
 
 def _layers(prepared: Prepared) -> int:
+    """Output layers, summed over the parts of a multi-part model."""
     from tools.merge.sources import config_layer_count
 
+    if len(prepared.template.parts) > 1:
+        return sum(prepared.template.parts.values())
     return config_layer_count(prepared.config, "output")
 
 

@@ -42,18 +42,24 @@ def tokenizer_model(recipe: Recipe) -> str:
     return source
 
 
-def output_config(template: SourceModel, slices: list[Slice], sources: Mapping[str, SourceModel], dtype: torch.dtype | None) -> dict:
-    """The template's config with the layer count, per-layer lists and dtype rewritten."""
+def output_config(template: SourceModel, slices: list[Slice] | None, sources: Mapping[str, SourceModel], dtype: torch.dtype | None) -> dict:
+    """The template's config with the layer count, per-layer lists and dtype rewritten (a
+    multi-part model, `slices` None, keeps its layer counts: only the models form reaches it)."""
     config = copy.deepcopy(template.config)
+    if slices is not None:
+        _rewrite_layers(config, template, slices, sources)
+    if dtype is not None:
+        config["dtype" if "torch_dtype" not in config else "torch_dtype"] = DTYPE_STRINGS[dtype]
+    return config
+
+
+def _rewrite_layers(config: dict, template: SourceModel, slices: list[Slice], sources: Mapping[str, SourceModel]) -> None:
     layers = [(s.sources[0].model, s.sources[0].layer_range[0] + i) for s in slices for i in range(s.num_layers)]
     key = next(k for k in LAYER_COUNT_KEYS if isinstance(config.get(k), int))
     config[key] = len(layers)
     for name in PER_LAYER_KEYS:
         if isinstance(config.get(name), list):
             config[name] = [_layer_value(sources[m].config, template.config, name, i) for m, i in layers]
-    if dtype is not None:
-        config["dtype" if "torch_dtype" not in config else "torch_dtype"] = DTYPE_STRINGS[dtype]
-    return config
 
 
 def _layer_value(config: dict, fallback: dict, name: str, index: int):

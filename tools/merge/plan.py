@@ -19,7 +19,7 @@ from tools.errors import BadInput
 from tools.merge.methods.base import MethodSpec
 from tools.merge.params import resolve
 from tools.merge.recipe import Recipe, Slice, SliceSource
-from tools.merge.sources import SourceModel, layer_templates, split_layer
+from tools.merge.sources import SourceModel, split_layer
 
 PRE_MARKERS = ("embed", "wte", "wpe")
 # mergekit configs carry int8_mask on every method (it only changes a mask's dtype): accepted everywhere.
@@ -100,15 +100,21 @@ def check_parameter_names(recipe: Recipe, method: MethodSpec, known: frozenset[s
 
 def plan_tensors(recipe: Recipe, method: MethodSpec, sources: Mapping[str, SourceModel], template: SourceModel) -> list[TensorPlan]:
     """Every output tensor, in output order: embeddings, layers in output order, the rest."""
-    slices = recipe_slices(recipe, sources)
-    contexts = [SliceContext(p, check_contract(p, i, recipe, method), recipe, method) for i, p in enumerate(slices)]
+    from tools.merge.parts import part_slices
+
+    groups = [(templates, _contexts(slices, recipe, method)) for templates, slices in part_slices(recipe, sources, template)]
     outside = [n for n in template.tensors if split_layer(n) is None]
     pre = [n for n in outside if any(m in n for m in PRE_MARKERS)]
     post = [n for n in outside if n not in pre]
-    plans = [_plan_outside(n, contexts[0], sources) for n in pre]
-    plans += _plan_layers(contexts, layer_templates(template), sources)
-    plans += [_plan_outside(n, contexts[-1], sources) for n in post]
+    plans = [_plan_outside(n, groups[0][1][0], sources) for n in pre]
+    for templates, contexts in groups:
+        plans += _plan_layers(contexts, templates, sources)
+    plans += [_plan_outside(n, groups[0][1][-1], sources) for n in post]
     return plans
+
+
+def _contexts(slices: list[Slice], recipe: Recipe, method: MethodSpec) -> list[SliceContext]:
+    return [SliceContext(p, check_contract(p, i, recipe, method), recipe, method) for i, p in enumerate(slices)]
 
 
 def _plan_layers(contexts: list[SliceContext], templates: list[str], sources: Mapping[str, SourceModel]) -> list[TensorPlan]:

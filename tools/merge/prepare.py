@@ -76,7 +76,8 @@ def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
     tokenizer = sources[tokenizer_model(recipe)]
     plans = plan_tensors(recipe, method, sources, template)
     dtype = _config_dtype(plans)
-    config = output_config(template, recipe_slices(recipe, sources), sources, dtype)
+    slices = recipe_slices(recipe, sources) if len(template.parts) <= 1 else None
+    config = output_config(template, slices, sources, dtype)
     check_vocabulary(tokenizer, _embedding_rows(plans))
     return Prepared(recipe, method, sources, template, tokenizer, plans, config, list(recipe._warnings))
 
