@@ -1,0 +1,34 @@
+"""Runs recipes through mergekit, for regenerate.py and the live comparison. Executed by the
+Python of a separate venv holding mergekit 0.1.5 (never imported by Clade):
+
+    MERGEKIT_PYTHON mergekit_runner.py JOBS.json RESULTS.json
+
+JOBS.json: [{"name", "recipe" (model paths filled in), "out", "options"}]; RESULTS.json:
+{name: {"status": "ok" | "error", "error": message}}.
+"""
+
+import json
+import logging
+import sys
+
+
+def main(jobs_file: str, results_file: str) -> None:
+    from mergekit.config import MergeConfiguration
+    from mergekit.merge import run_merge
+    from mergekit.options import MergeOptions
+
+    logging.disable(logging.WARNING)
+    results = {}
+    for job in json.load(open(jobs_file)):
+        try:
+            config = MergeConfiguration.model_validate(job["recipe"])
+            options = MergeOptions(random_seed=0, quiet=True, **job.get("options", {}))
+            run_merge(config, job["out"], options=options)
+            results[job["name"]] = {"status": "ok"}
+        except Exception as exc:  # recorded: the expected outcome of some cases is an error
+            results[job["name"]] = {"status": "error", "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+    json.dump(results, open(results_file, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
