@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from tools.device import check_device
 from tools.errors import BadInput
 from tools.merge.execute import TensorReader, stream
-from tools.merge.output import copy_tokenizer, model_card, write_recipe
+from tools.merge.output import copy_tokenizer, model_card, save_tokenizer, write_recipe
 from tools.merge.prepare import Prepared, load_recipe, prepare
 from tools.merge.recipe import Recipe
 from tools.merge.resident import ResidentMerger
@@ -100,7 +100,7 @@ def _workers() -> int:
 
 def _write_extras(prepared: Prepared, tmp: Path, seed: int) -> list[str]:
     (tmp / "config.json").write_text(json.dumps(prepared.config, indent=2) + "\n", encoding="utf-8")
-    files = copy_tokenizer(prepared.tokenizer, tmp)
+    files = save_tokenizer(prepared.output_tokenizer, tmp) if prepared.output_tokenizer is not None else copy_tokenizer(prepared.tokenizer, tmp)
     write_recipe(prepared.recipe, tmp)
     (tmp / "README.md").write_text(model_card(prepared.recipe, prepared.sources, seed), encoding="utf-8")
     return files

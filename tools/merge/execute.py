@@ -64,8 +64,7 @@ def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: in
     """The merged tensor for one plan entry, in the plan's output dtype, on the reader's device."""
     if plan.copy:
         return reader.get(plan.inputs[0])
-    tensors = [reader.get(i).to(plan.compute_dtype) for i in plan.inputs]
-    base = reader.get(plan.base).to(plan.compute_dtype) if plan.base is not None else None
+    tensors, base = _inputs(plan, reader)
     generator = None
     if method.random:
         generator = torch.Generator(device=reader.device).manual_seed(tensor_seed(seed, plan.name))
@@ -77,6 +76,15 @@ def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: in
     if not all_finite(result):
         raise BadInput(f"tensor {plan.name}: merge_method {method.name} produced NaN or Inf (check its parameters: weights summing to 0, t outside [0, 1]...)")
     return result.to(plan.out_dtype)
+
+
+def _inputs(plan: TensorPlan, reader: TensorReader) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    """The method's inputs in the compute dtype; token-indexed ones re-indexed to the output vocabulary."""
+    items = list(plan.inputs) + ([plan.base] if plan.base is not None else [])
+    loaded = {i.model: reader.get(i).to(plan.compute_dtype) for i in items}
+    if plan.alignment is not None:
+        loaded = plan.alignment.align({m: loaded[m] for m in plan.order}, plan.name)
+    return [loaded[i.model] for i in plan.inputs], (loaded[plan.base.model] if plan.base is not None else None)
 
 
 def stream(plans: list[TensorPlan], reader: TensorReader, method: MethodSpec, seed: int, workers: int = 2) -> Iterator[tuple[TensorPlan, torch.Tensor]]:

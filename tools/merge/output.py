@@ -30,16 +30,20 @@ def config_model(recipe: Recipe) -> str:
 
 
 def tokenizer_model(recipe: Recipe) -> str:
-    source = recipe.tokenizer_source
+    """The model whose tokenizer the output starts from (for `base` and `union`: the base model,
+    else the first one named, as mergekit does)."""
+    source = recipe.vocabulary_source
     if source is None:
         return config_model(recipe)
-    if source == "union":
-        raise BadInput("field tokenizer_source: 'union' (building a merged vocabulary) is not supported; name one model or 'base'")
-    if source == "base":
-        if recipe.base_model is None:
-            raise BadInput("field tokenizer_source: 'base' needs a base_model")
-        return recipe.base_model
+    if source in ("base", "union"):
+        return recipe.base_model or recipe.referenced_models()[0]
     return source
+
+
+def set_vocab_size(config: dict, rows: int) -> None:
+    """config.json's vocabulary size (top level, else a multi-part model's text_config)."""
+    holder = config if "vocab_size" in config or not isinstance(config.get("text_config"), dict) else config["text_config"]
+    holder["vocab_size"] = rows
 
 
 def output_config(template: SourceModel, slices: list[Slice] | None, sources: Mapping[str, SourceModel], dtype: torch.dtype | None) -> dict:
@@ -92,6 +96,13 @@ def copy_tokenizer(tokenizer: SourceModel, out_dir: Path) -> list[str]:
             shutil.copyfile(tokenizer.path / name, out_dir / name)
             copied.append(name)
     return copied
+
+
+def save_tokenizer(tokenizer, out_dir: Path) -> list[str]:
+    """A tokenizer the merge built (vocabulary alignment, chat template), saved by transformers."""
+    before = {p.name for p in out_dir.iterdir()}
+    tokenizer.save_pretrained(out_dir)
+    return sorted(p.name for p in out_dir.iterdir() if p.name not in before)
 
 
 def write_recipe(recipe: Recipe, out_dir: Path) -> None:

@@ -13,7 +13,11 @@ from pydantic import ValidationError
 from tools.errors import BadInput, describe_validation_error
 from tools.merge.methods.base import MethodSpec
 from tools.merge.methods.registry import get_method, known_parameter_names
-from tools.merge.output import check_vocabulary, config_model, output_config, tokenizer_model
+from tools.merge.align import Alignment
+from tools.merge.chat_templates import resolve as resolve_chat_template
+from tools.merge.legacy import truncation
+from tools.merge.output import check_vocabulary, config_model, output_config, set_vocab_size, tokenizer_model
+from tools.merge.vocabulary import Vocabulary, base_name, build_vocabulary, load_tokenizer
 from tools.merge.plan import TensorPlan, check_parameter_names, plan_tensors, recipe_slices
 from tools.merge.recipe import Recipe
 from tools.merge.sources import SourceModel, open_source
@@ -65,21 +69,51 @@ class Prepared:
     plans: list[TensorPlan]
     config: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    output_tokenizer: Any = None   # a transformers tokenizer to save, when the recipe builds one
 
 
 def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
-    """Open every source, plan every tensor and build the output config; reads headers only."""
+    """Open every source, plan every tensor and build the output config; reads headers only
+    (and, when the recipe asks for vocabulary alignment or a chat template, the tokenizers)."""
     method = get_method(recipe.method)
     paths = getattr(recipe, "_paths", None) or {n: _resolve(n, {}) for n in recipe.referenced_models()}
     sources = {name: opener(name, path) for name, path in paths.items()}
     template = sources[config_model(recipe)]
     tokenizer = sources[tokenizer_model(recipe)]
-    plans = plan_tensors(recipe, method, sources, template)
-    dtype = _config_dtype(plans)
+    warnings = list(recipe._warnings)
+    vocabulary, alignment = _vocabulary(recipe, sources, template, tokenizer, warnings)
+    plans = plan_tensors(recipe, method, sources, template, alignment)
     slices = recipe_slices(recipe, sources) if len(template.parts) <= 1 else None
-    config = output_config(template, slices, sources, dtype)
-    check_vocabulary(tokenizer, _embedding_rows(plans))
-    return Prepared(recipe, method, sources, template, tokenizer, plans, config, list(recipe._warnings))
+    config = output_config(template, slices, sources, _config_dtype(plans))
+    if vocabulary is not None:
+        set_vocab_size(config, vocabulary.rows)
+    elif alignment is None:
+        check_vocabulary(tokenizer, _embedding_rows(plans))
+    out_tokenizer = output_tokenizer(recipe, vocabulary, tokenizer, sources)
+    return Prepared(recipe, method, sources, template, tokenizer, plans, config, warnings, out_tokenizer)
+
+
+def _vocabulary(recipe: Recipe, sources: dict[str, SourceModel], template: SourceModel, tokenizer: SourceModel, warnings: list[str]):
+    """(Vocabulary, Alignment) for `tokenizer_source` / `tokenizer:`; else (None, the checked cut or None)."""
+    if recipe.vocabulary_source is None:
+        return None, truncation(sources, template, tokenizer, list(sources), warnings)
+    if recipe.tokenizer is not None and recipe.tokenizer_source is not None:
+        warnings.append(f"field tokenizer_source: ignored, the tokenizer block's source {recipe.tokenizer.source!r} is used (as mergekit does)")
+    vocabulary = build_vocabulary(recipe, sources)
+    return vocabulary, Alignment(vocabulary.rows, vocabulary, base_name(recipe))
+
+
+def output_tokenizer(recipe: Recipe, vocabulary: Vocabulary | None, tokenizer: SourceModel, sources: dict[str, SourceModel]):
+    """The tokenizer object to save with the merge (None: copy the tokenizer source's files)."""
+    template = resolve_chat_template(recipe.chat_template, sources) if recipe.chat_template else None
+    if vocabulary is None and template is None:
+        return None
+    result = vocabulary.tokenizer if vocabulary is not None else load_tokenizer(tokenizer)
+    if result is None:
+        raise BadInput(f"field chat_template: the tokenizer source {tokenizer.name} ({tokenizer.path}) has no tokenizer files to put the template in")
+    if template is not None:
+        result.chat_template = template
+    return result
 
 
 def _config_dtype(plans: list[TensorPlan]):
