@@ -102,3 +102,16 @@ def test_a_tokenizer_source_without_gaps_is_required(toks, tmp_path):
     models = toks | {"src": tmp_path / "src"}
     with pytest.raises(BadInput, match="has id 400 but the vocabulary has"):
         merge_to_dir(load_recipe(recipe(["tok_base", "tok_chatml"], tokenizer_source="src"), models=models), tmp_path / "out")
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_built_in_chat_templates_render_as_mergekits(name):
+    from tests.merge.compat.check import load_expected
+    from tests.merge.compat.regenerate import render
+
+    expected = load_expected()["chat_renders"][name]
+    if name == "exaone":  # mergekit's leaks its indentation (chat_templates.py): same text up to whitespace
+        squeeze = lambda texts: ["".join(t.split()) for t in texts]  # noqa: E731
+        assert squeeze(render(TEMPLATES[name])) == squeeze(expected)
+    else:
+        assert render(TEMPLATES[name]) == expected

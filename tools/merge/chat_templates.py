@@ -5,7 +5,9 @@ Jinja template given literally (at least 20 characters and a `{`, else it is ref
 does). The template is written into the output tokenizer's files by transformers.
 
 The built-in templates are Clade's own text; each renders a conversation exactly as mergekit's
-template of that name does (tested on sample conversations).
+template of that name does (tests/merge/test_tokenizers.py), except `exaone`: mergekit's leaks
+its Jinja indentation into the prompt (spaces before every turn and a blank line after it), Clade's
+renders EXAONE's format without them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ CHATML = (
 )
 LLAMA3 = (
     "{% for m in messages %}{% if loop.first %}{{ bos_token }}{% endif %}"
-    "{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n' + m['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+    "{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n' + m['content'] | trim + '<|eot_id|>\\n' }}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}"
 )
 MISTRAL = (
@@ -43,7 +45,7 @@ EXAONE = (
 )
 ALPACA = (
     "{% set system = messages | selectattr('role', 'equalto', 'system') | list %}"
-    "{{ system[-1]['content'] | trim if system else '' }}\\n\\n"
+    "{{ system[-1]['content'] | trim if system else '' }}\n\n"
     "{% set heads = {'user': '### Instruction:', 'assistant': '### Response:', 'user_context': '### Input:'} %}"
     "{% for m in messages %}{% if m['role'] in heads %}{{ heads[m['role']] + '\\n' + m['content'] | trim }}{% if not loop.last %}{{ '\\n\\n' }}{% endif %}{% endif %}{% endfor %}"
     "{% if add_generation_prompt and messages[-1]['role'] != 'assistant' %}{{ '### Response:\\n' }}{% endif %}"

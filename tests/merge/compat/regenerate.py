@@ -51,6 +51,34 @@ def _summary(case, results: dict, zoo: dict, out: Path) -> dict:
     return summary
 
 
+CONVERSATIONS = [
+    [{"role": "system", "content": " Be brief. "}, {"role": "user", "content": "Hi there "}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "More"}],
+    [{"role": "user", "content": "Q"}, {"role": "assistant", "content": " A "}],
+    [{"role": "user", "content": "Q"}, {"role": "user_context", "content": "ctx"}, {"role": "assistant", "content": "A"}],
+]
+
+
+def render(template: str) -> list[str]:
+    """A template's renderings of CONVERSATIONS, without and with the generation prompt."""
+    from jinja2.exceptions import TemplateError
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    def one(conversation, generation_prompt: bool) -> str:
+        try:
+            return render_jinja_template([conversation], chat_template=template, add_generation_prompt=generation_prompt, bos_token="<s>", eos_token="</s>")[0][0]
+        except TemplateError as exc:
+            return f"raises: {exc}"
+    return [one(c, g) for c in CONVERSATIONS for g in (False, True)]
+
+
+def chat_renders(python: str) -> dict[str, list[str]]:
+    import subprocess
+
+    code = "import mergekit, os; print(os.path.join(os.path.dirname(mergekit.__file__), '_data', 'chat_templates'))"
+    folder = Path(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout.strip())
+    return {f.stem: render(f.read_text()) for f in sorted(folder.glob("*.jinja"))}
+
+
 def versions(python: str) -> dict[str, str]:
     import subprocess
 
@@ -72,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         fingerprints, cases = reference_summaries(args.mergekit_python, Path(tmp))
-    data = {"mergekit": versions(args.mergekit_python), "zoo": fingerprints, "cases": cases}
+    data = {"mergekit": versions(args.mergekit_python), "zoo": fingerprints, "chat_renders": chat_renders(args.mergekit_python), "cases": cases}
     args.out.write_text(dump(data))
     ok = sum(c["status"] == "ok" for c in cases.values())
     print(f"wrote {args.out}: {len(cases)} cases, mergekit finished {ok}")
