@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.errors import BadInput
+from tools.merge.picklefile import read_pickle_index
 from tools.merge.tensorfile import TensorRef, read_header
 
 LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
@@ -64,19 +65,31 @@ def _read_config(path: Path) -> dict:
 
 
 def _tensor_index(path: Path) -> dict[str, TensorRef]:
+    """Every tensor of the model: safetensors (single or sharded), else PyTorch `.bin` checkpoints,
+    read without running their pickle (picklefile.py)."""
     index = path / "model.safetensors.index.json"
     if index.is_file():
         files = sorted(set(_weight_map(index).values()))
     else:
         files = sorted(p.name for p in path.glob("*.safetensors"))
+    reader = read_header
     if not files:
-        raise BadInput(f"{path}: no .safetensors weights (convert .bin checkpoints with transformers' save_pretrained(safe_serialization=True))")
+        files, index, reader = _pickle_files(path), path / "pytorch_model.bin.index.json", read_pickle_index
+    if not files:
+        raise BadInput(f"{path}: no model weights (.safetensors or pytorch_model*.bin files)")
     refs: dict[str, TensorRef] = {}
     for file in files:
         if not (path / file).is_file():
             raise BadInput(f"{index}: names shard {file}, which does not exist")
-        refs.update(read_header(path / file))
+        refs.update(reader(path / file))
     return refs
+
+
+def _pickle_files(path: Path) -> list[str]:
+    index = path / "pytorch_model.bin.index.json"
+    if index.is_file():
+        return sorted(set(_weight_map(index).values()))
+    return sorted(p.name for p in path.glob("pytorch_model*.bin"))
 
 
 def _weight_map(index: Path) -> dict[str, str]:
