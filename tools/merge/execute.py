@@ -20,7 +20,6 @@ from tools.errors import BadInput
 from tools.merge.methods.base import MethodSpec, TensorTask
 from tools.merge.plan import Input, TensorPlan
 from tools.merge.sources import SourceModel
-from tools.merge.tensorfile import read_tensor
 
 
 def all_finite(tensor: torch.Tensor) -> bool:
@@ -50,9 +49,9 @@ class TensorReader:
             return self.cache[item]
         source = self.sources[item.model]
         ref = source.tensor(item.tensor)
-        tensor = read_tensor(ref).to(self.device)
+        tensor = ref.read().to(self.device)
         with self._lock:
-            self.bytes_read += ref.end - ref.start
+            self.bytes_read += ref.nbytes
         if tensor.is_floating_point() and not all_finite(tensor):
             raise BadInput(f"model {item.model} ({ref.file}): tensor {item.tensor} holds NaN or Inf")
         if self.cache is not None:

@@ -16,6 +16,7 @@ from tools.merge.methods.registry import get_method, known_parameter_names
 from tools.merge.align import Alignment
 from tools.merge.chat_templates import resolve as resolve_chat_template
 from tools.merge.legacy import truncation
+from tools.merge.lora import adapter_base, is_adapter_dir, with_adapter
 from tools.merge.output import check_vocabulary, config_model, output_config, set_vocab_size, tokenizer_model
 from tools.merge.vocabulary import Vocabulary, base_name, build_vocabulary, load_tokenizer
 from tools.merge.plan import TensorPlan, check_parameter_names, plan_tensors, recipe_slices
@@ -36,7 +37,9 @@ def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | No
     except ValidationError as exc:
         raise BadInput(f"{where}: {describe_validation_error(exc)}") from None
     recipe._warnings = check_parameter_names(recipe, get_method(recipe.method), known_parameter_names())
-    recipe._paths = {name: _resolve(name, models or {}) for name in recipe.referenced_models()}
+    resolved = {name: resolve_source(name, models or {}) for name in recipe.referenced_models()}
+    recipe._paths = {name: model for name, (model, _) in resolved.items()}
+    recipe._adapters = {name: adapter for name, (_, adapter) in resolved.items() if adapter is not None}
     return recipe
 
 
@@ -50,6 +53,18 @@ def _read_yaml(path: Path) -> Mapping:
     if not isinstance(data, Mapping):
         raise BadInput(f"{path}: expected a mapping (merge_method, models or slices, ...) at the top level")
     return data
+
+
+def resolve_source(name: str, models: Mapping[str, Path]) -> tuple[Path, Path | None]:
+    """(model directory, LoRA adapter directory or None) of a reference: a workspace name or path,
+    `MODEL+ADAPTER` (mergekit's syntax), or a PEFT adapter directory naming its base model."""
+    path = _resolve(name, models)
+    if "+" in name and name not in models and not path.exists():
+        model, _, adapter = name.partition("+")
+        return _resolve(model, models), _resolve(adapter, models)
+    if is_adapter_dir(path):
+        return _resolve(adapter_base(path), models), path
+    return path, None
 
 
 def _resolve(name: str, models: Mapping[str, Path]) -> Path:
@@ -77,7 +92,8 @@ def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
     (and, when the recipe asks for vocabulary alignment or a chat template, the tokenizers)."""
     method = get_method(recipe.method)
     paths = getattr(recipe, "_paths", None) or {n: _resolve(n, {}) for n in recipe.referenced_models()}
-    sources = {name: opener(name, path) for name, path in paths.items()}
+    adapters = getattr(recipe, "_adapters", None) or {}
+    sources = {name: _open(opener, name, path, adapters.get(name)) for name, path in paths.items()}
     template = sources[config_model(recipe)]
     tokenizer = sources[tokenizer_model(recipe)]
     warnings = list(recipe._warnings)
@@ -91,6 +107,11 @@ def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
         check_vocabulary(tokenizer, _embedding_rows(plans))
     out_tokenizer = output_tokenizer(recipe, vocabulary, tokenizer, sources)
     return Prepared(recipe, method, sources, template, tokenizer, plans, config, warnings, out_tokenizer)
+
+
+def _open(opener: Opener, name: str, path: Path, adapter: Path | None) -> SourceModel:
+    source = opener(name, path)
+    return source if adapter is None else with_adapter(source, adapter)
 
 
 def _vocabulary(recipe: Recipe, sources: dict[str, SourceModel], template: SourceModel, tokenizer: SourceModel, warnings: list[str]):

@@ -129,6 +129,7 @@ class Recipe(_Strict):
     name: str | None = None
     _paths: dict[str, Path] = PrivateAttr(default_factory=dict)
     _warnings: list[str] = PrivateAttr(default_factory=list)
+    _adapters: dict[str, Path] = PrivateAttr(default_factory=dict)   # reference -> LoRA adapter directory
 
     @model_validator(mode="after")
     def _one_form(self) -> "Recipe":

@@ -46,7 +46,7 @@ class Case:
         for token in (tokenizer.get("tokens") or {}).values():
             source = token.get("source")
             names += [source] if isinstance(source, str) else [source["model"]] if isinstance(source, dict) and "model" in source else []
-        return list(dict.fromkeys(names))
+        return list(dict.fromkeys(part for n in names for part in n.split("+")))
 
 
 TIE_PICKING = ("ties", "breadcrumbs", "breadcrumbs_ties")
@@ -166,13 +166,21 @@ def examples() -> list[Case]:
     ]
 
 
+def extra() -> list[Case]:
+    """Beyond mergekit's own tests: LoRA references (mergekit merges the adapter with PEFT)."""
+    return [
+        Case("lora_linear", "extra", {"merge_method": "linear", "models": [{"model": "model_a+lora_a", "parameters": {"weight": 0.5}}, {"model": "model_b", "parameters": {"weight": 0.5}}], "dtype": "float32"}),
+        Case("lora_ties", "extra", {"merge_method": "ties", "base_model": "model_c", "models": [{"model": "model_a+lora_a", "parameters": {"weight": 1.0, "density": 0.5}}, {"model": "model_b", "parameters": {"weight": 0.5, "density": 0.5}}], "dtype": "float32"}),
+    ]
+
+
 def _twin(case: Case) -> Case:
     recipe = copy.deepcopy(case.recipe) | {"dtype": "float32"}
     return Case(case.name + "@fp32", case.suite, recipe, case.error, case.random, case.mergekit_options, twin_of=case.name, deviations=case.deviations - {"tie_picks"})
 
 
 def all_cases() -> list[Case]:
-    cases = basic() + tokenizer() + chat_template() + examples()
+    cases = basic() + tokenizer() + chat_template() + examples() + extra()
     twins = [_twin(c) for c in cases if c.recipe.get("dtype") in ("bfloat16", "float16") and not c.random and not c.error]
     return cases + twins
 

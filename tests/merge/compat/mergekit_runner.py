@@ -9,6 +9,7 @@ JOBS.json: [{"name", "recipe" (model paths filled in), "out", "options"}]; RESUL
 
 import json
 import logging
+import os
 import sys
 
 
@@ -22,7 +23,8 @@ def main(jobs_file: str, results_file: str) -> None:
     for job in json.load(open(jobs_file)):
         try:
             config = MergeConfiguration.model_validate(job["recipe"])
-            options = MergeOptions(random_seed=0, quiet=True, **job.get("options", {}))
+            cache = os.path.join(os.path.dirname(job["out"]), "lora-cache")
+            options = MergeOptions(random_seed=0, quiet=True, lora_merge_cache=cache, **job.get("options", {}))
             run_merge(config, job["out"], options=options)
             results[job["name"]] = {"status": "ok"}
         except Exception as exc:  # recorded: the expected outcome of some cases is an error

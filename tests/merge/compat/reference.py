@@ -23,9 +23,11 @@ VLM_PREFIX = "vlm_"
 
 
 def with_paths(value, zoo: dict[str, Path]):
-    """The recipe with every zoo model name replaced by its directory."""
+    """The recipe with every zoo model name (and each part of a MODEL+ADAPTER) replaced by its directory."""
+    def path(v):
+        return "+".join(str(zoo[p]) for p in v.split("+")) if all(p in zoo for p in v.split("+")) else v
     if isinstance(value, dict):
-        return {k: (str(zoo[v]) if isinstance(v, str) and v in zoo and k in ("model", "base_model", "tokenizer_source", "source") else with_paths(v, zoo)) for k, v in value.items()}
+        return {k: (path(v) if isinstance(v, str) and k in ("model", "base_model", "tokenizer_source", "source") else with_paths(v, zoo)) for k, v in value.items()}
     if isinstance(value, list):
         return [with_paths(v, zoo) for v in value]
     return value

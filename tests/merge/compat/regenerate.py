@@ -18,7 +18,7 @@ from pathlib import Path
 from tests.merge.compat.cases import all_cases
 from tests.merge.compat.reference import mergekit_cases, renamer, run_mergekit, text_zoo
 from tests.merge.compat.summary import summarize
-from tests.merge.compat.zoo import MODELS, build_zoo, fingerprint
+from tests.merge.compat.zoo import ADAPTERS, MODELS, build_zoo, fingerprint
 
 EXPECTED = Path(__file__).with_name("expected.json")
 
@@ -35,13 +35,13 @@ def reference_summaries(python: str, root: Path) -> tuple[dict, dict]:
         if result["status"] == "ok":
             result["summary"] = _summary(case, results, zoo, root / "out")
         expected[case.name] = result
-    return {name: fingerprint(zoo[name]) for name in MODELS}, expected
+    return {name: fingerprint(zoo[name]) for name in (*MODELS, *ADAPTERS)}, expected
 
 
 def _summary(case, results: dict, zoo: dict, out: Path) -> dict:
     from safetensors import safe_open
 
-    inputs = {k for m in case.models for f in zoo[m].glob("*.safetensors") for k in safe_open(f, "pt").keys()}
+    inputs = {k for m in case.models for f in zoo[m].glob("model*.safetensors") for k in safe_open(f, "pt").keys()}
     summary = summarize(out / case.name, renamer(inputs, text=False))
     text = results.get(case.name + "#text")
     if text is not None:

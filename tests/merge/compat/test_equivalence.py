@@ -18,7 +18,7 @@ from tests.merge.compat.cases import CASES
 from tests.merge.compat.check import check, load_expected, run_clade
 from tests.merge.compat.reference import mergekit_cases, run_mergekit, text_zoo
 from tests.merge.compat.summary import load_tensors
-from tests.merge.compat.zoo import MODELS, build_zoo, fingerprint
+from tests.merge.compat.zoo import ADAPTERS, MODELS, build_zoo, fingerprint
 
 MERGEKIT_PYTHON = os.environ.get("CLADE_MERGEKIT_PYTHON", "/tmp/mk-venv/bin/python")
 
@@ -34,7 +34,7 @@ def expected() -> dict:
 
 
 def test_the_zoo_is_the_one_the_expected_outputs_were_made_from(zoo, expected):
-    changed = [name for name in MODELS if fingerprint(zoo[name]) != expected["zoo"][name]]
+    changed = [name for name in (*MODELS, *ADAPTERS) if fingerprint(zoo[name]) != expected["zoo"][name]]
     assert not changed, f"zoo models {changed} changed (torch/transformers version?): regenerate expected.json (see regenerate.py)"
 
 

@@ -109,9 +109,39 @@ def build_model(root: Path, name: str) -> Path:
     return root / name
 
 
+ADAPTERS = {"lora_a": "model_a"}   # a PEFT LoRA adapter over model_a (q_proj, v_proj with its own rank, embeddings)
+
+
+def build_adapter(root: Path, name: str, base: Path) -> Path:
+    """A LoRA adapter in PEFT's saved layout, with trained-like (non-zero) A and B."""
+    from safetensors.torch import save_file
+
+    ranks = {"q_proj": 4, "v_proj": 2}
+    tensors = {}
+    for layer in range(2):
+        for module, r in ranks.items():
+            key = f"base_model.model.model.layers.{layer}.self_attn.{module}"
+            tensors[f"{key}.lora_A.weight"] = _values(key + "A", torch.Size((r, 32)), name) * 10
+            tensors[f"{key}.lora_B.weight"] = _values(key + "B", torch.Size((32, r)), name) * 10
+    tensors["base_model.model.model.embed_tokens.lora_embedding_A"] = _values("embA", torch.Size((4, 64)), name) * 10
+    tensors["base_model.model.model.embed_tokens.lora_embedding_B"] = _values("embB", torch.Size((32, 4)), name) * 10
+    (root / name).mkdir(parents=True, exist_ok=True)
+    save_file(tensors, root / name / "adapter_model.safetensors", metadata={"format": "pt"})
+    config = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": str(base), "r": 4, "lora_alpha": 8,
+              "rank_pattern": {"v_proj": 2}, "alpha_pattern": {"v_proj": 3}, "target_modules": ["q_proj", "v_proj", "embed_tokens"],
+              "lora_dropout": 0.0, "bias": "none", "fan_in_fan_out": False, "use_rslora": False}
+    (root / name / "adapter_config.json").write_text(json.dumps(config, indent=1))
+    return root / name
+
+
 def build_zoo(root: Path, names: list[str] | None = None) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
-    return {name: (root / name if (root / name / "config.json").is_file() else build_model(root, name)) for name in names or MODELS}
+    wanted = [n for n in names or MODELS if n in MODELS]
+    zoo = {name: (root / name if (root / name / "config.json").is_file() else build_model(root, name)) for name in wanted}
+    for name, base in ADAPTERS.items():
+        if names is None or name in names:
+            zoo[name] = build_adapter(root, name, zoo.get(base) or build_model(root, base))
+    return zoo
 
 
 def fingerprint(path: Path) -> str:
