@@ -17,6 +17,7 @@ from tools.merge.align import Alignment
 from tools.merge.chat_templates import resolve as resolve_chat_template
 from tools.merge.legacy import truncation
 from tools.merge.lora import adapter_base, is_adapter_dir, with_adapter
+from tools.merge.moe_layout import fuse_experts
 from tools.merge.output import check_vocabulary, config_model, output_config, set_vocab_size, tokenizer_model
 from tools.merge.vocabulary import Vocabulary, base_name, build_vocabulary, load_tokenizer
 from tools.merge.plan import TensorPlan, check_parameter_names, plan_tensors, recipe_slices
@@ -111,7 +112,7 @@ def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
 
 def _open(opener: Opener, name: str, path: Path, adapter: Path | None) -> SourceModel:
     source = opener(name, path)
-    return source if adapter is None else with_adapter(source, adapter)
+    return fuse_experts(source if adapter is None else with_adapter(source, adapter))
 
 
 def _vocabulary(recipe: Recipe, sources: dict[str, SourceModel], template: SourceModel, tokenizer: SourceModel, warnings: list[str]):

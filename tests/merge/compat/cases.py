@@ -167,9 +167,13 @@ def examples() -> list[Case]:
 
 
 def extra() -> list[Case]:
-    """Beyond mergekit's own tests: LoRA references (mergekit merges the adapter with PEFT)."""
+    """Beyond mergekit's own tests: Mixtral experts saved per expert and fused, LoRA references
+    (mergekit merges the adapter with PEFT)."""
     return [
         Case("lora_linear", "extra", {"merge_method": "linear", "models": [{"model": "model_a+lora_a", "parameters": {"weight": 0.5}}, {"model": "model_b", "parameters": {"weight": 0.5}}], "dtype": "float32"}),
+        Case("mixtral_ties", "extra", {"merge_method": "ties", "base_model": "mixtral_c", "models": [{"model": "mixtral_a", "parameters": {"weight": 1.0, "density": 0.5}}, {"model": "mixtral_fused", "parameters": {"weight": 0.5, "density": 0.5}}], "dtype": "float32"}),
+        Case("mixtral_slerp", "extra", {"merge_method": "slerp", "base_model": "mixtral_a", "models": [{"model": "mixtral_a"}, {"model": "mixtral_b"}], "parameters": {"t": 0.3}, "dtype": "float32"}),
+        Case("mixtral_model_stock", "extra", {"merge_method": "model_stock", "base_model": "mixtral_c", "models": [{"model": "mixtral_a"}, {"model": "mixtral_b"}, {"model": "mixtral_fused"}], "dtype": "float32"}),
         Case("lora_ties", "extra", {"merge_method": "ties", "base_model": "model_c", "models": [{"model": "model_a+lora_a", "parameters": {"weight": 1.0, "density": 0.5}}, {"model": "model_b", "parameters": {"weight": 0.5, "density": 0.5}}], "dtype": "float32"}),
     ]
 

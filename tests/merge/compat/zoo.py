@@ -51,6 +51,14 @@ def mistral():
     return transformers.MistralConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_attention_heads=4, num_key_value_heads=2, num_hidden_layers=2)
 
 
+def mixtral():
+    import transformers
+
+    config = transformers.MixtralConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2, num_local_experts=3, num_experts_per_tok=2)
+    config.architectures = ["MixtralForCausalLM"]
+    return config
+
+
 def granite():
     import transformers
 
@@ -82,9 +90,11 @@ MODELS: dict[str, Spec] = {
     "tok_padded": (llama, "tok", (64, ("<UNUSED_0>", "<UNUSED_1>", "<UNUSED_2>", "<UNUSED_3>"))),
     "mistral_base": (mistral, None, None), "mistral_instruct": (mistral, "mistral", None), "biomistral": (mistral, "mistral", None),
     "llama2_13b": (lambda: narrow_llama(40), None, None),
+    # Mixtral saved per expert (as transformers' save_pretrained writes) and one saved fused (as held in memory)
+    "mixtral_c": (mixtral, None, None), "mixtral_a": (mixtral, "mixtral", None), "mixtral_b": (mixtral, "mixtral", None), "mixtral_fused": (mixtral, "mixtral", None),
     **{name: (lambda: narrow_llama(40), "llama2", None) for name in ("orca_mini", "platypus2", "wizardlm", "wizardmath")},
 }
-FAMILY_BASES = {"llama": "model_c", "granite": "granite_b", "llava": "vlm_c", "tok": "tok_base", "mistral": "mistral_base", "llama2": "llama2_13b"}
+FAMILY_BASES = {"mixtral": "mixtral_c", "llama": "model_c", "granite": "granite_b", "llava": "vlm_c", "tok": "tok_base", "mistral": "mistral_base", "llama2": "llama2_13b"}
 NOISE = 0.01
 
 
@@ -103,7 +113,14 @@ def build_model(root: Path, name: str) -> Path:
             if family:
                 value += NOISE * _values(tensor_name, tensor.shape, name + "/noise")
             tensor.copy_(value)
-    model.save_pretrained(root / name)
+    if name.endswith("_fused"):
+        from safetensors.torch import save_file
+
+        (root / name).mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, root / name / "model.safetensors", metadata={"format": "pt"})
+        config.save_pretrained(root / name)
+    else:
+        model.save_pretrained(root / name)
     if tokenizer is not None:
         save_tokenizer(root / name, *tokenizer)
     return root / name
