@@ -88,3 +88,14 @@ def test_an_adapter_directory_must_name_its_base(lora, tmp_path):
     models = _broken(lora, tmp_path, lambda c: {k: v for k, v in c.items() if k != "base_model_name_or_path"})
     with pytest.raises(BadInput, match="no base_model_name_or_path; name the base explicitly"):
         copy_only(models, "bad", tmp_path)
+
+
+def test_the_resident_merger_keeps_a_model_and_its_adapted_self_apart(lora, tmp_path):
+    from tools.merge.api import ResidentMerger
+
+    merger = ResidentMerger(lora)
+    name = "model.layers.0.self_attn.q_proj.weight"
+    plain = merger.apply({"merge_method": "passthrough", "models": [{"model": "model_a"}]}).state_dict()[name].clone()
+    adapted = merger.apply({"merge_method": "passthrough", "models": [{"model": "model_a+lora_a"}]}).state_dict()[name].clone()
+    assert torch.equal(plain, weights(lora["model_a"])[name])
+    assert torch.equal(adapted, copy_only(lora, "model_a+lora_a", tmp_path)[name])

@@ -106,14 +106,15 @@ def _check_covered(module: torch.nn.Module, written: set[str], prepared: Prepare
 
 
 class _SharedCacheReader(TensorReader):
-    """A TensorReader whose cache outlives one recipe, keyed by (model directory, tensor name)."""
+    """A TensorReader whose cache outlives one recipe, keyed by where the tensor's bytes lie (its
+    ref: file and span, plus any LoRA update or expert stacking applied when read)."""
 
     def __init__(self, sources: Mapping[str, SourceModel], device: str, cache: dict):
         super().__init__(sources, device)
         self.shared = cache
 
     def get(self, item) -> torch.Tensor:
-        key = (self.sources[item.model].path, item.tensor)
+        key = self.sources[item.model].tensor(item.tensor)
         if key not in self.shared:
             self.shared[key] = super().get(item)
         return self.shared[key]
