@@ -111,7 +111,7 @@ def test_built_in_chat_templates_render_as_mergekits(name):
 
     expected = load_expected()["chat_renders"][name]
     if name == "exaone":  # mergekit's leaks its indentation (chat_templates.py): same text up to whitespace
-        squeeze = lambda texts: ["".join(t.split()) for t in texts]  # noqa: E731
+        squeeze = lambda texts: ["".join(t.split()) for t in texts]
         assert squeeze(render(TEMPLATES[name])) == squeeze(expected)
     else:
         assert render(TEMPLATES[name]) == expected

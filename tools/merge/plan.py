@@ -162,7 +162,7 @@ def plan_tensor(out_name: str, names: dict[str, str], t: float, ctx: SliceContex
     params = {p.name: resolve(p, _shared_scopes(ctx), out_name, t, f"merge_method {ctx.method.name}") for p in ctx.method.params}
     model_params = tuple(_model_params(ctx, i, t) for i in inputs)
     ctx.method.check_values(model_params, params, models=[i.model for i in inputs], tensor=out_name)
-    extra = dict(alignment=ctx.alignment, order=tuple(names)) if aligned else {}
+    extra = {"alignment": ctx.alignment, "order": tuple(names)} if aligned else {}
     return TensorPlan(out_name, tuple(inputs), base, model_params, params, shape, compute, out, **extra)
 
 

@@ -89,7 +89,7 @@ class ModelToken(_Strict):
     token: str | None = None
 
     @model_validator(mode="after")
-    def _one(self) -> "ModelToken":
+    def _one(self) -> ModelToken:
         if (self.token_id is None) == (self.token is None):
             raise ValueError("give exactly one of token_id and token")
         return self
@@ -102,7 +102,7 @@ class ZeroToken(_Strict):
 class TokenSetting(_Strict):
     """Where one output token's embedding comes from when a model lacks it (or always, with force)."""
 
-    source: Union[ModelToken, ZeroToken, str, None] = None
+    source: ModelToken | ZeroToken | str | None = None
     force: bool = False
 
 

@@ -55,7 +55,7 @@ def load_tokenizer(source: SourceModel):
         return None
     try:
         return transformers.AutoTokenizer.from_pretrained(source.path, use_fast=True)
-    except Exception as exc:  # transformers raises many types for unreadable tokenizer files
+    except Exception as exc:  # noqa: BLE001 - transformers raises many types for unreadable tokenizer files
         raise BadInput(f"model {source.name} ({source.path}): its tokenizer does not load ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
 
 

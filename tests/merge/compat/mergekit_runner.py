@@ -20,16 +20,19 @@ def main(jobs_file: str, results_file: str) -> None:
 
     logging.disable(logging.WARNING)
     results = {}
-    for job in json.load(open(jobs_file)):
+    with open(jobs_file) as f:
+        jobs = json.load(f)
+    for job in jobs:
         try:
             config = MergeConfiguration.model_validate(job["recipe"])
             cache = os.path.join(os.path.dirname(job["out"]), "lora-cache")
             options = MergeOptions(random_seed=0, quiet=True, lora_merge_cache=cache, **job.get("options", {}))
             run_merge(config, job["out"], options=options)
             results[job["name"]] = {"status": "ok"}
-        except Exception as exc:  # recorded: the expected outcome of some cases is an error
+        except Exception as exc:  # noqa: BLE001 - recorded: the expected outcome of some cases is an error
             results[job["name"]] = {"status": "error", "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
-    json.dump(results, open(results_file, "w"), indent=1)
+    with open(results_file, "w") as f:
+        json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def reference_summaries(python: str, root: Path) -> tuple[dict, dict]:
 def _summary(case, results: dict, zoo: dict, out: Path) -> dict:
     from safetensors import safe_open
 
-    inputs = {k for m in case.models for f in zoo[m].glob("model*.safetensors") for k in safe_open(f, "pt").keys()}
+    inputs = {k for m in case.models for f in zoo[m].glob("model*.safetensors") for k in safe_open(f, "pt").keys()}  # noqa: SIM118 - safe_open is not a dict
     summary = summarize(out / case.name, renamer(inputs, text=False))
     text = results.get(case.name + "#text")
     if text is not None:

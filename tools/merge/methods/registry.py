@@ -10,8 +10,8 @@ from functools import partial
 from typing import Any
 
 from tools.errors import BadInput
-from tools.merge.methods.base import MethodSpec, Param
 from tools.merge.methods.arcee_fusion import arcee_fusion
+from tools.merge.methods.base import MethodSpec, Param
 from tools.merge.methods.generalized import generalized
 from tools.merge.methods.karcher import karcher
 from tools.merge.methods.linear import linear
