@@ -115,3 +115,16 @@ def test_built_in_chat_templates_render_as_mergekits(name):
         assert squeeze(render(TEMPLATES[name])) == squeeze(expected)
     else:
         assert render(TEMPLATES[name]) == expected
+
+
+def test_the_resident_merger_serves_the_tokenizer_a_recipe_builds(toks):
+    import transformers
+
+    from tools.merge.api import ResidentMerger
+
+    merger = ResidentMerger(toks)
+    r = recipe(["tok_base", "tok_chatml"], tokenizer_source="union")
+    model = merger.apply(r)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(merger.tokenizer_dir(r))
+    assert len(tokenizer) == model.get_input_embeddings().weight.shape[0] == 66
+    assert merger.tokenizer_dir(recipe(["tok_base"])) == toks["tok_base"].resolve()

@@ -32,6 +32,7 @@ class ResidentMerger:
         self._tensors: dict = {}
         self._module = None
         self._module_key: str | None = None
+        self._tokenizers = None   # a TemporaryDirectory for tokenizers recipes build
 
     def _recipe(self, recipe: Recipe | Mapping | Path | str) -> Recipe:
         return recipe if isinstance(recipe, Recipe) else load_recipe(recipe, models=self.models)
@@ -68,7 +69,22 @@ class ResidentMerger:
         return module.eval()
 
     def tokenizer_dir(self, recipe: Recipe | Mapping | Path | str) -> Path:
-        return self.prepare(recipe).tokenizer.path
+        """Where to load the merge's tokenizer from: the tokenizer source's directory, or, when the
+        recipe builds a tokenizer (vocabulary alignment, chat template), a directory it is saved in
+        (kept for the merger's lifetime, one per distinct tokenizer)."""
+        prepared = self.prepare(recipe)
+        if prepared.output_tokenizer is None:
+            return prepared.tokenizer.path
+        import hashlib
+        import tempfile
+
+        if self._tokenizers is None:
+            self._tokenizers = tempfile.TemporaryDirectory(prefix="clade-tokenizers-")
+        key = hashlib.sha256(json.dumps(prepared.recipe.to_yaml_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        folder = Path(self._tokenizers.name) / key
+        if not folder.is_dir():
+            prepared.output_tokenizer.save_pretrained(folder)
+        return folder
 
     def _module_for(self, prepared: Prepared) -> torch.nn.Module:
         dtype = next((p.out_dtype for p in prepared.plans if not p.copy), torch.float32)
