@@ -6,6 +6,8 @@ tokens in every input. Clade checks exactly that, with the tokenizers: when the 
 (the config model's) uses no id past the common rows and
 every input's tokenizer gives each kept id the same token, the rows are cut with a warning;
 otherwise the merge is refused naming the tensor and pointing at `tokenizer_source: base`.
+config.json's vocab_size is set to the kept rows (mergekit keeps the config model's, which
+disagrees with the tensors when that model had more rows).
 """
 
 from __future__ import annotations

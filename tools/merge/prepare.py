@@ -118,9 +118,9 @@ def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
     plans = plan_tensors(recipe, method, sources, template, alignment)
     slices = recipe_slices(recipe, sources) if len(template.parts) <= 1 else None
     config = output_config(template, slices, sources, _config_dtype(plans))
-    if vocabulary is not None:
-        set_vocab_size(config, vocabulary.rows)
-    elif alignment is None:
+    if alignment is not None:
+        set_vocab_size(config, alignment.rows)   # the aligned or cut rows: config.json follows the tensors
+    else:
         check_vocabulary(tokenizer, _embedding_rows(plans))
     out_tokenizer = output_tokenizer(recipe, vocabulary, tokenizer, sources)
     return Prepared(recipe, method, sources, template, tokenizer, plans, config, warnings, out_tokenizer)
