@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="*", help="subset of methods (default: all)")
     parser.add_argument("--mergekit-python", help="python of a venv with mergekit installed")
     parser.add_argument("--baseline", action="store_true", help="also time reading the inputs and writing the output")
+    parser.add_argument("--dtype", default="float32", help="the recipes' dtype (bfloat16/float16: the 16-bit tie-pick differences of TIES/Breadcrumbs)")
     args = parser.parse_args()
     paths = build_models(args.cache, args.size)
     work = args.cache / "runs"
@@ -160,6 +161,8 @@ def main() -> None:
 
 def measure(method: str, recipe: dict, work: Path, args) -> dict:
     import shutil
+
+    recipe = recipe | {"dtype": args.dtype}
 
     work.mkdir(parents=True, exist_ok=True)
     file = work / f"{method}.yaml"

@@ -168,3 +168,11 @@ def test_cuda_matches_cpu(zoo, tmp_path):
     cpu, cuda = weights(tmp_path / "cpu"), weights(tmp_path / "cuda")
     for name in cpu:
         torch.testing.assert_close(cuda[name], cpu[name], atol=1e-5, rtol=1e-5)
+
+
+def test_different_vocabularies_whose_tokenizers_agree_are_cut_to_the_common_rows(zoo, tmp_path):
+    report = merge_to_dir(load_recipe(linear("bigvocab", "a"), models=zoo), tmp_path / "out")
+    merged, big, a = weights(tmp_path / "out"), weights(zoo["bigvocab"]), weights(zoo["a"])
+    torch.testing.assert_close(merged["model.embed_tokens.weight"], (big["model.embed_tokens.weight"][:96] + a["model.embed_tokens.weight"]) / 2)
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["vocab_size"] == 96
+    assert any("cut to their common 96 rows" in w for w in report.warnings)

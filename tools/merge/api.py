@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from tools.device import check_device
 from tools.errors import BadInput
 from tools.merge.execute import TensorReader, stream
-from tools.merge.output import copy_tokenizer, model_card, write_recipe
+from tools.merge.output import copy_tokenizer, model_card, save_tokenizer, write_recipe
 from tools.merge.prepare import Prepared, load_recipe, prepare
 from tools.merge.recipe import Recipe
 from tools.merge.resident import ResidentMerger
@@ -39,6 +39,7 @@ class MergeReport(BaseModel):
     seconds: float
     tokenizer_from: str | None
     tokenizer_files: list[str]
+    warnings: list[str] = []
 
 
 def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int = 0, max_shard_bytes: int = DEFAULT_SHARD_BYTES) -> MergeReport:
@@ -63,6 +64,7 @@ def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: in
         bytes_read=reader.bytes_read, bytes_written=sum(s.nbytes for s in _specs(prepared)),
         seconds=round(time.perf_counter() - started, 3),
         tokenizer_from=prepared.tokenizer.name if files else None, tokenizer_files=files,
+        warnings=prepared.warnings,
     )
 
 
@@ -71,8 +73,11 @@ def _specs(prepared: Prepared) -> list[OutSpec]:
 
 
 def _layers(prepared: Prepared) -> int:
+    """Output layers, summed over the parts of a multi-part model."""
     from tools.merge.sources import config_layer_count
 
+    if len(prepared.template.parts) > 1:
+        return sum(prepared.template.parts.values())
     return config_layer_count(prepared.config, "output")
 
 
@@ -95,7 +100,7 @@ def _workers() -> int:
 
 def _write_extras(prepared: Prepared, tmp: Path, seed: int) -> list[str]:
     (tmp / "config.json").write_text(json.dumps(prepared.config, indent=2) + "\n", encoding="utf-8")
-    files = copy_tokenizer(prepared.tokenizer, tmp)
+    files = save_tokenizer(prepared.output_tokenizer, tmp) if prepared.output_tokenizer is not None else copy_tokenizer(prepared.tokenizer, tmp)
     write_recipe(prepared.recipe, tmp)
     (tmp / "README.md").write_text(model_card(prepared.recipe, prepared.sources, seed), encoding="utf-8")
     return files

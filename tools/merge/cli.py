@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 
 def register(subparsers) -> None:
@@ -38,6 +39,8 @@ def run_merge(args) -> int:
     models = workspace_models(getattr(args, "workspace", None))
     recipe = load_recipe(args.recipe, models=models)
     report = merge_to_dir(recipe, args.out_dir, device=args.device, seed=args.seed)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps(report.model_dump(), indent=2))
     else:

@@ -30,30 +30,40 @@ def config_model(recipe: Recipe) -> str:
 
 
 def tokenizer_model(recipe: Recipe) -> str:
-    source = recipe.tokenizer_source
+    """The model whose tokenizer the output starts from (for `base` and `union`: the base model,
+    else the first one named, as mergekit does)."""
+    source = recipe.vocabulary_source
     if source is None:
         return config_model(recipe)
-    if source == "union":
-        raise BadInput("field tokenizer_source: 'union' (building a merged vocabulary) is not supported; name one model or 'base'")
-    if source == "base":
-        if recipe.base_model is None:
-            raise BadInput("field tokenizer_source: 'base' needs a base_model")
-        return recipe.base_model
+    if source in ("base", "union"):
+        return recipe.base_model or recipe.referenced_models()[0]
     return source
 
 
-def output_config(template: SourceModel, slices: list[Slice], sources: Mapping[str, SourceModel], dtype: torch.dtype | None) -> dict:
-    """The template's config with the layer count, per-layer lists and dtype rewritten."""
+def set_vocab_size(config: dict, rows: int) -> None:
+    """config.json's vocabulary size (top level, else a multi-part model's text_config)."""
+    holder = config if "vocab_size" in config or not isinstance(config.get("text_config"), dict) else config["text_config"]
+    holder["vocab_size"] = rows
+
+
+def output_config(template: SourceModel, slices: list[Slice] | None, sources: Mapping[str, SourceModel], dtype: torch.dtype | None) -> dict:
+    """The template's config with the layer count, per-layer lists and dtype rewritten (a
+    multi-part model, `slices` None, keeps its layer counts: only the models form reaches it)."""
     config = copy.deepcopy(template.config)
+    if slices is not None:
+        _rewrite_layers(config, template, slices, sources)
+    if dtype is not None:
+        config["dtype" if "torch_dtype" not in config else "torch_dtype"] = DTYPE_STRINGS[dtype]
+    return config
+
+
+def _rewrite_layers(config: dict, template: SourceModel, slices: list[Slice], sources: Mapping[str, SourceModel]) -> None:
     layers = [(s.sources[0].model, s.sources[0].layer_range[0] + i) for s in slices for i in range(s.num_layers)]
     key = next(k for k in LAYER_COUNT_KEYS if isinstance(config.get(k), int))
     config[key] = len(layers)
     for name in PER_LAYER_KEYS:
         if isinstance(config.get(name), list):
             config[name] = [_layer_value(sources[m].config, template.config, name, i) for m, i in layers]
-    if dtype is not None:
-        config["dtype" if "torch_dtype" not in config else "torch_dtype"] = DTYPE_STRINGS[dtype]
-    return config
 
 
 def _layer_value(config: dict, fallback: dict, name: str, index: int):
@@ -86,6 +96,13 @@ def copy_tokenizer(tokenizer: SourceModel, out_dir: Path) -> list[str]:
             shutil.copyfile(tokenizer.path / name, out_dir / name)
             copied.append(name)
     return copied
+
+
+def save_tokenizer(tokenizer, out_dir: Path) -> list[str]:
+    """A tokenizer the merge built (vocabulary alignment, chat template), saved by transformers."""
+    before = {p.name for p in out_dir.iterdir()}
+    tokenizer.save_pretrained(out_dir)
+    return sorted(p.name for p in out_dir.iterdir() if p.name not in before)
 
 
 def write_recipe(recipe: Recipe, out_dir: Path) -> None:
