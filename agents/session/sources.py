@@ -40,9 +40,9 @@ def record_sources(workspace: Workspace, archive) -> list[Candidate]:
 def measure_sources(workspace: Workspace, archive, executor: Executor, sources: list[Candidate], *, seed: int,
                     display=None) -> list[Candidate]:
     """Run every missing (source, split) measurement as one parallel batch; failures are recorded, not raised."""
-    gpus = 1 if executor.gpus else 0
+    gpus, suite = 1 if executor.gpus else 0, workspace.config.code is None
     jobs = [(c, split, build_job(workspace, c, split=split, seed=seed, gpus=gpus))
-            for c in sources for split in SPLITS if c.fitness(split) is None and c.status != "failed"]
+            for c in sources for split in SPLITS if _missing(c, split, suite) and c.status != "failed"]
     if jobs and display is not None:
         display.line(f"measuring {len(sources)} source(s) on {', '.join(SPLITS)}: {len(jobs)} job(s)")
     results = executor.run([job for _, _, job in jobs]) if jobs else {}
@@ -58,6 +58,15 @@ def measure_sources(workspace: Workspace, archive, executor: Executor, sources: 
             said = f"fitness {fitness:.4f}" if reason is None and fitness is not None else f"failed: {reason}"
             display.line(f"source {c.genotype.name} on {split}: {said}")
     return [archive.get(c.id) for c in sources]
+
+
+def _missing(c: Candidate, split: str, suite: bool) -> bool:
+    """Not measured on `split`, or (held out, on a task suite) measured by older code without the per-example
+    scores the report's intervals need."""
+    m = c.metrics.get(split)
+    if m is None or m.fitness is None:
+        return True
+    return suite and split == "test" and bool(m.tasks) and not m.per_example
 
 
 def attach_split(archive, cid: str, result, split: str) -> str | None:

@@ -64,8 +64,9 @@ def test_after_the_run_the_llm_sees_its_outcome_and_picks_the_next(zoo):
     nxt = hybrid(generations=1).propose(make_context(zoo, model, history=done, wanted=10))
     prompt = model.calls[0][0]["content"]
     for expected in ("- hybrid-1: ties over adder, sorter in 2 layer group(s)", f"your rationale: {TIES['rationale']}",
-                     "3 candidates, 3 succeeded, 0 failed", "best search fitness 0.7000 (c0001, generation 0)",
-                     "CMA-ES moved the numbers from [adder weight 0.80/0.80, adder density 0.50/0.50",
+                     "3 candidates, 3 succeeded, 0 failed", "best: c0001 (generation 0), search fitness 0.7000",
+                     "started at [adder weight 0.800/0.800, adder density 0.500/0.500", "with sigma 0.2",
+                     "CMA-ES moved the numbers to [adder weight",
                      "mean fitness per generation: gen 0: 0.6533", "1 generation(s) of 3 candidates"):
         assert expected in prompt, expected
     assert {p.params["run"] for p in nxt} == {"hybrid-2"} and nxt[0].genotype["recipe"]["merge_method"] == "linear"
