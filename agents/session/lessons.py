@@ -106,7 +106,7 @@ def _task_deltas(a: Candidate, b: Candidate, metric_of: dict[str, str]) -> str:
     for task, values in ta.tasks.items():
         metric = metric_of.get(task) or (next(iter(values)) if len(values) == 1 else None)
         if metric in values and metric in tb.tasks.get(task, {}):
-            parts.append(f"{task} {values[metric] - tb.tasks[task][metric]:+.3f}")
+            parts.append(f"{task} {round(values[metric] - tb.tasks[task][metric], 3) + 0.0:+.3f}")  # never "-0.000"
     return ", ".join(parts)
 
 

@@ -1,9 +1,10 @@
-"""The roots of a search: the workspace's sources, recorded once as `source` candidates and
-measured on the search and the held-out split.
+"""The roots of a search: the workspace's sources (and its base model, named `base`), recorded once
+as `source` candidates and measured on the search and the held-out split.
 
 A merge workspace's source `NAME` is measured as `source_recipe(NAME)` (a linear merge of
 that one model, weight 1: the model exactly); a code workspace has one source, its seed tree
-(`code.workspace`), measured by its evaluation command. Sources are found again by their
+(`code.workspace`), measured by its evaluation command. The base is measured like a source
+so the planner sees what the task vectors start from; it is a root of every merge that takes it. Sources are found again by their
 genotype hash, so every session of a workspace shares them; a source missing a split's
 fitness (a kill while measuring) is measured again. They never count against a budget.
 """
@@ -24,7 +25,10 @@ def source_genotypes(workspace: Workspace) -> list[SourceGenotype]:
         from agents.code.jobs import seed_files
 
         return [SourceGenotype(name=workspace.config.name, path=code.workspace, files=seed_files(workspace))]
-    return [SourceGenotype(name=s.name, path=s.path) for s in workspace.config.sources]
+    roots = [SourceGenotype(name=s.name, path=s.path) for s in workspace.config.sources]
+    if workspace.config.base is not None and "base" not in {s.name for s in workspace.config.sources}:
+        roots.insert(0, SourceGenotype(name="base", path=workspace.config.base))
+    return roots
 
 
 def record_sources(workspace: Workspace, archive) -> list[Candidate]:

@@ -69,6 +69,7 @@ class LLMStrategy:
             reply = parse_reply(text, MergeReply)
             tried[-1] = to_recipe(reply, n_layers, self.planner.evolution.scale_filters)
             check_new(tried[-1], ctx, shown)
+            check_built_on(reply.built_on, ctx)
             return reply, tried[-1], check_recipe(tried[-1], models)
 
         out = converse(ctx, prompt, read, repair_rounds=self.planner.repair_rounds,
@@ -79,7 +80,8 @@ class LLMStrategy:
             return Proposal(parents=parents_of(ctx, []), genotype={"recipe": tried[-1] if tried else {}},
                             invalid=out.invalid, **fields)
         reply, recipe, named = out.value
-        return Proposal(parents=parents_of(ctx, named), genotype={"recipe": recipe}, rationale=reply.rationale, **fields)
+        parents = list(dict.fromkeys(reply.built_on)) or parents_of(ctx, named)
+        return Proposal(parents=parents, genotype={"recipe": recipe}, rationale=reply.rationale, **fields)
 
     def prompt(self, ctx: Context, shown: Shown | None = None) -> Rendered:
         shown = shown or Shown(metric_of=fitness_metrics(ctx.workspace))
@@ -89,8 +91,16 @@ class LLMStrategy:
                       summary=ctx.summary.strip() or "(empty)", sources=view.sources_text(ctx, shown), layers=view.layers_text(ctx),
                       lineage=shown_.lineage_text(ctx, shown), in_flight=shown_.in_flight_text(ctx, shown),
                       failures=shown_.failures_text(ctx), lessons=shown_.lessons_text(ctx), methods=view.methods_text(),
-                      example=view.merge_example(ctx, min(2, n_layers)), path_example=view.path_example(ctx, n_layers),
+                      example=view.merge_example(ctx, min(2, n_layers), built_on=ctx.parents[:1]), path_example=view.path_example(ctx, n_layers),
                       scale_filters=", ".join(self.planner.evolution.scale_filters))
+
+
+def check_built_on(ids: list[str], ctx: Context) -> None:
+    """ReplyError naming any id in `built_on` that is not a scored candidate the LLM could have seen."""
+    unknown = [i for i in ids if (c := shown_.find(ctx, i)) is None or c.kind not in ("merge", "source")]
+    if unknown:
+        raise ReplyError(f"built_on names {', '.join(unknown)}, which are not merge or source candidates of this archive; "
+                         "use ids shown above, or leave built_on empty")
 
 
 def check_new(recipe: dict[str, Any], ctx: Context, shown: Shown) -> None:

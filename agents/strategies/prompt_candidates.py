@@ -15,6 +15,7 @@ from agents.strategy import Context, Proposal
 from archive.compact import recipe_text, task_scores_text, whole_sentences
 from archive.record import FAILED_STATUSES, Candidate
 from archive.summary import what
+from tools.errors import BadInput
 
 FAILURES = 6
 RATIONALE_CHARS = 400
@@ -37,14 +38,19 @@ def scores(c: Candidate, shown: Shown, split: str = "search") -> str:
 
 
 def label(c: Candidate) -> str:
-    return f"{c.id} (source {c.genotype.name})" if c.kind == "source" else str(c.id)
+    return f"{c.id} (source {c.genotype.name}" if c.kind == "source" else f"{c.id} ({c.kind}"
 
 
 def find(ctx: Context, cid: str) -> Candidate | None:
     for c in (*ctx.history, *ctx.sources):
         if c.id == cid:
             return c
-    return ctx.archive.get(cid) if ctx.archive is not None else None
+    if ctx.archive is None:
+        return None
+    try:
+        return ctx.archive.get(cid)
+    except BadInput:  # not an id (nor a source name) of this archive
+        return None
 
 
 def lineage_text(ctx: Context, shown: Shown) -> str:
@@ -56,7 +62,7 @@ def _parent_block(ctx: Context, pid: str, shown: Shown) -> str:
     c = find(ctx, pid)
     if c is None:
         return f"- {pid}: not found in the archive"
-    lines = [f"- {label(c)}, {c.kind} by {c.proposer.strategy}: {scores(c, shown)}"]
+    lines = [f"- {label(c)} by {c.proposer.strategy}): {scores(c, shown)}"]
     if ctx.parent_notes.get(pid):
         lines.append(f"  why chosen: {ctx.parent_notes[pid]}")
     lines.append(f"  recipe: {what(c)}")
@@ -72,13 +78,13 @@ def _ancestors(ctx: Context, c: Candidate) -> str:
     if ctx.archive is None or c.id is None:
         return ", ".join(c.parents) or "(none: a source)"
     found = [find(ctx, a) for a in ctx.archive.ancestors(c.id)[:ANCESTORS]]
-    text = ", ".join(f"{label(a)} {_fitness(a)}" for a in found if a is not None)
+    text = ", ".join(f"{label(a)}, {_fitness(a)}" for a in found if a is not None)
     return text or "(none: a source)"
 
 
 def _fitness(c: Candidate) -> str:
     f = c.fitness("search")
-    return "(not scored)" if f is None else f"({f:.4f})"
+    return "not scored)" if f is None else f"{f:.4f})"
 
 
 def in_flight_text(ctx: Context, shown: Shown) -> str:

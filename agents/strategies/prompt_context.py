@@ -30,9 +30,24 @@ def sources_text(ctx: Context, shown: Shown) -> str:
     lines = []
     for name in source_names(ctx):
         c = by_name.get(name)
-        what = f"candidate {c.id}, {scores(c, shown)}" if c else "not in the archive yet"
+        what = f"candidate {c.id}, {scores(c, shown)}" if c else "not measured yet"
         lines.append(f"- {name}: {what}" + (" (the workspace base model)" if name == "base" else ""))
+    ceiling = per_task_best(ctx.sources, shown)
+    if ceiling:
+        lines.append(f"Best single source per task (what a merge that keeps every skill would reach): {ceiling}")
     return "\n".join(lines) or "(none)"
+
+
+def per_task_best(sources: list[Candidate], shown: Shown, split: str = "search") -> str:
+    """`add 0.618 (adder), reverse 1.000 (reverser)`: each task's best score among the sources."""
+    best: dict[str, tuple[float, str]] = {}
+    for c in sources:
+        m = c.metrics.get(split)
+        for task, values in (m.tasks if m else {}).items():
+            metric = shown.metric_of.get(task)
+            if metric in values and (task not in best or values[metric] > best[task][0]):
+                best[task] = (values[metric], getattr(c.genotype, "name", c.id))
+    return ", ".join(f"{t} {v:.3f} ({name})" for t, (v, name) in best.items())
 
 
 def best_source(ctx: Context) -> Candidate | None:
@@ -111,8 +126,8 @@ def _candidates_line(ctx: Context, shown: Shown) -> str:
     if total is None:
         return f"- Candidates: {used} recorded by this session ({flying} still running); no candidate limit. {place}"
     after = max(0, total - used - round_)
-    return (f"- Candidates: {used} of {total} used by this session ({flying} of them still running); after this "
-            f"proposal {after} more can be proposed. {place}")
+    left = f"after this proposal {after} more can be proposed" if after else "this is the session's last proposal"
+    return f"- Candidates: {used} of {total} used by this session ({flying} of them still running); {left}. {place}"
 
 
 def _best_line(ctx: Context) -> str:
@@ -137,7 +152,7 @@ def example_models(ctx: Context) -> list[str]:
     return names[:2]
 
 
-def merge_example(ctx: Context, groups: int) -> str:
+def merge_example(ctx: Context, groups: int, built_on: list[str] | None = None) -> str:
     """The reply format's example, written with this workspace's source names."""
     names, with_base = example_models(ctx), ctx.workspace.config.base is not None
     per_group = groups > 1
@@ -146,7 +161,8 @@ def merge_example(ctx: Context, groups: int) -> str:
               for i, n in enumerate(names)}
     reply = {"rationale": "why this should beat what was tried, in two or three sentences",
              "method": "ties" if with_base else "linear", "base": "base" if with_base else None, "sources": names,
-             "layer_groups": groups, "parameters": params, "method_parameters": {"normalize": False} if with_base else {}}
+             "layer_groups": groups, "parameters": params, "method_parameters": {"normalize": False} if with_base else {},
+             "built_on": list(built_on or [])}
     return _pretty(reply)
 
 

@@ -51,6 +51,8 @@ class MergeReply(_Reply):
     parameters: dict[str, dict[str, PerGroup]] = Field(default_factory=dict, description="source -> name -> value(s)")
     method_parameters: dict[str, PerGroup] = Field(default_factory=dict)
     layer_path: list[PathStep] | None = None
+    built_on: list[str] = Field(default_factory=list, description="candidate ids the recipe builds on (its lineage parents); "
+                                                                  "empty: the parents chosen for the proposal")
 
     @model_validator(mode="after")
     def _form(self) -> "MergeReply":

@@ -51,7 +51,7 @@ def test_prompt_shows_what_the_llm_needs(zoo):
     LLMStrategy(planner(), zoo).propose(make_context(zoo, model, history=[failed, parent], parents=["c0002"]))
     prompt = model.calls[0][0]["content"]
     for expected in ("Beat every source on all three tasks.", "Archive: 4 candidates", "- adder: candidate src-adder, search fitness 0.5500",
-                     "every model has 4 transformer layers", "- c0002, merge by llm: search fitness 0.6100",
+                     "every model has 4 transformer layers", "- c0002 (merge by llm): search fitness 0.6100",
                      "lesson: two groups helped addition", "- c0001 failed: it broke", "ties over all three experts",
                      "- dare_ties: base required", "density (default 1.0, in (0, 1])", "o_proj, down_proj", '"layer_groups": 2'):
         assert expected in prompt, expected

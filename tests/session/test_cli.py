@@ -76,7 +76,7 @@ def test_kill_9_then_resume_loses_and_repeats_nothing_and_reports_on_test(small_
     best_source = min(sources, key=lambda s: (-s.fitness("search"), s.id))  # chosen on search, reported on test
     held_out = min(sources, key=lambda s: (-s.fitness("test"), s.id))
     assert out["best_search_source"]["id"] == best_source.id and out["best_test_source"]["id"] == held_out.id
-    assert out["best_source_fitness"] == out["best_search_source"]["test_fitness"] == best_source.fitness("test") and len(sources) == 2
+    assert out["best_source_fitness"] == out["best_search_source"]["test_fitness"] == best_source.fitness("test") and len(sources) == 3  # base, adder, sorter
     versus = out["vs_best_search_source"]
     assert versus["difference"] == pytest.approx(best.fitness("test") - best_source.fitness("test"))
     assert versus["interval"][0] <= versus["difference"] <= versus["interval"][1]

@@ -112,7 +112,7 @@ def test_sources_measured_on_both_splits_once(workspace, archive):
     run(workspace, archive, ScriptedStrategy([]), 1, sandbox=sandbox)
     run(workspace, archive, ScriptedStrategy([]), 1, sandbox=sandbox)
     source_jobs = [j.id for j in sandbox.jobs if len(j.genotype["recipe"]["models"]) == 1]
-    assert len(source_jobs) == 6 and {j.rsplit("-", 1)[1] for j in source_jobs} == {"search", "test"}
+    assert len(source_jobs) == 8 and {j.rsplit("-", 1)[1] for j in source_jobs} == {"search", "test"}  # base and 3 sources
 
 
 def test_real_llm_strategy_falls_back_to_real_evolution(workspace, archive):
