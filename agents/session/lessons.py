@@ -81,8 +81,10 @@ def result_text(c: Candidate, cmp: Comparison) -> str:
 
 
 def comparison_lines(c: Candidate, cmp: Comparison) -> list[str]:
-    """One line per reference: `+0.0251 vs parent <id> (<what>, 0.8098) [add +0.010, ...]`."""
-    refs = [("parent", p) for p in cmp.parents]
+    """One line per reference: `+0.0251 vs parent <id> (<what>, 0.8098) [add +0.010, ...]`. Of several parents (a
+    CMA-ES member's are all its sources) only the best scored one is named: the others rarely teach anything."""
+    parent = _best(cmp.parents) or (cmp.parents[0] if cmp.parents else None)
+    refs = [("its best parent" if len(cmp.parents) > 1 else "parent", parent)] if parent is not None else []
     for who, other in (("the session's best before it", cmp.session_best), ("the best source", cmp.best_source)):
         if other is not None and other.id not in {r.id for _, r in refs}:
             refs.append((who, other))

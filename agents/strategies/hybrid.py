@@ -99,7 +99,8 @@ class HybridStrategy:
     def prompt(self, ctx: Context, runs: list[HybridRun], shown: Shown | None = None) -> Rendered:
         e, shown = self.planner.evolution, shown or Shown(metric_of=fitness_metrics(ctx.workspace))
         return render(TEMPLATE, self.prompts_dir, brief=ctx.brief.strip() or "(no brief: maximise the search fitness)",
-                      tasks=tasks_text(ctx.workspace), budget=view.budget_text(ctx, shown),
+                      tasks=tasks_text(ctx.workspace),
+                      budget=view.budget_text(ctx, shown, run_size=e.population * self.planner.hybrid_generations),
                       summary=ctx.summary.strip() or "(empty)", sources=view.sources_text(ctx, shown), layers=view.layers_text(ctx),
                       outcomes=outcomes_text(runs, shown), in_flight=shown_.in_flight_text(ctx, shown),
                       failures=shown_.failures_text(ctx), lessons=shown_.lessons_text(ctx),

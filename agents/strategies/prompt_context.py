@@ -103,10 +103,11 @@ def layers_text(ctx: Context) -> str:
     return "layer counts differ: " + ", ".join(f"{n} {k}" for n, k in counts.items())
 
 
-def budget_text(ctx: Context, shown: Shown) -> str:
-    """Candidates used and left, LLM spend and time against their limits, the best so far, this proposal's place."""
+def budget_text(ctx: Context, shown: Shown, run_size: int | None = None) -> str:
+    """Candidates used and left, LLM spend and time against their limits, the best so far, this proposal's place
+    (for a hybrid structure, `run_size`: the candidates its CMA-ES run will make)."""
     b, c = ctx.budget, ctx.budget.config
-    lines = [_candidates_line(ctx, shown)]
+    lines = [_candidates_line(ctx, shown) if run_size is None else _run_line(ctx, run_size)]
     spend = f"- LLM spend so far: {b.spent.tokens:,} tokens" + (f" of {c.tokens:,}" if c.tokens else "")
     spend += f", ${b.spent.dollars:.4f}" + (f" of ${c.dollars:.2f}" if c.dollars is not None else "")
     lines.append(spend + f"; wall time {_duration(b.wall_s())}" + (f" of {_duration(c.wall_s)}" if c.wall_s else " (no limit)") + ".")
@@ -128,6 +129,17 @@ def _candidates_line(ctx: Context, shown: Shown) -> str:
     after = max(0, total - used - round_)
     left = f"after this proposal {after} more can be proposed" if after else "this is the session's last proposal"
     return f"- Candidates: {used} of {total} used by this session ({flying} of them still running); {left}. {place}"
+
+
+def _run_line(ctx: Context, run_size: int) -> str:
+    b, total = ctx.budget, ctx.budget.config.candidates
+    used, flying = b.spent.candidates, len(ctx.in_flight)
+    if total is None:
+        return f"- Candidates: {used} recorded by this session ({flying} still running); no candidate limit. The structure you choose now gets a CMA-ES run of {run_size} candidates."
+    left = max(0, total - used)
+    cut = f", so the run will be cut short after {left}" if left < run_size else ""
+    return (f"- Candidates: {used} of {total} used by this session ({flying} of them still running), {left} left. The structure "
+            f"you choose now gets a CMA-ES run of {run_size} candidates{cut}.")
 
 
 def _best_line(ctx: Context) -> str:
