@@ -22,7 +22,8 @@ from tools.errors import BadInput
 
 PROMPTS_DIR = bundled_dir("prompts")
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-COMMENT = re.compile(r"<!--.*?-->[ \t]*\n?", re.DOTALL)
+LINE_COMMENT = re.compile(r"^[ \t]*<!--.*?-->[ \t]*(?:\n|\Z)", re.DOTALL | re.MULTILINE)  # a comment on lines of its own
+COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def render(name: str, prompts_dir: Path | None = None, **values: object) -> Rend
     """Fill template `name` (e.g. "merge_propose.md"); every placeholder needs a value and every value a placeholder."""
     path = template_path(name, prompts_dir)
     raw = path.read_text(encoding="utf-8")
-    text = COMMENT.sub("", raw)
+    text = COMMENT.sub("", LINE_COMMENT.sub("", raw))
     if "<!--" in text:
         raise BadInput(f"{path}: an HTML comment is not closed (`<!--` without `-->`)")
     wanted = set(PLACEHOLDER.findall(text))

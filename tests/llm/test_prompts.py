@@ -25,6 +25,7 @@ from agents.strategies.hybrid import HybridStrategy
 from agents.strategies.llm import LLMStrategy
 from archive.record import Candidate, Proposer, ResultEvent, SplitMetrics
 from tests.llm.conftest import planner
+from tools.errors import BadInput
 from tests.session.conftest import archive, workspace, zoo_template  # noqa: F401 (fixtures: a tiny-zoo copy, a real archive)
 
 SESSION = "s-prompts"
@@ -194,3 +195,24 @@ def test_no_template_comment_reaches_a_prompt(template):
     names = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", re.sub(r"<!--.*?-->", "", text, flags=re.S)))
     rendered = render(template, **{n: f"<{n}>" for n in names}).text
     assert "<!--" not in rendered and "-->" not in rendered
+
+
+def test_comments_are_stripped_and_an_unclosed_one_is_an_error(tmp_path):
+    (tmp_path / "t.md").write_text("<!--\nfor editors: {{ nothing }}\n-->\nHello {{ who }}.<!-- inline -->\n")
+    rendered = render("t.md", tmp_path, who="you")
+    assert rendered.text == "Hello you.\n"
+    (tmp_path / "t.md").write_text("<!-- never closed\nHello {{ who }}.\n")
+    with pytest.raises(BadInput, match=r"t\.md: an HTML comment is not closed"):
+        render("t.md", tmp_path, who="you")
+
+
+def test_parents_say_why_the_rule_chose_them(runtime):
+    import random
+
+    rt, best = runtime
+    rt.workspace.config.planner.selection.rule = "best"
+    assert session_context.select_parents(rt, random.Random(0)) == {
+        best: "selection rule best: rank 1 of 6 scored candidates on the search split (fitness 0.8503), 1 child(ren) so far."}
+    rt.workspace.config.planner.selection.rule, rt.workspace.config.planner.selection.exploit = "mixed", 1.0
+    [(cid, why)] = session_context.select_parents(rt, random.Random(0)).items()
+    assert why.startswith("exploit draw (probability 1): among the 3 best; rank ") and "Build on what makes it strong." in why
