@@ -6,8 +6,8 @@ import random
 
 from agents.chat.brief import read_brief
 from agents.session.runtime import Runtime
-from agents.strategy import Context
 from agents.strategies.fitness_tasks import fitness_metrics
+from agents.strategy import Context
 from archive import selection
 from archive.record import Candidate
 

@@ -8,9 +8,9 @@ from agents.session.report import progress
 from agents.session.runtime import Runtime
 from agents.session.state import SessionState
 from archive.record import ResultEvent, SplitMetrics
-from tools.evaluate.result import ExampleScores
 from sandbox.job import Result
 from tools.errors import CladeError
+from tools.evaluate.result import ExampleScores
 
 LOG_TAIL = 4000
 PER_EXAMPLE_SPLITS = ("test",)  # where claims are made (with intervals); the search split's would only grow the archive

@@ -26,7 +26,7 @@ class ExampleScores(BaseModel):
     exp: bool = False
 
     @model_validator(mode="after")
-    def _same_length(self) -> "ExampleScores":
+    def _same_length(self) -> ExampleScores:
         if self.weights is not None and len(self.weights) != len(self.values):
             raise ValueError(f"{len(self.values)} values but {len(self.weights)} weights")
         return self
@@ -35,9 +35,14 @@ class ExampleScores(BaseModel):
         """The task metric these examples give (as the evaluation computed it, up to the rounding)."""
         return task_value(self.values, self.weights, self.exp)
 
-    def rounded(self) -> "ExampleScores":
-        round_ = lambda xs: [round(x, DIGITS) for x in xs]  # noqa: E731
-        return self.model_copy(update={"values": round_(self.values), "weights": None if self.weights is None else round_(self.weights)})
+    def rounded(self) -> ExampleScores:
+        """To DIGITS decimals: what the archive keeps."""
+        weights = None if self.weights is None else _rounded(self.weights)
+        return self.model_copy(update={"values": _rounded(self.values), "weights": weights})
+
+
+def _rounded(values: list[float]) -> list[float]:
+    return [round(v, DIGITS) for v in values]
 
 
 def task_value(values: Sequence[float], weights: Sequence[float] | None, exp: bool) -> float:
