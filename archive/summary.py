@@ -30,7 +30,7 @@ def render_summary(counts: dict[str, int], best: list[Candidate], failures: list
     total = sum(counts.values())
     header = f"Archive: {total} candidates ({', '.join(f'{s} {n}' for s, n in sorted(counts.items())) or 'none yet'})."
     sections = [
-        (f"Best by fitness on split {split!r} [score per task]:", [_best_line(c, split, metric_of) for c in best]),
+        (f"Best by fitness on split {split!r} [score per task]:", _best_lines(best, split, metric_of)),
         ("Recent failures:", [_failure_line(c) for c in failures]),
         ("Reviewer comments:", [line for c in reviewed for line in _review_lines(c)]),
     ]
@@ -76,9 +76,19 @@ def what(c: Candidate) -> str:
     return f"source {g.name}"
 
 
-def _best_line(c: Candidate, split: str, metric_of: Mapping[str, str] | None) -> str:
+def _best_lines(best: list[Candidate], split: str, metric_of: Mapping[str, str] | None) -> list[str]:
+    """One line each; a rationale already given above (the members of one CMA-ES run share theirs) is not repeated."""
+    lines, said = [], {}
+    for c in best:
+        why = _clip(c.proposer.rationale) if c.proposer.rationale else ""
+        lines.append(_best_line(c, split, metric_of, f"as {said[why]}" if why in said else why))
+        said.setdefault(why, c.id)
+    return lines
+
+
+def _best_line(c: Candidate, split: str, metric_of: Mapping[str, str] | None, why: str) -> str:
     parents = ",".join(c.parents) or "-"
-    why = f"; why: {_clip(c.proposer.rationale)}" if c.proposer.rationale else ""
+    why = f"; why: {why}" if why else ""
     tasks = task_scores_text(c.metrics.get(split), metric_of)
     return (f"- {c.id} fitness {c.fitness(split):.4f}" + (f" [{tasks}]" if tasks else "")
             + f" {what(c)} (parents {parents}; by {c.proposer.strategy}){why}")

@@ -146,11 +146,21 @@ def _best_line(ctx: Context) -> str:
     best, source = best_of_session(ctx), best_source(ctx)
     src = f"the best source, {source.genotype.name}, scores {source.fitness('search'):.4f}" if source else "no source is scored"
     if best is None:
-        return f"- Nothing scored in this session yet; {src} on the search split."
-    line = f"- Best of this session so far: {best.id} at {best.fitness('search'):.4f} on the search split"
-    if source is not None:
-        line += f" ({best.fitness('search') - source.fitness('search'):+.4f} vs the best source)"
-    return f"{line}; {src}."
+        line = f"- Nothing scored in this session yet; {src} on the search split"
+    else:
+        line = f"- Best of this session so far: {best.id} at {best.fitness('search'):.4f} on the search split"
+        if source is not None:
+            line += f" ({best.fitness('search') - source.fitness('search'):+.4f} vs the best source)"
+        line += f"; {src}"
+    return line + _archive_best(ctx, best) + "."
+
+
+def _archive_best(ctx: Context, session_best: Candidate | None) -> str:
+    """The archive's best, when an earlier session (or a person) found something better than this session has."""
+    top = ctx.archive.top(1) if ctx.archive is not None else []
+    if not top or top[0].kind == "source" or (session_best is not None and top[0].fitness <= session_best.fitness("search")):
+        return ""
+    return f"; the best in the whole archive is {top[0].id} at {top[0].fitness:.4f} (from an earlier session)"
 
 
 def _duration(seconds: float) -> str:

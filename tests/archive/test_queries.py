@@ -102,3 +102,13 @@ def test_summary_shows_each_best_candidates_recipe_and_score_per_task(archive, f
     line = next(l for l in text.splitlines() if l.startswith(f"- {family['c1']}"))
     assert line.startswith(f"- {family['c1']} fitness 0.9500 [add 0.610, sort 0.980] linear: ")
     assert "(weight 0.1)" in line and "dtype float32" in line and "[score per task]" in text
+
+
+def test_summary_does_not_repeat_a_shared_rationale(archive, family):
+    members = []
+    for cid, fitness in ((family["c1"], 0.95), (family["c2"], 0.94)):
+        members.append(archive.record(Candidate(kind="merge", parents=[cid], genotype={"recipe": {"merge_method": "linear", "w": fitness}},
+                                                proposer=Proposer(strategy="hybrid", rationale="One structure, tuned by CMA-ES."))))
+        archive.attach_result(members[-1], ResultEvent(status="succeeded", metrics={"search": SplitMetrics(fitness=fitness)}))
+    lines = archive.summary().splitlines()
+    assert lines[2].endswith("why: One structure, tuned by CMA-ES.") and lines[3].endswith(f"why: as {members[0]}")
