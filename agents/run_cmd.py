@@ -50,7 +50,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.model_dump()))
     else:
-        print(_sentence(summary))
+        from agents.session.report import sentence
+
+        print(sentence(summary))
     return 0
 
 
@@ -121,14 +123,3 @@ def _open_archive(workspace):
     redactor = Redactor([*Redactor.from_environ_values(os.environ), *secrets])
     return Archive.open(workspace.path(workspace.config.archive.path), create=True, fsync=workspace.config.archive.fsync,
                         redactor=redactor)
-
-
-def _sentence(s) -> str:
-    best = "no candidate succeeded" if s.best_id is None else f"best {s.best_id}: held-out fitness {_f(s.best_fitness)}"
-    return (f"session {s.session}: {s.candidates} candidates ({s.succeeded} succeeded, {s.failed} failed); "
-            f"{best} vs best source {_f(s.best_source_fitness)}")
-
-
-def _f(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
-

@@ -178,15 +178,17 @@ class ArchiveQueries:
             view["genotype.json"] = json.dumps(genotype, indent=2, sort_keys=True) + "\n"
         return view
 
-    def summary(self, *, max_tokens: int = 1500, split: str = "search", best: int = 10, failures: int = 10, reviews: int = 10) -> str:
-        """A compact text view for an LLM's context, at most `max_tokens` (estimated as characters / 4)."""
+    def summary(self, *, max_tokens: int = 1500, split: str = "search", best: int = 10, failures: int = 10, reviews: int = 10,
+                metric_of: dict[str, str] | None = None) -> str:
+        """A compact text view for an LLM's context, at most `max_tokens` (estimated as characters / 4);
+        `metric_of` (task -> fitness metric) picks the per-task score shown."""
         counts = dict(self.index.query("SELECT status, COUNT(*) FROM candidates GROUP BY status"))
         top = [self.get(c.id) for c in self.top(best, split=split)]
         failed_ids = self.index.query("SELECT id FROM candidates WHERE status IN ('failed','invalid','rejected') ORDER BY created_at DESC LIMIT ?", (failures,))
         reviewed = self.index.query("SELECT c.id FROM records r JOIN candidates c ON c.id = r.id WHERE r.state LIKE '%\"reviews\":[{%' "
                                     "ORDER BY c.created_at DESC LIMIT ?", (reviews,))
         return render_summary(counts, top, [self.get(r[0]) for r in failed_ids], [self.get(r[0]) for r in reviewed],
-                              split=split, max_tokens=max_tokens)
+                              split=split, max_tokens=max_tokens, metric_of=metric_of)
 
 
 def _chunks(items: list[str]) -> list[list[str]]:

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tools.evaluate.result import ExampleScores
+
 SCHEMA_VERSION = 1
 LOG_LIMIT = 20_000
 
@@ -67,10 +69,14 @@ class Proposer(_Strict):
 
 
 class SplitMetrics(_Strict):
-    """One split's evaluation, the shape of tools.evaluate's EvalResult: fitness and task -> metric -> value."""
+    """One split's evaluation, the shape of tools.evaluate's EvalResult: fitness and task -> metric -> value.
+
+    `per_example` (task -> its fitness metric example by example, 4 decimals) is kept for the
+    held-out split only, where a session claims one model beats another with an interval."""
 
     fitness: float | None = None
     tasks: dict[str, dict[str, float]] = Field(default_factory=dict)
+    per_example: dict[str, ExampleScores] = Field(default_factory=dict)
 
 
 class Cost(_Strict):

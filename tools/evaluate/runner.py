@@ -44,7 +44,9 @@ def _result(suite: Suite, split: str, columns: dict[str, metrics.Columns], stage
     tasks = {name: metrics.aggregate(kinds[name], cols) for name, cols in columns.items()}
     fitness = metrics.fitness(tasks, {t.name: t.spec.fitness_metric for t in suite.tasks}, {t.name: t.weight for t in suite.tasks})
     examples = {name: len(next(iter(cols.values()))) for name, cols in columns.items()}
-    return EvalResult(fitness=fitness, split=split, tasks=tasks, stage=stage, examples=examples)
+    per_example = {t.name: metrics.example_scores(t.spec.fitness_metric, columns[t.name]) for t in suite.tasks}
+    return EvalResult(fitness=fitness, split=split, tasks=tasks, stage=stage, examples=examples,
+                      per_example=per_example, weights={t.name: t.weight for t in suite.tasks})
 
 
 def _columns(model, tokenizer, suite: Suite, task: Task, split: str, start: int, stop: int | None, device: str) -> metrics.Columns:
