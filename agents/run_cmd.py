@@ -102,13 +102,9 @@ def _model(workspace, strategy: str):
     llm = workspace.config.planner.llm
     if llm is None or strategy not in ("llm", "hybrid"):
         return None
-    from agents.llm.scripted_file import is_scripted, load_scripted
+    from agents.llm.factory import planner_model
 
-    if is_scripted(llm.model):  # `scripted:<reply file>`: offline replies, no network (examples, tests)
-        return load_scripted(llm.model, workspace.root)
-    from agents.llm.client import make_model
-
-    return make_model(llm, os.environ)
+    return planner_model(llm, workspace.root)  # `scripted:<reply file>` replays offline replies (examples, tests)
 
 
 def _open_archive(workspace):

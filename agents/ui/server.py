@@ -82,15 +82,16 @@ class UIServer(ThreadingHTTPServer):
 
 
 def build_server(workspace: Workspace, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, token: str | None = None,
-                 model=None, who: str = "ui") -> UIServer:
-    """Bind the page's server (nothing else is touched when binding fails); `model` is the chat's LLM."""
+                 model=None, llm=None, who: str = "ui") -> UIServer:
+    """Bind the page's server (nothing else is touched when binding fails); `model` is the chat's LLM
+    (else the one `llm`, an LLMConfig, or planner.llm names)."""
     if not is_loopback(host) and not token:
         raise BadInput(f"--host {host}: not a loopback address, so the page needs a token; pass --token (or let `clade ui` make one)")
     try:
         server = UIServer(host, port)
     except OSError as exc:
         raise _bind_error(exc, host, port) from None
-    server.state = build_state(workspace, model=model, who=who)
+    server.state = build_state(workspace, model=model, llm=llm, who=who)
     server.guard = Guard(server.server_name, server.server_port, token)
     return server
 

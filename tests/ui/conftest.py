@@ -98,10 +98,10 @@ class Running:
         self.server.close()
 
 
-def serve(workspace_dir: Path, *, model=None, token: str | None = None, host: str = "127.0.0.1") -> Running:
+def serve(workspace_dir: Path, *, model=None, token: str | None = None, host: str = "127.0.0.1", llm=None) -> Running:
     from agents.ui.server import build_server
 
-    return Running(build_server(load_workspace(workspace_dir), host=host, port=0, token=token, model=model, who="tester"))
+    return Running(build_server(load_workspace(workspace_dir), host=host, port=0, token=token, model=model, llm=llm, who="tester"))
 
 
 @pytest.fixture
