@@ -44,7 +44,7 @@ def test_unknown_candidate_is_a_400_with_one_line(running):
     status, d = running.get("/api/candidate/abcdef0123")
     assert status == 400 and "no such candidate" in d["error"] and "\n" not in d["error"]
     status, d = running.get("/api/candidate/not-an-id")
-    assert status == 400 and "not a candidate id" in d["error"]
+    assert status == 400 and "neither a candidate id" in d["error"]
 
 
 def test_approve_lands_in_the_archive(running, lineage, workspace_dir):
