@@ -176,6 +176,18 @@ class ArchiveQueries:
                                         f"{idb}/{path}" if new is not None else "/dev/null")
         return "".join(line if line.endswith("\n") else line + "\n" for line in out)
 
+    def diff_note(self, a: str, b: str) -> str | None:
+        """Why two candidates' genotypes do not diff (a source model against a merge or code candidate), or None."""
+        left, right = self.get(a), self.get(b)
+        model = lambda c: c.kind == "source" and not c.genotype.files
+        if model(left) == model(right):
+            return None
+        src, other = (left, right) if model(left) else (right, left)
+        name = src.genotype.name
+        uses = f"; the recipe of {other.id} uses it as `{name}`" if other.kind == "merge" and name in json.dumps(other.genotype.recipe) else ""
+        return (f"{src.id} is the source model {name} ({src.genotype.path or 'no path'}) and {other.id} a {other.kind} candidate: "
+                f"a model directory has no genotype to diff against{uses}")
+
     def _genotype_text(self, ref: str) -> dict[str, str]:
         files = self.files(ref)
         record = json.loads(files.pop("candidate.json"))
