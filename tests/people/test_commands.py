@@ -91,3 +91,39 @@ def test_every_flag_of_every_command_is_in_the_readme_list():
     missing = [f"clade {name} {flag}" for name, command in sub.choices.items() for flag in option_flags(command)
                if flag not in segments.get(name, "")]
     assert not missing, f"flags of `clade --help` missing from the README's command list: {missing}"
+
+
+def test_run_dry_run_on_a_fresh_workspace_records_nothing(workspace, monkeypatch, capsys):
+    before = sorted(p.relative_to(workspace.root) for p in workspace.root.rglob("*"))
+    assert clade(monkeypatch, "run", "--dry-run", "--budget", "7", "--workspace", str(workspace.root)) == 0
+    out = capsys.readouterr().out
+    assert sorted(p.relative_to(workspace.root) for p in workspace.root.rglob("*")) == before  # no archive, no .clade
+    assert "strategy  evolution (seed 0)" in out and "budget    7 candidates" in out and "2 slot(s)" in out
+    assert "adder (models/adder): not recorded yet" in out and "sort (generation, fitness metric char_accuracy, weight 1): 100 search, 200 test" in out
+    assert "first proposals (2):" in out and "1. evolution from adder, reverser, sorter:" in out and "merge_method: task_arithmetic" in out
+    assert "&id" not in out
+    assert clade(monkeypatch, "run", "--dry-run", "--json", "--workspace", str(workspace.root)) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert [s["name"] for s in plan["sources"]] == ["adder", "reverser", "sorter"] and len(plan["proposals"]) == 2
+    assert plan["proposals"][0]["genotype"]["recipe"]["merge_method"] == "task_arithmetic" and plan["budget"] == "40 candidates"
+
+
+def test_run_dry_run_on_an_archive_reads_it_and_writes_nothing(zoo, monkeypatch, capsys):
+    ws, archive, ids = zoo
+    head, count = archive.notes.head(), len(archive.refs.candidate_ids())
+    assert clade(monkeypatch, "run", "--dry-run", "--workspace", str(ws.root)) == 0
+    out = capsys.readouterr().out
+    assert f"adder (models/adder): {ids['adder']}: search 0.3000, test 0.2500" in out and "candidates (read, not written)" in out
+    assert f"evolution from {ids['adder']} (adder)" in out
+    assert archive.notes.head() == head and len(archive.refs.candidate_ids()) == count and not records.sessions_dir(ws).exists()
+
+
+def test_run_dry_run_does_not_spend_on_a_paid_llm(zoo, monkeypatch, capsys):
+    ws, archive, ids = zoo
+    config = ws.root / "clade.yaml"
+    config.write_text(config.read_text() + "planner: {llm: {model: openai/gpt-4o-mini, api_key_env: CLADE_NO_SUCH_KEY_SET}}\n")
+    monkeypatch.setenv("CLADE_NO_SUCH_KEY_SET", "sk-not-used-0000")
+    assert clade(monkeypatch, "run", "--dry-run", "--planner", "llm", "--workspace", str(ws.root)) == 0
+    out = capsys.readouterr().out
+    assert "strategy  llm (seed 0), LLM openai/gpt-4o-mini" in out
+    assert "first proposals (0): not drawn: the llm strategy would ask openai/gpt-4o-mini, and a dry run spends nothing" in out
