@@ -70,7 +70,7 @@ def test_overview_plot_and_lineage_graph(page, running, lineage):
 def test_click_a_node_then_approve_lands_in_the_archive(page, running, lineage, workspace_dir):
     open_candidate(page, running, lineage["good"])
     assert "merge_method: linear" in page.text_content("#cand-genotype")
-    assert "+    weight: 0.5" in page.text_content("#cand-diff")
+    assert f"{lineage['a']} is the source model adder" in page.text_content("#cand-diff")  # not genotype.json against recipe.yaml
     assert "0.6000" in page.text_content("#cand-metrics") and "evaluated" in page.text_content("#cand-logs")
     page.fill("#approve-comment", "good merge")
     page.click("#approve")
