@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -127,3 +128,16 @@ def test_run_dry_run_does_not_spend_on_a_paid_llm(zoo, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "strategy  llm (seed 0), LLM openai/gpt-4o-mini" in out
     assert "first proposals (0): not drawn: the llm strategy would ask openai/gpt-4o-mini, and a dry run spends nothing" in out
+
+
+def test_the_new_read_only_commands_import_no_torch_transformers_or_litellm(zoo):
+    ws, archive, ids = zoo
+    root = str(ws.root)
+    calls = [["sessions", "--workspace", root], ["diff", "adder", ids["ta"], "--workspace", root], ["review", "--workspace", root],
+             ["candidates", "--review", "none", "--session", "s1", "--workspace", root], ["lineage", "sorter", "--workspace", root],
+             ["show", "sorter", "--workspace", root]]
+    probe = ("import sys, io, contextlib; from agents.cli import main\n"
+             f"with contextlib.redirect_stdout(io.StringIO()): codes = [main(argv) for argv in {calls!r}]\n"
+             "print('HEAVY', [m for m in ('torch', 'transformers', 'litellm') if m in sys.modules], codes)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.splitlines()[-1] == "HEAVY [] [0, 0, 0, 0, 0, 0]", done.stderr

@@ -8,9 +8,10 @@ from agents.budget import BudgetConfig
 from agents.session import records
 from agents.workspace import load_workspace
 from archive import Review
-from tests.ui.conftest import open_archive
-from tests.ui.test_browser import browser, node, page, pytestmark  # noqa: F401 (fixtures and the skip marks, shared)
+from tests.ui.conftest import BROWSER_MARKS, node, open_archive
 from tests.ui.test_views import two_tasks
+
+pytestmark = BROWSER_MARKS
 
 
 def overview(page, running, count: int) -> None:
