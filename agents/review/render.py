@@ -14,7 +14,7 @@ GENOTYPE_LINES = 60
 LOG_LINES = 10
 
 
-RATIONALE_CHARS = 50
+RATIONALE_CHARS = 72
 FOOTER = ("details: `clade show ID`; compare: `clade diff A B`; approve: `clade approve ID [--comment TEXT]`; "
           "reject: `clade reject ID --reason TEXT`")
 

@@ -120,3 +120,10 @@ def test_the_tiny_zoo_chat_replies_drive_three_questions(zoo, monkeypatch, capsy
     out = capsys.readouterr().out
     assert out.count("planner> ") == 3 and "[query_candidates]" in out and "[failures]" in out
     assert "[lineage]" in out and "error" not in out
+
+
+def test_ui_reads_a_scripted_reply_file_at_start(zoo, monkeypatch, capsys):
+    ws, archive, ids = zoo
+    assert clade(monkeypatch, "ui", "--model", "scripted:missing.json", "--port", "0", "--workspace", str(ws.root)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "missing.json" in captured.err
