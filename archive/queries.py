@@ -126,6 +126,18 @@ class ArchiveQueries:
         """Ids of candidates with this genotype hash (`Candidate.genotype_hash()`): the dedupe check."""
         return [r[0] for r in self.index.query("SELECT id FROM candidates WHERE genotype_hash = ? ORDER BY created_at", (genotype_hash,))]
 
+    def _named(self, name: str) -> list[tuple[str, str]]:
+        """(id, path) of the sources named `name`, oldest first."""
+        rows = self.index.query("SELECT c.id, json_extract(r.base, '$.genotype.path') FROM candidates c JOIN records r ON r.id = c.id "
+                                "WHERE c.name = ? ORDER BY c.created_at, c.id", (name,))
+        return [(cid, path or "") for cid, path in rows]
+
+    def _one_named(self, name: str, named: list[tuple[str, str]]) -> str:
+        if len(named) > 1:
+            which = ", ".join(f"{cid} ({path or 'no path'})" for cid, path in named)
+            raise BadInput(f"source {name}: {len(named)} sources have this name ({which}); give an id")
+        return named[0][0]
+
     def source_names(self) -> dict[str, str]:
         """Source id -> its name (clade.yaml's `sources:` names, `base`): shown beside ids."""
         return dict(self.index.query("SELECT id, name FROM candidates WHERE name IS NOT NULL ORDER BY created_at, id"))

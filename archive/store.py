@@ -158,18 +158,6 @@ class Archive(ArchiveQueries):
             raise BadInput(f"candidate {ref}: ambiguous, it starts {', '.join(matches)}; type more digits")
         return matches[0]
 
-    def _named(self, name: str) -> list[tuple[str, str]]:
-        """(id, path) of the sources named `name`, oldest first."""
-        rows = self.index.query("SELECT c.id, json_extract(r.base, '$.genotype.path') FROM candidates c JOIN records r ON r.id = c.id "
-                                "WHERE c.name = ? ORDER BY c.created_at, c.id", (name,))
-        return [(cid, path or "") for cid, path in rows]
-
-    def _one_named(self, name: str, named: list[tuple[str, str]]) -> str:
-        if len(named) > 1:
-            which = ", ".join(f"{cid} ({path or 'no path'})" for cid, path in named)
-            raise BadInput(f"source {name}: {len(named)} sources have this name ({which}); give an id")
-        return named[0][0]
-
     def _matches(self, ref: str) -> list[str]:
         key = ref[:ID_LEN]
         rows = self.index.query("SELECT id, commit_sha FROM candidates WHERE id >= ? AND id < ? ORDER BY id LIMIT 5", (key, key + "g"))
