@@ -142,6 +142,16 @@ class Candidate(_Strict):
         m = self.metrics.get(split)
         return m.fitness if m else None
 
+    def verdict(self) -> str | None:
+        """'approved' or 'rejected' (the latest such review), or None when neither was given.
+        Not the status: status `rejected` is the planner refusing a proposal before it ran."""
+        decided = [r.verdict for r in self.reviews if r.verdict in ("approved", "rejected")]
+        return decided[-1] if decided else None
+
+    def source_name(self) -> str | None:
+        """A source's name (clade.yaml's `sources:` name, or `base`): what people call it."""
+        return self.genotype.name if self.kind == "source" else None
+
     def genotype_hash(self) -> str:
         return genotype_hash(self.kind, self.genotype)
 

@@ -45,11 +45,15 @@ class CandidateSummary:
     created_at: str = ""
     reason: str | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
+    name: str | None = None  # a source's name
+    session: str | None = None  # the search session that proposed it
+    verdict: str | None = None  # the review verdict: approved, rejected, or None
 
     def to_json(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "status": self.status, "parents": list(self.parents),
-                "fitness": self.fitness, "children": self.children, "strategy": self.strategy,
-                "created_at": self.created_at, "reason": self.reason, **({"metrics": dict(self.metrics)} if self.metrics else {})}
+        return {"id": self.id, "kind": self.kind, "status": self.status, "verdict": self.verdict, "parents": list(self.parents),
+                "fitness": self.fitness, "children": self.children, "strategy": self.strategy, "session": self.session,
+                "created_at": self.created_at, "reason": self.reason, **({"name": self.name} if self.name else {}),
+                **({"metrics": dict(self.metrics)} if self.metrics else {})}
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ def test_output_directory_holds_recipe_card_config_and_tokenizer(zoo, tmp_path):
     merge_to_dir(load_recipe(linear("a", "b"), models=zoo), tmp_path / "out")
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"model.safetensors", "config.json", "recipe.yaml", "README.md", "tokenizer.json", "tokenizer_config.json"} <= names
-    assert load_recipe(tmp_path / "out" / "recipe.yaml", models=zoo).models[1].model == "b"
+    assert load_recipe(tmp_path / "out" / "recipe.yaml").models[1].model == str(zoo["b"].resolve())  # portable: paths, not names
+    assert f"- model: {zoo['b'].resolve()}  # b" in (tmp_path / "out" / "recipe.yaml").read_text()
     card = (tmp_path / "out" / "README.md").read_text()
     assert "linear" in card and str(zoo["b"].resolve()) in card
     assert transformers.AutoTokenizer.from_pretrained(tmp_path / "out")("hi").input_ids

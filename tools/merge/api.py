@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -20,6 +21,8 @@ from tools.merge.recipe import Recipe
 from tools.merge.resident import ResidentMerger
 from tools.merge.tensorfile import OutSpec
 from tools.merge.writer import DEFAULT_SHARD_BYTES, ShardedWriter
+
+Progress = Callable[..., None]  # progress(advance, note="", total=None): tools.progress.TerminalProgress, or a test's recorder
 
 __all__ = ["MergeReport", "Recipe", "ResidentMerger", "load_recipe", "merge_to_dir"]
 
@@ -42,8 +45,10 @@ class MergeReport(BaseModel):
     warnings: list[str] = []
 
 
-def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int = 0, max_shard_bytes: int = DEFAULT_SHARD_BYTES) -> MergeReport:
-    """Merge into a Hugging Face model directory, atomically: nothing appears at out_dir on failure."""
+def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int = 0, max_shard_bytes: int = DEFAULT_SHARD_BYTES,
+                 progress: Progress | None = None) -> MergeReport:
+    """Merge into a Hugging Face model directory, atomically: nothing appears at out_dir on failure.
+    `progress(1, note=tensor name, total=tensors)` is called after each tensor is written."""
     started = time.perf_counter()
     check_device(device)
     out_dir = Path(out_dir).resolve()
@@ -52,7 +57,7 @@ def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: in
     tmp = out_dir.parent / f".{out_dir.name}.clade-tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
-        reader, writer = _write_weights(prepared, tmp, device, seed, max_shard_bytes)
+        reader, writer = _write_weights(prepared, tmp, device, seed, max_shard_bytes, progress)
         files = _write_extras(prepared, tmp, seed)
         _replace(tmp, out_dir)
     except BaseException:
@@ -81,12 +86,14 @@ def _layers(prepared: Prepared) -> int:
     return config_layer_count(prepared.config, "output")
 
 
-def _write_weights(prepared: Prepared, tmp: Path, device: str, seed: int, max_shard_bytes: int):
+def _write_weights(prepared: Prepared, tmp: Path, device: str, seed: int, max_shard_bytes: int, progress: Progress | None):
     reader = TensorReader(prepared.sources, device)
     writer = ShardedWriter(tmp, _specs(prepared), max_shard_bytes)
     try:
         for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=_workers()):
             writer.write(plan.name, tensor)
+            if progress is not None:
+                progress(1, note=plan.name, total=len(prepared.plans))
         writer.close()
     except BaseException:
         writer.abort()

@@ -1,4 +1,8 @@
-"""`clade merge RECIPE.yaml OUT_DIR [--device cpu|cuda] [--seed N] [--json]` (light module)."""
+"""`clade merge RECIPE.yaml OUT_DIR [--device cpu|cuda] [--seed N] [--dry-run] [--json]` (light module).
+
+A problem with the recipe's meaning (a model that is not there, a shape mismatch, a parameter
+out of range) names the recipe file first. A progress bar runs on stderr when it is a terminal.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ def register(subparsers) -> None:
     parser.add_argument("out_dir", metavar="OUT_DIR", help="output model directory (written atomically)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed for random methods (DARE, DELLA); default 0")
-    parser.add_argument("--json", action="store_true", help="print the merge report as JSON")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan (tensors, method, what is read and written, memory, a time estimate) and write nothing")
+    parser.add_argument("--json", action="store_true", help="print the merge report (or the plan) as JSON")
     parser.set_defaults(handler=run_merge)
 
 
@@ -34,11 +40,35 @@ def workspace_models(args_workspace: str | None) -> dict:
 
 
 def run_merge(args) -> int:
-    from tools.merge.api import load_recipe, merge_to_dir
+    from tools.errors import BadInput
 
     models = workspace_models(getattr(args, "workspace", None))
+    try:
+        return _dry_run(args, models) if args.dry_run else _merge(args, models)
+    except BadInput as exc:
+        if str(args.recipe) in str(exc):
+            raise
+        raise BadInput(f"{args.recipe}: {exc}") from None
+
+
+def _dry_run(args, models: dict) -> int:
+    from tools.merge.api import load_recipe
+    from tools.merge.dry_run import plan_merge, plan_text
+
+    report = plan_merge(load_recipe(args.recipe, models=models), args.out_dir, device=args.device, seed=args.seed)
+    print(report.model_dump_json(indent=2) if args.json else plan_text(report, args.recipe))
+    return 0
+
+
+def _merge(args, models: dict) -> int:
+    from tools.device import check_device
+    from tools.merge.api import load_recipe, merge_to_dir
+    from tools.progress import TerminalProgress
+
     recipe = load_recipe(args.recipe, models=models)
-    report = merge_to_dir(recipe, args.out_dir, device=args.device, seed=args.seed)
+    check_device(args.device)
+    with TerminalProgress("merging") as progress:
+        report = merge_to_dir(recipe, args.out_dir, device=args.device, seed=args.seed, progress=progress)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:

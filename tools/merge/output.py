@@ -105,9 +105,40 @@ def save_tokenizer(tokenizer, out_dir: Path) -> list[str]:
     return sorted(p.name for p in out_dir.iterdir() if p.name not in before)
 
 
+REFERENCE_KEYS = ("model", "base_model", "tokenizer_source")
+
+
 def write_recipe(recipe: Recipe, out_dir: Path) -> None:
-    text = yaml.safe_dump(recipe.to_yaml_dict(), sort_keys=False)
-    (out_dir / "recipe.yaml").write_text(text, encoding="utf-8")
+    (out_dir / "recipe.yaml").write_text(portable_recipe(recipe), encoding="utf-8")
+
+
+def portable_recipe(recipe: Recipe) -> str:
+    """The recipe as YAML that works anywhere on this machine: every model reference replaced by the
+    directory it resolved to (absolute), the name it had as a comment beside it."""
+    paths = {name: str(path) for name, path in recipe._paths.items()}
+    data = _replace_references(recipe.to_yaml_dict(), paths)
+    names = {path: name for name, path in paths.items() if path != name}
+    lines = [_annotate(line, names) for line in yaml.safe_dump(data, sort_keys=False).splitlines()]
+    head = "# Written by Clade: model references are the directories they resolved to; the names they had follow as comments.\n"
+    return head + "\n".join(lines) + "\n"
+
+
+def _replace_references(node, paths: Mapping[str, str]):
+    if isinstance(node, list):
+        return [_replace_references(item, paths) for item in node]
+    if not isinstance(node, dict):
+        return node
+    special = ("base", "union")  # tokenizer_source keywords, not model names
+    return {k: paths.get(v, v) if k in REFERENCE_KEYS and isinstance(v, str) and not (k == "tokenizer_source" and v in special)
+            else _replace_references(v, paths) for k, v in node.items()}
+
+
+def _annotate(line: str, names: Mapping[str, str]) -> str:
+    key, sep, value = line.partition(": ")
+    if not sep or key.strip().removeprefix("- ") not in REFERENCE_KEYS:
+        return line
+    parsed = yaml.safe_load(value)
+    return f"{line}  # {names[parsed]}" if isinstance(parsed, str) and parsed in names else line
 
 
 def model_card(recipe: Recipe, sources: Mapping[str, SourceModel], seed: int) -> str:

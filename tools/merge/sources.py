@@ -106,8 +106,12 @@ def _weight_map(index: Path) -> dict[str, str]:
 
 def config_layer_count(config: dict, where: Path | str) -> int:
     for key in LAYER_COUNT_KEYS:
-        if isinstance(config.get(key), int):
-            return config[key]
+        if key not in config:
+            continue
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:  # a bool is an int to Python: `true` is no count
+            raise BadInput(f"{where}/config.json: {key} is {json.dumps(value)}, not a number of layers")
+        return value
     raise BadInput(f"{where}/config.json: no layer count (expected one of {', '.join(LAYER_COUNT_KEYS)})")
 
 
