@@ -49,6 +49,9 @@ def _is_type_tag(part: str) -> bool:
 def _union_error(field: list[str], errors: list, skipped: int) -> str:
     where = ".".join(field) or "(top level)"
     mine = [e for e in errors if [str(p) for p in e["loc"][skipped : skipped + len(field)]] == field]
+    checked = [e for e in mine if e.get("type") == "value_error"]
+    if checked:  # the value has one form's shape and failed that form's own check: say what the check said
+        return f"field {where}: {checked[0]['msg'].removeprefix('Value error, ')}"
     tags = [str(e["loc"][skipped + len(field)]) for e in mine if len(e["loc"]) > skipped + len(field)]
     forms = list(dict.fromkeys(_form(t) for t in tags))
     shown = repr(mine[0].get("input")) if mine else "the value"
@@ -58,6 +61,8 @@ def _union_error(field: list[str], errors: list, skipped: int) -> str:
 
 
 def _form(tag: str) -> str:
+    if tag.startswith("function-") and tag.endswith("]"):  # a validated member: function-after[check(), Model]
+        tag = tag[:-1].rsplit(",", 1)[-1].strip()
     base = tag.split("[", 1)[0].lower()
     if base in FORMS:
         return FORMS[base]
