@@ -23,7 +23,13 @@ from pathlib import Path
 import yaml
 
 RANDOM = {"dare_ties", "dare_linear", "della", "della_linear"}
-SIZES = {"full": dict(hidden=768, layers=12, vocab=32000, inter=2048), "tiny": dict(hidden=64, layers=4, vocab=512, inter=128), "mid": dict(hidden=768, layers=2, vocab=32000, inter=2048)}
+SIZES = {
+    "full": dict(hidden=768, layers=12, vocab=32000, inter=2048, heads=12, kv_heads=12, dtype="float32"),
+    "tiny": dict(hidden=64, layers=4, vocab=512, inter=128, heads=4, kv_heads=4, dtype="float32"),
+    "mid": dict(hidden=768, layers=2, vocab=32000, inter=2048, heads=12, kv_heads=12, dtype="float32"),
+    # TinyLlama-1.1B's shape (1.10B parameters, 2.2 GB per model in bfloat16)
+    "1.1b": dict(hidden=2048, layers=22, vocab=32000, inter=5632, heads=32, kv_heads=4, dtype="bfloat16"),
+}
 RSS_WRAPPER = "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); print('RSS_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
 MERGEKIT_RUNNER = """
 import json, sys, time, yaml
@@ -38,38 +44,56 @@ print("MERGE_S", time.perf_counter() - start)
 
 
 def build_models(cache: Path, size: str) -> dict[str, Path]:
+    """Base + two fine-tune-like models (base + 0.002·noise), written tensor by tensor with
+    Clade's streaming writer so that building a 1.1B model holds one tensor at a time."""
     paths = {name: cache / size / name for name in ("base", "ft1", "ft2")}
     if all((p / "model.safetensors").is_file() for p in paths.values()):
         return paths
     import torch
     import transformers
-    from safetensors.torch import save_file
 
     s = SIZES[size]
-    config = transformers.LlamaConfig(hidden_size=s["hidden"], num_hidden_layers=s["layers"], vocab_size=s["vocab"], intermediate_size=s["inter"], num_attention_heads=4 if size == "tiny" else 12, num_key_value_heads=4 if size == "tiny" else 12, tie_word_embeddings=False, architectures=["LlamaForCausalLM"])
+    dtype = getattr(torch, s["dtype"])
+    config = transformers.LlamaConfig(hidden_size=s["hidden"], num_hidden_layers=s["layers"], vocab_size=s["vocab"], intermediate_size=s["inter"],
+                                      num_attention_heads=s["heads"], num_key_value_heads=s["kv_heads"], tie_word_embeddings=False,
+                                      architectures=["LlamaForCausalLM"], dtype=s["dtype"])
     with torch.device("meta"):
-        shapes = {k: v.shape for k, v in transformers.LlamaForCausalLM(config).state_dict().items()}
-    generator = torch.Generator().manual_seed(0)
-    base = {k: torch.randn(shape, generator=generator) * 0.02 for k, shape in shapes.items()}
-    for name, path in paths.items():
-        path.mkdir(parents=True, exist_ok=True)
-        tensors = base if name == "base" else {k: v + 0.002 * torch.randn(v.shape, generator=generator) for k, v in base.items()}
-        save_file(tensors, path / "model.safetensors", metadata={"format": "pt"})
+        shapes = {k: tuple(v.shape) for k, v in transformers.LlamaForCausalLM(config).state_dict().items()}
+    for index, (name, path) in enumerate(paths.items()):
+        _write_model(path, shapes, dtype, index)
         config.save_pretrained(path)
     return paths
 
 
+def _write_model(path: Path, shapes: dict, dtype, index: int) -> None:
+    """Model `index` (0 = base): every tensor drawn from a generator seeded by its position."""
+    import torch
+
+    from tools.merge.tensorfile import OutSpec
+    from tools.merge.writer import ShardedWriter
+
+    path.mkdir(parents=True, exist_ok=True)
+    writer = ShardedWriter(path, [OutSpec(k, dtype, shape) for k, shape in shapes.items()], max_shard_bytes=1 << 40)
+    for position, (name, shape) in enumerate(shapes.items()):
+        base = torch.randn(shape, generator=torch.Generator().manual_seed(position)) * 0.02
+        if index:
+            base += 0.002 * torch.randn(shape, generator=torch.Generator().manual_seed(1000 * index + position))
+        writer.write(name, base.to(dtype))
+    writer.close()
+
+
 def recipes(p: dict[str, Path]) -> dict[str, dict]:
     base, a, b = (str(p[k]) for k in ("base", "ft1", "ft2"))
+    dtype = json.loads((p["base"] / "config.json").read_text()).get("dtype") or "float32"
 
     def gta(method: str, **extra) -> dict:
         models = [{"model": m, "parameters": {"weight": w, **extra}} for m, w in ((a, 0.6), (b, 0.4))]
-        return {"merge_method": method, "base_model": base, "models": models, "dtype": "float32"}
+        return {"merge_method": method, "base_model": base, "models": models, "dtype": dtype}
 
     t = [{"filter": "self_attn", "value": [0, 0.5, 0.3, 0.7, 1]}, {"filter": "mlp", "value": [1, 0.5, 0.7, 0.3, 0]}, {"value": 0.5}]
     half = json.loads((p["base"] / "config.json").read_text())["num_hidden_layers"] // 2
     return {
-        "linear": {"merge_method": "linear", "models": [{"model": a, "parameters": {"weight": 0.6}}, {"model": b, "parameters": {"weight": 0.4}}], "dtype": "float32"},
+        "linear": {"merge_method": "linear", "models": [{"model": a, "parameters": {"weight": 0.6}}, {"model": b, "parameters": {"weight": 0.4}}], "dtype": dtype},
         "task_arithmetic": gta("task_arithmetic"),
         "ties": gta("ties", density=0.5),
         "dare_ties": gta("dare_ties", density=0.5),
@@ -78,10 +102,10 @@ def recipes(p: dict[str, Path]) -> dict[str, dict]:
         "breadcrumbs_ties": gta("breadcrumbs_ties", density=0.8, gamma=0.01),
         "della": gta("della", density=0.5, epsilon=0.1),
         "della_linear": gta("della_linear", density=0.5, epsilon=0.1),
-        "slerp": {"merge_method": "slerp", "base_model": base, "models": [{"model": base}, {"model": a}], "parameters": {"t": t}, "dtype": "float32"},
+        "slerp": {"merge_method": "slerp", "base_model": base, "models": [{"model": base}, {"model": a}], "parameters": {"t": t}, "dtype": dtype},
         "nuslerp": gta("nuslerp"),
-        "model_stock": {"merge_method": "model_stock", "base_model": base, "models": [{"model": a}, {"model": b}], "dtype": "float32"},
-        "passthrough": {"merge_method": "passthrough", "dtype": "float32", "slices": [
+        "model_stock": {"merge_method": "model_stock", "base_model": base, "models": [{"model": a}, {"model": b}], "dtype": dtype},
+        "passthrough": {"merge_method": "passthrough", "dtype": dtype, "slices": [
             {"sources": [{"model": a, "layer_range": [0, half + 2]}]}, {"sources": [{"model": b, "layer_range": [half - 2, 2 * half]}]}]},
     }
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from tools.errors import BadInput
-from tools.merge.methods.base import MethodSpec, TensorTask
+from tools.merge.methods.base import MethodSpec, Statistic, TensorTask
 from tools.merge.plan import Input, TensorPlan
 from tools.merge.sources import SourceModel
 from tools.merge.tensorfile import read_tensor
@@ -60,8 +60,9 @@ class TensorReader:
         return tensor
 
 
-def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: int) -> torch.Tensor:
-    """The merged tensor for one plan entry, in the plan's output dtype, on the reader's device."""
+def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: int, stats: Mapping[Input, Statistic] | None = None) -> torch.Tensor:
+    """The merged tensor for one plan entry, in the plan's output dtype, on the reader's device.
+    `stats`: calibration statistics by input (tools/merge/calibrate.py), for data-dependent methods."""
     if plan.copy:
         return reader.get(plan.inputs[0])
     tensors = [reader.get(i).to(plan.compute_dtype) for i in plan.inputs]
@@ -69,7 +70,8 @@ def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: in
     generator = None
     if method.random:
         generator = torch.Generator(device=reader.device).manual_seed(tensor_seed(seed, plan.name))
-    task = TensorTask(plan.name, tensors, base, plan.model_params, plan.params, generator)
+    found = tuple(stats.get(i) for i in plan.inputs) if method.calibration and stats is not None else ()
+    task = TensorTask(plan.name, tensors, base, plan.model_params, plan.params, generator, found)
     with torch.no_grad():
         result = method.fn(task)
     if tuple(result.shape) != plan.shape:
@@ -79,11 +81,12 @@ def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: in
     return result.to(plan.out_dtype)
 
 
-def stream(plans: list[TensorPlan], reader: TensorReader, method: MethodSpec, seed: int, workers: int = 2) -> Iterator[tuple[TensorPlan, torch.Tensor]]:
+def stream(plans: list[TensorPlan], reader: TensorReader, method: MethodSpec, seed: int, workers: int = 2,
+           stats: Mapping[Input, Statistic] | None = None) -> Iterator[tuple[TensorPlan, torch.Tensor]]:
     """(plan, tensor) in plan order, computed `workers` at a time with a bounded look-ahead."""
     if workers <= 1:
         for plan in plans:
-            yield plan, compute(plan, reader, method, seed)
+            yield plan, compute(plan, reader, method, seed, stats)
         return
     window = workers + 1
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clade-merge") as pool:
@@ -91,7 +94,7 @@ def stream(plans: list[TensorPlan], reader: TensorReader, method: MethodSpec, se
         todo = iter(plans)
         try:
             for plan in todo:
-                pending.append((plan, pool.submit(compute, plan, reader, method, seed)))
+                pending.append((plan, pool.submit(compute, plan, reader, method, seed, stats)))
                 if len(pending) >= window:
                     done, future = pending.popleft()
                     yield done, future.result()

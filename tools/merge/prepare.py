@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from tools.errors import BadInput, describe_validation_error
 from tools.merge.methods.base import MethodSpec
+from tools.merge.calibration import resolve_tasks
 from tools.merge.methods.registry import get_method
 from tools.merge.output import check_vocabulary, config_model, output_config, tokenizer_model
 from tools.merge.plan import TensorPlan, check_parameter_names, plan_tensors, recipe_slices
@@ -21,8 +22,9 @@ from tools.merge.sources import SourceModel, open_source
 Opener = Callable[[str, Path], SourceModel]
 
 
-def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | None = None) -> Recipe:
-    """A validated recipe whose model references are resolved to directories (see api.py)."""
+def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | None = None, tasks: Mapping[str, Any] | None = None) -> Recipe:
+    """A validated recipe whose model references are resolved to directories (see api.py), and
+    its calibration tasks to tools.evaluate Tasks (`tasks`: a workspace's tasks by name)."""
     where = "recipe"
     if not isinstance(source, Mapping):
         where = str(source)
@@ -31,9 +33,22 @@ def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | No
         recipe = Recipe.model_validate(dict(source))
     except ValidationError as exc:
         raise BadInput(f"{where}: {describe_validation_error(exc)}") from None
-    check_parameter_names(recipe, get_method(recipe.method))
+    method = get_method(recipe.method)
+    check_parameter_names(recipe, method)
+    check_calibration(recipe, method)
     recipe._paths = {name: _resolve(name, models or {}) for name in recipe.referenced_models()}
+    if recipe.calibration is not None:
+        recipe._tasks = resolve_tasks(recipe.calibration, tasks or {})
     return recipe
+
+
+def check_calibration(recipe: Recipe, method: MethodSpec) -> None:
+    """A data-dependent method needs a calibration section; the others must not carry one."""
+    if method.calibration and recipe.calibration is None:
+        raise BadInput(f"field calibration: merge_method {method.name} learns from data; add a calibration section "
+                       "(calibration: {tasks: [TASK, ...], split: search})")
+    if recipe.calibration is not None and not method.calibration:
+        raise BadInput(f"field calibration: merge_method {method.name} uses no data; remove the calibration section")
 
 
 def _read_yaml(path: Path) -> Mapping:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from tools.merge.calibration import Calibration
+
 Scalar = Union[bool, int, float, str]
 
 
@@ -92,7 +94,9 @@ class Recipe(_Strict):
     tokenizer_source: str | None = None
     chat_template: str | None = None
     name: str | None = None
+    calibration: Calibration | None = None  # Clade's: data for the data-dependent methods (calibration.py)
     _paths: dict[str, Path] = PrivateAttr(default_factory=dict)
+    _tasks: dict[str, Any] = PrivateAttr(default_factory=dict)  # calibration reference -> tools.evaluate Task
 
     @model_validator(mode="after")
     def _one_form(self) -> "Recipe":
