@@ -25,6 +25,7 @@ from agents.strategies.conversation import converse
 from agents.strategies.recipes import check_recipe, to_recipe
 from agents.strategies.reply import MergeReply, parse_reply
 from agents.strategy import Context, Proposal
+from tools.evaluate.suite import WorkspaceTasks
 from tools.errors import CladeError
 
 TEMPLATE = "merge_propose.md"
@@ -53,12 +54,13 @@ class LLMStrategy:
         tried: list[dict[str, Any]] = []
         n_layers = view.layer_count(ctx)
         models = ctx.workspace.model_paths()
+        tasks = WorkspaceTasks(ctx.workspace)
 
         def read(text: str) -> tuple[MergeReply, dict[str, Any], list[str]]:
             tried.append({})  # this round's recipe, once the reply makes one
             reply = parse_reply(text, MergeReply)
-            tried[-1] = to_recipe(reply, n_layers, self.planner.evolution.scale_filters)
-            return reply, tried[-1], check_recipe(tried[-1], models)
+            tried[-1] = to_recipe(reply, n_layers, self.planner.evolution.scale_filters, tasks=list(tasks))
+            return reply, tried[-1], check_recipe(tried[-1], models, tasks)
 
         out = converse(ctx, prompt, read, repair_rounds=self.planner.repair_rounds,
                        prompts_dir=self.prompts_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 
 def register(subparsers) -> None:
@@ -19,24 +20,27 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run_merge)
 
 
-def workspace_models(args_workspace: str | None) -> dict:
-    """The workspace's model names -> directories; {} when there is no workspace."""
+def workspace_names(args_workspace: str | None) -> tuple[dict, Mapping]:
+    """(model names -> directories, task names -> tools.evaluate Tasks) of the workspace; both
+    empty when there is no workspace."""
     from agents.workspace import find_workspace, load_workspace
     from tools.errors import BadInput
+    from tools.evaluate.suite import WorkspaceTasks
 
     if args_workspace is None:
         try:
             args_workspace = find_workspace(None)
         except BadInput:
-            return {}
-    return load_workspace(args_workspace).model_paths()
+            return {}, WorkspaceTasks(None)
+    workspace = load_workspace(args_workspace)
+    return workspace.model_paths(), WorkspaceTasks(workspace)
 
 
 def run_merge(args) -> int:
     from tools.merge.api import load_recipe, merge_to_dir
 
-    models = workspace_models(getattr(args, "workspace", None))
-    recipe = load_recipe(args.recipe, models=models)
+    models, tasks = workspace_names(getattr(args, "workspace", None))
+    recipe = load_recipe(args.recipe, models=models, tasks=tasks)
     report = merge_to_dir(recipe, args.out_dir, device=args.device, seed=args.seed)
     if args.json:
         print(json.dumps(report.model_dump(), indent=2))
