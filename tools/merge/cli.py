@@ -37,7 +37,13 @@ def workspace_names(args_workspace: str | None) -> tuple[dict, Mapping]:
 
 
 def run_merge(args) -> int:
+    import os
+
     from tools.merge.api import load_recipe, merge_to_dir
+    from tools.merge.memory import reuse_freed_memory
+
+    if os.environ.get("CLADE_MERGE_MALLOC", "reuse") != "default":  # "default": glibc as it is (benchmarks compare)
+        reuse_freed_memory()
 
     models, tasks = workspace_names(getattr(args, "workspace", None))
     recipe = load_recipe(args.recipe, models=models, tasks=tasks)

@@ -24,10 +24,13 @@ from tools.merge.tensorfile import read_tensor
 
 
 def all_finite(tensor: torch.Tensor) -> bool:
-    """True when no element is NaN or Inf. A sum propagates both and is ~25x faster than
-    isfinite().all() on CPU; only when the sum overflows is the exact check run."""
-    total = tensor.sum(dtype=torch.float64 if tensor.dtype == torch.float64 else torch.float32)
-    return bool(torch.isfinite(total)) or bool(torch.isfinite(tensor).all())
+    """True when no element is NaN or Inf. min and max propagate NaN and show ±Inf, and aminmax
+    reduces in the tensor's own dtype without a converted copy: ~20x faster than a float32 sum
+    of a bfloat16 tensor and ~50x faster than isfinite().all() on CPU (tools/merge/README.md)."""
+    if tensor.numel() == 0:
+        return True
+    low, high = torch.aminmax(tensor)
+    return bool(torch.isfinite(low)) and bool(torch.isfinite(high))
 
 
 def tensor_seed(seed: int, name: str) -> int:
