@@ -109,7 +109,7 @@ METHODS: dict[str, MethodSpec] = {
     ),
     "fisher": MethodSpec(
         "fisher", fisher, base="none", model_params=(SCALE,),
-        params=(_flag("normalize", True), Param("minimal_fisher_weight", 1e-6, range=Range(0, 1))), calibration="fisher",
+        params=(_flag("normalize", True), Param("minimal_fisher_weight", 1e-6, range=Range(0, 1, low_open=False))), calibration="fisher",
     ),
     # ... and data-free spectral ones.
     "tsvm": MethodSpec("tsvm", tsvm, base="required", model_params=(SCALE,), params=(LAMBDA,)),
