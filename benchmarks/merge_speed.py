@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -141,6 +142,13 @@ def run_baseline(inputs: list[Path], out: Path, out_bytes: int) -> float:
     return float(proc.stdout.split("BASE_S")[1])
 
 
+def run_mergekit_cli(python: str, recipe: Path, out: Path) -> dict:
+    """mergekit-yaml as a whole process with two threads (its start-up included, like clade's)."""
+    cli = str(Path(python).parent / "mergekit-yaml")
+    wall, rss, _ = timed([cli, str(recipe), str(out), "--random-seed", "0", "--quiet", "-j", "2", "--no-copy-tokenizer"])
+    return {"wall": wall, "rss": rss, "merge_s": wall}
+
+
 def run_mergekit(python: str, recipe: Path, out: Path) -> dict:
     runner = out.parent / "mergekit_runner.py"
     runner.write_text(MERGEKIT_RUNNER)
@@ -169,6 +177,7 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
     parser.add_argument("--methods", nargs="*", help="subset of methods (default: all)")
     parser.add_argument("--mergekit-python", help="python of a venv with mergekit installed")
+    parser.add_argument("--mergekit-whole", action="store_true", help="time mergekit-yaml -j 2 as a whole process (default: run_merge in-process)")
     parser.add_argument("--baseline", action="store_true", help="also time reading the inputs and writing the output")
     args = parser.parse_args()
     paths = build_models(args.cache, args.size)
@@ -189,14 +198,15 @@ def measure(method: str, recipe: dict, work: Path, args) -> dict:
     file = work / f"{method}.yaml"
     file.write_text(yaml.safe_dump(recipe))
     shutil.rmtree(work / f"clade-{method}", ignore_errors=True)
-    row = {"method": method, "clade": run_clade(file, work / f"clade-{method}")}
+    row = {"method": method, "load": os.getloadavg()[0], "clade": run_clade(file, work / f"clade-{method}")}
     out_bytes = sum(f.stat().st_size for f in (work / f"clade-{method}").glob("*.safetensors"))
     if args.baseline:
         inputs = sorted({Path(m) / "model.safetensors" for m in _models(recipe)})
         row["baseline_s"] = run_baseline(inputs, work / "baseline.bin", out_bytes)
     if args.mergekit_python:
         shutil.rmtree(work / f"mergekit-{method}", ignore_errors=True)
-        row["mergekit"] = run_mergekit(args.mergekit_python, file, work / f"mergekit-{method}")
+        run = run_mergekit_cli if args.mergekit_whole else run_mergekit
+        row["mergekit"] = run(args.mergekit_python, file, work / f"mergekit-{method}")
         row["diff"] = max_difference(work / f"clade-{method}", work / f"mergekit-{method}")
         shutil.rmtree(work / f"mergekit-{method}")
     shutil.rmtree(work / f"clade-{method}")
@@ -208,16 +218,16 @@ def _models(recipe: dict) -> list[str]:
     return names + ([recipe["base_model"]] if "base_model" in recipe else [])
 
 
-HEADER = f"{'method':<17} {'clade s':>8} {'(merge s)':>9} {'GB/s':>6} {'RSS GB':>7} {'read+write s':>12} {'mergekit s':>10} {'mk RSS GB':>9} {'speedup':>8} {'max |diff|':>11}"
+HEADER = f"{'method':<17} {'load':>5} {'clade s':>8} {'(merge s)':>9} {'GB/s':>6} {'RSS GB':>7} {'read+write s':>12} {'mergekit s':>10} {'mk RSS GB':>9} {'speedup':>8} {'max |diff|':>11} {'load':>5}"
 
 
 def print_row(row: dict, flush: bool = False) -> None:
     c, mk = row["clade"], row.get("mergekit")
-    cells = [f"{row['method']:<17}", f"{c['wall']:>8.1f}", f"{c['merge_s']:>9.1f}", f"{c['read'] / 1e9 / c['wall']:>6.2f}", f"{c['rss']:>7.2f}"]
+    cells = [f"{row['method']:<17}", f"{row['load']:>5.1f}", f"{c['wall']:>8.1f}", f"{c['merge_s']:>9.1f}", f"{c['read'] / 1e9 / c['wall']:>6.2f}", f"{c['rss']:>7.2f}"]
     cells.append(f"{row['baseline_s']:>12.1f}" if "baseline_s" in row else f"{'-':>12}")
     if mk:
         diff = "random" if row["method"] in RANDOM else f"{row['diff']:.1e}"
-        cells += [f"{mk['merge_s']:>10.1f}", f"{mk['rss']:>9.2f}", f"{mk['merge_s'] / c['wall']:>7.1f}x", f"{diff:>11}"]
+        cells += [f"{mk['merge_s']:>10.1f}", f"{mk['rss']:>9.2f}", f"{mk['merge_s'] / c['wall']:>7.1f}x", f"{diff:>11}", f"{os.getloadavg()[0]:>5.1f}"]
     print(" ".join(cells), flush=flush)
 
 
