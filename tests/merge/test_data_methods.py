@@ -12,7 +12,7 @@ from tools.merge.methods import METHODS, TensorTask
 from tools.merge.methods.base import Statistic
 from tools.merge.methods.spectral import common_size
 
-TOL = dict(rtol=1e-5, atol=1e-6)
+TOL = {"rtol": 1e-5, "atol": 1e-6}
 
 
 def run(name, tensors, base=None, model_params=None, stats=(), **params):
@@ -55,7 +55,8 @@ def test_regmean_solves_the_least_squares_merge_of_the_layer_outputs():
 def test_regmean_matches_the_explicit_inverse_with_reduced_off_diagonals():
     g = torch.Generator().manual_seed(1)
     ws = [torch.randn(3, 4, generator=g, dtype=torch.float64) for _ in range(2)]
-    raw = [(lambda x: x.T @ x)(torch.randn(10, 4, generator=g, dtype=torch.float64)) for _ in range(2)]
+    xs = [torch.randn(10, 4, generator=g, dtype=torch.float64) for _ in range(2)]
+    raw = [x.T @ x for x in xs]
     alpha = 0.7
     reduced = [alpha * m + (1 - alpha) * torch.diag(torch.diagonal(m)) for m in raw]
     expected = (sum(w @ r for w, r in zip(ws, reduced))) @ torch.linalg.inv(sum(reduced))

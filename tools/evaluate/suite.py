@@ -132,4 +132,4 @@ def _check_names(tasks: list[Task], weights: dict[str, float], where: str) -> No
             raise BadInput(f"{where}: evaluation.weights names {name!r}, which is not a task (tasks: {', '.join(names)})")
 
 
-__all__ = ["SPLITS", "Suite", "Task", "load_suite", "load_task_file", "suite_from_config", "WorkspaceTasks"]
+__all__ = ["SPLITS", "Suite", "Task", "WorkspaceTasks", "load_suite", "load_task_file", "suite_from_config"]

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools.errors import BadInput
 
 HELD_OUT = "test"
-TaskRefs = Union[list[str], dict[str, Union[str, list[str]]]]
+TaskRefs = list[str] | dict[str, str | list[str]]
 
 
 class Calibration(BaseModel):

@@ -20,8 +20,8 @@ from tools.merge.methods.regmean import fisher, regmean
 from tools.merge.methods.slerp import slerp
 from tools.merge.methods.sparsify import bernoulli, della, dense, magnitude, outliers
 from tools.merge.methods.spectral import iso_c, iso_cts, tsvm
-from tools.merge.methods.wudi import wudi
 from tools.merge.methods.validate import Range
+from tools.merge.methods.wudi import wudi
 
 WEIGHT = Param("weight", required=True)
 DENSITY = Param("density", 1.0, range=Range(0, 1))
