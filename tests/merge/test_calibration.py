@@ -168,3 +168,12 @@ def test_a_record_longer_than_the_context_is_named(zoo, task_file):
     with pytest.raises(BadInput, match=r"add.search.jsonl:1: encodes to \d+ tokens"):
         merge_to_dir(load_recipe(recipe(zoo, task_file)), task_file.parent / "out")
     assert not (task_file.parent / "out").exists()
+
+
+def test_gpt2_conv1d_layers_get_grams_too(zoo, task_file):
+    r = {"merge_method": "regmean", "models": [{"model": str(zoo["gbase"])}, {"model": str(zoo["ga"])}],
+         "calibration": {"tasks": [str(task_file)]}}
+    prepared = prepare(load_recipe(r))
+    stats = collect(prepared, TensorReader(prepared.sources, "cpu"), 0)
+    stat = stats[Input(str(zoo["ga"]), "transformer.h.0.attn.c_attn.weight")]
+    assert stat.inputs_first and stat.tensor.shape == (32, 32)

@@ -269,3 +269,13 @@ def test_out_of_range_values_are_refused(method, params, model_params, match):
 def test_registry_says_which_methods_learn_from_data():
     assert {m for m, s in METHODS.items() if s.calibration} == {"regmean", "regmean_plusplus", "fisher"}
     assert {m: METHODS[m].base for m in ("tsvm", "iso_c", "iso_cts", "wudi")} == dict.fromkeys(("tsvm", "iso_c", "iso_cts", "wudi"), "required")
+
+
+def test_regmean_of_a_weight_stored_inputs_first_is_the_same_merge_transposed():
+    g = torch.Generator().manual_seed(8)
+    ws = [torch.randn(5, 3, generator=g, dtype=torch.float64) for _ in range(2)]
+    xs = [torch.randn(9, 3, generator=g, dtype=torch.float64) for _ in range(2)]
+    gs = [x.T @ x for x in xs]
+    linear = run("regmean", ws, stats=[Statistic(m) for m in gs], alpha=0.8)
+    conv1d = run("regmean", [w.T for w in ws], stats=[Statistic(m, inputs_first=True) for m in gs], alpha=0.8)
+    torch.testing.assert_close(conv1d, linear.T)

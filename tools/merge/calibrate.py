@@ -144,6 +144,7 @@ class GramHooks:
         self.sums: dict[str, torch.Tensor] = {}
         self.counts: dict[str, int] = {}
         self.valid: torch.Tensor | None = None
+        self.inputs_first = {name: not isinstance(m, torch.nn.Linear) for name, m in modules.items()}
         self.handles = [m.register_forward_hook(self._hook(name)) for name, m in modules.items()]
 
     def _hook(self, name: str):
@@ -161,11 +162,15 @@ class GramHooks:
         """Tensor name -> Statistic, for the hooked module names in `names` (module -> tensor)."""
         for handle in self.handles:
             handle.remove()
-        return {names[m]: Statistic(s / self.counts[m], tokens=self.counts[m]) for m, s in self.sums.items() if self.counts[m]}
+        return {names[m]: Statistic(s / self.counts[m], tokens=self.counts[m], inputs_first=self.inputs_first[m])
+                for m, s in self.sums.items() if self.counts[m]}
 
 
 def linear_modules(module: torch.nn.Module) -> dict[str, torch.nn.Module]:
-    return {name: m for name, m in module.named_modules() if isinstance(m, torch.nn.Linear)}
+    """nn.Linear and transformers' Conv1D (GPT-2's linear layer, weight stored [in, out])."""
+    from transformers.pytorch_utils import Conv1D
+
+    return {name: m for name, m in module.named_modules() if isinstance(m, (torch.nn.Linear, Conv1D))}
 
 
 @torch.no_grad()

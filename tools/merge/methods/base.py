@@ -58,11 +58,14 @@ class Statistic:
     norm    "fisher": the L2 norm of the model's whole Fisher over every tensor (for normalising);
             1 otherwise.
     tokens  how many calibration tokens (gram) or examples (fisher) it was computed from.
+    inputs_first  gram: the weight is stored [in, out] (GPT-2's Conv1D: y = x·W) rather than
+            nn.Linear's [out, in] (y = x·Wᵀ).
     """
 
     tensor: torch.Tensor
     norm: float = 1.0
     tokens: int = 0
+    inputs_first: bool = False
 
 
 Calibration = Literal["gram", "gram_merged", "fisher"]

@@ -2,7 +2,8 @@
 the data-dependent methods, over statistics gathered from calibration data before merging
 (tools/merge/calibrate.py). No base: every listed model is an input.
 
-RegMean, for the weight W (out×in) of a linear layer whose inputs x have the Gram matrix
+RegMean, for the weight W (out×in; GPT-2's Conv1D stores in×out and is handled transposed) of a
+linear layer whose inputs x have the Gram matrix
 Gᵢ = mean over calibration tokens of x·xᵀ in model i (in×in):
 
     G̃ᵢ = α·Gᵢ + (1 − α)·diag(Gᵢ)          (off-diagonal entries scaled by α = `alpha`)
@@ -47,13 +48,15 @@ def regmean(task: TensorTask) -> torch.Tensor:
         return weighted_mean(task)
     dtype = work_dtype(first)
     alpha = task.params["alpha"]
-    system = torch.zeros(first.shape[1], first.shape[1], dtype=dtype, device=first.device)
-    rhs = torch.zeros(first.shape[1], first.shape[0], dtype=dtype, device=first.device)
+    flip = task.stats[0].inputs_first  # GPT-2's Conv1D keeps W as [in, out]
+    system = torch.zeros(first.shape[0 if flip else 1], first.shape[0 if flip else 1], dtype=dtype, device=first.device)
+    rhs = torch.zeros(system.shape[0], first.shape[1 if flip else 0], dtype=dtype, device=first.device)
     for tensor, stat, p in zip(task.tensors, task.stats, task.model_params):
         gram = _reduced(stat.tensor.to(dtype), alpha) * p["weight"]
         system += gram
-        rhs += gram @ tensor.to(dtype).T
-    return _solve(task, system, rhs).T.to(first.dtype)
+        rhs += gram @ (tensor.to(dtype) if flip else tensor.to(dtype).T)
+    solution = _solve(task, system, rhs, flip)
+    return (solution if flip else solution.T).to(first.dtype)
 
 
 def _reduced(gram: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -61,14 +64,15 @@ def _reduced(gram: torch.Tensor, alpha: float) -> torch.Tensor:
     return alpha * gram + (1 - alpha) * diagonal
 
 
-def _solve(task: TensorTask, system: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+def _solve(task: TensorTask, system: torch.Tensor, rhs: torch.Tensor, flip: bool) -> torch.Tensor:
     """system·X = rhs; a feature no calibration token activates gets the weighted mean column."""
     dead = (system == 0).all(dim=1)
     if dead.any():
         system = system.clone()
         system[dead, dead] = 1
         rhs = rhs.clone()
-        rhs[dead] = weighted_mean(task).to(rhs.dtype).T[dead]
+        mean = weighted_mean(task).to(rhs.dtype)
+        rhs[dead] = (mean if flip else mean.T)[dead]
     solution, info = torch.linalg.solve_ex(system, rhs)
     if info.item() != 0 or not torch.isfinite(solution).all():
         raise BadInput(f"tensor {task.name}: the calibration Gram matrix is singular (too few calibration tokens for {system.shape[0]} inputs?); "
