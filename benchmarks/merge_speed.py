@@ -207,7 +207,7 @@ def measure(method: str, recipe: dict, work: Path, args) -> dict:
         shutil.rmtree(work / f"mergekit-{method}", ignore_errors=True)
         run = run_mergekit_cli if args.mergekit_whole else run_mergekit
         row["mergekit"] = run(args.mergekit_python, file, work / f"mergekit-{method}")
-        row["diff"] = max_difference(work / f"clade-{method}", work / f"mergekit-{method}")
+        row["diff"] = None if method in RANDOM else max_difference(work / f"clade-{method}", work / f"mergekit-{method}")
         shutil.rmtree(work / f"mergekit-{method}")
     shutil.rmtree(work / f"clade-{method}")
     return row
