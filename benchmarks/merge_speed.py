@@ -183,10 +183,9 @@ def main() -> None:
     paths = build_models(args.cache, args.size)
     work = args.cache / "runs"
     rows = []
-    for method, recipe in recipes(paths).items():
-        if args.methods and method not in args.methods:
-            continue
-        rows.append(measure(method, recipe, work, args))
+    table = recipes(paths)
+    for method in args.methods or list(table):  # in the order asked for
+        rows.append(measure(method, table[method], work, args))
         print_row(rows[-1], flush=True)
     print_table(rows)
 
