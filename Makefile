@@ -10,13 +10,17 @@ EXTRAS := $(VENV)/.clade-test-extras
 # dev tools too); Clade itself goes in on top with --no-deps, so nothing else is resolved.
 LOCK_DEMO := requirements/demo.txt
 LOCK_TEST := requirements/test.txt
+# The lowest versions pyproject.toml's ranges allow for its direct dependencies (uv's lowest-direct
+# resolution; their own dependencies newest), all extras: what `make test-lowest` tests.
+LOCK_LOWEST := requirements/lowest.txt
+LOWEST := .venv-lowest
 # Where a CPU build of torch lies on disk (pip on this machine already looks there).
 TORCH_WHEELS ?= /opt/wheels
 UV_VERSION := 0.13.9
 PIP    := $(BIN)/python -m pip install -q --disable-pip-version-check
 DEMO   := out/demo
 
-.PHONY: venv demo test test-host lock clean
+.PHONY: venv demo test test-host test-lowest lock clean
 
 venv: $(STAMP)
 
@@ -32,7 +36,8 @@ $(EXTRAS): $(STAMP) $(LOCK_TEST)
 	$(PIP) -r $(LOCK_TEST)
 	touch $@
 
-# Refresh the lock files from pyproject.toml's ranges (newest releases that satisfy them).
+# Refresh the lock files from pyproject.toml's ranges (newest releases that satisfy them; lowest.txt
+# the lowest releases of the direct dependencies).
 # Run it when a dependency or its range changes, or to take upstream releases on purpose;
 # then run `make test` and commit the lock files with the change that needed them.
 UV_PIP_COMPILE = $(BIN)/uv pip compile pyproject.toml --python-version 3.11 \
@@ -41,6 +46,8 @@ lock: $(STAMP)
 	$(PIP) uv==$(UV_VERSION)
 	$(UV_PIP_COMPILE) --upgrade --extra lmeval --extra ray --extra browser --extra dev -o $(LOCK_TEST)
 	$(UV_PIP_COMPILE) --upgrade -c $(LOCK_TEST) -o $(LOCK_DEMO)
+	$(UV_PIP_COMPILE) --upgrade --resolution lowest-direct --extra lmeval --extra ray --extra browser --extra dev \
+		-o $(LOCK_LOWEST)
 
 # The main job on the bundled example: a workspace from the tiny zoo and an autonomous search
 # session (CMA-ES over layer-wise merge recipes, no LLM needed) of 40 candidates, each built and
@@ -58,5 +65,18 @@ test-host:
 test: $(EXTRAS) test-host
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
+# The whole suite on the lowest versions pyproject.toml allows (requirements/lowest.txt), in a venv
+# of its own rebuilt whenever the lock changes; not part of `make test`. Run it after `make lock`
+# or after changing a range; a failure means a lower bound in pyproject.toml must rise.
+$(LOWEST)/.clade-installed: pyproject.toml $(LOCK_LOWEST)
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install -q --disable-pip-version-check -r $(LOCK_LOWEST)
+	$(LOWEST)/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+test-lowest: $(LOWEST)/.clade-installed test-host
+	OMP_NUM_THREADS=1 $(abspath $(LOWEST))/bin/python -m pytest -q
+
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) $(LOWEST) out .pytest_cache

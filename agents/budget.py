@@ -27,6 +27,13 @@ class BudgetConfig(BaseModel):
     candidate_dollars: float | None = Field(None, ge=0, description="LLM dollars spent proposing one candidate")
     candidate_tokens: int | None = Field(None, gt=0, description="LLM tokens spent proposing one candidate")
 
+    def describe(self) -> str:
+        """The limits in words, e.g. `40 candidates, 7200 s wall, $5.00`; `no limit` when none is set."""
+        parts = [(self.candidates, "{:d} candidates"), (self.wall_s, "{:g} s wall"), (self.dollars, "${:.2f}"),
+                 (self.tokens, "{:d} tokens"), (self.candidate_dollars, "${:.2f} a candidate"),
+                 (self.candidate_tokens, "{:d} tokens a candidate")]
+        return ", ".join(form.format(value) for value, form in parts if value is not None) or "no limit"
+
     def unlimited(self) -> bool:
         """No session-wide limit at all: a session would never stop by itself."""
         return all(v is None for v in (self.candidates, self.wall_s, self.dollars, self.tokens))

@@ -12,6 +12,9 @@ import argparse
 import importlib
 import os
 import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
 
 from tools.errors import CladeError
 
@@ -23,6 +26,7 @@ CLI_MODULES = (
     "archive.cli",
     "sandbox.cli",
     "agents.run_cmd",
+    "agents.sessions_cmd",
     "agents.review.cli",
     "agents.chat.cli",
     "agents.ui.cli",
@@ -35,11 +39,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Breed better models: merge recipes and code edits, sandboxed, with a git lineage archive.",
     )
     parser.add_argument("--workspace", metavar="DIR", help="workspace holding clade.yaml (default: nearest parent of the current directory)")
+    parser.add_argument("--version", action="version", version=f"clade {clade_version()} (Python {sys.version.split()[0]})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in CLI_MODULES:
         importlib.import_module(name).register(sub)
     _add_workspace_option(parser)
     return parser
+
+
+def clade_version() -> str:
+    """The version of this Clade: its checkout's pyproject.toml when run from a source tree, else the installed package's."""
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    try:
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        if project.get("name") == "clade" and project.get("version"):
+            return str(project["version"])
+    except (OSError, tomllib.TOMLDecodeError):
+        pass
+    try:
+        return metadata.version("clade")
+    except metadata.PackageNotFoundError:
+        return "unknown (neither installed nor run from a checkout)"
 
 
 def _add_workspace_option(parser: argparse.ArgumentParser) -> None:

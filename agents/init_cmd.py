@@ -21,7 +21,7 @@ EXAMPLES = ("tiny-zoo", "merge-operator", "self-improve")
 NEXT_STEPS = {
     "tiny-zoo": "next: cd {dir} && clade run --planner evolution --budget 40",
     "merge-operator": "next: export OPENAI_API_KEY=... (or set planner.llm.model to scripted:offline-replies.json to replay offline replies) && cd {dir} && clade run --planner llm --budget 6",
-    "self-improve": "next: export OPENAI_API_KEY=... (or set planner.llm.model to a scripted:<reply file>, see README.md) && cd {dir} && clade run --planner llm --budget 4",
+    "self-improve": "next: export OPENAI_API_KEY=... (or set planner.llm.model to scripted:offline-replies.json to replay offline replies) && cd {dir} && clade run --planner llm --budget 4",
 }
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.tmp", ".clade")
 

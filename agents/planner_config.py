@@ -4,7 +4,7 @@
       strategy: auto            # auto | evolution | llm | hybrid | random (auto: hybrid with an llm, else evolution)
       llm: {model: openai/gpt-4o-mini, api_key_env: OPENAI_API_KEY}    # absent: no LLM
       budget: {candidates: 40, wall_s: null, dollars: null, tokens: null}
-      selection: {rule: dgm, parents: 1}
+      selection: {rule: mixed, parents: 1, exploit: 0.7, elites: 3}
       evolution: {method: task_arithmetic, layer_groups: 2, population: 8, sigma: 0.2}
       brief: brief.md           # the session brief every proposal reads (goals and constraints)
       prompts_dir: null         # other prompt templates (the self-improve example evolves a copy)
@@ -25,9 +25,17 @@ StrategyName = Literal["evolution", "llm", "hybrid", "random"]
 
 
 class SelectionConfig(BaseModel):
+    """How parents are chosen for the llm and code strategies (archive/selection.py).
+
+    `mixed` (default): each parent is drawn among the `elites` best by search fitness with
+    probability `exploit`, else by the DGM rule (`dgm_robust`: good candidates with few children).
+    `dgm`, `dgm_robust`, `tournament`: those rules alone; `best`: the best by fitness."""
+
     model_config = ConfigDict(extra="forbid")
-    rule: Literal["dgm", "dgm_robust", "tournament", "best"] = "dgm"
+    rule: Literal["mixed", "dgm", "dgm_robust", "tournament", "best"] = "mixed"
     parents: int = Field(1, gt=0, le=2, description="parents per proposal (2: crossover)")
+    exploit: float = Field(0.7, ge=0, le=1, description="mixed: the share of parents drawn by fitness rank")
+    elites: int = Field(3, gt=0, description="mixed: an exploit draw picks uniformly among this many best")
 
 
 class PlannerConfig(BaseModel):

@@ -1,7 +1,9 @@
 """`clade run`: an autonomous search session with live progress (see agents/session/README.md).
 
     clade run [DIR] [--planner evolution|llm|hybrid|random] [--budget N] [--backend local|docker|ray]
-              [--resume] [--json] [--seed N]
+              [--resume] [--json] [--seed N] [--dry-run]
+
+--dry-run prints the plan (agents/dry_run.py) and records nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue the newest unfinished session")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument("--seed", type=int, help="the session's seed (default: planner.seed)")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved configuration, sources, tasks, budget and the "
+                                                          "first proposals; record nothing and run no job")
     p.set_defaults(handler=cmd_run)
 
 
@@ -38,6 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.budget is not None and args.budget <= 0:
         raise BadInput(f"--budget {args.budget}: give a positive number of candidates")
     workspace = load_workspace(args.dir or getattr(args, "workspace", None))
+    if args.dry_run:
+        return _dry_run(args, workspace)
     session = _session(args, workspace)
     session.display = make_display()
     for other in [] if args.resume else records.unfinished(workspace):
@@ -50,15 +56,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.model_dump()))
     else:
-        print(_sentence(summary))
+        from agents.session.report import sentence
+
+        print(sentence(summary))
     return 0
 
 
-def _session(args, workspace):
-    """The session to run: a new one from clade.yaml and the flags, or (--resume) the newest unfinished one."""
-    from agents.session import records
-    from agents.session.runner import Session
+def _dry_run(args, workspace) -> int:
+    from agents.dry_run import dry_run, dry_run_text
     from agents.strategies.registry import make_strategy
+
+    if args.resume:
+        raise BadInput("--dry-run plans a new session; drop --resume (`clade sessions` shows the unfinished ones)")
+    record = _record(args, workspace)
+    strategy = make_strategy(record.strategy, workspace.config.planner.model_copy(update={"seed": record.seed}), workspace)
+    plan = dry_run(workspace, record, strategy, _model(workspace, record.strategy))
+    print(plan.model_dump_json(indent=1) if args.json else dry_run_text(plan))
+    return 0
+
+
+def _record(args, workspace):
+    """The record of the session to run: a new one from clade.yaml and the flags, or (--resume) the newest unfinished one."""
+    from agents.session import records
 
     planner = workspace.config.planner
     if args.resume:
@@ -72,6 +91,16 @@ def _session(args, workspace):
     if record.budget.unlimited():
         raise BadInput(f"{workspace.root / 'clade.yaml'} planner.budget: no limit is set (candidates, wall_s, dollars and tokens are all null), "
                        "so the session would never stop; set one, or pass --budget N")
+    return record
+
+
+def _session(args, workspace):
+    """The session to run, with its strategy, backend and model."""
+    from agents.session.runner import Session
+    from agents.strategies.registry import make_strategy
+
+    planner = workspace.config.planner
+    record = _record(args, workspace)
     # The session's seed (--seed, kept in its record) is the one its strategy draws with.
     strategy = make_strategy(record.strategy, planner.model_copy(update={"seed": record.seed}), workspace)
     return Session(workspace=workspace, record=record, strategy=strategy, backend=_backend(workspace, record.backend),
@@ -102,13 +131,9 @@ def _model(workspace, strategy: str):
     llm = workspace.config.planner.llm
     if llm is None or strategy not in ("llm", "hybrid"):
         return None
-    from agents.llm.scripted_file import is_scripted, load_scripted
+    from agents.llm.factory import planner_model
 
-    if is_scripted(llm.model):  # `scripted:<reply file>`: offline replies, no network (examples, tests)
-        return load_scripted(llm.model, workspace.root)
-    from agents.llm.client import make_model
-
-    return make_model(llm, os.environ)
+    return planner_model(llm, workspace.root)  # `scripted:<reply file>` replays offline replies (examples, tests)
 
 
 def _open_archive(workspace):
@@ -121,14 +146,3 @@ def _open_archive(workspace):
     redactor = Redactor([*Redactor.from_environ_values(os.environ), *secrets])
     return Archive.open(workspace.path(workspace.config.archive.path), create=True, fsync=workspace.config.archive.fsync,
                         redactor=redactor)
-
-
-def _sentence(s) -> str:
-    best = "no candidate succeeded" if s.best_id is None else f"best {s.best_id}: held-out fitness {_f(s.best_fitness)}"
-    return (f"session {s.session}: {s.candidates} candidates ({s.succeeded} succeeded, {s.failed} failed); "
-            f"{best} vs best source {_f(s.best_source_fitness)}")
-
-
-def _f(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
-

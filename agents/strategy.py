@@ -54,6 +54,8 @@ class Context:
     history: list[Candidate] = field(default_factory=list)  # this session's candidates, oldest first, with results
     sources: list[Candidate] = field(default_factory=list)  # the roots, with their fitness on the search split
     parents: list[str] = field(default_factory=list)  # parents chosen by the selection rule for this round
+    parent_notes: dict[str, str] = field(default_factory=dict)  # parent id -> why the selection rule chose it
+    in_flight: list[Candidate] = field(default_factory=list)  # this session's candidates proposed or running, not finished
     summary: str = ""  # the archive summary for prompts
     brief: str = ""  # the session brief
     lessons: list[str] = field(default_factory=list)  # recent lessons, newest last

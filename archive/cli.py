@@ -1,10 +1,11 @@
 """Subcommands of the archive layer.
 
-    clade candidates [--top K] [--status S] [--kind K] [--proposer P] [--split S] [--json]
-    clade show ID [--json]        clade lineage ID [--json]        clade diff A B
+    clade candidates [--top K] [--status S] [--review V] [--kind K] [--proposer P] [--session S] [--split S] [--json]
+    clade show ID [--json]        clade lineage ID [--json]        clade diff A B [--json]
     clade archive reindex|fsck    clade archive push|pull REMOTE   clade archive bundle FILE
 
-Everything but argparse is imported inside the handlers: no torch, transformers or litellm.
+An ID is a candidate id (any unique prefix of 4+ hex digits) or a source's name. Everything but
+argparse is imported inside the handlers: no torch, transformers or litellm.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ import json
 def register(subparsers) -> None:
     p = subparsers.add_parser("candidates", help="list the archive's candidates, best first")
     p.add_argument("--top", type=int, metavar="K", help="only the K best")
-    p.add_argument("--status", choices=["proposed", "running", "succeeded", "failed", "invalid", "rejected"])
+    p.add_argument("--status", choices=["proposed", "running", "succeeded", "failed", "invalid", "rejected"],
+                   help="only this status (rejected: refused by the planner before it ran, e.g. a duplicate; "
+                        "a reviewer's rejection is --review rejected)")
+    p.add_argument("--review", choices=["approved", "rejected", "none"], help="only this review verdict (none: not reviewed)")
     p.add_argument("--kind", choices=["source", "merge", "code"])
     p.add_argument("--proposer", metavar="STRATEGY", help="only candidates proposed by this strategy")
+    p.add_argument("--session", metavar="ID", help="only candidates proposed by this search session (`clade sessions` lists them)")
     p.add_argument("--split", default="search", help="split whose fitness ranks them (default: search)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(handler=cmd_candidates)
-    p = subparsers.add_parser("show", help="one candidate: genotype, status, metrics, reviews")
+    p = subparsers.add_parser("show", help="one candidate: genotype, status, metrics beside its parents', reviews")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_show)
@@ -30,9 +35,10 @@ def register(subparsers) -> None:
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_lineage)
-    p = subparsers.add_parser("diff", help="unified diff of two candidates' genotypes")
+    p = subparsers.add_parser("diff", help="two candidates: metrics per task side by side, then the genotype diff")
     p.add_argument("a")
     p.add_argument("b")
+    p.add_argument("--json", action="store_true", help='one object: {"a", "b", "metrics": [{split, metric, a, b, delta}], "diff", "note"}')
     p.set_defaults(handler=cmd_diff)
     _register_archive(subparsers)
 
@@ -63,9 +69,21 @@ def cmd_candidates(args: argparse.Namespace) -> int:
     from archive.render import candidates_table
 
     with open_archive(args) as archive:
-        rows = archive.candidates(split=args.split, status=args.status, kind=args.kind, proposer=args.proposer, top=args.top)
-    print(_json_list([r.to_json() for r in rows]) if args.json else candidates_table(rows, args.split))
+        rows = archive.candidates(split=args.split, status=args.status, kind=args.kind, proposer=args.proposer, top=args.top,
+                                  session=args.session, verdict=args.review)
+        names = archive.source_names()
+        hint = _empty_hint(archive, args) if not rows and not args.json else ""
+    print(_json_list([r.to_json() for r in rows]) if args.json else candidates_table(rows, args.split, names) + hint)
     return 0
+
+
+def _empty_hint(archive, args: argparse.Namespace) -> str:
+    """Why a filtered listing is empty, when a near miss explains it."""
+    if args.status == "rejected" and archive.candidates(verdict="rejected", top=1):
+        return " with status rejected (refused by the planner); reviewers' rejections: clade candidates --review rejected"
+    if args.session and not archive.candidates(session=args.session, top=1):
+        return f" from session {args.session} (`clade sessions` lists the sessions)"
+    return ""
 
 
 def _json_list(items: list[dict]) -> str:
@@ -79,8 +97,19 @@ def cmd_show(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
         candidate = archive.get(args.id)
         children = archive.children_counts([candidate.id]).get(candidate.id, 0)
-    print(candidate.model_dump_json(indent=1) if args.json else show_text(candidate, children))
+        compared = [] if args.json else _relatives(archive, candidate)
+        names = archive.source_names()
+    print(candidate.model_dump_json(indent=1) if args.json else show_text(candidate, children, names, compared))
     return 0
+
+
+def _relatives(archive, candidate) -> list:
+    """(role, candidate): the parents, and the best source on the search split when it is not one of them."""
+    rows = [("parent", archive.get(p)) for p in candidate.parents]
+    best = archive.candidates(kind="source", status="succeeded", top=1)
+    if candidate.kind != "source" and best and best[0].id not in candidate.parents:
+        rows.append(("best source", archive.get(best[0].id)))
+    return rows
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
@@ -98,8 +127,18 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from archive.render import metric_rows, metrics_side_by_side
+
     with open_archive(args) as archive:
-        print(archive.diff(args.a, args.b) or "(identical genotypes)", end="")
+        a, b = archive.get(args.a), archive.get(args.b)
+        note = archive.diff_note(a.id, b.id)
+        text = "" if note else archive.diff(a.id, b.id)
+        names = archive.source_names()
+    if args.json:
+        print(json.dumps({"a": a.id, "b": b.id, "metrics": metric_rows(a, b), "diff": text, "note": note}, indent=1))
+        return 0
+    genotype = note or text.rstrip("\n") or "(identical genotypes)"
+    print(f"{metrics_side_by_side(a, b, names)}\n\n{genotype}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """The SQLite index: a cache of the archive for queries, rebuildable from git alone.
 
 It lives next to the repository (`clade-index.sqlite` in the archive's git directory, WAL
-mode) and is never pushed. It holds, per candidate, the columns queries filter and sort on, the record from its
+mode) and is never pushed. It holds, per candidate, the columns queries filter and sort on (among them a source's
+name, the proposing session and the review verdict), the record from its
 commit (`records.base`, the text of candidate.json), the current state (the record folded with its note's events), its parent edges, and per
 split its fitness and its task metrics (one JSON object, `task/metric` -> value). `meta` remembers the schema version and the notes commit
 it reflects; `Archive.open` compares both, and the set of candidate refs, with git and
@@ -18,14 +19,16 @@ from pathlib import Path
 from archive.record import Candidate
 from tools.errors import BadInput
 
-INDEX_SCHEMA = 4
+INDEX_SCHEMA = 5
 INDEX_FILE = "clade-index.sqlite"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS candidates(
   id TEXT PRIMARY KEY, commit_sha TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
-  strategy TEXT NOT NULL, created_at TEXT NOT NULL, genotype_hash TEXT NOT NULL, reason TEXT);
+  strategy TEXT NOT NULL, created_at TEXT NOT NULL, genotype_hash TEXT NOT NULL, reason TEXT,
+  name TEXT, session TEXT, verdict TEXT);
+CREATE INDEX IF NOT EXISTS candidates_name ON candidates(name) WHERE name IS NOT NULL;
 CREATE TABLE IF NOT EXISTS records(id TEXT PRIMARY KEY, base TEXT NOT NULL, state TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS candidates_genotype ON candidates(genotype_hash);
 CREATE TABLE IF NOT EXISTS edges(child TEXT NOT NULL, pos INTEGER NOT NULL, parent TEXT NOT NULL, PRIMARY KEY(child, pos));
@@ -110,7 +113,8 @@ class Index:
         for commit, base, state in items:
             cid = state.id
             rows["candidates"].append((cid, commit, state.kind, state.status, state.proposer.strategy, state.created_at.isoformat(),
-                                       state.genotype_hash(), state.reason))
+                                       state.genotype_hash(), state.reason, state.source_name(), state.proposer.session,
+                                       state.verdict()))
             rows["records"].append((cid, base, state.model_dump_json(exclude={"id"})))
             if not parents_known:
                 rows["edges"] += [(cid, i, p) for i, p in enumerate(state.parents)]

@@ -14,36 +14,34 @@ from archive.selection import CandidateSummary, pareto_front
 from archive.summary import render_summary
 from tools.errors import BadInput
 
-LIST_SQL = """
-SELECT c.id, c.kind, c.status, c.strategy, c.created_at, c.reason, f.value
+COLUMNS = "c.id, c.kind, c.status, c.strategy, c.created_at, c.reason, f.value, c.name, c.session, c.verdict"
+FILTERS = """(? IS NULL OR c.status = ?) AND (? IS NULL OR c.kind = ?) AND (? IS NULL OR c.strategy = ?)
+AND (? IS NULL OR c.session = ?) AND (? IS NULL OR COALESCE(c.verdict, 'none') = ?)"""
+LIST_SQL = f"""
+SELECT {COLUMNS}
 FROM candidates c LEFT JOIN fitness f ON f.id = c.id AND f.split = ?
-WHERE (? IS NULL OR c.status = ?) AND (? IS NULL OR c.kind = ?) AND (? IS NULL OR c.strategy = ?)
+WHERE {FILTERS}
 ORDER BY f.value IS NULL, f.value DESC, f.id, c.created_at DESC, c.id
 LIMIT ?
 """
-TOP_SQL = """
-SELECT c.id, c.kind, c.status, c.strategy, c.created_at, c.reason, f.value
+TOP_SQL = f"""
+SELECT {COLUMNS}
 FROM fitness f JOIN candidates c ON c.id = f.id
-WHERE f.split = ? AND f.value IS NOT NULL AND (? IS NULL OR c.status = ?) AND (? IS NULL OR c.kind = ?) AND (? IS NULL OR c.strategy = ?)
+WHERE f.split = ? AND f.value IS NOT NULL AND {FILTERS}
 ORDER BY f.value DESC, f.id
 LIMIT ?
 """
-SOME_SQL = """
-SELECT c.id, c.kind, c.status, c.strategy, c.created_at, c.reason, f.value
-FROM candidates c LEFT JOIN fitness f ON f.id = c.id AND f.split = ? WHERE c.id IN ({marks})
+SOME_SQL = f"""
+SELECT {COLUMNS}
+FROM candidates c LEFT JOIN fitness f ON f.id = c.id AND f.split = ? WHERE c.id IN ({{marks}})
 """
 PARETO_SQL = """
 SELECT '{' || group_concat('"' || f.id || '":' || f.metrics, ',') || '}'
 FROM fitness f JOIN candidates c ON c.id = f.id WHERE f.split = ? AND c.status = 'succeeded'
 """  # one JSON object, parsed in one call: 10,000 rows of Python objects cost more than the query
-SESSION_SQL = """
-SELECT c.id FROM candidates c JOIN records r ON r.id = c.id
-WHERE json_extract(r.base, '$.proposer.session') = ? ORDER BY c.created_at, c.id
-"""
+SESSION_SQL = "SELECT id FROM candidates WHERE session = ? ORDER BY created_at, id"
 QUEUED_SQL = """
-SELECT c.id FROM candidates c JOIN records r ON r.id = c.id
-WHERE c.status = 'proposed' AND c.kind != 'source' AND json_extract(r.base, '$.proposer.session') IS NULL
-ORDER BY c.created_at, c.id
+SELECT id FROM candidates WHERE status = 'proposed' AND kind != 'source' AND session IS NULL ORDER BY created_at, id
 """
 CHUNK = 500
 
@@ -52,9 +50,11 @@ class ArchiveQueries:
     index: "object"
 
     def candidates(self, *, split: str = "search", status: str | None = None, kind: str | None = None,
-                   proposer: str | None = None, top: int | None = None, with_metrics: bool = False) -> list[CandidateSummary]:
-        """Summaries, best fitness on `split` first (ties by id; unscored last, newest first)."""
-        params = (split, status, status, kind, kind, proposer, proposer)
+                   proposer: str | None = None, top: int | None = None, with_metrics: bool = False,
+                   session: str | None = None, verdict: str | None = None) -> list[CandidateSummary]:
+        """Summaries, best fitness on `split` first (ties by id; unscored last, newest first).
+        `verdict`: approved, rejected or none (not reviewed either way)."""
+        params = (split, status, status, kind, kind, proposer, proposer, session, session, verdict, verdict)
         rows = self.index.query(TOP_SQL, (*params, top)) if top is not None else []
         if top is None or len(rows) < top:  # all, or fewer scored than asked: the unscored follow
             rows = self.index.query(LIST_SQL, (*params, -1 if top is None else top))
@@ -62,9 +62,7 @@ class ArchiveQueries:
         whole = top is None
         parents, children = self._parents(ids, whole=whole), self.children_counts(None if whole else ids)
         metrics = self._metrics(split) if with_metrics else {}
-        return [CandidateSummary(id=r[0], kind=r[1], status=r[2], strategy=r[3], created_at=r[4], reason=r[5], fitness=r[6],
-                                 parents=tuple(parents.get(r[0], ())), children=children.get(r[0], 0), metrics=metrics.get(r[0], {}))
-                for r in rows]
+        return [_summary(r, parents, children, metrics) for r in rows]
 
     def top(self, k: int, *, split: str = "search") -> list[CandidateSummary]:
         return self.candidates(split=split, status="succeeded", top=k)
@@ -128,6 +126,29 @@ class ArchiveQueries:
         """Ids of candidates with this genotype hash (`Candidate.genotype_hash()`): the dedupe check."""
         return [r[0] for r in self.index.query("SELECT id FROM candidates WHERE genotype_hash = ? ORDER BY created_at", (genotype_hash,))]
 
+    def _named(self, name: str) -> list[tuple[str, str]]:
+        """(id, path) of the sources named `name`, oldest first."""
+        rows = self.index.query("SELECT c.id, json_extract(r.base, '$.genotype.path') FROM candidates c JOIN records r ON r.id = c.id "
+                                "WHERE c.name = ? ORDER BY c.created_at, c.id", (name,))
+        return [(cid, path or "") for cid, path in rows]
+
+    def _one_named(self, name: str, named: list[tuple[str, str]]) -> str:
+        if len(named) > 1:
+            which = ", ".join(f"{cid} ({path or 'no path'})" for cid, path in named)
+            raise BadInput(f"source {name}: {len(named)} sources have this name ({which}); give an id")
+        return named[0][0]
+
+    def source_names(self) -> dict[str, str]:
+        """Source id -> its name (clade.yaml's `sources:` names, `base`): shown beside ids."""
+        return dict(self.index.query("SELECT id, name FROM candidates WHERE name IS NOT NULL ORDER BY created_at, id"))
+
+    def sessions(self) -> dict[str, dict]:
+        """Session id -> what its candidates are: {candidates, succeeded, failed, invalid, rejected, ...} counts by status."""
+        out: dict[str, dict] = defaultdict(dict)
+        for session, status, n in self.index.query("SELECT session, status, COUNT(*) FROM candidates WHERE session IS NOT NULL GROUP BY 1, 2"):
+            out[session][status] = n
+        return dict(out)
+
     def session_candidates(self, session: str) -> list[str]:
         """Ids of the candidates a search session proposed (`proposer.session`), oldest first."""
         return [r[0] for r in self.index.query(SESSION_SQL, (session,))]
@@ -151,9 +172,7 @@ class ArchiveQueries:
     def _summaries(self, ids: list[str], split: str, metrics: dict[str, dict[str, float]]) -> list[CandidateSummary]:
         rows = [r for chunk in _chunks(ids) for r in self.index.query(SOME_SQL.format(marks=_marks(chunk)), (split, *chunk))]
         parents, children = self._parents(ids, whole=False), self.children_counts(ids)
-        return [CandidateSummary(id=r[0], kind=r[1], status=r[2], strategy=r[3], created_at=r[4], reason=r[5], fitness=r[6],
-                                 parents=tuple(parents.get(r[0], ())), children=children.get(r[0], 0), metrics=metrics.get(r[0], {}))
-                for r in sorted(rows, key=lambda r: (r[6] is None, -(r[6] or 0), r[0]))]
+        return [_summary(r, parents, children, metrics) for r in sorted(rows, key=lambda r: (r[6] is None, -(r[6] or 0), r[0]))]
 
     def diff(self, a: str, b: str) -> str:
         """Unified diff of two candidates' genotypes (recipe.yaml, or the workspace files and command)."""
@@ -169,6 +188,18 @@ class ArchiveQueries:
                                         f"{idb}/{path}" if new is not None else "/dev/null")
         return "".join(line if line.endswith("\n") else line + "\n" for line in out)
 
+    def diff_note(self, a: str, b: str) -> str | None:
+        """Why two candidates' genotypes do not diff (a source model against a merge or code candidate), or None."""
+        left, right = self.get(a), self.get(b)
+        model = lambda c: c.kind == "source" and not c.genotype.files
+        if model(left) == model(right):
+            return None
+        src, other = (left, right) if model(left) else (right, left)
+        name = src.genotype.name
+        uses = f"; the recipe of {other.id} uses it as `{name}`" if other.kind == "merge" and name in json.dumps(other.genotype.recipe) else ""
+        return (f"{src.id} is the source model {name} ({src.genotype.path or 'no path'}) and {other.id} a {other.kind} candidate: "
+                f"a model directory has no genotype to diff against{uses}")
+
     def _genotype_text(self, ref: str) -> dict[str, str]:
         files = self.files(ref)
         record = json.loads(files.pop("candidate.json"))
@@ -178,15 +209,23 @@ class ArchiveQueries:
             view["genotype.json"] = json.dumps(genotype, indent=2, sort_keys=True) + "\n"
         return view
 
-    def summary(self, *, max_tokens: int = 1500, split: str = "search", best: int = 10, failures: int = 10, reviews: int = 10) -> str:
-        """A compact text view for an LLM's context, at most `max_tokens` (estimated as characters / 4)."""
+    def summary(self, *, max_tokens: int = 1500, split: str = "search", best: int = 10, failures: int = 10, reviews: int = 10,
+                metric_of: dict[str, str] | None = None) -> str:
+        """A compact text view for an LLM's context, at most `max_tokens` (estimated as characters / 4);
+        `metric_of` (task -> fitness metric) picks the per-task score shown."""
         counts = dict(self.index.query("SELECT status, COUNT(*) FROM candidates GROUP BY status"))
         top = [self.get(c.id) for c in self.top(best, split=split)]
         failed_ids = self.index.query("SELECT id FROM candidates WHERE status IN ('failed','invalid','rejected') ORDER BY created_at DESC LIMIT ?", (failures,))
         reviewed = self.index.query("SELECT c.id FROM records r JOIN candidates c ON c.id = r.id WHERE r.state LIKE '%\"reviews\":[{%' "
                                     "ORDER BY c.created_at DESC LIMIT ?", (reviews,))
         return render_summary(counts, top, [self.get(r[0]) for r in failed_ids], [self.get(r[0]) for r in reviewed],
-                              split=split, max_tokens=max_tokens)
+                              split=split, max_tokens=max_tokens, metric_of=metric_of)
+
+
+def _summary(r: tuple, parents: dict, children: dict, metrics: dict) -> CandidateSummary:
+    return CandidateSummary(id=r[0], kind=r[1], status=r[2], strategy=r[3], created_at=r[4], reason=r[5], fitness=r[6],
+                            name=r[7], session=r[8], verdict=r[9], parents=tuple(parents.get(r[0], ())),
+                            children=children.get(r[0], 0), metrics=metrics.get(r[0], {}))
 
 
 def _chunks(items: list[str]) -> list[list[str]]:

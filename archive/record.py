@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tools.evaluate.result import ExampleScores
+
 SCHEMA_VERSION = 1
 LOG_LIMIT = 20_000
 
@@ -67,10 +69,14 @@ class Proposer(_Strict):
 
 
 class SplitMetrics(_Strict):
-    """One split's evaluation, the shape of tools.evaluate's EvalResult: fitness and task -> metric -> value."""
+    """One split's evaluation, the shape of tools.evaluate's EvalResult: fitness and task -> metric -> value.
+
+    `per_example` (task -> its fitness metric example by example, 4 decimals) is kept for the
+    held-out split only, where a session claims one model beats another with an interval."""
 
     fitness: float | None = None
     tasks: dict[str, dict[str, float]] = Field(default_factory=dict)
+    per_example: dict[str, ExampleScores] = Field(default_factory=dict)
 
 
 class Cost(_Strict):
@@ -135,6 +141,16 @@ class Candidate(_Strict):
     def fitness(self, split: str = "search") -> float | None:
         m = self.metrics.get(split)
         return m.fitness if m else None
+
+    def verdict(self) -> str | None:
+        """'approved' or 'rejected' (the latest such review), or None when neither was given.
+        Not the status: status `rejected` is the planner refusing a proposal before it ran."""
+        decided = [r.verdict for r in self.reviews if r.verdict in ("approved", "rejected")]
+        return decided[-1] if decided else None
+
+    def source_name(self) -> str | None:
+        """A source's name (clade.yaml's `sources:` name, or `base`): what people call it."""
+        return self.genotype.name if self.kind == "source" else None
 
     def genotype_hash(self) -> str:
         return genotype_hash(self.kind, self.genotype)

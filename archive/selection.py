@@ -10,6 +10,12 @@ parents with replacement.
 - `dgm_robust`: the same with α_i replaced by (α_i − median) / (1.4826 · MAD) and λ = 1, so
   it works for any fitness scale (losses, BLEU in points, rewards ...).
 - `tournament`: best of `size` drawn uniformly.
+- `mixed`: each parent is an *exploit* draw with probability `exploit` (uniform among the
+  `elites` best by fitness) or else an *explore* draw by `dgm_robust`. The DGM rule alone is
+  made for open-ended archives and, on fitnesses that differ by a few hundredths, is driven
+  almost only by the child counts: raw sources and weak merges get picked as often as the
+  best merge. Fitness rank puts strong candidates in front; the DGM draw keeps exploring.
+  (OpenEvolve's sampler mixes the same way; its default exploitation share is 0.7.)
 - `map_elites`: the best candidate of each cell of a grid over declared descriptors
   (metrics named `task/metric`, or `fitness`), then an elite drawn uniformly.
 """
@@ -39,11 +45,15 @@ class CandidateSummary:
     created_at: str = ""
     reason: str | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
+    name: str | None = None  # a source's name
+    session: str | None = None  # the search session that proposed it
+    verdict: str | None = None  # the review verdict: approved, rejected, or None
 
     def to_json(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "status": self.status, "parents": list(self.parents),
-                "fitness": self.fitness, "children": self.children, "strategy": self.strategy,
-                "created_at": self.created_at, "reason": self.reason, **({"metrics": dict(self.metrics)} if self.metrics else {})}
+        return {"id": self.id, "kind": self.kind, "status": self.status, "verdict": self.verdict, "parents": list(self.parents),
+                "fitness": self.fitness, "children": self.children, "strategy": self.strategy, "session": self.session,
+                "created_at": self.created_at, "reason": self.reason, **({"name": self.name} if self.name else {}),
+                **({"metrics": dict(self.metrics)} if self.metrics else {})}
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,26 @@ def dgm_robust(candidates: Sequence[CandidateSummary], k: int, rng: random.Rando
 def tournament(candidates: Sequence[CandidateSummary], k: int, rng: random.Random, *, size: int = 3) -> list[str]:
     pool = eligible(candidates)
     return [max(rng.choices(pool, k=size), key=lambda c: (c.fitness, c.id)).id for _ in range(k)]
+
+
+def mixed(candidates: Sequence[CandidateSummary], k: int, rng: random.Random, *, exploit: float = 0.7,
+          elites: int = 3) -> list[tuple[str, str]]:
+    """`k` parents, each with how it was drawn: ("exploit" | "explore")."""
+    pool = eligible(candidates)
+    top = [c.id for c in by_rank(pool)[:elites]]
+    weights = dgm_robust_weights(pool)
+    picks = []
+    for _ in range(k):
+        if rng.random() < exploit:
+            picks.append((rng.choice(top), "exploit"))
+        else:
+            picks.append((rng.choices(list(weights), weights=list(weights.values()))[0], "explore"))
+    return picks
+
+
+def by_rank(candidates: Sequence[CandidateSummary]) -> list[CandidateSummary]:
+    """Eligible candidates, best fitness first (ties by id)."""
+    return sorted(eligible(candidates), key=lambda c: (-c.fitness, c.id))
 
 
 def map_elites_cells(candidates: Sequence[CandidateSummary], descriptors: Sequence[Descriptor]) -> dict[tuple[int, ...], CandidateSummary]:

@@ -29,9 +29,18 @@ def git(archive: Archive, *argv: str, what: str) -> str:
     done = subprocess.run(["git", "--git-dir", str(archive.git_dir), *argv], capture_output=True, text=True,
                           env={**os.environ, **GIT_ENV})
     if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise BadInput(f"{what} failed: {reason}")
+        raise BadInput(f"{what} failed: {git_reason(done.stderr)}")
     return done.stdout
+
+
+def git_reason(stderr: str) -> str:
+    """git's reason in one line: its first line and its fatal:/error:/rejected lines (two at most); hints dropped.
+    (git's last line is often the tail of a wrapped sentence, e.g. `and the repository exists.`)"""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.strip().startswith("hint:")]
+    key = [line for line in lines if line.startswith(("fatal:", "error:", "! [", "remote: error"))]
+    first = lines[:1] if lines and lines[0] not in key else []  # e.g. `ssh: Could not resolve hostname ...`
+    reasons = dict.fromkeys(line.removeprefix("fatal: ").removeprefix("error: ").rstrip(".") for line in (first + key)[:2])
+    return "; ".join(reasons) or "git gave no reason"
 
 
 def remote_refs(archive: Archive, remote: str) -> set[str]:

@@ -137,13 +137,21 @@ class Archive(ArchiveQueries):
     # -- reading -------------------------------------------------------------------------
 
     def resolve(self, ref: str) -> str:
-        """The id of the one candidate whose id (or commit) starts with `ref`."""
-        ref = str(ref).strip().lower()
-        if not re.fullmatch(r"[0-9a-f]{4,40}", ref):
-            raise BadInput(f"candidate {ref!r}: not a candidate id (ids are 4 to 40 hex digits, as `clade candidates` lists them)")
-        matches = self._matches(ref)
-        if not matches and self.sync():
-            matches = self._matches(ref)
+        """The id of the one candidate whose id (or commit) starts with `ref`, or of the source named `ref`."""
+        raw = str(ref).strip()
+        ref = raw.lower()
+        hexed = re.fullmatch(r"[0-9a-f]{4,40}", ref) is not None
+        named = [] if hexed and len(ref) >= ID_LEN else self._named(raw)  # a full id is never a name
+        matches = self._matches(ref) if hexed else []
+        if not matches and not named and self.sync():
+            named, matches = self._named(raw), self._matches(ref) if hexed else []
+        if named and matches:
+            raise BadInput(f"candidate {raw}: ambiguous, both the source named {raw} ({named[0][0]}) and the id {matches[0]}; type more digits")
+        if named:
+            return self._one_named(raw, named)
+        if not hexed:
+            raise BadInput(f"candidate {raw!r}: neither a candidate id (4 to 40 hex digits) nor a source name; "
+                           "`clade candidates` lists both")
         if not matches:
             raise BadInput(f"candidate {ref}: no such candidate in {self.git_dir} (list them with `clade candidates`)")
         if len(matches) > 1:

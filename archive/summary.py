@@ -1,7 +1,9 @@
 """The archive in a few hundred tokens, for the planner's context.
 
 Three sections (best candidates, recent failures with their reasons, reviewer comments),
-each entry one line. Tokens are estimated as characters / 4. Entries are taken in turn
+each entry one line. A merge is shown by its whole recipe in compact form (archive/compact.py:
+every number of it) and a scored candidate by its score on each task, so a reader can tell two
+recipes apart and see which skills each keeps; a rationale is cut at a sentence end. Tokens are estimated as characters / 4. Entries are taken in turn
 from each section (best 1, failure 1, review 1, best 2, ...) while they fit, so no section
 starves; an entry is kept whole or left out, never cut mid-line, and the last line says
 how many were left out.
@@ -9,6 +11,9 @@ how many were left out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from archive.compact import recipe_text, task_scores_text, whole_sentences
 from archive.record import Candidate
 
 CHARS_PER_TOKEN = 4
@@ -20,11 +25,12 @@ def estimate_tokens(text: str) -> int:
 
 
 def render_summary(counts: dict[str, int], best: list[Candidate], failures: list[Candidate], reviewed: list[Candidate],
-                   *, split: str, max_tokens: int) -> str:
+                   *, split: str, max_tokens: int, metric_of: Mapping[str, str] | None = None) -> str:
+    """`metric_of` (task -> its fitness metric) picks the per-task score shown; without it a task's only metric, or all."""
     total = sum(counts.values())
     header = f"Archive: {total} candidates ({', '.join(f'{s} {n}' for s, n in sorted(counts.items())) or 'none yet'})."
     sections = [
-        (f"Best by fitness on split {split!r}:", [_best_line(c, split) for c in best]),
+        (f"Best by fitness on split {split!r} [score per task]:", _best_lines(best, split, metric_of)),
         ("Recent failures:", [_failure_line(c) for c in failures]),
         ("Reviewer comments:", [line for c in reviewed for line in _review_lines(c)]),
     ]
@@ -57,28 +63,39 @@ def _fit(header: str, sections: list[tuple[str, list[str]]], max_tokens: int) ->
 
 
 def _clip(text: str | None, limit: int = FIELD_CHARS) -> str:
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+    return whole_sentences(text or "", limit)
 
 
-def _what(c: Candidate) -> str:
+def what(c: Candidate) -> str:
+    """A candidate's genotype in one line: the compact recipe, the code files, or the source's name."""
     g = c.genotype
     if c.kind == "merge":
-        models = [m.get("model") for m in g.recipe.get("models", []) if isinstance(m, dict)]
-        return f"{g.recipe.get('merge_method', '?')} of {', '.join(map(str, models)) or 'slices'}"
+        return recipe_text(g.recipe)
     if c.kind == "code":
         return f"code, {len(g.files)} files"
     return f"source {g.name}"
 
 
-def _best_line(c: Candidate, split: str) -> str:
+def _best_lines(best: list[Candidate], split: str, metric_of: Mapping[str, str] | None) -> list[str]:
+    """One line each; a rationale already given above (the members of one CMA-ES run share theirs) is not repeated."""
+    lines, said = [], {}
+    for c in best:
+        why = _clip(c.proposer.rationale) if c.proposer.rationale else ""
+        lines.append(_best_line(c, split, metric_of, f"as {said[why]}" if why in said else why))
+        said.setdefault(why, c.id)
+    return lines
+
+
+def _best_line(c: Candidate, split: str, metric_of: Mapping[str, str] | None, why: str) -> str:
     parents = ",".join(c.parents) or "-"
-    why = f"; why: {_clip(c.proposer.rationale)}" if c.proposer.rationale else ""
-    return f"- {c.id} fitness={c.fitness(split):.4g} {_what(c)} (parents {parents}; by {c.proposer.strategy}){why}"
+    why = f"; why: {why}" if why else ""
+    tasks = task_scores_text(c.metrics.get(split), metric_of)
+    return (f"- {c.id} fitness {c.fitness(split):.4f}" + (f" [{tasks}]" if tasks else "")
+            + f" {what(c)} (parents {parents}; by {c.proposer.strategy}){why}")
 
 
 def _failure_line(c: Candidate) -> str:
-    return f"- {c.id} {c.status}: {_what(c)}; reason: {_clip(c.reason)}"
+    return f"- {c.id} {c.status}: {what(c)}; reason: {_clip(c.reason)}"
 
 
 def _review_lines(c: Candidate) -> list[str]:

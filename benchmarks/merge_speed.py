@@ -179,6 +179,7 @@ def main() -> None:
     parser.add_argument("--mergekit-python", help="python of a venv with mergekit installed")
     parser.add_argument("--mergekit-whole", action="store_true", help="time mergekit-yaml -j 2 as a whole process (default: run_merge in-process)")
     parser.add_argument("--baseline", action="store_true", help="also time reading the inputs and writing the output")
+    parser.add_argument("--dtype", default="float32", help="the recipes' dtype (bfloat16/float16: the 16-bit tie-pick differences of TIES/Breadcrumbs)")
     args = parser.parse_args()
     paths = build_models(args.cache, args.size)
     work = args.cache / "runs"
@@ -192,6 +193,8 @@ def main() -> None:
 
 def measure(method: str, recipe: dict, work: Path, args) -> dict:
     import shutil
+
+    recipe = recipe | {"dtype": args.dtype}
 
     work.mkdir(parents=True, exist_ok=True)
     file = work / f"{method}.yaml"

@@ -50,7 +50,7 @@ def docker_protections(config: SandboxConfig) -> list[Protection]:
     if importlib.util.find_spec("docker") is None:
         return [Protection(backend="docker", name="Docker SDK", active=False, how="NOT installed: pip install docker")]
     try:
-        from sandbox.backends.docker import connect
+        from sandbox.backends.docker import build_hint, connect
 
         client = connect()
         version = client.version().get("Version", "?")
@@ -59,7 +59,7 @@ def docker_protections(config: SandboxConfig) -> list[Protection]:
     image = config.docker.image
     present = bool(client.images.list(name=image))
     return [Protection(backend="docker", name="Docker engine", active=True, how=f"version {version}"),
-            Protection(backend="docker", name=f"image {image}", active=present, how="present" if present else "NOT built: docker build -f sandbox/Dockerfile"),
+            Protection(backend="docker", name=f"image {image}", active=present, how="present" if present else f"MISSING: {build_hint(image)}"),
             Protection(backend="docker", name="network none, read-only root, no capabilities, non-root, cgroup limits", active=present, how="per container")]
 
 

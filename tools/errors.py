@@ -21,12 +21,44 @@ class BadInput(CladeError):
 def describe_validation_error(exc, skip_leading: frozenset[str] = frozenset()) -> str:
     """A pydantic ValidationError as one line: `field a.b: reason` for its first error, plus a count.
 
-    `skip_leading` drops a leading location part such as a discriminated union's tag.
+    `skip_leading` drops a leading location part such as a discriminated union's tag. A value that
+    fits none of a union's forms is said once, in words (`is none of the accepted forms: a number,
+    a list, ...`), never with pydantic's internal member names (`weight.Conditional`, `list[str]`).
     """
-    err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
+    errors = exc.errors()
+    loc = [str(p) for p in errors[0]["loc"]]
     if loc and loc[0] in skip_leading:
         loc = loc[1:]
-    message = err["msg"].removeprefix("Value error, ")
+    tag = next((i for i, part in enumerate(loc) if _is_type_tag(part)), None)
+    if tag is not None:
+        return _union_error(loc[:tag], errors, len(errors[0]["loc"]) - len(loc))
+    message = errors[0]["msg"].removeprefix("Value error, ")
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"field {'.'.join(loc) or '(top level)'}: {message}{more}"
+
+
+FORMS = {"bool": "true or false", "int": "a number", "float": "a number", "str": "a string", "dict": "a mapping", "list": "a list",
+         "none": "null"}
+
+
+def _is_type_tag(part: str) -> bool:
+    """A location part pydantic adds for a union member: `Conditional`, `list[float]`, `int`, `function-after[...]`."""
+    return part[:1].isupper() or "[" in part or part in FORMS
+
+
+def _union_error(field: list[str], errors: list, skipped: int) -> str:
+    where = ".".join(field) or "(top level)"
+    mine = [e for e in errors if [str(p) for p in e["loc"][skipped : skipped + len(field)]] == field]
+    tags = [str(e["loc"][skipped + len(field)]) for e in mine if len(e["loc"]) > skipped + len(field)]
+    forms = list(dict.fromkeys(_form(t) for t in tags))
+    shown = repr(mine[0].get("input")) if mine else "the value"
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    more = len(errors) - len(mine)
+    return f"field {where}: {shown} is none of the accepted forms ({', '.join(forms)})" + (f" (and {more} more)" if more else "")
+
+
+def _form(tag: str) -> str:
+    base = tag.split("[", 1)[0].lower()
+    if base in FORMS:
+        return FORMS[base]
+    return "a mapping" if tag[:1].isupper() else tag

@@ -2,8 +2,10 @@
 
 A REPL on stdin/stdout (one question per line; EOF ends it), or one question with
 `--message`. Every action the planner takes is printed as it happens (and appended to
-`.clade/chat/actions.jsonl`). Needs `planner.llm` in clade.yaml: without it, one line and
-exit 2. litellm is imported only inside the handler (by the LLM client).
+`.clade/chat/actions.jsonl`). Needs `planner.llm` in clade.yaml or `--model`: without either,
+one line and exit 2. `scripted:FILE` replays canned replies offline (the tiny zoo ships
+chat-replies.json). A question that fails is one line on stderr; the chat exits non-zero
+(the REPL goes on to the next question first). litellm is imported only for a litellm model.
 """
 
 from __future__ import annotations
@@ -22,23 +24,24 @@ def register(subparsers) -> None:
     p.add_argument("--max-tokens", type=int, default=200_000, metavar="N",
                    help="LLM tokens (prompt + completion) this chat may spend (default 200000)")
     p.add_argument("--who", help="your name in the action log and on proposals (default: your login name)")
+    p.add_argument("--model", metavar="MODEL", help="the LLM, overriding planner.llm.model: a litellm model string, "
+                                                    "or scripted:FILE to replay canned replies offline")
     p.set_defaults(handler=cmd_chat)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    import os
-
     from agents.chat.agent import ChatAgent
-    from agents.llm.client import make_model
+    from agents.llm.factory import llm_config, planner_model
     from agents.workspace import load_workspace
     from archive.cli import open_archive
     from tools.errors import BadInput
 
     workspace = load_workspace(getattr(args, "workspace", None))
-    if workspace.config.planner.llm is None:
+    llm = llm_config(workspace, args.model)
+    if llm is None:
         raise BadInput(f"{workspace.root / 'clade.yaml'}: no planner.llm configured; `clade chat` needs an LLM "
-                       "(add planner: {llm: {model: ..., api_key_env: ...}})")
-    model = make_model(workspace.config.planner.llm, os.environ)
+                       "(add planner: {llm: {model: ..., api_key_env: ...}}, or pass --model scripted:FILE to replay canned replies)")
+    model = planner_model(llm, workspace.root)
     with open_archive(args) as archive:
         agent = ChatAgent(model, workspace, archive, who=args.who or getpass.getuser(), max_tokens=args.max_tokens,
                           on_action=show_action)
@@ -46,11 +49,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def converse(agent, message: str | None) -> int:
-    """One question (`message`), or questions from stdin until EOF; a failed question ends a one-shot chat."""
+    """One question (`message`), or questions from stdin until EOF. A failed question ends a one-shot
+    chat with its error; the REPL says why and goes on, and exits with the worst failure's code."""
     from agents.errors import BudgetExceeded
     from tools.errors import CladeError
 
     questions = [message] if message is not None else _stdin_questions()
+    code = 0
     for question in questions:
         try:
             print(f"planner> {agent.send(question).reply}", flush=True)
@@ -61,7 +66,8 @@ def converse(agent, message: str | None) -> int:
             if message is not None:
                 raise
             print(f"clade: error: {exc}", file=sys.stderr)
-    return 0
+            code = max(code, exc.exit_code)
+    return code
 
 
 def _stdin_questions():

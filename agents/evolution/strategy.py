@@ -29,10 +29,15 @@ from tools.errors import BadInput, describe_validation_error
 def search_sources(config: EvolutionConfig, workspace: Workspace) -> list[str]:
     """The configured sources (default: every source in clade.yaml), checked against clade.yaml."""
     known = [s.name for s in workspace.config.sources]
+    where = workspace.root / "clade.yaml"
+    if not known:
+        raise BadInput(f"{where}: no models under `sources:`, so there is nothing to merge; list them (sources: [{{name: adder, "
+                       "path: models/adder}]) with the evaluation tasks, or start from `clade init DIR --example tiny-zoo`")
     names = config.sources if config.sources is not None else known
     unknown = [n for n in names if n not in known]
     if unknown or not names:
-        raise BadInput(f"clade.yaml: planner.evolution.sources {names} must name sources listed under `sources:` ({', '.join(known) or 'none'})")
+        raise BadInput(f"{where}: planner.evolution.sources {', '.join(unknown) or '(empty)'}: not among the sources listed under "
+                       f"`sources:` ({', '.join(known)})")
     return list(names)
 
 

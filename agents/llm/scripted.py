@@ -3,7 +3,8 @@
 Each script item is a reply text, an exception to raise (e.g. LLMUnavailable), or a
 function of the messages returning a text. Every query is kept in `calls`, so a test can
 assert what the planner showed the model. Running out of script is an error, never a
-silent empty reply.
+silent empty reply: an AssertionError in tests, or the `exhausted` exception given (a
+reply file replayed by a command raises LLMUnavailable: one line, a non-zero exit).
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ ScriptItem = str | BaseException | Callable[[list[Message]], str]
 
 class ScriptedModel:
     def __init__(self, script: Iterable[ScriptItem], *, name: str = "scripted", tokens_per_reply: int = 10,
-                 dollars_per_reply: float = 0.0):
-        self.script, self.name = list(script), name
+                 dollars_per_reply: float = 0.0, exhausted: type[Exception] = AssertionError):
+        self.script, self.name, self.exhausted = list(script), name, exhausted
         self.tokens_per_reply, self.dollars_per_reply = tokens_per_reply, dollars_per_reply
         self.calls: list[list[Message]] = []
 
     def query(self, messages: list[Message]) -> Reply:
         self.calls.append([dict(m) for m in messages])
         if not self.script:
-            raise AssertionError(f"scripted model {self.name!r}: no reply left for call {len(self.calls)}")
+            raise self.exhausted(f"scripted model {self.name!r}: no reply left for call {len(self.calls)} "
+                                 f"(the script holds {len(self.calls) - 1})")
         item = self.script.pop(0)
         if isinstance(item, BaseException):
             raise item

@@ -4,7 +4,8 @@ For offline demos and CLI end-to-end tests (`clade run --planner llm` with no ne
 file holds a JSON list; each item is a reply text, or `{"if": TEXT, "reply": TEXT}` rules
 in a list, answered by the first rule whose `if` occurs in the last message (a rule with
 no `if` matches anything). Items are used in order, one per query; running out is an error.
-The path is relative to the workspace.
+The path is relative to the workspace. Running out of replies, or a reply none of whose rules
+matches, raises LLMUnavailable (one line naming the file; a command exits non-zero).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from agents.errors import LLMUnavailable
 from agents.llm.scripted import ScriptedModel
 from tools.errors import BadInput
 
@@ -30,7 +32,7 @@ def load_scripted(model: str, workspace_root: Path) -> ScriptedModel:
         raise BadInput(f"planner.llm.model {model!r}: cannot read {path} as JSON ({exc})") from None
     if not isinstance(items, list) or not all(isinstance(i, (str, list)) for i in items):
         raise BadInput(f"{path}: expected a JSON list of reply texts or rule lists ({{\"if\": ..., \"reply\": ...}})")
-    return ScriptedModel([_item(i, path) for i in items], name=model)
+    return ScriptedModel([_item(i, path) for i in items], name=model, exhausted=LLMUnavailable)
 
 
 def _item(item, path: Path):
@@ -45,5 +47,5 @@ def _item(item, path: Path):
         for needle, reply in rules:
             if needle in last:
                 return reply
-        raise AssertionError(f"{path}: no rule matches the prompt starting {last[:120]!r}")
+        raise LLMUnavailable(f"{path}: no rule of this reply matches the prompt starting {' '.join(last[:120].split())!r}")
     return answer

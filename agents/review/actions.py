@@ -27,8 +27,7 @@ class ReviewItem(BaseModel):
 
 def verdict(candidate: Candidate) -> str | None:
     """'approved' or 'rejected' (the latest such review), or None when neither was given."""
-    decided = [r.verdict for r in candidate.reviews if r.verdict in ("approved", "rejected")]
-    return decided[-1] if decided else None
+    return candidate.verdict()
 
 
 def approve(archive, ref: str, *, comment: str = "", who: str) -> Candidate:

@@ -1,6 +1,6 @@
 """Subcommands of review:
 
-    clade review [--top K] [--json]                candidates awaiting review, best first
+    clade review [--top K] [--details] [--json]    candidates awaiting review, best first (a table)
     clade approve ID [--comment TEXT] [--who NAME]
     clade reject ID --reason TEXT [--who NAME]
     clade export ID OUT_DIR [--json]               an approved candidate: HF model dir + card, or its code tree
@@ -16,15 +16,19 @@ import json
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"--top {text}: give a number of candidates, 1 or more")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of candidates, 1 or more")
     return value
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("review", help="candidates awaiting review, best first, with what to compare them against")
+    p = subparsers.add_parser("review", help="candidates awaiting review, best first: a table (details: clade show ID)")
     p.add_argument("--top", type=_positive, metavar="K", help="only the K best")
+    p.add_argument("--details", action="store_true", help="each candidate in full: genotype, metrics beside its parents', cost, log")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(handler=cmd_review)
     p = subparsers.add_parser("approve", help="approve a succeeded candidate (recorded in the archive; the planner reads it)")
@@ -50,12 +54,13 @@ def _who(args: argparse.Namespace) -> str:
 
 def cmd_review(args: argparse.Namespace) -> int:
     from agents.review.actions import awaiting_review
-    from agents.review.render import item_json, review_text
+    from agents.review.render import item_json, review_table, review_text
     from archive.cli import open_archive
 
     with open_archive(args) as archive:
         items = awaiting_review(archive, top=args.top)
-    print(json.dumps([item_json(i) for i in items], indent=1) if args.json else review_text(items))
+    text = review_text(items) if args.details else review_table(items)
+    print(json.dumps([item_json(i) for i in items], indent=1) if args.json else text)
     return 0
 
 

@@ -1,14 +1,52 @@
-"""`clade review` output: each candidate awaiting review with its genotype, metrics beside its
-parents' and the best source's on both splits, cost and a log excerpt (pure functions)."""
+"""`clade review` output (pure functions): by default a table, one line per candidate awaiting
+review (fitness on both splits, the held-out gain over the best source, parents, proposer,
+rationale); `--details` (and `clade show ID`) the full view: genotype, metrics beside its
+parents' and the best source's, cost and a log excerpt."""
 
 from __future__ import annotations
 
 from agents.review.actions import ReviewItem
 from archive.record import Candidate
+from archive.render import columns
 
 SPLITS = ("search", "test")
 GENOTYPE_LINES = 60
 LOG_LINES = 10
+
+
+RATIONALE_CHARS = 72
+FOOTER = ("details: `clade show ID`; compare: `clade diff A B`; approve: `clade approve ID [--comment TEXT]`; "
+          "reject: `clade reject ID --reason TEXT`")
+
+
+def review_table(items: list[ReviewItem]) -> str:
+    """One line per candidate awaiting review, best search fitness first."""
+    if not items:
+        return NOTHING
+    best = items[0].best_source
+    gain = f"TEST-{_name(best)}" if best is not None else "TEST-SOURCE"
+    body = [(_label(i.candidate), i.candidate.kind, _fit(i.candidate, "search"), _fit(i.candidate, "test"), _gain(i),
+             ",".join(_name(p) for p in i.parents), _by(i.candidate), _short(i.candidate.proposer.rationale)) for i in items]
+    return columns(("ID", "KIND", "SEARCH", "TEST", gain, "PARENTS", "BY", "RATIONALE"), body) + f"\n{len(items)} awaiting review. {FOOTER}"
+
+
+def _gain(item: ReviewItem) -> str:
+    mine, best = item.candidate.fitness("test"), item.best_source.fitness("test") if item.best_source else None
+    return "-" if mine is None or best is None else f"{mine - best:+.4f}"
+
+
+def _by(c: Candidate) -> str:
+    return c.proposer.strategy + (f"/{c.proposer.model}" if c.proposer.model else "")
+
+
+def _short(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= RATIONALE_CHARS else flat[: RATIONALE_CHARS - 3] + "..."
+
+
+def _name(c: Candidate) -> str:
+    """A source's name (it works as its id), else the id."""
+    return c.genotype.name if c.kind == "source" else c.id
 
 
 def _label(c: Candidate) -> str:
@@ -54,9 +92,13 @@ def item_text(item: ReviewItem) -> str:
     return "\n".join(lines)
 
 
+NOTHING = "nothing awaits review (succeeded merge and code candidates without an approval or rejection)"
+
+
 def review_text(items: list[ReviewItem]) -> str:
+    """The full view of every item (`clade review --details`)."""
     if not items:
-        return "nothing awaits review (succeeded merge and code candidates without an approval or rejection)"
+        return NOTHING
     footer = "approve with `clade approve ID [--comment TEXT]`, reject with `clade reject ID --reason TEXT`"
     return "\n\n".join([*map(item_text, items), footer])
 

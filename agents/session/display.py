@@ -1,8 +1,9 @@
 """Live progress of a session: a rich panel on a terminal, plain lines otherwise.
 
 Both write to stderr, so `clade run --json` keeps stdout for its one JSON object. The
-panel shows candidates done against the budget, the jobs running, the best search
-fitness so far against the best source model's, and the LLM spend.
+panel shows candidates done against the budget, the jobs running, the best fitness so far
+against the best source model's, both on the search split (the held-out figures come only in
+the final report), and the LLM spend.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ class Progress:
     best_id: str | None = None
     best: float | None = None
     best_source: float | None = None
+    best_source_name: str | None = None
     tokens: int = 0
     dollars: float = 0.0
 
     def headline(self) -> str:
         budget = "unlimited" if self.budget is None else str(self.budget)
         return (f"[{self.session}] {self.candidates}/{budget} candidates | running {len(self.running)} | "
-                f"best {_f(self.best)} ({self.best_id or '-'}) vs best source {_f(self.best_source)} | "
+                f"search split: best {_f(self.best)} ({self.best_id or '-'}) vs best source {_f(self.best_source)} "
+                f"({self.best_source_name or '-'}) | "
                 f"LLM {self.tokens} tokens ${self.dollars:.4f}")
 
 
@@ -90,8 +93,8 @@ def _panel(p: Progress):
     budget = "unlimited" if p.budget is None else str(p.budget)
     table.add_row("candidates", f"{p.candidates} / {budget}")
     table.add_row("running", ", ".join(p.running) or "-")
-    table.add_row("best (search)", f"{_f(p.best)}  {p.best_id or ''}")
-    table.add_row("best source", _f(p.best_source))
+    table.add_row("best (search split)", f"{_f(p.best)}  {p.best_id or ''}")
+    table.add_row("best source (search split)", f"{_f(p.best_source)}  {p.best_source_name or ''}")
     table.add_row("LLM spend", f"{p.tokens} tokens, ${p.dollars:.4f}")
     return Panel(table, title=f"clade run {p.session} ({p.strategy})")
 

@@ -32,7 +32,8 @@ def route_observe(state: SessionState) -> AfterObserve:
 
 def select(state: SessionState, rt: Runtime) -> dict:
     done = len(rt.archive.session_candidates(state["session"]))
-    return {"parents": context.select_parents(rt, context.session_rng(rt, done))}
+    chosen = context.select_parents(rt, context.session_rng(rt, done))
+    return {"parents": list(chosen), "parent_notes": chosen}
 
 
 def propose(state: SessionState, rt: Runtime) -> dict:
@@ -40,7 +41,9 @@ def propose(state: SessionState, rt: Runtime) -> dict:
     strategy = rt.current_strategy(state.get("fallback", False))
     remaining = rt.budget.remaining_candidates()
     wanted = rt.executor.slots if remaining is None else min(rt.executor.slots, remaining)
-    ctx = context.build_context(rt, state["session"], state.get("parents", []), wanted, state.get("fallback", False))
+    notes = state.get("parent_notes") or {}
+    parents = {p: notes.get(p, "") for p in state.get("parents", [])}
+    ctx = context.build_context(rt, state["session"], parents, wanted, state.get("fallback", False))
     try:
         proposals = strategy.propose(ctx)
     except BudgetExceeded as exc:

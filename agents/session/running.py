@@ -10,8 +10,10 @@ from agents.session.state import SessionState
 from archive.record import ResultEvent, SplitMetrics
 from sandbox.job import Result
 from tools.errors import CladeError
+from tools.evaluate.result import ExampleScores
 
 LOG_TAIL = 4000
+PER_EXAMPLE_SPLITS = ("test",)  # where claims are made (with intervals); the search split's would only grow the archive
 
 
 def execute(state: SessionState, rt: Runtime) -> dict:
@@ -54,7 +56,7 @@ def result_event(result: Result, split: str) -> ResultEvent:
     logs = _tail(result.stdout, "stdout") + _tail(result.stderr, "stderr")
     cost = {"compute_s": result.timings.total_s}
     if result.status == "ok" and result.fitness is not None:
-        metrics = {split: SplitMetrics(fitness=result.fitness, tasks=_tasks(result))}
+        metrics = {split: SplitMetrics(fitness=result.fitness, tasks=_tasks(result), per_example=_per_example(result, split))}
         return ResultEvent(status="succeeded", metrics=metrics, cost=cost, logs=logs)
     reason = result.reason or f"sandbox status {result.status} with no fitness"
     return ResultEvent(status="failed", reason=reason, cost=cost, logs=logs)
@@ -67,6 +69,14 @@ def _tasks(result: Result) -> dict[str, dict[str, float]]:
         return {t: {m: float(v) for m, v in ms.items() if _number(v)} for t, ms in tasks.items() if isinstance(ms, dict)}
     flat = {k: float(v) for k, v in result.metrics.items() if _number(v)}
     return {"command": flat} if flat else {}
+
+
+def _per_example(result: Result, split: str) -> dict[str, ExampleScores]:
+    """Each task's fitness metric example by example (rounded), on the held-out split only."""
+    found = result.metrics.get("per_example")
+    if split not in PER_EXAMPLE_SPLITS or not isinstance(found, dict):
+        return {}
+    return {task: ExampleScores.model_validate(scores).rounded() for task, scores in found.items()}
 
 
 def _number(value: object) -> bool:

@@ -1,9 +1,10 @@
-"""The roots of a search: the workspace's sources, recorded once as `source` candidates and
-measured on the search and the held-out split.
+"""The roots of a search: the workspace's sources (and its base model, named `base`), recorded once
+as `source` candidates and measured on the search and the held-out split.
 
 A merge workspace's source `NAME` is measured as `source_recipe(NAME)` (a linear merge of
 that one model, weight 1: the model exactly); a code workspace has one source, its seed tree
-(`code.workspace`), measured by its evaluation command. Sources are found again by their
+(`code.workspace`), measured by its evaluation command. The base is measured like a source
+so the planner sees what the task vectors start from; it is a root of every merge that takes it. Sources are found again by their
 genotype hash, so every session of a workspace shares them; a source missing a split's
 fitness (a kill while measuring) is measured again. They never count against a budget.
 """
@@ -24,7 +25,10 @@ def source_genotypes(workspace: Workspace) -> list[SourceGenotype]:
         from agents.code.jobs import seed_files
 
         return [SourceGenotype(name=workspace.config.name, path=code.workspace, files=seed_files(workspace))]
-    return [SourceGenotype(name=s.name, path=s.path) for s in workspace.config.sources]
+    roots = [SourceGenotype(name=s.name, path=s.path) for s in workspace.config.sources]
+    if workspace.config.base is not None and "base" not in {s.name for s in workspace.config.sources}:
+        roots.insert(0, SourceGenotype(name="base", path=workspace.config.base))
+    return roots
 
 
 def record_sources(workspace: Workspace, archive) -> list[Candidate]:
@@ -40,9 +44,9 @@ def record_sources(workspace: Workspace, archive) -> list[Candidate]:
 def measure_sources(workspace: Workspace, archive, executor: Executor, sources: list[Candidate], *, seed: int,
                     display=None) -> list[Candidate]:
     """Run every missing (source, split) measurement as one parallel batch; failures are recorded, not raised."""
-    gpus = 1 if executor.gpus else 0
+    gpus, suite = 1 if executor.gpus else 0, workspace.config.code is None
     jobs = [(c, split, build_job(workspace, c, split=split, seed=seed, gpus=gpus))
-            for c in sources for split in SPLITS if c.fitness(split) is None and c.status != "failed"]
+            for c in sources for split in SPLITS if _missing(c, split, suite) and c.status != "failed"]
     if jobs and display is not None:
         display.line(f"measuring {len(sources)} source(s) on {', '.join(SPLITS)}: {len(jobs)} job(s)")
     results = executor.run([job for _, _, job in jobs]) if jobs else {}
@@ -58,6 +62,15 @@ def measure_sources(workspace: Workspace, archive, executor: Executor, sources: 
             said = f"fitness {fitness:.4f}" if reason is None and fitness is not None else f"failed: {reason}"
             display.line(f"source {c.genotype.name} on {split}: {said}")
     return [archive.get(c.id) for c in sources]
+
+
+def _missing(c: Candidate, split: str, suite: bool) -> bool:
+    """Not measured on `split`, or (held out, on a task suite) measured by older code without the per-example
+    scores the report's intervals need."""
+    m = c.metrics.get(split)
+    if m is None or m.fitness is None:
+        return True
+    return suite and split == "test" and bool(m.tasks) and not m.per_example
 
 
 def attach_split(archive, cid: str, result, split: str) -> str | None:

@@ -16,6 +16,7 @@ AfterPropose = Literal["validate", "stop"]
 class SessionState(TypedDict, total=False):
     session: str
     parents: list[str]  # chosen by the selection rule for this round
+    parent_notes: dict[str, str]  # parent id -> why it was chosen (shown to the LLM)
     proposals: list[dict[str, Any]]  # candidate records built from proposals (created_at fixed), not yet recorded
     pending: list[str]  # candidate ids to run in this round's batch
     results: dict[str, dict[str, Any]]  # candidate id -> sandbox Result (JSON) of this round's batch
@@ -27,5 +28,5 @@ class SessionState(TypedDict, total=False):
 
 
 def initial_state(session: str, *, fallback: bool = False) -> SessionState:
-    return SessionState(session=session, parents=[], proposals=[], pending=[], results={}, done=[],
+    return SessionState(session=session, parents=[], parent_notes={}, proposals=[], pending=[], results={}, done=[],
                         llm_failures=0, fallback=fallback, rounds=0, stop=None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.evolution.genome import Structure, group_values, x0
+from agents.strategies.prompt_candidates import Shown, scores
 from archive.record import Candidate
 
 PREFIX = "hybrid-"
@@ -64,23 +65,31 @@ def numbers_text(s: Structure, x: list[float]) -> str:
     parts = []
     for model in groups[0]:
         for name in groups[0][model]:
-            values = "/".join(f"{g[model][name]:.2f}" for g in groups)
+            values = "/".join(f"{g[model][name]:.3f}" for g in groups)
             parts.append(f"{model + ' ' if model else ''}{name} {values}")
     return ", ".join(parts)
 
 
-def outcome_text(run: HybridRun) -> str:
+def start_of(run: HybridRun) -> list[float]:
+    """The run's start genes: the LLM's start point when it gave one, else the configured x0."""
+    given = run.info.get("x0")
+    return list(given) if given and len(given) == len(x0(run.structure)) else x0(run.structure)
+
+
+def outcome_text(run: HybridRun, shown: Shown | None = None) -> str:
     s, done = run.structure, [c for c in run.members if c.status in ("succeeded", "failed", "invalid", "rejected")]
     ok = [c for c in done if c.status == "succeeded"]
+    sigma = run.info.get("sigma")
     lines = [f"- {run.name}: {describe_structure(s)}",
              f"  your rationale: {run.info.get('rationale', '(none recorded)')}",
+             f"  started at [{numbers_text(s, start_of(run))}]" + (f" with sigma {sigma:g}" if sigma is not None else ""),
              f"  {len(run.members)} candidates, {len(ok)} succeeded, {len(done) - len(ok)} failed"]
     best = run.best()
     if best is None:
         lines.append("  no candidate of this structure succeeded")
         return "\n".join(lines)
-    lines.append(f"  best search fitness {best.fitness('search'):.4f} ({best.id}, generation {best.proposer.params.get('generation')})")
-    lines.append(f"  CMA-ES moved the numbers from [{numbers_text(s, x0(s))}] to [{numbers_text(s, best.proposer.params['x'])}]")
+    lines.append(f"  best: {best.id} (generation {best.proposer.params.get('generation')}), {scores(best, shown or Shown())}")
+    lines.append(f"  CMA-ES moved the numbers to [{numbers_text(s, best.proposer.params['x'])}]")
     lines += _generation_means(run)
     return "\n".join(lines)
 
@@ -97,5 +106,5 @@ def _generation_means(run: HybridRun) -> list[str]:
     return [f"  mean fitness per generation: {means}"]
 
 
-def outcomes_text(runs: list[HybridRun]) -> str:
-    return "\n".join(outcome_text(r) for r in runs) or "(none yet: this is the first structure)"
+def outcomes_text(runs: list[HybridRun], shown: Shown | None = None) -> str:
+    return "\n".join(outcome_text(r, shown) for r in runs) or "(none yet: this is the first structure)"

@@ -9,7 +9,8 @@ send instead; prompts/merge_repair.md carries it back.
   (a number for every layer group, or a list with one value per group), method parameters,
   layer groups, or a layer path instead; plus the rationale.
 - `StructureReply` (hybrid strategy): the structure CMA-ES refines: method, sources, layer
-  groups; plus the rationale.
+  groups, optionally where CMA-ES starts (`start`) and its step size (`sigma`); plus the
+  rationale (agents/strategies/hybrid_start.py checks `start` and `sigma`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class MergeReply(_Reply):
     parameters: dict[str, dict[str, PerGroup]] = Field(default_factory=dict, description="source -> name -> value(s)")
     method_parameters: dict[str, PerGroup] = Field(default_factory=dict)
     layer_path: list[PathStep] | None = None
+    built_on: list[str] = Field(default_factory=list, description="candidate ids the recipe builds on (its lineage parents); "
+                                                                  "empty: the parents chosen for the proposal")
 
     @model_validator(mode="after")
     def _form(self) -> "MergeReply":
@@ -71,6 +74,9 @@ class StructureReply(_Reply):
     method: Literal["ties", "dare_ties", "task_arithmetic", "linear", "slerp"]
     sources: list[str] = Field(min_length=1)
     layer_groups: int = Field(1, gt=0)
+    start: dict[str, PerGroup | dict[str, PerGroup]] | None = Field(
+        None, description="source -> {weight, density}: CMA-ES's start point (slerp: {t}); left out: the configured x0")
+    sigma: float | None = Field(None, description="CMA-ES's initial step size in gene space; left out: planner.evolution.sigma")
 
 
 R = TypeVar("R", bound=BaseModel)

@@ -2,14 +2,14 @@
 
 The panel holds one `agents.chat.agent.ChatAgent` for the server's lifetime (every browser
 tab sees the same conversation) and sends one message at a time. The model is the one
-injected (tests pass a ScriptedModel) or the one `planner.llm` names, built on the first
-message; without either, the panel says no LLM is configured and the rest of the page works.
+injected (tests pass a ScriptedModel) or the one `llm` names (`planner.llm`, or `clade ui
+--model`; `scripted:FILE` replays canned replies), built on the first message; without
+either, the panel says no LLM is configured and the rest of the page works.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from collections.abc import Callable
 
@@ -20,15 +20,16 @@ NO_LLM = "no LLM configured: add planner.llm to clade.yaml (model, api_key_env) 
 
 
 class ChatPanel:
-    def __init__(self, workspace: Workspace, archive: Callable[[], object], *, model=None, who: str):
+    def __init__(self, workspace: Workspace, archive: Callable[[], object], *, model=None, llm=None, who: str):
         self.workspace, self.archive, self.model, self.who = workspace, archive, model, who
+        self.llm = llm if llm is not None else workspace.config.planner.llm
         self.turns: list[dict] = []
         self._agent = None
         self._lock = threading.Lock()
 
     @property
     def available(self) -> bool:
-        return self.model is not None or self.workspace.config.planner.llm is not None
+        return self.model is not None or self.llm is not None
 
     def status(self) -> dict:
         return {"available": self.available, "message": None if self.available else NO_LLM, "turns": list(self.turns)}
@@ -51,9 +52,9 @@ class ChatPanel:
 
     def _model(self):
         if self.model is None:
-            from agents.llm.client import make_model
+            from agents.llm.factory import planner_model
 
-            self.model = make_model(self.workspace.config.planner.llm, os.environ)
+            self.model = planner_model(self.llm, self.workspace.root)
         return self.model
 
 

@@ -1,7 +1,8 @@
-"""`clade ui [--port P] [--host H] [--token T] [--who NAME]`: the local web page.
+"""`clade ui [--port P] [--host H] [--token T] [--who NAME] [--model MODEL]`: the local web page.
 
 Imports nothing heavy: the page only reads the archive (litellm is imported on the first
-chat message, and only when planner.llm is set).
+chat message, and only for a litellm model). A `scripted:FILE` chat model is read at start,
+so a missing or malformed reply file is one line and exit 2 before anything is served.
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ def register(subparsers) -> None:
     p.add_argument("--token", help=f"the token every request must carry (default: ${TOKEN_ENV}; on a non-loopback "
                                    "--host without one, a new token is generated and printed)")
     p.add_argument("--who", help="the name recorded on reviews and chat proposals (default: your login name)")
+    p.add_argument("--model", metavar="MODEL", help="the chat's LLM, overriding planner.llm.model: a litellm model string, "
+                                                    "or scripted:FILE to replay canned replies offline")
     p.set_defaults(handler=cmd_ui)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from agents.llm.factory import llm_config, planner_model
+    from agents.llm.scripted_file import is_scripted
     from agents.ui.security import is_loopback
     from agents.ui.server import build_server
     from agents.workspace import load_workspace
@@ -37,7 +42,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
         raise BadInput(f"--port {args.port}: not a port number (0 to 65535)")
     workspace = load_workspace(getattr(args, "workspace", None))
     token = args.token or os.environ.get(TOKEN_ENV) or (None if is_loopback(args.host) else secrets.token_urlsafe(24))
-    server = build_server(workspace, host=args.host, port=args.port, token=token, who=args.who or _login_name())
+    llm = llm_config(workspace, args.model)
+    model = planner_model(llm, workspace.root) if llm is not None and is_scripted(llm.model) else None
+    server = build_server(workspace, host=args.host, port=args.port, token=token, model=model, llm=llm, who=args.who or _login_name())
     try:
         print(f"Clade UI for {workspace.root}: {server.login_url}  (Ctrl-C stops it)", flush=True)
         server.serve_forever()

@@ -1,10 +1,13 @@
 """Where each candidate goes in the lineage graph: a layered layout (pure functions).
 
-A candidate's column is its generation: 0 for a source, else one more than its deepest
-parent (so every edge points right). Within a column candidates are ordered by the mean
-row of their parents (the barycenter heuristic, which keeps families together and edges
-short), ties by creation time and id. Columns are laid out left to right, so a parent's
-row is known before its children are placed.
+A candidate's depth is 0 for a source, else one more than its deepest parent (so every
+edge points right). Candidates of one depth are split into columns by their group (a
+search's generation, e.g. `s-…:evolution/parameters:g3`, given by the caller) in order of
+first creation, and a group taller than `max_rows` is cut into several columns in creation
+order: 20 merges of the same three sources are columns of generations, not one tall fan.
+Within a column candidates are ordered by the mean row of their parents (the barycenter
+heuristic, which keeps families together and edges short), ties by creation time and id.
+Columns are laid out left to right, so a parent's row is known before its children are placed.
 """
 
 from __future__ import annotations
@@ -42,14 +45,16 @@ def generations(nodes: Sequence[tuple[str, Sequence[str]]]) -> dict[str, int]:
     return depth
 
 
-def layout(nodes: Sequence[tuple[str, Sequence[str], str]]) -> list[Placed]:
-    """Place (id, parents, created_at) nodes in columns by generation and rows by barycenter."""
-    parents_of = {cid: [p for p in parents] for cid, parents, _ in nodes}
-    created = {cid: at for cid, _, at in nodes}
-    depth = generations([(cid, parents) for cid, parents, _ in nodes])
-    columns: dict[int, list[str]] = defaultdict(list)
-    for cid in created:
-        columns[depth.get(cid, 0)].append(cid)
+MAX_ROWS = 16
+
+
+def layout(nodes: Sequence[tuple], max_rows: int = MAX_ROWS) -> list[Placed]:
+    """Place (id, parents, created_at[, group]) nodes in columns by depth and group, rows by barycenter."""
+    parents_of = {n[0]: list(n[1]) for n in nodes}
+    created = {n[0]: n[2] for n in nodes}
+    group = {n[0]: n[3] if len(n) > 3 else "" for n in nodes}
+    depth = generations([(cid, parents) for cid, parents in parents_of.items()])
+    columns = _columns(sorted(created, key=lambda c: (created[c], c)), depth, group, max_rows)
     row: dict[str, int] = {}
     placed = []
     for column in sorted(columns):
@@ -58,6 +63,20 @@ def layout(nodes: Sequence[tuple[str, Sequence[str], str]]) -> list[Placed]:
             row[cid] = i
             placed.append(Placed(cid, column, i))
     return placed
+
+
+def _columns(ordered: list[str], depth: dict[str, int], group: dict[str, str], max_rows: int) -> dict[int, list[str]]:
+    """Column index -> its candidates: depths left to right, each depth's groups in order of first creation."""
+    buckets: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for cid in ordered:  # creation order: a bucket's position is its first member's
+        buckets[(depth.get(cid, 0), group[cid])].append(cid)
+    keys = sorted(buckets, key=lambda k: k[0])  # stable: creation order within a depth
+    columns: dict[int, list[str]] = {}
+    for key in keys:
+        members = buckets[key]
+        for start in range(0, len(members), max_rows):
+            columns[len(columns)] = members[start : start + max_rows]
+    return columns
 
 
 def _barycenter(parents: Sequence[str], row: dict[str, int]) -> float:

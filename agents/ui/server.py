@@ -3,7 +3,7 @@
     server = build_server(workspace, host="127.0.0.1", port=8765, token=None, model=None)
     print(server.url); server.serve_forever()
 
-Serves the three static files (agents/ui/static) and the JSON API (agents/ui/api.py);
+Serves the static files (agents/ui/static: the page, its style, five scripts) and the JSON API (agents/ui/api.py);
 every request passes agents/ui/security.py's Guard first. Each request runs in its own
 thread; the archive is thread-safe and read live (agents.ui.state.LiveArchive).
 """
@@ -31,8 +31,9 @@ from tools.errors import BadInput, CladeError
 DEFAULT_PORT = 8765
 MAX_BODY = 1_000_000
 STATIC = Path(__file__).resolve().parent / "static"
-FILES = {"/": ("index.html", "text/html; charset=utf-8"), "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
-         "/static/style.css": ("style.css", "text/css; charset=utf-8")}
+SCRIPTS = ("common.js", "plots.js", "graph.js", "candidate.js", "app.js")  # loaded in this order (index.html)
+FILES = {"/": ("index.html", "text/html; charset=utf-8"), "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+         **{f"/static/{name}": (name, "text/javascript; charset=utf-8") for name in SCRIPTS}}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
@@ -44,6 +45,9 @@ GET_ROUTES = [
     (re.compile(r"/api/overview"), lambda s, m, q: api.overview(s, q["split"])),
     (re.compile(r"/api/graph"), lambda s, m, q: api.graph(s, q["split"])),
     (re.compile(rf"/api/candidate/{ID}"), lambda s, m, q: api.candidate(s, m["id"], q["split"])),
+    (re.compile(r"/api/compare/(?P<a>[^/]+)/(?P<b>[^/]+)"), lambda s, m, q: api.compare(s, m["a"], m["b"], q["split"])),
+    (re.compile(r"/api/pareto"), lambda s, m, q: api.pareto(s, q["split"])),
+    (re.compile(r"/api/spend"), lambda s, m, q: api.spend_curve(s)),
     (re.compile(r"/api/chat"), lambda s, m, q: api.chat_status(s)),
 ]
 POST_ROUTES = [
@@ -82,15 +86,16 @@ class UIServer(ThreadingHTTPServer):
 
 
 def build_server(workspace: Workspace, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, token: str | None = None,
-                 model=None, who: str = "ui") -> UIServer:
-    """Bind the page's server (nothing else is touched when binding fails); `model` is the chat's LLM."""
+                 model=None, llm=None, who: str = "ui") -> UIServer:
+    """Bind the page's server (nothing else is touched when binding fails); `model` is the chat's LLM
+    (else the one `llm`, an LLMConfig, or planner.llm names)."""
     if not is_loopback(host) and not token:
         raise BadInput(f"--host {host}: not a loopback address, so the page needs a token; pass --token (or let `clade ui` make one)")
     try:
         server = UIServer(host, port)
     except OSError as exc:
         raise _bind_error(exc, host, port) from None
-    server.state = build_state(workspace, model=model, who=who)
+    server.state = build_state(workspace, model=model, llm=llm, who=who)
     server.guard = Guard(server.server_name, server.server_port, token)
     return server
 

@@ -130,6 +130,7 @@ class DockerBackend:
     def __init__(self, config: SandboxConfig | None = None, client=None):
         self.config = config or SandboxConfig(backend="docker")
         self._client, self._root = client, None
+        self._image_seen = False
 
     @property
     def client(self):
@@ -155,6 +156,7 @@ class DockerBackend:
     def run(self, argv: Sequence[str], job_dir: Path, limits: Limits, *, read_only: Sequence[str] = (),
             gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
         job_dir = Path(job_dir).resolve()
+        self._require_image()  # first: without the image nothing else matters (not even input permissions)
         check_inputs(read_only)
         check_readable(read_only)
         (job_dir / "tmp").mkdir(parents=True, exist_ok=True)
@@ -173,14 +175,26 @@ class DockerBackend:
                   else f"hit the process limit of {limits.max_procs} (fork failed)" if handle.pids_hit else None)
         return verdict_outcome(verdict, job_dir, limits, backend="docker", isolation="docker", peak_bytes=peak, killer=killer)
 
+    def _require_image(self) -> None:
+        import docker
+
+        if self._image_seen:
+            return
+        try:
+            self.client.images.get(self.config.docker.image)
+        except docker.errors.ImageNotFound:
+            raise BadInput(missing_image(self.config.docker.image)) from None
+        except docker.errors.APIError as exc:
+            raise CladeError(f"docker could not look up image {self.config.docker.image!r}: {exc.explanation or exc}") from None
+        self._image_seen = True
+
     def _create(self, command: list[str], options: dict):
         import docker
 
         try:
             container = self.client.containers.create(self.config.docker.image, command, **options)
         except docker.errors.ImageNotFound:
-            raise BadInput(f"clade.yaml sandbox.docker.image: image {self.config.docker.image!r} not found; build it with "
-                           f"`docker build -t {self.config.docker.image} -f sandbox/Dockerfile .`") from None
+            raise BadInput(missing_image(self.config.docker.image)) from None
         except docker.errors.APIError as exc:
             raise CladeError(f"docker could not create the job's container: {exc.explanation or exc}") from None
         try:
@@ -189,6 +203,19 @@ class DockerBackend:
             container.remove(force=True)
             raise CladeError(f"docker could not start the job's container: {exc.explanation or exc}") from None
         return container
+
+
+OFFLINE_IMAGE = "clade-sandbox-test:latest"
+
+
+def build_hint(image: str) -> str:
+    """How to get the image: the one wording `sandbox doctor`, the backend and the READMEs use."""
+    return (f"build it in a Clade checkout with `docker build -t {image} -f sandbox/Dockerfile .`, or without a registry "
+            f"run `bash sandbox/host_setup.sh` and set sandbox.docker: {{image: {OFFLINE_IMAGE}, mount_host_python: true}}")
+
+
+def missing_image(image: str) -> str:
+    return f"clade.yaml sandbox.docker.image: the Docker image {image!r} is missing; {build_hint(image)}"
 
 
 def connect():

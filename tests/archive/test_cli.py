@@ -95,7 +95,8 @@ def test_reindex_and_fsck(ws, capsys):
     marker = git(root / "archive", "rev-parse", MARKER).strip()
     git(root / "archive", "-c", "user.name=x", "-c", "user.email=x@y", "notes", "--ref=clade", "add", "-m", "stray", marker)
     code, out, err = run(capsys, "archive", "fsck", "--workspace", str(root))
-    assert code == 2 and "a note on" in out and "1 problems in 4 candidates" in err
+    assert code == 2 and "a note on the archive marker (refs/clade/archive), which is not a candidate" in out
+    assert f"notes --ref=clade remove {marker}`" in out and "1 problems in 4 candidates" in err
 
 
 def test_a_foreign_repository_is_refused_untouched(tmp_path, capsys):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from archive import Candidate, Proposer, ResultEvent, Review
+from archive import Candidate, Proposer, ResultEvent, Review, SplitMetrics
 from archive.summary import estimate_tokens
 from tools.errors import BadInput
 
@@ -93,3 +93,22 @@ def test_strategy_in_listing(archive, family):
     row = next(c for c in archive.candidates() if c.id == family["ab"])
     assert row.strategy == "llm" and row.to_json()["parents"] == [family["a"], family["b"]]
     assert archive.get(family["ab"]).proposer == Proposer(strategy="llm")
+
+
+def test_summary_shows_each_best_candidates_recipe_and_score_per_task(archive, family):
+    tasks = {"add": {"char_accuracy": 0.61, "exact_match": 0.4}, "sort": {"char_accuracy": 0.98, "exact_match": 0.9}}
+    archive.attach_result(family["c1"], ResultEvent(metrics={"search": SplitMetrics(fitness=0.95, tasks=tasks)}))
+    text = archive.summary(metric_of={"add": "char_accuracy", "sort": "char_accuracy"})
+    line = next(l for l in text.splitlines() if l.startswith(f"- {family['c1']}"))
+    assert line.startswith(f"- {family['c1']} fitness 0.9500 [add 0.610, sort 0.980] linear: ")
+    assert "(weight 0.1)" in line and "dtype float32" in line and "[score per task]" in text
+
+
+def test_summary_does_not_repeat_a_shared_rationale(archive, family):
+    members = []
+    for cid, fitness in ((family["c1"], 0.95), (family["c2"], 0.94)):
+        members.append(archive.record(Candidate(kind="merge", parents=[cid], genotype={"recipe": {"merge_method": "linear", "w": fitness}},
+                                                proposer=Proposer(strategy="hybrid", rationale="One structure, tuned by CMA-ES."))))
+        archive.attach_result(members[-1], ResultEvent(status="succeeded", metrics={"search": SplitMetrics(fitness=fitness)}))
+    lines = archive.summary().splitlines()
+    assert lines[2].endswith("why: One structure, tuned by CMA-ES.") and lines[3].endswith(f"why: as {members[0]}")

@@ -74,3 +74,17 @@ def test_pareto_front():
     many = {str(i): (rng.random(), rng.random(), rng.random()) for i in range(300)}
     naive = sorted(i for i, p in many.items() if not any(all(x >= y for x, y in zip(q, p)) and q != p for q in many.values()))
     assert pareto_front(many) == naive
+
+
+def test_mixed_exploits_the_elites_and_explores_by_the_dgm_rule():
+    from archive.selection import mixed
+
+    pool = [cand("best", 0.85), cand("second", 0.84), cand("third", 0.83), cand("weak", 0.74), cand("busy", 0.80, children=9)]
+    only_exploit = mixed(pool, 200, random.Random(0), exploit=1.0, elites=2)
+    assert {cid for cid, _ in only_exploit} == {"best", "second"} and {how for _, how in only_exploit} == {"exploit"}
+    only_explore = mixed(pool, 400, random.Random(0), exploit=0.0)
+    counts = Counter(cid for cid, _ in only_explore)
+    assert {how for _, how in only_explore} == {"explore"} and counts["best"] > counts["busy"]  # few children, better fitness
+    both = mixed(pool, 1000, random.Random(1), exploit=0.7)
+    assert 0.65 < sum(how == "exploit" for _, how in both) / 1000 < 0.75
+    assert mixed(pool, 5, random.Random(3)) == mixed(pool, 5, random.Random(3))

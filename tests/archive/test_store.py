@@ -41,8 +41,35 @@ def test_ids_are_git_short_hashes_and_prefixes_resolve(archive):
     assert archive.get(a[:5]).genotype.name == "a"
     with pytest.raises(BadInput, match="no such candidate"):
         archive.get("0000000")
-    with pytest.raises(BadInput, match="not a candidate id"):
+    with pytest.raises(BadInput, match="neither a candidate id .* nor a source name"):
         archive.get("best-one")
+
+
+def test_a_source_name_works_as_its_id(archive):
+    adder, sorter = source(archive, "adder"), source(archive, "sorter")
+    child = merge(archive, ["adder", "sorter"])  # names work as parents too
+    assert archive.resolve("adder") == adder and archive.get("sorter").id == sorter
+    assert archive.get(child).parents == [adder, sorter] and archive.ancestors(child) == sorted([adder, sorter])
+    assert archive.source_names() == {adder: "adder", sorter: "sorter"}
+    assert {r.id: r.name for r in archive.candidates()} == {adder: "adder", sorter: "sorter", child: None}
+    with pytest.raises(BadInput, match="neither a candidate id"):
+        archive.resolve("Adder")  # names are exact
+
+
+def test_two_sources_with_one_name_are_ambiguous_and_say_which(archive):
+    first = archive.record(Candidate(kind="source", genotype={"name": "adder", "path": "models/adder"}))
+    second = archive.record(Candidate(kind="source", genotype={"name": "adder", "path": "models/adder-v2"}))
+    with pytest.raises(BadInput, match=f"2 sources have this name .*{first} \\(models/adder\\).*{second}"):
+        archive.resolve("adder")
+    assert archive.resolve(second) == second
+
+
+def test_a_hex_looking_name_that_is_also_an_id_prefix_is_ambiguous(archive):
+    a = source(archive, "a")
+    named = archive.record(Candidate(kind="source", genotype={"name": a[:4], "path": "models/x"}))
+    with pytest.raises(BadInput, match="ambiguous, both the source named"):
+        archive.resolve(a[:4])
+    assert archive.resolve(a) == a and archive.resolve(named) == named
 
 
 def test_an_ambiguous_prefix_names_the_matches(archive):

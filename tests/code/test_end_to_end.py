@@ -42,6 +42,7 @@ def bump(prompt: str, n: int) -> str:
 
 def test_a_code_search_records_diffs_lineage_metrics_and_invalid_edits(tmp_path, capsys):
     ws = make_workspace(tmp_path / "ws")
+    ws.config.planner.selection.rule = "best"  # a hill climb: the scripted edit raises the parent's VALUE by one
     summary, history, diffs = run(ws, scripted_model(bump), candidates=4)
     statuses = [c.status for c in history]
     assert statuses.count("succeeded") == 3 and statuses.count("invalid") == 1, [(c.status, c.reason) for c in history]

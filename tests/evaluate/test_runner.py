@@ -134,3 +134,17 @@ def test_cache_keeps_a_bounded_number_of_tokenizers(tmp_path, tiny_llama):
     results = [evaluate_module(tiny_llama, char_tokenizer(), suite) for _ in range(MAX_TOKENIZERS + 2)]
     assert len({key[4] for key in suite.cache}) == MAX_TOKENIZERS
     assert all(r == results[0] for r in results)
+
+
+def test_per_example_scores_give_back_each_task_metric(tmp_path, oracle, tiny_llama, tokenizer):
+    records = addition_records(10)
+    suite = _suite(tmp_path, [_gen_task(tmp_path, metric="char_accuracy"), _gen_task(tmp_path, "b", score_target=True,
+                                                                                    metric="target_logprob")],
+                   weights={"add": 2.0, "b": 1.0})
+    result = evaluate_module(oracle(_answers(records, wrong={0, 3})), tokenizer, suite)
+    add = result.per_example["add"]
+    assert (add.metric, len(add.values), add.weights) == ("char_accuracy", 10, None) and sorted(set(add.values)) == [0.0, 1.0]
+    assert add.value() == pytest.approx(result.tasks["add"]["char_accuracy"]) and result.weights == {"add": 2.0, "b": 1.0}
+    ratio = evaluate_module(tiny_llama, tokenizer, suite).per_example["b"]  # a per-token mean: log-likelihoods over token counts
+    assert ratio.metric == "target_logprob" and ratio.weights is not None and len(ratio.weights) == 10
+    assert ratio.value() == pytest.approx(evaluate_module(tiny_llama, tokenizer, suite).tasks["b"]["target_logprob"])

@@ -64,8 +64,9 @@ def test_after_the_run_the_llm_sees_its_outcome_and_picks_the_next(zoo):
     nxt = hybrid(generations=1).propose(make_context(zoo, model, history=done, wanted=10))
     prompt = model.calls[0][0]["content"]
     for expected in ("- hybrid-1: ties over adder, sorter in 2 layer group(s)", f"your rationale: {TIES['rationale']}",
-                     "3 candidates, 3 succeeded, 0 failed", "best search fitness 0.7000 (c0001, generation 0)",
-                     "CMA-ES moved the numbers from [adder weight 0.80/0.80, adder density 0.50/0.50",
+                     "3 candidates, 3 succeeded, 0 failed", "best: c0001 (generation 0), search fitness 0.7000",
+                     "started at [adder weight 0.800/0.800, adder density 0.500/0.500", "with sigma 0.2",
+                     "CMA-ES moved the numbers to [adder weight",
                      "mean fitness per generation: gen 0: 0.6533", "1 generation(s) of 3 candidates"):
         assert expected in prompt, expected
     assert {p.params["run"] for p in nxt} == {"hybrid-2"} and nxt[0].genotype["recipe"]["merge_method"] == "linear"
@@ -110,3 +111,41 @@ def test_budget_stops_before_the_structure_call(zoo):
     with pytest.raises(BudgetExceeded, match="dollars"):
         hybrid().propose(ctx)
     assert model.calls == []
+
+
+def test_the_llm_gives_the_start_point_and_sigma_and_the_run_keeps_them(zoo):
+    from agents.evolution.genome import group_values
+
+    reply = {**TIES, "start": {"adder": {"weight": [1.2, 0.4], "density": 0.7}, "sorter": {"weight": 0.6}}, "sigma": 0.02}
+    first = hybrid(generations=2).propose(make_context(zoo, ScriptedModel([fenced(reply)]), wanted=10))
+    info = first[0].params["hybrid"]
+    assert info["sigma"] == 0.02 and info["start"] == "adder weight 1.2/0.4, adder density 0.7, sorter weight 0.6, sorter density 0.5"
+    structure = hybrid_structure(first[0])
+    for p in first:  # a small sigma keeps every member near the start it was given
+        groups = group_values(structure, p.params["x"])
+        assert abs(groups[0]["adder"]["weight"] - 1.2) < 0.05 and abs(groups[1]["adder"]["weight"] - 0.4) < 0.05
+        assert abs(groups[0]["sorter"]["density"] - 0.5) < 0.05
+    # The next generation replays the run from the recorded start and sigma (a different start would diverge).
+    done = finished(first, 0, lambda i: 0.6 + 0.01 * i)
+    second = hybrid(generations=2).propose(make_context(zoo, ScriptedModel([]), history=done, wanted=10))
+    assert [p.params["generation"] for p in second] == [1, 1, 1] and second[0].params["hybrid"]["x0"] == info["x0"]
+
+
+def hybrid_structure(p):
+    from agents.evolution.genome import Structure
+
+    return Structure.model_validate(p.params["structure"])
+
+
+@pytest.mark.parametrize("start, sigma, error", [
+    ({"adder": {"weight": 1.6}}, None, "start.adder.weight = 1.6 must be a number strictly inside (0, 1.5)"),
+    ({"adder": {"weight": [0.5, 0.6, 0.7]}}, None, "start.adder.weight has 3 values for 2 layer group(s)"),
+    ({"reverser": {"weight": 0.5}}, None, "start names ['reverser'], which are not among the structure's sources"),
+    ({"adder": {"t": 0.5}}, None, "start.adder names ['t']; ties tunes only weight, density"),
+    (None, 5.0, "sigma = 5 must be in [0.02, 2]"),
+])
+def test_a_start_or_sigma_out_of_range_is_sent_back(zoo, start, sigma, error):
+    bad = {**TIES, **({"start": start} if start else {}), **({"sigma": sigma} if sigma else {})}
+    model = ScriptedModel([fenced(bad), fenced(TIES)])
+    proposals = hybrid().propose(make_context(zoo, model, wanted=10))
+    assert error in model.calls[1][-1]["content"] and proposals[0].params["hybrid"]["sigma"] == 0.2

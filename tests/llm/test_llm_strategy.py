@@ -37,12 +37,13 @@ def test_valid_proposal(zoo):
 
 
 def _placeholders() -> dict:
-    names = ("brief", "summary", "sources", "layers", "lineage", "failures", "lessons", "methods", "scale_filters")
+    names = ("brief", "tasks", "budget", "summary", "sources", "layers", "lineage", "in_flight", "failures", "lessons", "methods",
+             "example", "path_example", "scale_filters")
     return {n: "" for n in names}
 
 
 def test_prompt_shows_what_the_llm_needs(zoo):
-    model = ScriptedModel([fenced(TIES)])
+    model = ScriptedModel([fenced(TIES), fenced({**TIES, "layer_groups": 1, "parameters": {"adder": {"weight": 0.7}, "sorter": {"weight": 0.8}}})])
     failed = record(LLMStrategy(planner(), zoo).propose(make_context(zoo, ScriptedModel([fenced(TIES)])))[0], 1,
                     status="failed")
     parent = record(LLMStrategy(planner(), zoo).propose(make_context(zoo, ScriptedModel([fenced(TIES)])))[0], 2,
@@ -50,11 +51,13 @@ def test_prompt_shows_what_the_llm_needs(zoo):
     LLMStrategy(planner(), zoo).propose(make_context(zoo, model, history=[failed, parent], parents=["c0002"]))
     prompt = model.calls[0][0]["content"]
     for expected in ("Beat every source on all three tasks.", "Archive: 4 candidates", "- adder: candidate src-adder, search fitness 0.5500",
-                     "every model has 4 transformer layers", "- c0002 (merge, succeeded, search fitness 0.6100, by llm)",
+                     "every model has 4 transformer layers", "- c0002 (merge by llm): search fitness 0.6100",
                      "lesson: two groups helped addition", "- c0001 failed: it broke", "ties over all three experts",
                      "- dare_ties: base required", "density (default 1.0, in (0, 1])", "o_proj, down_proj", '"layer_groups": 2'):
         assert expected in prompt, expected
     assert "{{" not in prompt
+    # The same recipe again is refused before it costs a candidate: the repair names the earlier one and its score.
+    assert "this recipe is exactly c0001's (failed)" in model.calls[1][-1]["content"]
 
 
 def test_invalid_then_repaired(zoo):

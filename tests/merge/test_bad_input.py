@@ -64,16 +64,20 @@ def test_shape_mismatch(zoo, tmp_path, capsys):
     expect(tmp_path, capsys, pair(zoo["base"], altered(zoo["a"], tmp_path / "odd", shrink)), "model.layers.0.mlp.up_proj.weight: shape mismatch")
 
 
-def test_different_vocabularies(zoo, tmp_path, capsys):
-    expect(tmp_path, capsys, pair(zoo["base"], zoo["bigvocab"]), "model.embed_tokens.weight: different vocabularies")
+def test_different_vocabularies_without_a_tokenizer_to_check_a_cut_against(zoo, tmp_path, capsys):
+    shutil.copytree(zoo["bigvocab"], tmp_path / "big")
+    for file in ("tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / "big" / file).unlink(missing_ok=True)
+    expect(tmp_path, capsys, pair(zoo["base"], tmp_path / "big"), "tensor model.embed_tokens.weight: the inputs have different vocabularies", "has no tokenizer files", "tokenizer_source: base")
 
 
-def test_tokenizer_source_with_a_vocabulary_the_inputs_lack(zoo, tmp_path, capsys):
-    shutil.copytree(zoo["a"], tmp_path / "tok")
-    big = yaml.safe_load((tmp_path / "tok" / "tokenizer.json").read_text())
-    big["added_tokens"].append({"id": 500, "content": "<extra>", "special": True, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False})
-    (tmp_path / "tok" / "tokenizer.json").write_text(json.dumps(big))
-    expect(tmp_path, capsys, pair(zoo["base"], zoo["a"], tokenizer_source=str(tmp_path / "tok")), "token ids reach 500", "96 rows")
+def test_different_vocabularies_whose_tokenizers_disagree(zoo, tmp_path, capsys):
+    shutil.copytree(zoo["bigvocab"], tmp_path / "big")
+    data = json.loads((tmp_path / "big" / "tokenizer.json").read_text())
+    vocab = data["model"]["vocab"]
+    vocab["a"], vocab["b"] = vocab["b"], vocab["a"]
+    (tmp_path / "big" / "tokenizer.json").write_text(json.dumps(data))
+    expect(tmp_path, capsys, pair(zoo["base"], tmp_path / "big"), "different vocabularies", "gives the first 96 ids other tokens")
 
 
 def test_unknown_method(zoo, tmp_path, capsys):

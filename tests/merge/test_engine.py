@@ -44,7 +44,8 @@ def test_output_directory_holds_recipe_card_config_and_tokenizer(zoo, tmp_path):
     merge_to_dir(load_recipe(linear("a", "b"), models=zoo), tmp_path / "out")
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"model.safetensors", "config.json", "recipe.yaml", "README.md", "tokenizer.json", "tokenizer_config.json"} <= names
-    assert load_recipe(tmp_path / "out" / "recipe.yaml", models=zoo).models[1].model == "b"
+    assert load_recipe(tmp_path / "out" / "recipe.yaml").models[1].model == str(zoo["b"].resolve())  # portable: paths, not names
+    assert f"- model: {zoo['b'].resolve()}  # b" in (tmp_path / "out" / "recipe.yaml").read_text()
     card = (tmp_path / "out" / "README.md").read_text()
     assert "linear" in card and str(zoo["b"].resolve()) in card
     assert transformers.AutoTokenizer.from_pretrained(tmp_path / "out")("hi").input_ids
@@ -168,3 +169,11 @@ def test_cuda_matches_cpu(zoo, tmp_path):
     cpu, cuda = weights(tmp_path / "cpu"), weights(tmp_path / "cuda")
     for name in cpu:
         torch.testing.assert_close(cuda[name], cpu[name], atol=1e-5, rtol=1e-5)
+
+
+def test_different_vocabularies_whose_tokenizers_agree_are_cut_to_the_common_rows(zoo, tmp_path):
+    report = merge_to_dir(load_recipe(linear("bigvocab", "a"), models=zoo), tmp_path / "out")
+    merged, big, a = weights(tmp_path / "out"), weights(zoo["bigvocab"]), weights(zoo["a"])
+    torch.testing.assert_close(merged["model.embed_tokens.weight"], (big["model.embed_tokens.weight"][:96] + a["model.embed_tokens.weight"]) / 2)
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["vocab_size"] == 96
+    assert any("cut to their common 96 rows" in w for w in report.warnings)

@@ -301,7 +301,7 @@ def _example_call(name, ts, base):
     spec = METHODS[name]
     n = 1 if spec.max_models == 1 else 2 if spec.max_models == 2 else 3
     mp = [{"weight": 0.6, "density": 0.5}] * n
-    params = {"t": 0.4} if name == "slerp" else {}
+    params = {"t": 0.4} if name in ("slerp", "nearswap") else {}
     mp = [{k: v for k, v in p.items() if k in {q.name for q in spec.model_params}} for p in mp]
     return run(name, ts[:n], None if spec.base == "none" else base, mp, seed=1, **params)
 

@@ -85,12 +85,22 @@ def test_yaml_file_loads_and_resolves_names(tmp_path, zoo):
     ({"merge_method": "linear", "models": [{"model": "a", "weight": 1}]}, "models.0.weight"),
     ({"merge_method": "no_such_method", "models": [{"model": "a"}]}, "unknown method 'no_such_method'"),
     ({"merge_method": "linear", "models": [{"model": "a", "parameters": {"wieght": 1}}]}, "models\\[0\\].parameters.wieght: unknown parameter"),
-    ({"merge_method": "linear", "models": [{"model": "a"}], "parameters": {"t": 0.5}}, "parameters.t: unknown parameter"),
+    ({"merge_method": "linear", "models": [{"model": "a"}], "parameters": {"tt": 0.5}}, "parameters.tt: unknown parameter"),
     ({"merge_method": "linear", "layer_path": [{"model": "a", "layer": 0}]}, "layer_path recipe uses merge_method passthrough"),
 ])
 def test_bad_recipes_name_the_field(data, field):
     with pytest.raises(BadInput, match=field):
         load_recipe(data)
+
+
+@pytest.mark.parametrize("method, extra", [("slerp", {"t": 0.5}), ("model_stock", {}), ("sce", {}), ("karcher", {})])
+def test_a_parameter_another_method_takes_is_ignored_with_a_warning(method, extra):
+    models = [{"model": m, "parameters": {"weight": w}} for m, w in (("a", 0.6), ("b", 0.4), ("c", 1.0))]
+    recipe = load_recipe({"merge_method": method, "base_model": "a", "models": models, "parameters": {"density": 0.5, **extra}})
+    assert recipe._warnings == [
+        f"field parameters.density: merge_method {method} does not use density; ignored (as mergekit does)",
+        *(f"field models[{i}].parameters.weight: merge_method {method} does not use weight; ignored (as mergekit does)" for i in range(3)),
+    ]
 
 
 def test_int8_mask_is_accepted_as_a_no_op():

@@ -6,9 +6,9 @@ from archive.record import ResultEvent
 from tests.review.fixtures import LINEAR, record_merge, clade, metrics
 
 
-def test_review_lists_best_first_with_parents_best_source_cost_and_logs(zoo, monkeypatch, capsys):
+def test_review_details_list_best_first_with_parents_best_source_cost_and_logs(zoo, monkeypatch, capsys):
     ws, archive, ids = zoo
-    assert clade(monkeypatch, "review", "--workspace", str(ws.root)) == 0
+    assert clade(monkeypatch, "review", "--details", "--workspace", str(ws.root)) == 0
     out = capsys.readouterr().out
     assert out.index(f"== {ids['ta']}") < out.index(f"== {ids['lin']}")
     assert "merge_method: task_arithmetic" in out and "rationale: task arithmetic of all three" in out

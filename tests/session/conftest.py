@@ -54,8 +54,16 @@ def fake_sandbox(fail: set[float] = frozenset()) -> FakeSandbox:
         if round(score - 0.5, 6) in fail:
             return Result(job_id=job.id, status="failed", reason="worker died: scripted failure")
         tasks = {"add": {"char_accuracy": score}}
-        return Result(job_id=job.id, status="ok", fitness=score, metrics={"fitness": score, "tasks": tasks}, stdout="ok\n")
+        per_example = {"add": {"metric": "char_accuracy", "values": per_example_values(score)}}
+        return Result(job_id=job.id, status="ok", fitness=score, metrics={"fitness": score, "tasks": tasks, "per_example": per_example},
+                      stdout="ok\n")
     return FakeSandbox(run)
+
+
+def per_example_values(score: float, n: int = 20) -> list[float]:
+    """n example scores in [0, 1] whose mean is `score` (as a real evaluation would report them)."""
+    whole = min(n, round(score * n))
+    return [1.0] * whole + [0.0] * (n - whole - 1) + [round(score * n - whole, 6)] if whole < n else [1.0] * n
 
 
 class ScriptedStrategy:

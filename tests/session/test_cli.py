@@ -57,7 +57,9 @@ def test_kill_9_then_resume_loses_and_repeats_nothing_and_reports_on_test(small_
     assert read_record(small_zoo, session)["status"] == "running"
     assert main(["run", str(small_zoo), "--resume", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"session", "candidates", "succeeded", "failed", "best_id", "best_fitness", "best_source_fitness"}
+    assert set(out) == {"session", "candidates", "succeeded", "failed", "invalid", "rejected", "best_id", "best_search_fitness",
+                        "best_test_fitness", "best_test_interval", "best_search_source", "best_test_source", "vs_best_search_source",
+                        "vs_best_test_source", "best_fitness", "best_source_fitness"}
     with Archive.open(small_zoo / "archive") as archive:
         mine = [archive.get(c) for c in archive.session_candidates(session)]
         sources = [archive.get(c.id) for c in archive.candidates(kind="source")]
@@ -65,11 +67,19 @@ def test_kill_9_then_resume_loses_and_repeats_nothing_and_reports_on_test(small_
         assert all(terminal_events(small_zoo, archive.commit_of(c.id)) == 1 for c in ran)
     assert out["session"] == session and out["candidates"] == len(mine) == budget
     assert all(c.status in TERMINAL for c in mine) and len({c.genotype_hash() for c in ran}) == len(ran)
-    assert out["succeeded"] == sum(c.status == "succeeded" for c in mine) and out["failed"] == sum(c.status in ("failed", "invalid", "rejected") for c in mine)
+    assert all(out[s] == sum(c.status == s for c in mine) for s in TERMINAL)  # invalid and rejected are not "failed"
     best = min((c for c in mine if c.status == "succeeded"), key=lambda c: (-c.fitness("search"), c.id))  # ties: smallest id, as the report
-    assert out["best_id"] == best.id and out["best_fitness"] == best.fitness("test") is not None
+    assert out["best_id"] == best.id and out["best_test_fitness"] == out["best_fitness"] == best.fitness("test") is not None
+    assert out["best_search_fitness"] == best.fitness("search")
+    low, high = out["best_test_interval"]
+    assert low <= out["best_test_fitness"] <= high and len(best.metrics["test"].per_example) == 3  # one per task
     best_source = min(sources, key=lambda s: (-s.fitness("search"), s.id))  # chosen on search, reported on test
-    assert out["best_source_fitness"] == best_source.fitness("test") and len(sources) == 2
+    held_out = min(sources, key=lambda s: (-s.fitness("test"), s.id))
+    assert out["best_search_source"]["id"] == best_source.id and out["best_test_source"]["id"] == held_out.id
+    assert out["best_source_fitness"] == out["best_search_source"]["test_fitness"] == best_source.fitness("test") and len(sources) == 3  # base, adder, sorter
+    versus = out["vs_best_search_source"]
+    assert versus["difference"] == pytest.approx(best.fitness("test") - best_source.fitness("test"))
+    assert versus["interval"][0] <= versus["difference"] <= versus["interval"][1]
     assert all(c.lesson for c in ran)
     record = read_record(small_zoo, session)
     assert record["status"] == "finished" and record["stop_reason"] == f"budget reached (candidates: {budget} of {budget} used)"

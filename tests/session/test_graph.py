@@ -62,18 +62,25 @@ def test_failure_recorded_with_the_sandbox_reason(workspace, archive):
 def test_lessons_attached_and_fed_to_later_proposals(workspace, archive):
     strategy = ScriptedStrategy([0.3, 0.35, 0.4])
     _, mine = run(workspace, archive, strategy, 3)
-    assert mine[0].lesson.startswith("linear adder/sorter") and "0.8000" in mine[0].lesson
-    assert "(+0.2000 vs parent)" in mine[0].lesson  # the parent is a source, fitness 0.6
-    assert strategy.contexts[-1].lessons == [c.lesson for c in mine[:2]]
+    # The rule names the recipe exactly and compares with the parent, the session's best before it and the best source.
+    assert mine[0].lesson.startswith("linear: adder(weight 0.3), sorter(weight 0.7): search fitness 0.8000 [add 0.800].")
+    assert f"+0.2000 vs parent {mine[0].parents[0]} (source " in mine[0].lesson  # the parent is a source, fitness 0.6
+    best_before = "parent" if mine[2].parents == [mine[1].id] else "the session's best before it"  # named once
+    assert f"+0.0500 vs {best_before} {mine[1].id} (linear: adder(weight 0.35)" in mine[2].lesson
+    assert "+0.3000 vs the best source" in mine[2].lesson and len(mine[2].lesson) <= 400
+    assert strategy.contexts[-1].lessons == [f"{c.id}: {c.lesson}" for c in mine[:2]]
 
 
 def test_llm_reflection_is_charged_to_the_candidate(workspace, archive, tmp_path):
     (tmp_path / "prompts").mkdir()
-    (tmp_path / "prompts" / "reflect.md").write_text("Lesson?\n{{ candidate }}\n{{ result }}\nParents:\n{{ parents }}\n")
+    (tmp_path / "prompts" / "reflect.md").write_text("<!-- doc -->\nLesson?\n{{ candidate }}\n{{ rationale }}\n{{ result }}\n"
+                                                    "Compared:\n{{ comparisons }}\nAt most {{ limit }} characters.\n")
     model = ScriptedModel(["go", "weights toward adder help"], tokens_per_reply=10, dollars_per_reply=0.01)
     _, mine = run(workspace, archive, LLMStrategy([0.3]), 1, model=model, prompts_dir=tmp_path / "prompts")
     asked = model.calls[1][0]["content"]
-    assert "linear adder/sorter" in asked and "succeeded, search fitness 0.8000" in asked and "source " in asked
+    assert asked.startswith("Lesson?\n") and "<!--" not in asked and "At most 400 characters." in asked
+    assert "linear: adder(weight 0.3), sorter(weight 0.7)" in asked and "search fitness 0.8000 [add 0.800]" in asked
+    assert "+0.2000 vs parent" in asked and "(source " in asked
     assert mine[0].lesson == "weights toward adder help"
     assert mine[0].cost.llm_tokens == 10 and mine[0].cost.dollars == 0.01
 
@@ -105,7 +112,7 @@ def test_sources_measured_on_both_splits_once(workspace, archive):
     run(workspace, archive, ScriptedStrategy([]), 1, sandbox=sandbox)
     run(workspace, archive, ScriptedStrategy([]), 1, sandbox=sandbox)
     source_jobs = [j.id for j in sandbox.jobs if len(j.genotype["recipe"]["models"]) == 1]
-    assert len(source_jobs) == 6 and {j.rsplit("-", 1)[1] for j in source_jobs} == {"search", "test"}
+    assert len(source_jobs) == 8 and {j.rsplit("-", 1)[1] for j in source_jobs} == {"search", "test"}  # base and 3 sources
 
 
 def test_real_llm_strategy_falls_back_to_real_evolution(workspace, archive):

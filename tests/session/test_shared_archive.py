@@ -17,7 +17,7 @@ from tests.session.conftest import ScriptedStrategy, fake_sandbox, hashed_sandbo
 from tools.errors import BadInput
 
 # source -> (search fitness, test fitness): adder is best on search, sorter on test
-SOURCES = {"adder": (0.80, 0.70), "reverser": (0.60, 0.60), "sorter": (0.75, 0.78)}
+SOURCES = {"base": (0.30, 0.30), "adder": (0.80, 0.70), "reverser": (0.60, 0.60), "sorter": (0.75, 0.78)}
 
 
 def _session(workspace, strategy, backend, candidates=4, seed=0):
@@ -50,6 +50,9 @@ def test_a_second_session_explores_anew_instead_of_repeating_the_first(workspace
 def test_best_source_is_chosen_on_search_and_reported_on_held_out(workspace, archive):
     summary = run_session(_session(workspace, ScriptedStrategy([0.5]), _by_source()), archive)
     assert summary.best_source_fitness == 0.70  # adder (best on search), not sorter (best on test)
+    assert summary.best_search_source.name == "adder" and summary.best_test_source.name == "sorter"
+    assert summary.vs_best_test_source.difference == pytest.approx(0.9 - 0.78)
+    assert summary.vs_best_test_source.interval is None  # this fake reports no per-example scores: no interval is made up
 
 
 def test_a_failed_held_out_measurement_leaves_the_source_usable(workspace, archive):

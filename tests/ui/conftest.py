@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import threading
 import urllib.error
@@ -98,10 +99,10 @@ class Running:
         self.server.close()
 
 
-def serve(workspace_dir: Path, *, model=None, token: str | None = None, host: str = "127.0.0.1") -> Running:
+def serve(workspace_dir: Path, *, model=None, token: str | None = None, host: str = "127.0.0.1", llm=None) -> Running:
     from agents.ui.server import build_server
 
-    return Running(build_server(load_workspace(workspace_dir), host=host, port=0, token=token, model=model, who="tester"))
+    return Running(build_server(load_workspace(workspace_dir), host=host, port=0, token=token, model=model, llm=llm, who="tester"))
 
 
 @pytest.fixture
@@ -111,3 +112,40 @@ def running(workspace_dir: Path, lineage):
     r.model = model
     yield r
     r.stop()
+
+
+# ---- the page in real headless Chromium (Debian's /usr/bin/chromium driven by Playwright) ----
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_MARKS = [  # for the modules that drive Chromium: `pytestmark = BROWSER_MARKS`
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (`make test-host` installs Debian's chromium)"),
+    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
+                       reason="playwright is missing (`pip install -e '.[browser]'`, as `make test` does)"),
+]
+WAIT_MS = 20_000  # generous: the runner is a shared 2-core machine
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    yield page
+    context.close()
+    assert page.errors == []
+
+
+def node(page, cid: str):
+    return page.locator(f'#graph .node[data-id="{cid}"]')

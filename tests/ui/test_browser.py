@@ -2,47 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-import pytest
-
 from agents.llm.scripted import ScriptedModel
-from tests.ui.conftest import merge, open_archive, result, serve
+from tests.ui.conftest import BROWSER_MARKS, merge, node, open_archive, result, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (`make test-host` installs Debian's chromium)"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="playwright is missing (`pip install -e '.[browser]'`, as `make test` does)"),
-]
-WAIT_MS = 20_000  # generous: the runner is a shared 2-core machine
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    yield page
-    context.close()
-    assert page.errors == []
-
-
-def node(page, cid: str):
-    return page.locator(f'#graph .node[data-id="{cid}"]')
+pytestmark = BROWSER_MARKS
 
 
 def open_candidate(page, running, cid: str) -> None:
@@ -70,7 +33,7 @@ def test_overview_plot_and_lineage_graph(page, running, lineage):
 def test_click_a_node_then_approve_lands_in_the_archive(page, running, lineage, workspace_dir):
     open_candidate(page, running, lineage["good"])
     assert "merge_method: linear" in page.text_content("#cand-genotype")
-    assert "+    weight: 0.5" in page.text_content("#cand-diff")
+    assert f"{lineage['a']} is the source model adder" in page.text_content("#cand-diff")  # not genotype.json against recipe.yaml
     assert "0.6000" in page.text_content("#cand-metrics") and "evaluated" in page.text_content("#cand-logs")
     page.fill("#approve-comment", "good merge")
     page.click("#approve")

@@ -25,3 +25,19 @@ def test_every_node_gets_a_distinct_place():
     nodes = [(f"s{i}", [], str(i)) for i in range(3)] + [(f"m{i}", ["s0", f"s{i % 3}"], str(10 + i)) for i in range(7)]
     places = [(p.column, p.row) for p in layout(nodes)]
     assert len(places) == len(set(places)) == 10
+
+
+def test_generations_of_one_search_are_columns_not_one_tall_fan():
+    sources = [(f"s{i}", [], f"0{i}", "") for i in range(3)]
+    members = [(f"g{g}m{m}", ["s0", "s1", "s2"], f"1{g}{m}", f"run:g{g}") for g in range(3) for m in range(4)]
+    placed = {p.id: (p.column, p.row) for p in layout(sources + members)}
+    assert {placed[f"s{i}"][0] for i in range(3)} == {0}
+    assert [sorted({placed[f"g{g}m{m}"][0] for m in range(4)}) for g in range(3)] == [[1], [2], [3]]
+    assert max(row for _, row in placed.values()) == 3  # four rows, not twelve
+
+
+def test_a_group_taller_than_max_rows_is_cut_into_columns_in_creation_order():
+    nodes = [("s", [], "0")] + [(f"m{i:02}", ["s"], f"1{i:02}") for i in range(10)]
+    placed = {p.id: (p.column, p.row) for p in layout(nodes, max_rows=4)}
+    assert [placed[f"m{i:02}"][0] for i in range(10)] == [1, 1, 1, 1, 2, 2, 2, 2, 3, 3]
+    assert len(set(placed.values())) == 11

@@ -15,19 +15,20 @@ from tools.evaluate.result import EvalResult
 from tools.evaluate.suite import Suite, load_suite, suite_from_config
 
 
-def evaluate_module(model, tokenizer, suite: Suite, *, split: str = "search", device: str = "cpu") -> EvalResult:
-    """Score a resident causal LM (e.g. the merge engine's ResidentMerger output) without touching disk."""
+def evaluate_module(model, tokenizer, suite: Suite, *, split: str = "search", device: str = "cpu", progress=None) -> EvalResult:
+    """Score a resident causal LM (e.g. the merge engine's ResidentMerger output) without touching disk.
+    `progress(examples, note=task, total=...)` is called as each task is done (tools/progress.py draws it)."""
     from tools.evaluate.runner import evaluate_module as run
 
-    return run(model, tokenizer, suite, split=split, device=device)
+    return run(model, tokenizer, suite, split=split, device=device, progress=progress)
 
 
-def evaluate_model_dir(model_dir: Path, suite: Suite, *, split: str = "search", device: str = "cpu") -> EvalResult:
+def evaluate_model_dir(model_dir: Path, suite: Suite, *, split: str = "search", device: str = "cpu", progress=None) -> EvalResult:
     """Load a Hugging Face model directory once and score it on every task of the suite."""
     from tools.evaluate.loading import load_model
 
     model, tokenizer = load_model(Path(model_dir), device)
-    return evaluate_module(model, tokenizer, suite, split=split, device=device)
+    return evaluate_module(model, tokenizer, suite, split=split, device=device, progress=progress)
 
 
 __all__ = [

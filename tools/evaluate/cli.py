@@ -1,4 +1,7 @@
-"""`clade eval MODEL_DIR [--split search|test] [--json]` (torch is imported inside the handler)."""
+"""`clade eval MODEL_DIR [--split search|test] [--json]` (torch is imported inside the handler).
+
+A progress bar (one step per task, counted in examples) runs on stderr when it is a terminal.
+"""
 
 from __future__ import annotations
 
@@ -30,8 +33,11 @@ def run_eval(args) -> int:
         if args.threads < 1:
             raise BadInput(f"--threads {args.threads}: give a positive number of threads")
         torch.set_num_threads(args.threads)
+    from tools.progress import TerminalProgress
+
     suite = load_suite(load_workspace(getattr(args, "workspace", None)))
-    result = evaluate_model_dir(args.model_dir, suite, split=args.split, device=args.device)
+    with TerminalProgress(f"evaluating ({args.split})") as progress:
+        result = evaluate_model_dir(args.model_dir, suite, split=args.split, device=args.device, progress=progress)
     print(json.dumps(result.model_dump()) if args.json else format_result(result, suite))
     return 0
 

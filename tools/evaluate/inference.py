@@ -9,6 +9,8 @@ deterministic for a fixed batch composition.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -87,9 +89,22 @@ def greedy_generate(model, batch: GenBatch, max_new_tokens: int, stop_ids: torch
             break
         mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
         positions = positions[:, -1:] + 1
-        out = model(input_ids=token[:, None], attention_mask=mask, position_ids=positions,
-                    past_key_values=out.past_key_values, use_cache=True)
+        out = model(input_ids=token[:, None], attention_mask=mask, position_ids=positions, use_cache=True, **_kv_cache(model, out))
     return _cut(torch.stack(steps, dim=1), stop_ids)
+
+
+def _kv_cache(model, out) -> dict:
+    """The KV cache of `out` under the argument name this transformers version takes: `cache` since 5.x
+    (`past_key_values` warns there that it is deprecated), `past_key_values` before."""
+    cache = getattr(out, "cache", None)
+    if cache is None:
+        cache = out.past_key_values
+    return {"cache" if _takes_cache(type(model)) else "past_key_values": cache}
+
+
+@functools.cache
+def _takes_cache(model_class: type) -> bool:
+    return "cache" in inspect.signature(model_class.forward).parameters
 
 
 def _cut(tokens: torch.Tensor, stop_ids: torch.Tensor) -> list[list[int]]:

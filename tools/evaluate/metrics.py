@@ -11,7 +11,10 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 
+from tools.evaluate.result import ExampleScores
+
 Columns = dict[str, list[float]]
+RATIO_METRICS = {"target_logprob": False, "token_logprob": False, "mean_token_prob": True}  # name -> exp
 
 
 def extract_answer(text: str, pattern: str | None) -> str:
@@ -75,6 +78,14 @@ def _perplexity(columns: Columns) -> dict[str, float]:
 
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
+
+
+def example_scores(metric: str, columns: Columns) -> ExampleScores:
+    """The fitness metric `metric` of one task, example by example, from the task's columns."""
+    if metric in RATIO_METRICS:
+        return ExampleScores(metric=metric, values=list(columns["logprob"]), weights=list(columns["tokens"]),
+                             exp=RATIO_METRICS[metric])
+    return ExampleScores(metric=metric, values=list(columns[metric]))
 
 
 def concat(first: Columns, rest: Columns) -> Columns:

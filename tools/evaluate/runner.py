@@ -7,6 +7,7 @@ search loop evaluates thousands of models on the same prompts and pays for token
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from tools.errors import BadInput
 from tools.evaluate import metrics
@@ -17,26 +18,36 @@ from tools.evaluate.spec import SPLITS, ChoiceTask, GenerationTask
 from tools.evaluate.suite import Suite, Task
 
 MAX_TOKENIZERS = 4
+Progress = Callable[..., None]  # progress(examples done, note=task name, total=examples of the split): see tools/progress.py
 
 
-def evaluate_module(model, tokenizer, suite: Suite, *, split: str = "search", device: str = "cpu") -> EvalResult:
-    """Score a loaded causal LM (already on `device`) on every task of the suite."""
+def evaluate_module(model, tokenizer, suite: Suite, *, split: str = "search", device: str = "cpu",
+                    progress: Progress | None = None) -> EvalResult:
+    """Score a loaded causal LM (already on `device`) on every task of the suite; `progress` hears of each batch."""
     if split not in SPLITS:
         raise BadInput(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     model.eval()
+    tick = _ticker(suite, split, progress)
     cascade = suite.cascade if split == "search" else None
     if cascade is None:
-        return _result(suite, split, _columns_all(model, tokenizer, suite, split, 0, None, device), "full")
-    first = _columns_all(model, tokenizer, suite, split, 0, cascade.examples, device)
+        return _result(suite, split, _columns_all(model, tokenizer, suite, split, 0, None, device, tick), "full")
+    first = _columns_all(model, tokenizer, suite, split, 0, cascade.examples, device, tick)
     quick = _result(suite, split, first, "cascade")
     if quick.fitness < cascade.threshold:
         return quick
-    rest = _columns_all(model, tokenizer, suite, split, cascade.examples, None, device)
+    rest = _columns_all(model, tokenizer, suite, split, cascade.examples, None, device, tick)
     return _result(suite, split, {name: metrics.concat(first[name], rest[name]) for name in first}, "full")
 
 
-def _columns_all(model, tokenizer, suite: Suite, split: str, start: int, stop: int | None, device: str):
-    return {task.name: _columns(model, tokenizer, suite, task, split, start, stop, device) for task in suite.tasks}
+def _ticker(suite: Suite, split: str, progress: Progress | None) -> Callable[[str, int], None]:
+    if progress is None:
+        return lambda task, done: None
+    total = sum(len(task.examples(split)) for task in suite.tasks)
+    return lambda task, done: progress(done, note=task, total=total)
+
+
+def _columns_all(model, tokenizer, suite: Suite, split: str, start: int, stop: int | None, device: str, tick):
+    return {task.name: _columns(model, tokenizer, suite, task, split, start, stop, device, tick) for task in suite.tasks}
 
 
 def _result(suite: Suite, split: str, columns: dict[str, metrics.Columns], stage: str) -> EvalResult:
@@ -44,20 +55,25 @@ def _result(suite: Suite, split: str, columns: dict[str, metrics.Columns], stage
     tasks = {name: metrics.aggregate(kinds[name], cols) for name, cols in columns.items()}
     fitness = metrics.fitness(tasks, {t.name: t.spec.fitness_metric for t in suite.tasks}, {t.name: t.weight for t in suite.tasks})
     examples = {name: len(next(iter(cols.values()))) for name, cols in columns.items()}
-    return EvalResult(fitness=fitness, split=split, tasks=tasks, stage=stage, examples=examples)
+    per_example = {t.name: metrics.example_scores(t.spec.fitness_metric, columns[t.name]) for t in suite.tasks}
+    return EvalResult(fitness=fitness, split=split, tasks=tasks, stage=stage, examples=examples,
+                      per_example=per_example, weights={t.name: t.weight for t in suite.tasks})
 
 
-def _columns(model, tokenizer, suite: Suite, task: Task, split: str, start: int, stop: int | None, device: str) -> metrics.Columns:
+def _columns(model, tokenizer, suite: Suite, task: Task, split: str, start: int, stop: int | None, device: str, tick) -> metrics.Columns:
     prepared = _prepared(tokenizer, suite, task, split, start, stop, device)
     if not prepared.examples:
         return _empty(task)
     check_fits(task.name, prepared, model)
     if isinstance(task.spec, GenerationTask):
-        return _generation(model, tokenizer, task.spec, prepared)
-    if isinstance(task.spec, ChoiceTask):
-        return _choices(model, prepared)
-    chars = [float(len(ex.prompt)) for ex in prepared.examples]
-    return {"logprob": _scores(model, prepared), "tokens": [float(n) for n in prepared.tokens], "chars": chars}
+        columns = _generation(model, tokenizer, task.spec, prepared)
+    elif isinstance(task.spec, ChoiceTask):
+        columns = _choices(model, prepared)
+    else:
+        chars = [float(len(ex.prompt)) for ex in prepared.examples]
+        columns = {"logprob": _scores(model, prepared), "tokens": [float(n) for n in prepared.tokens], "chars": chars}
+    tick(task.name, len(prepared.examples))
+    return columns
 
 
 def _prepared(tokenizer, suite: Suite, task: Task, split: str, start: int, stop: int | None, device: str) -> Prepared:

@@ -31,6 +31,7 @@ class _TaskBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=NAME_PATTERN)
+    description: str = Field("", description="one line: what the task measures (the planner's prompts show it)")
     data: dict[str, str] = Field(description="split name -> JSONL file; needs `search` and `test`")
     metric: str | None = Field(None, description="the metric that feeds the fitness (default per kind)")
     num_fewshot: int = Field(0, ge=0)

@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -15,12 +16,14 @@ from tools.device import check_device
 from tools.merge.calibrate import collect
 from tools.errors import BadInput
 from tools.merge.execute import TensorReader, stream
-from tools.merge.output import copy_tokenizer, model_card, write_recipe
+from tools.merge.output import copy_tokenizer, model_card, save_tokenizer, write_recipe
 from tools.merge.prepare import Prepared, load_recipe, prepare
 from tools.merge.recipe import Recipe
 from tools.merge.resident import ResidentMerger
 from tools.merge.tensorfile import OutSpec
 from tools.merge.writer import DEFAULT_SHARD_BYTES, ShardedWriter
+
+Progress = Callable[..., None]  # progress(advance, note="", total=None): tools.progress.TerminalProgress, or a test's recorder
 
 __all__ = ["MergeReport", "Recipe", "ResidentMerger", "load_recipe", "merge_to_dir"]
 
@@ -40,10 +43,13 @@ class MergeReport(BaseModel):
     seconds: float
     tokenizer_from: str | None
     tokenizer_files: list[str]
+    warnings: list[str] = []
 
 
-def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int = 0, max_shard_bytes: int = DEFAULT_SHARD_BYTES) -> MergeReport:
-    """Merge into a Hugging Face model directory, atomically: nothing appears at out_dir on failure."""
+def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int = 0, max_shard_bytes: int = DEFAULT_SHARD_BYTES,
+                 progress: Progress | None = None) -> MergeReport:
+    """Merge into a Hugging Face model directory, atomically: nothing appears at out_dir on failure.
+    `progress(1, note=tensor name, total=tensors)` is called after each tensor is written."""
     started = time.perf_counter()
     check_device(device)
     out_dir = Path(out_dir).resolve()
@@ -52,7 +58,7 @@ def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: in
     tmp = out_dir.parent / f".{out_dir.name}.clade-tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
-        reader, writer = _write_weights(prepared, tmp, device, seed, max_shard_bytes)
+        reader, writer = _write_weights(prepared, tmp, device, seed, max_shard_bytes, progress)
         files = _write_extras(prepared, tmp, seed)
         _replace(tmp, out_dir)
     except BaseException:
@@ -64,6 +70,7 @@ def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: in
         bytes_read=reader.bytes_read, bytes_written=sum(s.nbytes for s in _specs(prepared)),
         seconds=round(time.perf_counter() - started, 3),
         tokenizer_from=prepared.tokenizer.name if files else None, tokenizer_files=files,
+        warnings=prepared.warnings,
     )
 
 
@@ -72,18 +79,23 @@ def _specs(prepared: Prepared) -> list[OutSpec]:
 
 
 def _layers(prepared: Prepared) -> int:
+    """Output layers, summed over the parts of a multi-part model."""
     from tools.merge.sources import config_layer_count
 
+    if len(prepared.template.parts) > 1:
+        return sum(prepared.template.parts.values())
     return config_layer_count(prepared.config, "output")
 
 
-def _write_weights(prepared: Prepared, tmp: Path, device: str, seed: int, max_shard_bytes: int):
+def _write_weights(prepared: Prepared, tmp: Path, device: str, seed: int, max_shard_bytes: int, progress: Progress | None):
     reader = TensorReader(prepared.sources, device)
     stats = collect(prepared, reader, seed)
     writer = ShardedWriter(tmp, _specs(prepared), max_shard_bytes)
     try:
         for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=_workers(), stats=stats):
             writer.write(plan.name, tensor)
+            if progress is not None:
+                progress(1, note=plan.name, total=len(prepared.plans))
         writer.close()
     except BaseException:
         writer.abort()
@@ -97,7 +109,7 @@ def _workers() -> int:
 
 def _write_extras(prepared: Prepared, tmp: Path, seed: int) -> list[str]:
     (tmp / "config.json").write_text(json.dumps(prepared.config, indent=2) + "\n", encoding="utf-8")
-    files = copy_tokenizer(prepared.tokenizer, tmp)
+    files = save_tokenizer(prepared.output_tokenizer, tmp) if prepared.output_tokenizer is not None else copy_tokenizer(prepared.tokenizer, tmp)
     write_recipe(prepared.recipe, tmp)
     (tmp / "README.md").write_text(model_card(prepared.recipe, prepared.sources, seed), encoding="utf-8")
     return files

@@ -20,7 +20,6 @@ from tools.errors import BadInput
 from tools.merge.methods.base import MethodSpec, Statistic, TensorTask
 from tools.merge.plan import Input, TensorPlan
 from tools.merge.sources import SourceModel
-from tools.merge.tensorfile import read_tensor
 
 
 def all_finite(tensor: torch.Tensor) -> bool:
@@ -53,9 +52,9 @@ class TensorReader:
             return self.cache[item]
         source = self.sources[item.model]
         ref = source.tensor(item.tensor)
-        tensor = read_tensor(ref).to(self.device)
+        tensor = ref.read().to(self.device)
         with self._lock:
-            self.bytes_read += ref.end - ref.start
+            self.bytes_read += ref.nbytes
         if tensor.is_floating_point() and not all_finite(tensor):
             raise BadInput(f"model {item.model} ({ref.file}): tensor {item.tensor} holds NaN or Inf")
         if self.cache is not None:
@@ -68,8 +67,7 @@ def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: in
     `stats`: calibration statistics by input (tools/merge/calibrate.py), for data-dependent methods."""
     if plan.copy:
         return reader.get(plan.inputs[0])
-    tensors = [reader.get(i).to(plan.compute_dtype) for i in plan.inputs]
-    base = reader.get(plan.base).to(plan.compute_dtype) if plan.base is not None else None
+    tensors, base = _inputs(plan, reader)
     generator = None
     if method.random:
         generator = torch.Generator(device=reader.device).manual_seed(tensor_seed(seed, plan.name))
@@ -82,6 +80,15 @@ def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: in
     if not all_finite(result):
         raise BadInput(f"tensor {plan.name}: merge_method {method.name} produced NaN or Inf (check its parameters: weights summing to 0, t outside [0, 1]...)")
     return result.to(plan.out_dtype)
+
+
+def _inputs(plan: TensorPlan, reader: TensorReader) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    """The method's inputs in the compute dtype; token-indexed ones re-indexed to the output vocabulary."""
+    items = list(plan.inputs) + ([plan.base] if plan.base is not None else [])
+    loaded = {i.model: reader.get(i).to(plan.compute_dtype) for i in items}
+    if plan.alignment is not None:
+        loaded = plan.alignment.align({m: loaded[m] for m in plan.order}, plan.name)
+    return [loaded[i.model] for i in plan.inputs], (loaded[plan.base.model] if plan.base is not None else None)
 
 
 def stream(plans: list[TensorPlan], reader: TensorReader, method: MethodSpec, seed: int, workers: int = 2,

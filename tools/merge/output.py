@@ -30,30 +30,40 @@ def config_model(recipe: Recipe) -> str:
 
 
 def tokenizer_model(recipe: Recipe) -> str:
-    source = recipe.tokenizer_source
+    """The model whose tokenizer the output starts from (for `base` and `union`: the base model,
+    else the first one named, as mergekit does)."""
+    source = recipe.vocabulary_source
     if source is None:
         return config_model(recipe)
-    if source == "union":
-        raise BadInput("field tokenizer_source: 'union' (building a merged vocabulary) is not supported; name one model or 'base'")
-    if source == "base":
-        if recipe.base_model is None:
-            raise BadInput("field tokenizer_source: 'base' needs a base_model")
-        return recipe.base_model
+    if source in ("base", "union"):
+        return recipe.base_model or recipe.referenced_models()[0]
     return source
 
 
-def output_config(template: SourceModel, slices: list[Slice], sources: Mapping[str, SourceModel], dtype: torch.dtype | None) -> dict:
-    """The template's config with the layer count, per-layer lists and dtype rewritten."""
+def set_vocab_size(config: dict, rows: int) -> None:
+    """config.json's vocabulary size (top level, else a multi-part model's text_config)."""
+    holder = config if "vocab_size" in config or not isinstance(config.get("text_config"), dict) else config["text_config"]
+    holder["vocab_size"] = rows
+
+
+def output_config(template: SourceModel, slices: list[Slice] | None, sources: Mapping[str, SourceModel], dtype: torch.dtype | None) -> dict:
+    """The template's config with the layer count, per-layer lists and dtype rewritten (a
+    multi-part model, `slices` None, keeps its layer counts: only the models form reaches it)."""
     config = copy.deepcopy(template.config)
+    if slices is not None:
+        _rewrite_layers(config, template, slices, sources)
+    if dtype is not None:
+        config["dtype" if "torch_dtype" not in config else "torch_dtype"] = DTYPE_STRINGS[dtype]
+    return config
+
+
+def _rewrite_layers(config: dict, template: SourceModel, slices: list[Slice], sources: Mapping[str, SourceModel]) -> None:
     layers = [(s.sources[0].model, s.sources[0].layer_range[0] + i) for s in slices for i in range(s.num_layers)]
     key = next(k for k in LAYER_COUNT_KEYS if isinstance(config.get(k), int))
     config[key] = len(layers)
     for name in PER_LAYER_KEYS:
         if isinstance(config.get(name), list):
             config[name] = [_layer_value(sources[m].config, template.config, name, i) for m, i in layers]
-    if dtype is not None:
-        config["dtype" if "torch_dtype" not in config else "torch_dtype"] = DTYPE_STRINGS[dtype]
-    return config
 
 
 def _layer_value(config: dict, fallback: dict, name: str, index: int):
@@ -88,9 +98,47 @@ def copy_tokenizer(tokenizer: SourceModel, out_dir: Path) -> list[str]:
     return copied
 
 
+def save_tokenizer(tokenizer, out_dir: Path) -> list[str]:
+    """A tokenizer the merge built (vocabulary alignment, chat template), saved by transformers."""
+    before = {p.name for p in out_dir.iterdir()}
+    tokenizer.save_pretrained(out_dir)
+    return sorted(p.name for p in out_dir.iterdir() if p.name not in before)
+
+
+REFERENCE_KEYS = ("model", "base_model", "tokenizer_source")
+
+
 def write_recipe(recipe: Recipe, out_dir: Path) -> None:
-    text = yaml.safe_dump(recipe.to_yaml_dict(), sort_keys=False)
-    (out_dir / "recipe.yaml").write_text(text, encoding="utf-8")
+    (out_dir / "recipe.yaml").write_text(portable_recipe(recipe), encoding="utf-8")
+
+
+def portable_recipe(recipe: Recipe) -> str:
+    """The recipe as YAML that works anywhere on this machine: every model reference replaced by the
+    directory it resolved to (absolute), the name it had as a comment beside it."""
+    paths = {name: str(path) for name, path in recipe._paths.items()}
+    data = _replace_references(recipe.to_yaml_dict(), paths)
+    names = {path: name for name, path in paths.items() if path != name}
+    lines = [_annotate(line, names) for line in yaml.safe_dump(data, sort_keys=False).splitlines()]
+    head = "# Written by Clade: model references are the directories they resolved to; the names they had follow as comments.\n"
+    return head + "\n".join(lines) + "\n"
+
+
+def _replace_references(node, paths: Mapping[str, str]):
+    if isinstance(node, list):
+        return [_replace_references(item, paths) for item in node]
+    if not isinstance(node, dict):
+        return node
+    special = ("base", "union")  # tokenizer_source keywords, not model names
+    return {k: paths.get(v, v) if k in REFERENCE_KEYS and isinstance(v, str) and not (k == "tokenizer_source" and v in special)
+            else _replace_references(v, paths) for k, v in node.items()}
+
+
+def _annotate(line: str, names: Mapping[str, str]) -> str:
+    key, sep, value = line.partition(": ")
+    if not sep or key.strip().removeprefix("- ") not in REFERENCE_KEYS:
+        return line
+    parsed = yaml.safe_load(value)
+    return f"{line}  # {names[parsed]}" if isinstance(parsed, str) and parsed in names else line
 
 
 def model_card(recipe: Recipe, sources: Mapping[str, SourceModel], seed: int) -> str:

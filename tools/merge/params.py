@@ -17,7 +17,7 @@ from tools.errors import BadInput
 from tools.merge.methods.base import Param
 from tools.merge.recipe import Conditional, Parameters, Setting
 
-_ADAPTERS = {"float": TypeAdapter(float), "bool": TypeAdapter(bool)}
+_ADAPTERS = {"float": TypeAdapter(float), "bool": TypeAdapter(bool), "int": TypeAdapter(int)}
 SCALARS = (bool, int, float, str)
 
 

@@ -16,10 +16,11 @@ from typing import Any
 import torch
 
 from tools.errors import BadInput
+from tools.merge.align import Alignment, is_vocabulary_tensor
 from tools.merge.methods.base import MethodSpec
 from tools.merge.params import resolve
 from tools.merge.recipe import Recipe, Slice, SliceSource
-from tools.merge.sources import SourceModel, layer_templates, split_layer
+from tools.merge.sources import SourceModel, split_layer
 
 PRE_MARKERS = ("embed", "wte", "wpe")
 # mergekit configs carry int8_mask on every method (it only changes a mask's dtype): accepted everywhere.
@@ -45,6 +46,8 @@ class TensorPlan:
     compute_dtype: torch.dtype
     out_dtype: torch.dtype
     copy: bool = False
+    alignment: Alignment | None = None   # token-indexed tensor: re-index the inputs first (align.py)
+    order: tuple[str, ...] = ()          # the models of an aligned tensor, in slice order
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class SliceContext:
     base: str | None
     recipe: Recipe
     method: MethodSpec
+    alignment: Alignment | None = None
 
 
 def recipe_slices(recipe: Recipe, sources: Mapping[str, SourceModel]) -> list[Slice]:
@@ -81,27 +85,40 @@ def check_contract(piece: Slice, index: int, recipe: Recipe, method: MethodSpec)
     return base
 
 
-def check_parameter_names(recipe: Recipe, method: MethodSpec) -> None:
+def check_parameter_names(recipe: Recipe, method: MethodSpec, known: frozenset[str] = frozenset()) -> list[str]:
+    """BadInput for a name no method takes; a warning (returned) for one that another method
+    takes but this one does not (mergekit ignores it: `weight` on slerp or model_stock)."""
     scopes = [("parameters", recipe.parameters)]
     scopes += [(f"models[{i}].parameters", m.parameters) for i, m in enumerate(recipe.models or ())]
     for i, piece in enumerate(recipe.normalized_slices() or ()):
         scopes.append((f"slices[{i}].parameters", piece.parameters))
         scopes += [(f"slices[{i}].sources[{j}].parameters", s.parameters) for j, s in enumerate(piece.sources)]
+    warnings = []
     for where, scope in scopes:
-        method.check_names([name for name in scope or {} if name not in ACCEPTED_EVERYWHERE], where)
+        names = [name for name in scope or {} if name not in ACCEPTED_EVERYWHERE]
+        ignored = [name for name in names if name in known and name not in method.param_names()]
+        method.check_names([name for name in names if name not in ignored], where)
+        warnings += [f"field {where}.{name}: merge_method {method.name} does not use {name}; ignored (as mergekit does)" for name in ignored]
+    return warnings
 
 
-def plan_tensors(recipe: Recipe, method: MethodSpec, sources: Mapping[str, SourceModel], template: SourceModel) -> list[TensorPlan]:
+def plan_tensors(recipe: Recipe, method: MethodSpec, sources: Mapping[str, SourceModel], template: SourceModel, alignment: Alignment | None = None) -> list[TensorPlan]:
     """Every output tensor, in output order: embeddings, layers in output order, the rest."""
-    slices = recipe_slices(recipe, sources)
-    contexts = [SliceContext(p, check_contract(p, i, recipe, method), recipe, method) for i, p in enumerate(slices)]
+    from tools.merge.parts import part_slices
+
+    groups = [(templates, _contexts(slices, recipe, method, alignment)) for templates, slices in part_slices(recipe, sources, template)]
     outside = [n for n in template.tensors if split_layer(n) is None]
     pre = [n for n in outside if any(m in n for m in PRE_MARKERS)]
     post = [n for n in outside if n not in pre]
-    plans = [_plan_outside(n, contexts[0], sources) for n in pre]
-    plans += _plan_layers(contexts, layer_templates(template), sources)
-    plans += [_plan_outside(n, contexts[-1], sources) for n in post]
+    plans = [_plan_outside(n, groups[0][1][0], sources) for n in pre]
+    for templates, contexts in groups:
+        plans += _plan_layers(contexts, templates, sources)
+    plans += [_plan_outside(n, groups[0][1][-1], sources) for n in post]
     return plans
+
+
+def _contexts(slices: list[Slice], recipe: Recipe, method: MethodSpec, alignment: Alignment | None) -> list[SliceContext]:
+    return [SliceContext(p, check_contract(p, i, recipe, method), recipe, method, alignment) for i, p in enumerate(slices)]
 
 
 def _plan_layers(contexts: list[SliceContext], templates: list[str], sources: Mapping[str, SourceModel]) -> list[TensorPlan]:
@@ -132,7 +149,8 @@ def _tied_name(source: SourceModel, name: str) -> str:
 
 def plan_tensor(out_name: str, names: dict[str, str], t: float, ctx: SliceContext, sources: Mapping[str, SourceModel]) -> TensorPlan:
     refs = {model: sources[model].tensor(name) for model, name in names.items()}
-    shape = _common_shape(out_name, refs)
+    aligned = ctx.alignment is not None and is_vocabulary_tensor(out_name)
+    shape = _aligned_shape(out_name, refs, ctx.alignment.rows) if aligned else _common_shape(out_name, refs)
     dtypes = [r.torch_dtype for r in refs.values()]
     if not all(d.is_floating_point for d in dtypes):
         first = next(iter(names.items()))
@@ -144,7 +162,16 @@ def plan_tensor(out_name: str, names: dict[str, str], t: float, ctx: SliceContex
     params = {p.name: resolve(p, _shared_scopes(ctx), out_name, t, f"merge_method {ctx.method.name}") for p in ctx.method.params}
     model_params = tuple(_model_params(ctx, i, t) for i in inputs)
     ctx.method.check_values(model_params, params, models=[i.model for i in inputs], tensor=out_name)
-    return TensorPlan(out_name, tuple(inputs), base, model_params, params, shape, compute, out)
+    extra = {"alignment": ctx.alignment, "order": tuple(names)} if aligned else {}
+    return TensorPlan(out_name, tuple(inputs), base, model_params, params, shape, compute, out, **extra)
+
+
+def _aligned_shape(out_name: str, refs: dict, rows: int) -> tuple[int, ...]:
+    rest = {model: ref.shape[1:] for model, ref in refs.items()}
+    if len(set(rest.values())) > 1:
+        listed = ", ".join(f"{m} {list(ref.shape)}" for m, ref in refs.items())
+        raise BadInput(f"tensor {out_name}: shape mismatch beyond the vocabulary dimension ({listed})")
+    return (rows, *next(iter(rest.values())))
 
 
 def _shared_scopes(ctx: SliceContext) -> list:
@@ -162,7 +189,7 @@ def _common_shape(out_name: str, refs: dict) -> tuple[int, ...]:
         return next(iter(shapes.values()))
     listed = ", ".join(f"{m} {list(s)}" for m, s in shapes.items())
     if any(m in out_name for m in (*PRE_MARKERS, "lm_head")):
-        raise BadInput(f"tensor {out_name}: different vocabularies ({listed}); merge models that share a tokenizer (vocabulary alignment is not supported)")
+        raise BadInput(f"tensor {out_name}: different vocabularies ({listed}); set tokenizer_source (base, union or a model) to align them by token")
     raise BadInput(f"tensor {out_name}: shape mismatch ({listed})")
 
 

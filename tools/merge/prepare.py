@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +11,35 @@ import yaml
 from pydantic import ValidationError
 
 from tools.errors import BadInput, describe_validation_error
+from tools.merge.align import Alignment
+from tools.merge.chat_templates import resolve as resolve_chat_template
+from tools.merge.legacy import truncation
+from tools.merge.lora import adapter_base, is_adapter_dir, with_adapter
 from tools.merge.methods.base import MethodSpec
 from tools.merge.calibration import resolve_tasks
-from tools.merge.methods.registry import get_method
-from tools.merge.output import check_vocabulary, config_model, output_config, tokenizer_model
-from tools.merge.plan import TensorPlan, check_parameter_names, plan_tensors, recipe_slices
+from tools.merge.methods.registry import get_method, known_parameter_names
+from tools.merge.moe_layout import fuse_experts
+from tools.merge.output import (
+    check_vocabulary,
+    config_model,
+    output_config,
+    set_vocab_size,
+    tokenizer_model,
+)
+from tools.merge.plan import (
+    TensorPlan,
+    check_parameter_names,
+    plan_tensors,
+    recipe_slices,
+)
 from tools.merge.recipe import Recipe
 from tools.merge.sources import SourceModel, open_source
+from tools.merge.vocabulary import (
+    Vocabulary,
+    base_name,
+    build_vocabulary,
+    load_tokenizer,
+)
 
 Opener = Callable[[str, Path], SourceModel]
 
@@ -34,9 +56,11 @@ def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | No
     except ValidationError as exc:
         raise BadInput(f"{where}: {describe_validation_error(exc)}") from None
     method = get_method(recipe.method)
-    check_parameter_names(recipe, method)
+    recipe._warnings = check_parameter_names(recipe, method, known_parameter_names())
     check_calibration(recipe, method)
-    recipe._paths = {name: _resolve(name, models or {}) for name in recipe.referenced_models()}
+    resolved = {name: resolve_source(name, models or {}) for name in recipe.referenced_models()}
+    recipe._paths = {name: model for name, (model, _) in resolved.items()}
+    recipe._adapters = {name: adapter for name, (_, adapter) in resolved.items() if adapter is not None}
     if recipe.calibration is not None:
         recipe._tasks = resolve_tasks(recipe.calibration, tasks or {})
     return recipe
@@ -63,6 +87,18 @@ def _read_yaml(path: Path) -> Mapping:
     return data
 
 
+def resolve_source(name: str, models: Mapping[str, Path]) -> tuple[Path, Path | None]:
+    """(model directory, LoRA adapter directory or None) of a reference: a workspace name or path,
+    `MODEL+ADAPTER` (mergekit's syntax), or a PEFT adapter directory naming its base model."""
+    path = _resolve(name, models)
+    if "+" in name and name not in models and not path.exists():
+        model, _, adapter = name.partition("+")
+        return _resolve(model, models), _resolve(adapter, models)
+    if is_adapter_dir(path):
+        return _resolve(adapter_base(path), models), path
+    return path, None
+
+
 def _resolve(name: str, models: Mapping[str, Path]) -> Path:
     """A workspace name, else a path (relative paths against the current directory, as mergekit does)."""
     if name in models:
@@ -79,20 +115,58 @@ class Prepared:
     tokenizer: SourceModel
     plans: list[TensorPlan]
     config: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    output_tokenizer: Any = None   # a transformers tokenizer to save, when the recipe builds one
 
 
 def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
-    """Open every source, plan every tensor and build the output config; reads headers only."""
+    """Open every source, plan every tensor and build the output config; reads headers only
+    (and, when the recipe asks for vocabulary alignment or a chat template, the tokenizers)."""
     method = get_method(recipe.method)
     paths = getattr(recipe, "_paths", None) or {n: _resolve(n, {}) for n in recipe.referenced_models()}
-    sources = {name: opener(name, path) for name, path in paths.items()}
+    adapters = getattr(recipe, "_adapters", None) or {}
+    sources = {name: _open(opener, name, path, adapters.get(name)) for name, path in paths.items()}
     template = sources[config_model(recipe)]
     tokenizer = sources[tokenizer_model(recipe)]
-    plans = plan_tensors(recipe, method, sources, template)
-    dtype = _config_dtype(plans)
-    config = output_config(template, recipe_slices(recipe, sources), sources, dtype)
-    check_vocabulary(tokenizer, _embedding_rows(plans))
-    return Prepared(recipe, method, sources, template, tokenizer, plans, config)
+    warnings = list(recipe._warnings)
+    vocabulary, alignment = _vocabulary(recipe, sources, template, tokenizer, warnings)
+    plans = plan_tensors(recipe, method, sources, template, alignment)
+    slices = recipe_slices(recipe, sources) if len(template.parts) <= 1 else None
+    config = output_config(template, slices, sources, _config_dtype(plans))
+    if alignment is not None:
+        set_vocab_size(config, alignment.rows)   # the aligned or cut rows: config.json follows the tensors
+    else:
+        check_vocabulary(tokenizer, _embedding_rows(plans))
+    out_tokenizer = output_tokenizer(recipe, vocabulary, tokenizer, sources)
+    return Prepared(recipe, method, sources, template, tokenizer, plans, config, warnings, out_tokenizer)
+
+
+def _open(opener: Opener, name: str, path: Path, adapter: Path | None) -> SourceModel:
+    source = opener(name, path)
+    return fuse_experts(source if adapter is None else with_adapter(source, adapter))
+
+
+def _vocabulary(recipe: Recipe, sources: dict[str, SourceModel], template: SourceModel, tokenizer: SourceModel, warnings: list[str]):
+    """(Vocabulary, Alignment) for `tokenizer_source` / `tokenizer:`; else (None, the checked cut or None)."""
+    if recipe.vocabulary_source is None:
+        return None, truncation(sources, template, tokenizer, list(sources), warnings)
+    if recipe.tokenizer is not None and recipe.tokenizer_source is not None:
+        warnings.append(f"field tokenizer_source: ignored, the tokenizer block's source {recipe.tokenizer.source!r} is used (as mergekit does)")
+    vocabulary = build_vocabulary(recipe, sources)
+    return vocabulary, Alignment(vocabulary.rows, vocabulary, base_name(recipe))
+
+
+def output_tokenizer(recipe: Recipe, vocabulary: Vocabulary | None, tokenizer: SourceModel, sources: dict[str, SourceModel]):
+    """The tokenizer object to save with the merge (None: copy the tokenizer source's files)."""
+    template = resolve_chat_template(recipe.chat_template, sources) if recipe.chat_template else None
+    if vocabulary is None and template is None:
+        return None
+    result = vocabulary.tokenizer if vocabulary is not None else load_tokenizer(tokenizer)
+    if result is None:
+        raise BadInput(f"field chat_template: the tokenizer source {tokenizer.name} ({tokenizer.path}) has no tokenizer files to put the template in")
+    if template is not None:
+        result.chat_template = template
+    return result
 
 
 def _config_dtype(plans: list[TensorPlan]):

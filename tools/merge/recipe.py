@@ -8,7 +8,7 @@ steps, repetitions allowed; it is compiled into one single-layer passthrough sli
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 from pathlib import Path
 
@@ -82,6 +82,40 @@ class LayerStep(_Strict):
     parameters: Parameters | None = None
 
 
+class ModelToken(_Strict):
+    """A token's embedding taken from one model's row: by id, or by the token's text there."""
+
+    kind: Literal["model_token"]
+    model: str
+    token_id: int | None = Field(None, ge=0)
+    token: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ModelToken:
+        if (self.token_id is None) == (self.token is None):
+            raise ValueError("give exactly one of token_id and token")
+        return self
+
+
+class ZeroToken(_Strict):
+    kind: Literal["zero"]
+
+
+class TokenSetting(_Strict):
+    """Where one output token's embedding comes from when a model lacks it (or always, with force)."""
+
+    source: ModelToken | ZeroToken | str | None = None
+    force: bool = False
+
+
+class TokenizerSettings(_Strict):
+    """mergekit's `tokenizer:` block: the output vocabulary and per-token embedding sources."""
+
+    source: str = "union"
+    tokens: dict[str, TokenSetting] | None = None
+    pad_to_multiple_of: int | None = Field(None, ge=1)
+
+
 class Recipe(_Strict):
     merge_method: str | None = None
     base_model: str | None = None
@@ -92,10 +126,13 @@ class Recipe(_Strict):
     dtype: str | None = None
     out_dtype: str | None = None
     tokenizer_source: str | None = None
+    tokenizer: TokenizerSettings | None = None
     chat_template: str | None = None
     name: str | None = None
     calibration: Calibration | None = None  # Clade's: data for the data-dependent methods (calibration.py)
     _paths: dict[str, Path] = PrivateAttr(default_factory=dict)
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+    _adapters: dict[str, Path] = PrivateAttr(default_factory=dict)   # reference -> LoRA adapter directory
     _tasks: dict[str, Any] = PrivateAttr(default_factory=dict)  # calibration reference -> tools.evaluate Task
 
     @model_validator(mode="after")
@@ -107,9 +144,12 @@ class Recipe(_Strict):
             raise ValueError("merge_method is required (e.g. linear, ties, slerp, passthrough)")
         if self.layer_path and self.merge_method not in (None, "passthrough"):
             raise ValueError("a layer_path recipe uses merge_method passthrough (omit merge_method or set it to passthrough)")
-        if self.chat_template is not None:
-            raise ValueError("chat_template is not supported; put the template in the tokenizer source's tokenizer_config.json")
         return self
+
+    @property
+    def vocabulary_source(self) -> str | None:
+        """`tokenizer.source`, else `tokenizer_source` (mergekit: the block wins); None: no alignment."""
+        return self.tokenizer.source if self.tokenizer is not None else self.tokenizer_source
 
     @property
     def method(self) -> str:
@@ -133,8 +173,14 @@ class Recipe(_Strict):
         mentioned += [m.model for m in self.models or ()]
         for piece in self.normalized_slices() or ():
             mentioned += [s.model for s in piece.sources] + ([piece.base_model] if piece.base_model else [])
-        if self.tokenizer_source and self.tokenizer_source not in ("base", "union"):
-            mentioned.append(self.tokenizer_source)
+        for source in (self.tokenizer_source, self.tokenizer and self.tokenizer.source):
+            if source and source not in ("base", "union"):
+                mentioned.append(source)
+        for setting in (self.tokenizer and self.tokenizer.tokens or {}).values():
+            if isinstance(setting.source, str):
+                mentioned.append(setting.source)
+            elif isinstance(setting.source, ModelToken):
+                mentioned.append(setting.source.model)
         return mentioned
 
     def to_yaml_dict(self) -> dict[str, Any]:

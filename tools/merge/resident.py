@@ -36,6 +36,7 @@ class ResidentMerger:
         self.tasks: dict = {}  # workspace tasks by name, for recipes' calibration sections (set_tasks)
         self._module = None
         self._module_key: str | None = None
+        self._tokenizers = None   # a TemporaryDirectory for tokenizers recipes build
 
     def set_tasks(self, tasks: Mapping) -> None:
         """The tasks (tools.evaluate Task by name) that calibration sections of later recipes name."""
@@ -77,7 +78,22 @@ class ResidentMerger:
         return module.eval()
 
     def tokenizer_dir(self, recipe: Recipe | Mapping | Path | str) -> Path:
-        return self.prepare(recipe).tokenizer.path
+        """Where to load the merge's tokenizer from: the tokenizer source's directory, or, when the
+        recipe builds a tokenizer (vocabulary alignment, chat template), a directory it is saved in
+        (kept for the merger's lifetime, one per distinct tokenizer)."""
+        prepared = self.prepare(recipe)
+        if prepared.output_tokenizer is None:
+            return prepared.tokenizer.path
+        import hashlib
+        import tempfile
+
+        if self._tokenizers is None:
+            self._tokenizers = tempfile.TemporaryDirectory(prefix="clade-tokenizers-")
+        key = hashlib.sha256(json.dumps(prepared.recipe.to_yaml_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        folder = Path(self._tokenizers.name) / key
+        if not folder.is_dir():
+            prepared.output_tokenizer.save_pretrained(folder)
+        return folder
 
     def _module_for(self, prepared: Prepared) -> torch.nn.Module:
         dtype = next((p.out_dtype for p in prepared.plans if not p.copy), torch.float32)
@@ -97,14 +113,15 @@ def _check_covered(module: torch.nn.Module, written: set[str], prepared: Prepare
 
 
 class _SharedCacheReader(TensorReader):
-    """A TensorReader whose cache outlives one recipe, keyed by (model directory, tensor name)."""
+    """A TensorReader whose cache outlives one recipe, keyed by where the tensor's bytes lie (its
+    ref: file and span, plus any LoRA update or expert stacking applied when read)."""
 
     def __init__(self, sources: Mapping[str, SourceModel], device: str, cache: dict):
         super().__init__(sources, device)
         self.shared = cache
 
     def get(self, item) -> torch.Tensor:
-        key = (self.sources[item.model].path, item.tensor)
+        key = self.sources[item.model].tensor(item.tensor)
         if key not in self.shared:
             self.shared[key] = super().get(item)
         return self.shared[key]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.errors import BadInput
+from tools.merge.picklefile import read_pickle_index
 from tools.merge.tensorfile import TensorRef, read_header
 
 LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
@@ -26,9 +27,13 @@ class SourceModel:
     path: Path
     config: dict
     tensors: dict[str, TensorRef]
+    parts: dict[str, int] = field(default_factory=dict)
 
     @property
     def num_layers(self) -> int:
+        if len(self.parts) > 1:
+            listed = ", ".join(f"{p} ({n} layers)" for p, n in self.parts.items())
+            raise BadInput(f"model {self.name} ({self.path}): has several stacks of layers ({listed}); use the models form")
         return config_layer_count(self.config, self.path)
 
     def tensor(self, name: str) -> TensorRef:
@@ -45,9 +50,8 @@ def open_source(name: str, path: Path) -> SourceModel:
     if not path.is_dir():
         raise BadInput(f"model {name}: directory {path} does not exist")
     config = _read_config(path)
-    source = SourceModel(name, path, config, _tensor_index(path))
-    _check_layers(source)
-    return source
+    tensors = _tensor_index(path)
+    return SourceModel(name, path, config, tensors, _layer_parts(name, path, config, tensors))
 
 
 def _read_config(path: Path) -> dict:
@@ -61,19 +65,31 @@ def _read_config(path: Path) -> dict:
 
 
 def _tensor_index(path: Path) -> dict[str, TensorRef]:
+    """Every tensor of the model: safetensors (single or sharded), else PyTorch `.bin` checkpoints,
+    read without running their pickle (picklefile.py)."""
     index = path / "model.safetensors.index.json"
     if index.is_file():
         files = sorted(set(_weight_map(index).values()))
     else:
         files = sorted(p.name for p in path.glob("*.safetensors"))
+    reader = read_header
     if not files:
-        raise BadInput(f"{path}: no .safetensors weights (convert .bin checkpoints with transformers' save_pretrained(safe_serialization=True))")
+        files, index, reader = _pickle_files(path), path / "pytorch_model.bin.index.json", read_pickle_index
+    if not files:
+        raise BadInput(f"{path}: no model weights (.safetensors or pytorch_model*.bin files)")
     refs: dict[str, TensorRef] = {}
     for file in files:
         if not (path / file).is_file():
             raise BadInput(f"{index}: names shard {file}, which does not exist")
-        refs.update(read_header(path / file))
+        refs.update(reader(path / file))
     return refs
+
+
+def _pickle_files(path: Path) -> list[str]:
+    index = path / "pytorch_model.bin.index.json"
+    if index.is_file():
+        return sorted(set(_weight_map(index).values()))
+    return sorted(p.name for p in path.glob("pytorch_model*.bin"))
 
 
 def _weight_map(index: Path) -> dict[str, str]:
@@ -90,8 +106,12 @@ def _weight_map(index: Path) -> dict[str, str]:
 
 def config_layer_count(config: dict, where: Path | str) -> int:
     for key in LAYER_COUNT_KEYS:
-        if isinstance(config.get(key), int):
-            return config[key]
+        if key not in config:
+            continue
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:  # a bool is an int to Python: `true` is no count
+            raise BadInput(f"{where}/config.json: {key} is {json.dumps(value)}, not a number of layers")
+        return value
     raise BadInput(f"{where}/config.json: no layer count (expected one of {', '.join(LAYER_COUNT_KEYS)})")
 
 
@@ -113,8 +133,21 @@ def layer_templates(source: SourceModel) -> list[str]:
     return list(seen)
 
 
-def _check_layers(source: SourceModel) -> None:
-    indices = {split[1] for name in source.tensors if (split := split_layer(name)) is not None}
-    declared = source.num_layers
-    if indices and indices != set(range(declared)):
-        raise BadInput(f"model {source.name} ({source.path}): config.json declares {declared} layers, tensors hold layers {min(indices)}..{max(indices)} ({len(indices)} distinct)")
+def _layer_parts(name: str, path: Path, config: dict, tensors: dict[str, TensorRef]) -> dict[str, int]:
+    """Layer-name prefix -> layer count. One stack: the count is config.json's (checked against the
+    tensors). Several stacks (a vision-language model): each must hold layers 0..n-1."""
+    indices: dict[str, set[int]] = {}
+    for tensor in tensors:
+        match = LAYER_RE.match(tensor)
+        if match is not None:
+            indices.setdefault(match["prefix"], set()).add(int(match["index"]))
+    if len(indices) <= 1:
+        found = next(iter(indices.values()), set())
+        declared = config_layer_count(config, path)
+        if found and found != set(range(declared)):
+            raise BadInput(f"model {name} ({path}): config.json declares {declared} layers, tensors hold layers {min(found)}..{max(found)} ({len(found)} distinct)")
+        return {prefix: declared for prefix in indices}
+    for prefix, found in indices.items():
+        if found != set(range(len(found))):
+            raise BadInput(f"model {name} ({path}): layers under {prefix} are not numbered 0..{len(found) - 1} (found {sorted(found)[:8]})")
+    return {prefix: len(found) for prefix, found in indices.items()}

@@ -44,6 +44,13 @@ class TensorRef:
     def torch_dtype(self) -> torch.dtype:
         return DTYPES[self.dtype]
 
+    @property
+    def nbytes(self) -> int:
+        return self.end - self.start
+
+    def read(self) -> torch.Tensor:
+        return read_tensor(self)
+
 
 def read_header(path: Path) -> dict[str, TensorRef]:
     """Name -> TensorRef for every tensor of one safetensors file."""

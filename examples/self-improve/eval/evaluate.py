@@ -91,7 +91,7 @@ def main() -> None:
         workspace = inner_workspace(args.zoo.resolve(), settings, Path(tmp) / "inner", args)
         summary = run_inner(workspace, args.candidates, SEEDS[args.split])
         best = best_search_fitness(workspace, summary["session"])
-    held_out = summary.get("best_fitness") or 0.0
+    held_out = summary.get("best_test_fitness", summary.get("best_fitness")) or 0.0
     print(json.dumps({"fitness": best if args.split == "search" else held_out, "best_search": best, "held_out": held_out,
                       "succeeded": summary["succeeded"], "candidates": summary["candidates"]}))
 

@@ -85,7 +85,7 @@ class Param:
     name: str
     default: Any = None
     required: bool = False
-    kind: Literal["float", "bool"] = "float"
+    kind: Literal["float", "bool", "int"] = "float"
     range: Range | None = None
 
 

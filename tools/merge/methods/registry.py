@@ -10,13 +10,19 @@ from functools import partial
 from typing import Any
 
 from tools.errors import BadInput
+from tools.merge.methods.arcee_fusion import arcee_fusion
 from tools.merge.methods.base import MethodSpec, Param
 from tools.merge.methods.generalized import generalized
+from tools.merge.methods.karcher import karcher
 from tools.merge.methods.linear import linear
 from tools.merge.methods.model_stock import model_stock
+from tools.merge.methods.multislerp import multislerp
+from tools.merge.methods.nearswap import nearswap
 from tools.merge.methods.nuslerp import nuslerp
 from tools.merge.methods.passthrough import passthrough
+from tools.merge.methods.ram import ram, ramplus_tl
 from tools.merge.methods.regmean import fisher, regmean
+from tools.merge.methods.sce import sce
 from tools.merge.methods.slerp import slerp
 from tools.merge.methods.sparsify import bernoulli, della, dense, magnitude, outliers
 from tools.merge.methods.spectral import iso_c, iso_cts, tsvm
@@ -50,6 +56,14 @@ def della_bounds(model_params: Sequence[Mapping[str, Any]], params: Mapping[str,
         d, e = p.get("density"), p.get("epsilon")
         if d is not None and e is not None and d < 1 and not (d - e > 0 and d + e <= 1):
             return f"{label}: density ± epsilon = {d:g} ± {e:g} leaves (0, 1] (lower epsilon to at most {min(d, 1 - d):g}, or change density)"
+    return None
+
+
+def multislerp_weights(model_params: Sequence[Mapping[str, Any]], params: Mapping[str, Any], labels: Sequence[str]) -> str | None:
+    """multislerp with normalize_weights divides by Σw: refuse Σw = 0 (two or more models)."""
+    weights = [p.get("weight") for p in model_params]
+    if len(weights) > 1 and params.get("normalize_weights") and None not in weights and sum(weights) == 0:
+        return f"merge_method multislerp: the weights of {', '.join(labels)} sum to 0 with normalize_weights: true (change a weight or set normalize_weights: false)"
     return None
 
 
@@ -98,6 +112,35 @@ METHODS: dict[str, MethodSpec] = {
         "passthrough", passthrough, base="none", min_models=1, max_models=1,
         model_params=(Param("scale"),),
     ),
+    # the second set: mergekit 0.1.5's sce, multislerp, arcee_fusion, nearswap, karcher, ram, ramplus_tl
+    "sce": MethodSpec(
+        "sce", sce, base="required",
+        params=(Param("select_topk", 1.0, range=Range(0, 1)), _flag("int8_mask", False)),
+    ),
+    "multislerp": MethodSpec(
+        "multislerp", multislerp, base="optional",
+        model_params=(WEIGHT,),
+        params=(_flag("normalize_weights", True), Param("eps", 1e-8, range=Range(0, 1, low_open=True))),
+        check=multislerp_weights,
+    ),
+    "arcee_fusion": MethodSpec("arcee_fusion", arcee_fusion, base="required", min_models=1, max_models=1),
+    "nearswap": MethodSpec(
+        "nearswap", nearswap, base="required", min_models=1, max_models=1,
+        params=(Param("t", required=True),),
+    ),
+    "karcher": MethodSpec(
+        "karcher", karcher, base="none",
+        params=(Param("max_iter", 10, kind="int", range=Range(0, math.inf, low_open=False)), Param("tol", 1e-5, range=Range(0, math.inf, low_open=False))),
+    ),
+    "ram": MethodSpec(
+        "ram", ram, base="required",
+        params=(Param("epsilon", 1e-5, range=Range(0, math.inf, low_open=False)),),
+    ),
+    "ramplus_tl": MethodSpec(
+        "ramplus_tl", ramplus_tl, base="required",
+        params=(Param("r", 0.1), Param("alpha", 0.2, range=Range(0, math.inf, low_open=False)),
+                Param("epsilon", 1e-5, range=Range(0, math.inf, low_open=True))),
+    ),
     # Beyond mergekit: data-dependent methods (they need the recipe's `calibration:` section) ...
     "regmean": MethodSpec(
         "regmean", regmean, base="none", model_params=(SCALE,),
@@ -123,6 +166,12 @@ METHODS: dict[str, MethodSpec] = {
         params=(LAMBDA, Param("steps", 300.0, range=Range(0, 100000, low_open=False)), Param("lr", 1e-5, range=Range(0, 1))),
     ),
 }
+
+
+def known_parameter_names() -> frozenset[str]:
+    """Every parameter some method takes: on a method that does not take it, mergekit ignores
+    such a name and Clade warns; a name no method takes is an error (most likely a typo)."""
+    return frozenset(name for spec in METHODS.values() for name in spec.param_names())
 
 
 def get_method(name: str) -> MethodSpec:
