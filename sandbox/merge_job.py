@@ -81,12 +81,14 @@ def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCac
     caches = caches if caches is not None else MergeCaches()
     torch.manual_seed(job.seed)  # the same global RNG state for every job, fresh process or not
     models = {name: Path(path) for name, path in job.models.items()}
-    recipe = load_recipe(job.genotype["recipe"], models=models)
+    suite_first = caches.suite(job.evaluation.workspace) if "calibration" in job.genotype["recipe"] else None
+    tasks = {task.name: task for task in suite_first[0].tasks} if suite_first else {}  # what a calibration section names
+    recipe = load_recipe(job.genotype["recipe"], models=models, tasks=tasks)
     merger, sources_cached = caches.merger(models, device)
     model = merger.apply(recipe, seed=job.seed)
     tokenizer, tokenizer_cached = caches.tokenizer(merger.tokenizer_dir(recipe))
     timings.materialize_s = time.monotonic() - start
-    suite, suite_cached = caches.suite(job.evaluation.workspace)
+    suite, suite_cached = suite_first or caches.suite(job.evaluation.workspace)
     evaluated = evaluate_module(model, tokenizer, suite, split=job.evaluation.split, device=device)
     timings.evaluate_s = time.monotonic() - start - timings.materialize_s
     # The whole EvalResult, `stage` included: a result cut short by the cascade must not pass for a full one.

@@ -53,12 +53,13 @@ def _params(who: str, seed: int | None) -> dict:
 
 
 def _merge(tools, a: ProposeArgs) -> tuple[dict, list[str]]:
+    from tools.evaluate.suite import WorkspaceTasks
     from tools.merge.api import load_recipe
 
     if a.recipe is None or a.files is not None:
         raise BadInput("propose: a merge proposal needs `recipe` (a mergekit-style mapping) and no `files`")
     models = tools.workspace.model_paths()
-    recipe = load_recipe(a.recipe, models=models)
+    recipe = load_recipe(a.recipe, models=models, tasks=WorkspaceTasks(tools.workspace))
     unknown = [m for m in recipe.referenced_models() if m not in models]
     if unknown:
         raise BadInput(f"propose: the recipe names {', '.join(map(repr, unknown))}, not a model of this workspace ({', '.join(models)})")

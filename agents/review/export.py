@@ -63,9 +63,10 @@ def merge_seed(workspace, candidate) -> int:
 
 
 def _export_merge(workspace, archive, c, staging: Path) -> int:
+    from tools.evaluate.suite import WorkspaceTasks
     from tools.merge.api import load_recipe, merge_to_dir
 
-    recipe = load_recipe(c.genotype.recipe, models=workspace.model_paths())
+    recipe = load_recipe(c.genotype.recipe, models=workspace.model_paths(), tasks=WorkspaceTasks(workspace))
     seed = merge_seed(workspace, c)
     merge_to_dir(recipe, staging, seed=seed)
     paths = workspace.model_paths()

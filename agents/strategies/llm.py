@@ -33,6 +33,7 @@ from agents.strategies.recipes import check_recipe, to_recipe
 from agents.strategies.reply import MergeReply, ReplyError, parse_reply
 from agents.strategy import Context, Proposal
 from archive.record import MergeGenotype, genotype_hash
+from tools.evaluate.suite import WorkspaceTasks
 from tools.errors import CladeError
 
 TEMPLATE = "merge_propose.md"
@@ -63,14 +64,15 @@ class LLMStrategy:
         tried: list[dict[str, Any]] = []
         n_layers = view.layer_count(ctx)
         models = ctx.workspace.model_paths()
+        tasks = WorkspaceTasks(ctx.workspace)
 
         def read(text: str) -> tuple[MergeReply, dict[str, Any], list[str]]:
             tried.append({})  # this round's recipe, once the reply makes one
             reply = parse_reply(text, MergeReply)
-            tried[-1] = to_recipe(reply, n_layers, self.planner.evolution.scale_filters)
+            tried[-1] = to_recipe(reply, n_layers, self.planner.evolution.scale_filters, tasks=list(tasks))
             check_new(tried[-1], ctx, shown)
             check_built_on(reply.built_on, ctx)
-            return reply, tried[-1], check_recipe(tried[-1], models)
+            return reply, tried[-1], check_recipe(tried[-1], models, tasks)
 
         out = converse(ctx, prompt, read, repair_rounds=self.planner.repair_rounds,
                        prompts_dir=self.prompts_dir)

@@ -71,7 +71,8 @@ def _method_line(spec) -> str:
     inputs = f"{spec.min_models}" + ("+" if spec.max_models is None else f"-{spec.max_models}" if spec.max_models != spec.min_models else "")
     model = ", ".join(_param(p) for p in spec.model_params) or "none"
     method = ", ".join(_param(p) for p in spec.params) or "none"
-    return f"- {spec.name}: base {spec.base}; {inputs} source(s); per-source parameters: {model}; method parameters: {method}"
+    data = "; learns from calibration data (the search split of the workspace's tasks, added for you)" if spec.calibration else ""
+    return f"- {spec.name}: base {spec.base}; {inputs} source(s); per-source parameters: {model}; method parameters: {method}{data}"
 
 
 def _param(p) -> str:

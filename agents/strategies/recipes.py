@@ -11,7 +11,7 @@ only; imports torch): whatever they refuse goes back to the LLM in a repair prom
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,10 @@ from agents.strategies.reply import MergeReply, PathStep, PerGroup, ReplyError
 from tools.errors import BadInput
 
 
-def to_recipe(reply: MergeReply, n_layers: int, scale_filters: list[str]) -> dict[str, Any]:
-    """The recipe mapping the reply describes; ReplyError when its shape cannot be one."""
+def to_recipe(reply: MergeReply, n_layers: int, scale_filters: list[str], tasks: Sequence[str] = ()) -> dict[str, Any]:
+    """The recipe mapping the reply describes; ReplyError when its shape cannot be one. A method
+    that learns from data is calibrated on the search split of every task in `tasks` (the
+    workspace's), the split the search already selects on."""
     if reply.layer_path is not None:
         return {"merge_method": "passthrough", "layer_path": [_step(s, scale_filters) for s in reply.layer_path]}
     _check_base(reply)
@@ -34,10 +36,20 @@ def to_recipe(reply: MergeReply, n_layers: int, scale_filters: list[str]) -> dic
     recipe: dict[str, Any] = {"merge_method": reply.method}
     if reply.base is not None:
         recipe["base_model"] = reply.base
+    if _needs_data(reply.method):
+        if not tasks:
+            raise ReplyError(f"method {reply.method} learns from calibration data and this workspace has no evaluation tasks; choose another method")
+        recipe["calibration"] = {"tasks": list(tasks), "split": "search"}
     if groups == 1:
         return _models_form(recipe, reply, source_values, method_values)
     recipe["slices"] = [_slice(reply, rng, g, source_values, method_values) for g, rng in enumerate(group_ranges(n_layers, groups))]
     return recipe
+
+
+def _needs_data(method: str) -> bool:
+    from tools.merge.methods.registry import METHODS
+
+    return method in METHODS and METHODS[method].calibration is not None
 
 
 def _check_base(reply: MergeReply) -> None:
@@ -90,7 +102,7 @@ def _step(step: PathStep, scale_filters: list[str]) -> dict[str, Any]:
     return out
 
 
-def check_recipe(recipe: Mapping[str, Any], models: Mapping[str, Path]) -> list[str]:
+def check_recipe(recipe: Mapping[str, Any], models: Mapping[str, Path], tasks: Mapping[str, Any] | None = None) -> list[str]:
     """The model names the recipe references, once the merge engine accepts it; ReplyError otherwise."""
     from tools.merge.prepare import load_recipe, prepare
 
@@ -98,7 +110,7 @@ def check_recipe(recipe: Mapping[str, Any], models: Mapping[str, Path]) -> list[
     if unknown:
         raise ReplyError(f"unknown model(s) {', '.join(unknown)}; use only {', '.join(models)}")
     try:
-        loaded = load_recipe(recipe, models=models)
+        loaded = load_recipe(recipe, models=models, tasks=tasks)
         prepare(loaded)
     except BadInput as exc:
         raise ReplyError(f"the merge engine refused the recipe: {exc}") from None

@@ -92,3 +92,21 @@ def test_layer_path_scales_the_residual_outputs():
 def test_recipe_shape_errors(fields, error):
     with pytest.raises(ReplyError, match=re.escape(error)):
         to_recipe(_reply(**fields), 4, ["o_proj"])
+
+
+def test_a_data_method_is_calibrated_on_the_search_split_of_the_workspace_tasks():
+    reply = _reply(method="regmean", sources=["adder", "sorter"], method_parameters={"alpha": 0.9})
+    assert to_recipe(reply, 4, ["o_proj"], tasks=["add", "sort"]) == {
+        "merge_method": "regmean", "calibration": {"tasks": ["add", "sort"], "split": "search"},
+        "parameters": {"alpha": 0.9}, "models": [{"model": "adder"}, {"model": "sorter"}]}
+    assert "calibration" not in to_recipe(_reply(method="iso_c", base="base", sources=["adder"]), 4, ["o_proj"], tasks=["add"])
+    with pytest.raises(ReplyError, match="regmean learns from calibration data and this workspace has no evaluation tasks"):
+        to_recipe(reply, 4, ["o_proj"])
+
+
+def test_the_method_list_says_which_methods_learn_from_data():
+    from agents.strategies.prompt_context import methods_text
+
+    lines = {line.split(":")[0][2:]: line for line in methods_text().splitlines()}
+    assert "learns from calibration data" in lines["regmean"] and "learns from calibration data" in lines["fisher"]
+    assert "learns from calibration data" not in lines["wudi"] and "common_space_fraction" in lines["iso_cts"]

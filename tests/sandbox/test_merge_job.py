@@ -87,3 +87,27 @@ def test_docker_refuses_inputs_its_user_cannot_read(tmp_path):
 def test_merge_job_without_a_recipe_fails_with_the_field(local_backend, workspace):
     result = local_backend.execute(merge_job(workspace).model_copy(update={"genotype": {"recipe": "linear please"}}))
     assert result.status == "failed" and "needs genotype.recipe" in result.reason
+
+
+def test_a_calibrated_recipe_names_the_workspace_task_and_matches_the_host(workspace):
+    """A data method in a merge job: the calibration section names the workspace's task, the
+    worker's resident merger resolves it from the suite, and the fitness equals the host's."""
+    from transformers import AutoTokenizer
+
+    from agents.workspace import load_workspace
+    from sandbox.job import Timings
+    from sandbox.merge_job import MergeCaches, merge_and_evaluate
+    from tools.evaluate.api import evaluate_module, load_suite
+    from tools.evaluate.suite import WorkspaceTasks
+    from tools.merge.api import ResidentMerger, load_recipe
+
+    recipe = {"merge_method": "regmean_plusplus", "models": [{"model": "a"}, {"model": "b"}], "calibration": {"tasks": ["ppl"]}}
+    job = merge_job(workspace).model_copy(update={"genotype": {"recipe": recipe}})
+    caches = MergeCaches()
+    fitness, metrics = merge_and_evaluate(job, "cpu", Timings(), caches)
+    loaded = load_workspace(workspace)
+    merged = load_recipe(recipe, models=loaded.model_paths(), tasks=WorkspaceTasks(loaded))
+    merger = ResidentMerger(loaded.model_paths())
+    tokenizer = AutoTokenizer.from_pretrained(str(merger.tokenizer_dir(merged)))
+    assert fitness == pytest.approx(evaluate_module(merger.apply(merged, seed=3), tokenizer, load_suite(loaded)).fitness, abs=1e-9)
+    assert metrics["resident"]["suite_cached"] is False

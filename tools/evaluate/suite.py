@@ -6,6 +6,7 @@ tokenizer (see `Suite.cache`), so the search loop reads and tokenises each promp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,30 @@ def load_suite(workspace) -> Suite:
     return suite_from_config(workspace.config.evaluation, workspace.root, where=str(workspace.root / "clade.yaml"))
 
 
+class WorkspaceTasks(Mapping):
+    """A workspace's tasks by name (none without a workspace or tasks): what a merge recipe's
+    calibration section may name (tools.merge.calibration). Loaded on first use, so a caller that
+    never looks (a recipe without calibration) does not depend on the task files."""
+
+    def __init__(self, workspace=None):
+        self.workspace, self._tasks = workspace, None
+
+    def _load(self) -> dict[str, Task]:
+        if self._tasks is None:
+            empty = self.workspace is None or not self.workspace.config.evaluation.tasks
+            self._tasks = {} if empty else {task.name: task for task in load_suite(self.workspace).tasks}
+        return self._tasks
+
+    def __getitem__(self, name: str) -> Task:
+        return self._load()[name]
+
+    def __iter__(self):
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
 def suite_from_config(config: EvaluationConfig, root: Path, *, where: str = "clade.yaml") -> Suite:
     tasks = [_resolve(entry, root) for entry in config.tasks]
     if not tasks:
@@ -107,4 +132,4 @@ def _check_names(tasks: list[Task], weights: dict[str, float], where: str) -> No
             raise BadInput(f"{where}: evaluation.weights names {name!r}, which is not a task (tasks: {', '.join(names)})")
 
 
-__all__ = ["SPLITS", "Suite", "Task", "load_suite", "load_task_file", "suite_from_config"]
+__all__ = ["SPLITS", "Suite", "Task", "WorkspaceTasks", "load_suite", "load_task_file", "suite_from_config"]

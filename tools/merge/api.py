@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from tools.device import check_device
+from tools.merge.calibrate import collect
 from tools.errors import BadInput
 from tools.merge.execute import TensorReader, stream
 from tools.merge.output import copy_tokenizer, model_card, save_tokenizer, write_recipe
@@ -88,9 +89,10 @@ def _layers(prepared: Prepared) -> int:
 
 def _write_weights(prepared: Prepared, tmp: Path, device: str, seed: int, max_shard_bytes: int, progress: Progress | None):
     reader = TensorReader(prepared.sources, device)
+    stats = collect(prepared, reader, seed)
     writer = ShardedWriter(tmp, _specs(prepared), max_shard_bytes)
     try:
-        for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=_workers()):
+        for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=_workers(), stats=stats):
             writer.write(plan.name, tensor)
             if progress is not None:
                 progress(1, note=plan.name, total=len(prepared.plans))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 
 
 def register(subparsers) -> None:
@@ -26,46 +27,54 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run_merge)
 
 
-def workspace_models(args_workspace: str | None) -> dict:
-    """The workspace's model names -> directories; {} when there is no workspace."""
+def workspace_names(args_workspace: str | None) -> tuple[dict, Mapping]:
+    """(model names -> directories, task names -> tools.evaluate Tasks) of the workspace; both
+    empty when there is no workspace."""
     from agents.workspace import find_workspace, load_workspace
     from tools.errors import BadInput
+    from tools.evaluate.suite import WorkspaceTasks
 
     if args_workspace is None:
         try:
             args_workspace = find_workspace(None)
         except BadInput:
-            return {}
-    return load_workspace(args_workspace).model_paths()
+            return {}, WorkspaceTasks(None)
+    workspace = load_workspace(args_workspace)
+    return workspace.model_paths(), WorkspaceTasks(workspace)
 
 
 def run_merge(args) -> int:
     from tools.errors import BadInput
 
-    models = workspace_models(getattr(args, "workspace", None))
+    models, tasks = workspace_names(getattr(args, "workspace", None))
     try:
-        return _dry_run(args, models) if args.dry_run else _merge(args, models)
+        return _dry_run(args, models, tasks) if args.dry_run else _merge(args, models, tasks)
     except BadInput as exc:
         if str(args.recipe) in str(exc):
             raise
         raise BadInput(f"{args.recipe}: {exc}") from None
 
 
-def _dry_run(args, models: dict) -> int:
+def _dry_run(args, models: Mapping, tasks: Mapping) -> int:
     from tools.merge.api import load_recipe
     from tools.merge.dry_run import plan_merge, plan_text
 
-    report = plan_merge(load_recipe(args.recipe, models=models), args.out_dir, device=args.device, seed=args.seed)
+    report = plan_merge(load_recipe(args.recipe, models=models, tasks=tasks), args.out_dir, device=args.device, seed=args.seed)
     print(report.model_dump_json(indent=2) if args.json else plan_text(report, args.recipe))
     return 0
 
 
-def _merge(args, models: dict) -> int:
+def _merge(args, models: Mapping, tasks: Mapping) -> int:
+    import os
+
     from tools.device import check_device
     from tools.merge.api import load_recipe, merge_to_dir
+    from tools.merge.memory import reuse_freed_memory
     from tools.progress import TerminalProgress
 
-    recipe = load_recipe(args.recipe, models=models)
+    if os.environ.get("CLADE_MERGE_MALLOC", "reuse") != "default":  # "default": glibc as it is (benchmarks compare)
+        reuse_freed_memory()
+    recipe = load_recipe(args.recipe, models=models, tasks=tasks)
     check_device(args.device)
     with TerminalProgress("merging") as progress:
         report = merge_to_dir(recipe, args.out_dir, device=args.device, seed=args.seed, progress=progress)

@@ -17,16 +17,19 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from tools.errors import BadInput
-from tools.merge.methods.base import MethodSpec, TensorTask
+from tools.merge.methods.base import MethodSpec, Statistic, TensorTask
 from tools.merge.plan import Input, TensorPlan
 from tools.merge.sources import SourceModel
 
 
 def all_finite(tensor: torch.Tensor) -> bool:
-    """True when no element is NaN or Inf. A sum propagates both and is ~25x faster than
-    isfinite().all() on CPU; only when the sum overflows is the exact check run."""
-    total = tensor.sum(dtype=torch.float64 if tensor.dtype == torch.float64 else torch.float32)
-    return bool(torch.isfinite(total)) or bool(torch.isfinite(tensor).all())
+    """True when no element is NaN or Inf. min and max propagate NaN and show ±Inf, and aminmax
+    reduces in the tensor's own dtype without a converted copy: ~20x faster than a float32 sum
+    of a bfloat16 tensor and ~50x faster than isfinite().all() on CPU (tools/merge/README.md)."""
+    if tensor.numel() == 0:
+        return True
+    low, high = torch.aminmax(tensor)
+    return bool(torch.isfinite(low)) and bool(torch.isfinite(high))
 
 
 def tensor_seed(seed: int, name: str) -> int:
@@ -59,15 +62,17 @@ class TensorReader:
         return tensor
 
 
-def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: int) -> torch.Tensor:
-    """The merged tensor for one plan entry, in the plan's output dtype, on the reader's device."""
+def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: int, stats: Mapping[Input, Statistic] | None = None) -> torch.Tensor:
+    """The merged tensor for one plan entry, in the plan's output dtype, on the reader's device.
+    `stats`: calibration statistics by input (tools/merge/calibrate.py), for data-dependent methods."""
     if plan.copy:
         return reader.get(plan.inputs[0])
     tensors, base = _inputs(plan, reader)
     generator = None
     if method.random:
         generator = torch.Generator(device=reader.device).manual_seed(tensor_seed(seed, plan.name))
-    task = TensorTask(plan.name, tensors, base, plan.model_params, plan.params, generator)
+    found = tuple(stats.get(i) for i in plan.inputs) if method.calibration and stats is not None else ()
+    task = TensorTask(plan.name, tensors, base, plan.model_params, plan.params, generator, found)
     with torch.no_grad():
         result = method.fn(task)
     if tuple(result.shape) != plan.shape:
@@ -86,11 +91,12 @@ def _inputs(plan: TensorPlan, reader: TensorReader) -> tuple[list[torch.Tensor],
     return [loaded[i.model] for i in plan.inputs], (loaded[plan.base.model] if plan.base is not None else None)
 
 
-def stream(plans: list[TensorPlan], reader: TensorReader, method: MethodSpec, seed: int, workers: int = 2) -> Iterator[tuple[TensorPlan, torch.Tensor]]:
+def stream(plans: list[TensorPlan], reader: TensorReader, method: MethodSpec, seed: int, workers: int = 2,
+           stats: Mapping[Input, Statistic] | None = None) -> Iterator[tuple[TensorPlan, torch.Tensor]]:
     """(plan, tensor) in plan order, computed `workers` at a time with a bounded look-ahead."""
     if workers <= 1:
         for plan in plans:
-            yield plan, compute(plan, reader, method, seed)
+            yield plan, compute(plan, reader, method, seed, stats)
         return
     window = workers + 1
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clade-merge") as pool:
@@ -98,7 +104,7 @@ def stream(plans: list[TensorPlan], reader: TensorReader, method: MethodSpec, se
         todo = iter(plans)
         try:
             for plan in todo:
-                pending.append((plan, pool.submit(compute, plan, reader, method, seed)))
+                pending.append((plan, pool.submit(compute, plan, reader, method, seed, stats)))
                 if len(pending) >= window:
                     done, future = pending.popleft()
                     yield done, future.result()

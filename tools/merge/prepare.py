@@ -16,6 +16,7 @@ from tools.merge.chat_templates import resolve as resolve_chat_template
 from tools.merge.legacy import truncation
 from tools.merge.lora import adapter_base, is_adapter_dir, with_adapter
 from tools.merge.methods.base import MethodSpec
+from tools.merge.calibration import resolve_tasks
 from tools.merge.methods.registry import get_method, known_parameter_names
 from tools.merge.moe_layout import fuse_experts
 from tools.merge.output import (
@@ -43,8 +44,9 @@ from tools.merge.vocabulary import (
 Opener = Callable[[str, Path], SourceModel]
 
 
-def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | None = None) -> Recipe:
-    """A validated recipe whose model references are resolved to directories (see api.py)."""
+def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | None = None, tasks: Mapping[str, Any] | None = None) -> Recipe:
+    """A validated recipe whose model references are resolved to directories (see api.py), and
+    its calibration tasks to tools.evaluate Tasks (`tasks`: a workspace's tasks by name)."""
     where = "recipe"
     if not isinstance(source, Mapping):
         where = str(source)
@@ -53,11 +55,24 @@ def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | No
         recipe = Recipe.model_validate(dict(source))
     except ValidationError as exc:
         raise BadInput(f"{where}: {describe_validation_error(exc)}") from None
-    recipe._warnings = check_parameter_names(recipe, get_method(recipe.method), known_parameter_names())
+    method = get_method(recipe.method)
+    recipe._warnings = check_parameter_names(recipe, method, known_parameter_names())
+    check_calibration(recipe, method)
     resolved = {name: resolve_source(name, models or {}) for name in recipe.referenced_models()}
     recipe._paths = {name: model for name, (model, _) in resolved.items()}
     recipe._adapters = {name: adapter for name, (_, adapter) in resolved.items() if adapter is not None}
+    if recipe.calibration is not None:
+        recipe._tasks = resolve_tasks(recipe.calibration, tasks or {})
     return recipe
+
+
+def check_calibration(recipe: Recipe, method: MethodSpec) -> None:
+    """A data-dependent method needs a calibration section; the others must not carry one."""
+    if method.calibration and recipe.calibration is None:
+        raise BadInput(f"field calibration: merge_method {method.name} learns from data; add a calibration section "
+                       "(calibration: {tasks: [TASK, ...], split: search})")
+    if recipe.calibration is not None and not method.calibration:
+        raise BadInput(f"field calibration: merge_method {method.name} uses no data; remove the calibration section")
 
 
 def _read_yaml(path: Path) -> Mapping:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from tools.merge.calibration import Calibration
+
 Scalar = Union[bool, int, float, str]
 
 
@@ -127,9 +129,11 @@ class Recipe(_Strict):
     tokenizer: TokenizerSettings | None = None
     chat_template: str | None = None
     name: str | None = None
+    calibration: Calibration | None = None  # Clade's: data for the data-dependent methods (calibration.py)
     _paths: dict[str, Path] = PrivateAttr(default_factory=dict)
     _warnings: list[str] = PrivateAttr(default_factory=list)
     _adapters: dict[str, Path] = PrivateAttr(default_factory=dict)   # reference -> LoRA adapter directory
+    _tasks: dict[str, Any] = PrivateAttr(default_factory=dict)  # calibration reference -> tools.evaluate Task
 
     @model_validator(mode="after")
     def _one_form(self) -> "Recipe":

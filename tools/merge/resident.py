@@ -15,7 +15,9 @@ from pathlib import Path
 import torch
 
 from tools.errors import BadInput
+from tools.merge.calibrate import collect
 from tools.merge.execute import TensorReader, stream
+from tools.merge.module import build_module, targets as _targets
 from tools.merge.prepare import Prepared, load_recipe, prepare
 from tools.merge.recipe import Recipe
 from tools.merge.sources import SourceModel, open_source
@@ -30,12 +32,18 @@ class ResidentMerger:
         self.device = device
         self._sources: dict[tuple[str, Path], SourceModel] = {}
         self._tensors: dict = {}
+        self._stats: dict = {}  # calibration statistics by (model directory, kind, data): calibrate.collect's cache
+        self.tasks: dict = {}  # workspace tasks by name, for recipes' calibration sections (set_tasks)
         self._module = None
         self._module_key: str | None = None
         self._tokenizers = None   # a TemporaryDirectory for tokenizers recipes build
 
+    def set_tasks(self, tasks: Mapping) -> None:
+        """The tasks (tools.evaluate Task by name) that calibration sections of later recipes name."""
+        self.tasks = dict(tasks)
+
     def _recipe(self, recipe: Recipe | Mapping | Path | str) -> Recipe:
-        return recipe if isinstance(recipe, Recipe) else load_recipe(recipe, models=self.models)
+        return recipe if isinstance(recipe, Recipe) else load_recipe(recipe, models=self.models, tasks=self.tasks)
 
     def _open(self, name: str, path: Path) -> SourceModel:
         key = (name, path.resolve())
@@ -57,8 +65,9 @@ class ResidentMerger:
         reader = _SharedCacheReader(prepared.sources, self.device, self._tensors)
         targets = _targets(module)
         try:
+            stats = collect(prepared, reader, seed, cache=self._stats)
             with torch.no_grad():
-                for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=2):
+                for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=2, stats=stats):
                     if plan.name not in targets:
                         raise BadInput(f"tensor {plan.name}: the {type(module).__name__} built from {prepared.template.name}'s config has no such parameter")
                     targets[plan.name].copy_(tensor)
@@ -94,24 +103,6 @@ class ResidentMerger:
             self._module = build_module(prepared.config, dtype, self.device)
             self._module_key = key
         return self._module
-
-
-def build_module(config: dict, dtype: torch.dtype, device: str) -> torch.nn.Module:
-    import transformers
-
-    fields = {k: v for k, v in config.items() if k not in ("model_type", "transformers_version")}
-    try:
-        hf_config = transformers.AutoConfig.for_model(config["model_type"], **fields)
-        model = transformers.AutoModelForCausalLM.from_config(hf_config, dtype=dtype)
-    except (KeyError, ValueError) as exc:
-        raise BadInput(f"config.json model_type {config.get('model_type')!r}: transformers cannot build a causal LM from it ({exc})") from None
-    return model.to(device).eval()
-
-
-def _targets(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    targets = dict(module.named_parameters(remove_duplicate=False))
-    targets.update(dict(module.named_buffers(remove_duplicate=False)))
-    return targets
 
 
 def _check_covered(module: torch.nn.Module, written: set[str], prepared: Prepared) -> None:

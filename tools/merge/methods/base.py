@@ -34,6 +34,10 @@ class TensorTask:
     params       the resolved method-level parameters (normalize, lambda, t, ...), defaults filled in.
     generator    seeded per tensor by the executor; only random methods use it.
     name         the tensor's name, for error messages.
+    stats        for data-dependent methods (MethodSpec.calibration), per input the calibration
+                 statistic of that input tensor (a Gram matrix of the layer's inputs, a diagonal
+                 Fisher), or None where the calibration has none (not a linear layer's weight);
+                 empty for the other methods.
     """
 
     name: str
@@ -42,8 +46,29 @@ class TensorTask:
     model_params: Sequence[Mapping[str, float]] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
     generator: torch.Generator | None = None
+    stats: Sequence["Statistic | None"] = ()
 
 
+@dataclass(frozen=True)
+class Statistic:
+    """What calibration data says about one input tensor of one model (tools/merge/calibrate.py).
+
+    tensor  "gram": the mean over calibration tokens of x·xᵀ for the layer's input x ([in, in]);
+            "fisher": the mean squared gradient of the target log-likelihood (the weight's shape).
+    norm    "fisher": the L2 norm of the model's whole Fisher over every tensor (for normalising);
+            1 otherwise.
+    tokens  how many calibration tokens (gram) or examples (fisher) it was computed from.
+    inputs_first  gram: the weight is stored [in, out] (GPT-2's Conv1D: y = x·W) rather than
+            nn.Linear's [out, in] (y = x·Wᵀ).
+    """
+
+    tensor: torch.Tensor
+    norm: float = 1.0
+    tokens: int = 0
+    inputs_first: bool = False
+
+
+Calibration = Literal["gram", "gram_merged", "fisher"]
 MethodFn = Callable[[TensorTask], torch.Tensor]
 # A cross-parameter check of one tensor's resolved values: (model_params, params, model labels)
 # -> None when fine, else a message that names the model and the values.
@@ -76,6 +101,10 @@ class MethodSpec:
     params       method-level parameters (normalize, lambda, t, ...).
     random       True when the result depends on the generator (DARE, DELLA).
     check        extra cross-parameter check (della's density ± epsilon, linear's zero weight sum).
+    calibration  what the method needs from calibration data (the recipe's `calibration:`):
+                 "gram" (each model's layer-input Gram matrices on its own layers), "gram_merged"
+                 (the same, on inputs that went through the already merged layers: RegMean++),
+                 "fisher" (diagonal Fisher); None for the data-free methods.
     """
 
     name: str
@@ -87,6 +116,7 @@ class MethodSpec:
     max_models: int | None = None
     random: bool = False
     check: ValueCheck | None = None
+    calibration: Calibration | None = None
 
     def param_names(self) -> set[str]:
         return {p.name for p in self.model_params} | {p.name for p in self.params}

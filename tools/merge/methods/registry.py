@@ -21,15 +21,21 @@ from tools.merge.methods.nearswap import nearswap
 from tools.merge.methods.nuslerp import nuslerp
 from tools.merge.methods.passthrough import passthrough
 from tools.merge.methods.ram import ram, ramplus_tl
+from tools.merge.methods.regmean import fisher, regmean
 from tools.merge.methods.sce import sce
 from tools.merge.methods.slerp import slerp
 from tools.merge.methods.sparsify import bernoulli, della, dense, magnitude, outliers
+from tools.merge.methods.spectral import iso_c, iso_cts, tsvm
 from tools.merge.methods.validate import Range
+from tools.merge.methods.wudi import wudi
 
 WEIGHT = Param("weight", required=True)
 DENSITY = Param("density", 1.0, range=Range(0, 1))
 GAMMA = Param("gamma", 0.01, range=Range(0, 1, low_open=False))
 EPSILON = Param("epsilon", 0.15, range=Range(0, 1, low_open=False))
+# The data-dependent and spectral methods (README.md: "Beyond mergekit"): a positive per-model weight.
+SCALE = Param("weight", 1.0, range=Range(0, math.inf))
+LAMBDA = Param("lambda", 1.0)
 
 
 def _flag(name: str, default: bool) -> Param:
@@ -134,6 +140,30 @@ METHODS: dict[str, MethodSpec] = {
         "ramplus_tl", ramplus_tl, base="required",
         params=(Param("r", 0.1), Param("alpha", 0.2, range=Range(0, math.inf, low_open=False)),
                 Param("epsilon", 1e-5, range=Range(0, math.inf, low_open=True))),
+    ),
+    # Beyond mergekit: data-dependent methods (they need the recipe's `calibration:` section) ...
+    "regmean": MethodSpec(
+        "regmean", regmean, base="none", model_params=(SCALE,),
+        params=(Param("alpha", 0.95, range=Range(0, 1, low_open=False)),), calibration="gram",
+    ),
+    "regmean_plusplus": MethodSpec(
+        "regmean_plusplus", regmean, base="none", model_params=(SCALE,),
+        params=(Param("alpha", 0.95, range=Range(0, 1, low_open=False)),), calibration="gram_merged",
+    ),
+    "fisher": MethodSpec(
+        "fisher", fisher, base="none", model_params=(SCALE,),
+        params=(_flag("normalize", True), Param("minimal_fisher_weight", 1e-6, range=Range(0, 1, low_open=False))), calibration="fisher",
+    ),
+    # ... and data-free spectral ones.
+    "tsvm": MethodSpec("tsvm", tsvm, base="required", model_params=(SCALE,), params=(LAMBDA,)),
+    "iso_c": MethodSpec("iso_c", iso_c, base="required", model_params=(SCALE,), params=(LAMBDA,)),
+    "iso_cts": MethodSpec(
+        "iso_cts", iso_cts, base="required", model_params=(SCALE,),
+        params=(LAMBDA, Param("common_space_fraction", 0.8, range=Range(0, 1, low_open=False))),
+    ),
+    "wudi": MethodSpec(
+        "wudi", wudi, base="required", model_params=(SCALE,),
+        params=(LAMBDA, Param("steps", 300.0, range=Range(0, 100000, low_open=False)), Param("lr", 1e-5, range=Range(0, 1))),
     ),
 }
 

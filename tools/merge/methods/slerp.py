@@ -25,26 +25,32 @@ def slerp(task: TensorTask) -> torch.Tensor:
 
 
 def slerp_tensors(t: float, v0: torch.Tensor, v1: torch.Tensor) -> torch.Tensor:
+    """Chunk by chunk, converting each chunk to the working precision as it is used: the same
+    element operations as converting whole tensors, without their float32 copies (README.md)."""
     dtype = accumulation_dtype(v0)
-    a, b = v0.reshape(-1).to(dtype), v1.reshape(-1).to(dtype)
+    a, b = v0.reshape(-1), v1.reshape(-1)
     if a.numel() == 0:
         return v0.clone()
+    spans = [(s, s + CHUNK) for s in range(0, a.numel(), CHUNK)]
     t = torch.tensor(t, dtype=dtype, device=a.device)
-    coef_a, coef_b = _coefficients(t, _cosine(a, b))
-    result = a * coef_a
-    result.add_(b * coef_b)
-    return result.reshape(v0.shape).to(v0.dtype)
+    coef_a, coef_b = _coefficients(t, _cosine(a, b, spans, dtype))
+    out = torch.empty_like(v0)
+    flat = out.view(-1)
+    for s, e in spans:
+        result = a[s:e].to(dtype) * coef_a
+        result.add_(b[s:e].to(dtype) * coef_b)
+        flat[s:e] = result
+    return out
 
 
-def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _cosine(a: torch.Tensor, b: torch.Tensor, spans: list[tuple[int, int]], dtype: torch.dtype) -> torch.Tensor:
     """cos Ω the way mergekit accumulates it (chunk norms, then products of normalised chunks):
     near |cos| = 1, acos amplifies rounding, so the order of the sums is kept."""
-    spans = [(s, s + CHUNK) for s in range(0, a.numel(), CHUNK)]
-    norm_a = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(a[s:e]) for s, e in spans]))
-    norm_b = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(b[s:e]) for s, e in spans]))
+    norm_a = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(a[s:e].to(dtype)) for s, e in spans]))
+    norm_b = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(b[s:e].to(dtype)) for s, e in spans]))
     norm_a = torch.where(norm_a > NORM_EPS, norm_a, 1)
     norm_b = torch.where(norm_b > NORM_EPS, norm_b, 1)
-    dot = torch.stack([((a[s:e] / norm_a) * (b[s:e] / norm_b)).sum() for s, e in spans]).sum()
+    dot = torch.stack([((a[s:e].to(dtype) / norm_a) * (b[s:e].to(dtype) / norm_b)).sum() for s, e in spans]).sum()
     return dot.clamp(-1, 1)
 
 
