@@ -101,11 +101,11 @@ def test_run_dry_run_on_a_fresh_workspace_records_nothing(workspace, monkeypatch
     assert sorted(p.relative_to(workspace.root) for p in workspace.root.rglob("*")) == before  # no archive, no .clade
     assert "strategy  evolution (seed 0)" in out and "budget    7 candidates" in out and "2 slot(s)" in out
     assert "adder (models/adder): not recorded yet" in out and "sort (generation, fitness metric char_accuracy, weight 1): 100 search, 200 test" in out
-    assert "first proposals (2):" in out and "1. evolution from adder, reverser, sorter:" in out and "merge_method: task_arithmetic" in out
+    assert "first proposals (2):" in out and "1. evolution from base, adder, reverser, sorter:" in out and "merge_method: task_arithmetic" in out
     assert "&id" not in out
     assert clade(monkeypatch, "run", "--dry-run", "--json", "--workspace", str(workspace.root)) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert [s["name"] for s in plan["sources"]] == ["adder", "reverser", "sorter"] and len(plan["proposals"]) == 2
+    assert [s["name"] for s in plan["sources"]] == ["base", "adder", "reverser", "sorter"] and len(plan["proposals"]) == 2
     assert plan["proposals"][0]["genotype"]["recipe"]["merge_method"] == "task_arithmetic" and plan["budget"] == "40 candidates"
 
 
@@ -115,7 +115,7 @@ def test_run_dry_run_on_an_archive_reads_it_and_writes_nothing(zoo, monkeypatch,
     assert clade(monkeypatch, "run", "--dry-run", "--workspace", str(ws.root)) == 0
     out = capsys.readouterr().out
     assert f"adder (models/adder): {ids['adder']}: search 0.3000, test 0.2500" in out and "candidates (read, not written)" in out
-    assert f"evolution from {ids['adder']} (adder)" in out
+    assert f"evolution from {ids['base']} (base), {ids['adder']} (adder)" in out  # the base is measured as a root too
     assert archive.notes.head() == head and len(archive.refs.candidate_ids()) == count and not records.sessions_dir(ws).exists()
 
 
