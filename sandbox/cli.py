@@ -47,13 +47,16 @@ def sandbox_config(args):
     from sandbox.config import SandboxConfig
     from tools.errors import BadInput
 
+    from agents.workspace import find_workspace
+
     explicit = getattr(args, "workspace", None)
     try:
-        return load_workspace(explicit).config.sandbox
+        root = find_workspace(explicit)
     except BadInput:
         if explicit is not None:
             raise
-        return SandboxConfig()
+        return SandboxConfig()  # no workspace here: the defaults (a broken clade.yaml found is an error, never skipped)
+    return load_workspace(root).config.sandbox
 
 
 STDIN_LIMIT = 64 * 1024 * 1024
