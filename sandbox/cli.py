@@ -43,11 +43,9 @@ def register(subparsers) -> None:
 
 def sandbox_config(args):
     """clade.yaml's sandbox section, or the defaults when no workspace is found and none was named."""
-    from agents.workspace import load_workspace
+    from agents.workspace import find_workspace, load_workspace
     from sandbox.config import SandboxConfig
     from tools.errors import BadInput
-
-    from agents.workspace import find_workspace
 
     explicit = getattr(args, "workspace", None)
     try:

@@ -19,7 +19,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 MIN_WALL_S = 1.0  # below this no job can even start its interpreter: a typo (0.001), not a limit
 MAX_WALL_S = 366 * 24 * 3600.0  # finite: nan and inf would silently remove the limit
 

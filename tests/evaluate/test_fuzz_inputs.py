@@ -3,7 +3,6 @@ Each case exits 2 with one line, no traceback, and writes nothing. CASES counts 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 

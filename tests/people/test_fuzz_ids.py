@@ -50,7 +50,7 @@ def one_line_exit_2(code, capsys, *named):
 @pytest.mark.parametrize("ref", MALFORMED + UNKNOWN, ids=repr)
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_a_bad_candidate_id_is_one_line_and_changes_nothing(zoo, monkeypatch, capsys, tmp_path, command, ref):
-    ws, archive, ids = zoo
+    ws, archive, _ = zoo
     before = state(archive)
     code = run(monkeypatch, *COMMANDS[command](ref, tmp_path / "out"), "--workspace", str(ws.root))
     one_line_exit_2(code, capsys)
@@ -59,13 +59,13 @@ def test_a_bad_candidate_id_is_one_line_and_changes_nothing(zoo, monkeypatch, ca
 
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_an_ambiguous_prefix_is_one_line(zoo, monkeypatch, capsys, tmp_path, command):
-    ws, archive, ids = zoo
-    prefix = _shared_prefix(archive, ids)
+    ws, archive, _ = zoo
+    prefix = _shared_prefix(archive)
     code = run(monkeypatch, *COMMANDS[command](prefix, tmp_path / "out"), "--workspace", str(ws.root))
     one_line_exit_2(code, capsys, "ambiguous")
 
 
-def _shared_prefix(archive, ids) -> str:
+def _shared_prefix(archive) -> str:
     """A 4-digit prefix two candidates share: candidates are recorded until two do (ids are hashes)."""
     from archive.record import Candidate
 
@@ -83,7 +83,7 @@ def _shared_prefix(archive, ids) -> str:
 
 @pytest.mark.parametrize("argv", LISTING, ids=" ".join)
 def test_bad_listing_options_are_exit_2(zoo, monkeypatch, capsys, argv):
-    ws, archive, ids = zoo
+    ws = zoo[0]
     assert run(monkeypatch, *argv, "--workspace", str(ws.root)) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1 and argv[1] in err
