@@ -98,9 +98,26 @@ def test_unknown_split_is_refused_without_echo(running, lineage, split, page):
     assert b"split" in body
 
 
+BAD_IDS = ["zzzz", "12", "%ff", "..", "ffffffff", "a" * 3000, "%3Cscript%3E", "f" * 41, "%00"]
+
+
+@pytest.mark.parametrize("ref", BAD_IDS)
+@pytest.mark.parametrize("page", ["/api/candidate/{}", "/api/compare/{}/{}", "/api/candidate/{}/approve"])
+def test_bad_candidate_ids(running, lineage, ref, page):
+    before = open_archive_state(running)
+    path = page.format(ref, ref)
+    if page.endswith("approve"):
+        status, body = raw_request(running, post_head(running, path, "2"), b"{}")
+    else:
+        host = f"{running.server.server_name}:{running.server.server_port}"
+        status, body = raw_request(running, f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+    assert_bad_request(status, body, not_echoed="<script>")
+    assert open_archive_state(running) == before
+
+
 def open_archive_state(running) -> tuple:
     with open_archive(running.server.state.workspace.root) as archive:
         return archive.notes.head(), tuple(sorted(archive.refs.candidate_ids()))
 
 
-CASES = len(CONTENT_LENGTHS) + len(DEEP) + len(BAD_BODIES) + 3 + len(SPLITS) * 4
+CASES = len(CONTENT_LENGTHS) + len(DEEP) + len(BAD_BODIES) + 3 + len(SPLITS) * 4 + len(BAD_IDS) * 3
