@@ -33,8 +33,15 @@ CLI_MODULES = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (`clade run: error: ...; see clade run --help`), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="clade",
         description="Breed better models: merge recipes and code edits, sandboxed, with a git lineage archive.",
     )

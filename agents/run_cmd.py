@@ -33,6 +33,7 @@ def register(subparsers) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from agents.preflight import check_before_run
     from agents.session import records
     from agents.session.display import make_display
     from agents.session.runner import run_session
@@ -45,6 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args, workspace)
     session = _session(args, workspace)
+    check_before_run(workspace, session.record.strategy)  # exit 2 before the first job (agents/preflight.py)
     session.display = make_display()
     for other in [] if args.resume else records.unfinished(workspace):
         session.display.line(f"note: session {other.id} is {other.status}, not finished; `clade run --resume` continues it")
@@ -64,12 +66,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _dry_run(args, workspace) -> int:
     from agents.dry_run import dry_run, dry_run_text
+    from agents.preflight import check_before_run
     from agents.strategies.registry import make_strategy
 
     if args.resume:
         raise BadInput("--dry-run plans a new session; drop --resume (`clade sessions` shows the unfinished ones)")
     record = _record(args, workspace)
     strategy = make_strategy(record.strategy, workspace.config.planner.model_copy(update={"seed": record.seed}), workspace)
+    check_before_run(workspace, record.strategy)  # the problems `clade run` would refuse to start with
     plan = dry_run(workspace, record, strategy, _model(workspace, record.strategy))
     print(plan.model_dump_json(indent=1) if args.json else dry_run_text(plan))
     return 0

@@ -37,6 +37,12 @@ def load_config(path: Path) -> WorkspaceConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise BadInput(f"{path}: not valid YAML ({_first_line(exc)})") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise BadInput(f"{path}: nested too deeply to be a configuration") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if not isinstance(data, dict):
         raise BadInput(f"{path}: expected a mapping at the top level")
     try:

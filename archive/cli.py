@@ -16,7 +16,7 @@ import json
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("candidates", help="list the archive's candidates, best first")
-    p.add_argument("--top", type=int, metavar="K", help="only the K best")
+    p.add_argument("--top", type=positive_count, metavar="K", help="only the K best")
     p.add_argument("--status", choices=["proposed", "running", "succeeded", "failed", "invalid", "rejected"],
                    help="only this status (rejected: refused by the planner before it ran, e.g. a duplicate; "
                         "a reviewer's rejection is --review rejected)")
@@ -24,7 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--kind", choices=["source", "merge", "code"])
     p.add_argument("--proposer", metavar="STRATEGY", help="only candidates proposed by this strategy")
     p.add_argument("--session", metavar="ID", help="only candidates proposed by this search session (`clade sessions` lists them)")
-    p.add_argument("--split", default="search", help="split whose fitness ranks them (default: search)")
+    p.add_argument("--split", default="search", choices=("search", "test"), help="split whose fitness ranks them (default: search)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(handler=cmd_candidates)
     p = subparsers.add_parser("show", help="one candidate: genotype, status, metrics beside its parents', reviews")
@@ -41,6 +41,17 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help='one object: {"a", "b", "metrics": [{split, metric, a, b, delta}], "diff", "note"}')
     p.set_defaults(handler=cmd_diff)
     _register_archive(subparsers)
+
+
+def positive_count(text: str) -> int:
+    """An argparse type: a number of candidates, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of candidates, 1 or more")
+    return value
 
 
 def _register_archive(subparsers) -> None:

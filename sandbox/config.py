@@ -19,12 +19,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MIN_WALL_S = 1.0  # below this no job can even start its interpreter: a typo (0.001), not a limit
+MAX_WALL_S = 366 * 24 * 3600.0  # finite: nan and inf would silently remove the limit
+
 
 class Limits(BaseModel):
     """What one job may use. `None` means not limited."""
 
     model_config = ConfigDict(extra="forbid")
-    wall_s: float = Field(3600.0, gt=0, description="wall-clock seconds before the whole job is killed")
+    wall_s: float = Field(3600.0, ge=MIN_WALL_S, le=MAX_WALL_S, description="wall-clock seconds before the whole job is killed")
     cpu_s: int | None = Field(None, gt=0, description="CPU seconds per process (RLIMIT_CPU)")
     memory_mb: int | None = Field(None, gt=0, description="resident memory of the whole job")
     max_procs: int | None = Field(512, gt=0, description="processes and threads of the whole job")

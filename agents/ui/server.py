@@ -30,6 +30,8 @@ from tools.errors import BadInput, CladeError
 
 DEFAULT_PORT = 8765
 MAX_BODY = 1_000_000
+BODY_TIMEOUT_S = 5.0  # a body that stops arriving before its Content-Length is a bad request, not a 60 s stall
+SPLITS = ("search", "test")
 STATIC = Path(__file__).resolve().parent / "static"
 SCRIPTS = ("common.js", "plots.js", "graph.js", "candidate.js", "app.js")  # loaded in this order (index.html)
 FILES = {"/": ("index.html", "text/html; charset=utf-8"), "/static/style.css": ("style.css", "text/css; charset=utf-8"),
@@ -139,7 +141,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._static(*FILES[url.path])
         if method == "POST" and (why := guard.post_ok(self.headers)):
             return self._json(403, {"error": why})
-        self._api(method, url.path, {"split": query.get("split", ["search"])[0]})
+        split = query.get("split", ["search"])[0]
+        if split not in SPLITS:  # never echoed: the page shows this text
+            return self._json(400, {"error": f"query parameter split: give one of {', '.join(SPLITS)}"})
+        self._api(method, url.path, {"split": split})
 
     def _api(self, method: str, path: str, query: dict) -> None:
         for pattern, fn in GET_ROUTES if method == "GET" else POST_ROUTES:
@@ -162,15 +167,35 @@ class Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> object:
         raw = (self.headers.get("Content-Length") or "0").strip()
-        if not raw.isdigit():  # negative or not a number: refused, never read (a read of -1 would wait for the socket to close)
-            raise BadInput(f"Content-Length {raw!r} is not a byte count")
+        # ASCII digits only (str.isdigit takes Arabic-Indic and other digits too); negative or not a number: refused,
+        # never read (a read of -1 would wait for the socket to close)
+        if not re.fullmatch(r"[0-9]{1,12}", raw):
+            raise BadInput("header Content-Length: not a byte count (ASCII digits)")
         length = int(raw)
         if length > MAX_BODY:
             raise BadInput(f"request body of {length} bytes is over the {MAX_BODY}-byte limit")
+        data = self._read(length)
         try:
-            return json.loads(self.rfile.read(length) or b"null")
+            return json.loads(data or b"null")
+        except RecursionError:
+            raise BadInput("request body: JSON nested too deeply") from None
         except ValueError as exc:
-            raise BadInput(f"request body is not JSON ({exc})") from None
+            raise BadInput(f"request body is not JSON ({str(exc).splitlines()[0]})") from None
+
+    def _read(self, length: int) -> bytes:
+        """`length` bytes of body, or BadInput when fewer arrive (the client closed, or stopped sending)."""
+        self.connection.settimeout(BODY_TIMEOUT_S)
+        try:
+            data = self.rfile.read(length)
+        except (TimeoutError, OSError):
+            data = None
+        finally:
+            self.connection.settimeout(self.timeout)
+        if data is None or len(data) < length:
+            self.close_connection = True  # the stream is out of step with its requests: end it
+            got = "" if data is None else f" after {len(data)} bytes"
+            raise BadInput(f"request body ended{got}, before its Content-Length of {length} bytes")
+        return data
 
     def _refuse(self, path: str) -> None:
         why = f"this Clade page needs its token: open the address `clade ui` printed (with ?token=), or send the {TOKEN_HEADER} header"

@@ -18,9 +18,9 @@ def clade(*args: str, cwd, env_extra: dict | None = None) -> subprocess.Complete
     return subprocess.run([sys.executable, "-m", "agents.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def exec_json(tmp_path, *args: str, env_extra=None) -> dict:
+def exec_json(tmp_path, *args: str, env_extra=None, code: int = 0) -> dict:
     done = clade("sandbox", "exec", "--json", *args, cwd=tmp_path, env_extra=env_extra)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == code, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -29,16 +29,40 @@ def test_exec_reports_ok_and_output(tmp_path):
     assert {k: report[k] for k in ("status", "exit_code", "stdout", "stderr")} == {"status": "ok", "exit_code": 0, "stdout": "hello\n", "stderr": ""}
 
 
-def test_exec_failing_command_still_exits_zero(tmp_path):
-    report = exec_json(tmp_path, "--", PY, "-c", "import sys; sys.stderr.write('bad'); sys.exit(4)")
+def test_exec_exits_with_the_commands_own_code(tmp_path):
+    report = exec_json(tmp_path, "--", PY, "-c", "import sys; sys.stderr.write('bad'); sys.exit(4)", code=4)
     assert (report["status"], report["exit_code"], report["stderr"], report["reason"]) == ("failed", 4, "bad", "exited with code 4")
+    done = clade("sandbox", "exec", "--", PY, "-c", "import sys; sys.exit(7)", cwd=tmp_path)
+    assert done.returncode == 7 and "exited with code 7" in done.stderr
+
+
+def test_exec_forwards_standard_input(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "agents.cli", "sandbox", "exec", "--", PY, "-c",
+                           "import sys; data = sys.stdin.read(); print(data.upper()); sys.exit(len(data))"],
+                          cwd=tmp_path, input="hello\n", capture_output=True, text=True, timeout=120)
+    assert done.stdout == "HELLO\n\n" and done.returncode == 6
 
 
 def test_exec_timeout_and_memory_options(tmp_path):
-    report = exec_json(tmp_path, "--timeout", "1", "--", PY, "-c", "import time; time.sleep(60)")
+    report = exec_json(tmp_path, "--timeout", "1", "--", PY, "-c", "import time; time.sleep(60)", code=124)
     assert report["status"] == "timeout" and "1 s" in report["reason"]
-    report = exec_json(tmp_path, "--memory", "200", "--", PY, "-c", "x = [bytearray(2**20 * 50) for _ in range(40)]")
+    report = exec_json(tmp_path, "--memory", "200", "--", PY, "-c", "x = [bytearray(2**20 * 50) for _ in range(40)]", code=137)
     assert report["status"] == "killed" and "memory limit of 200 MB" in report["reason"]
+
+
+@pytest.mark.parametrize("option", [["--memory", "-1"], ["--memory", "0"], ["--timeout", "nan"], ["--timeout", "inf"],
+                                    ["--timeout", "0"], ["--timeout", "-5"], ["--memory", "x"]])
+def test_exec_refuses_bad_limits(tmp_path, option):
+    done = clade("sandbox", "exec", *option, "--", "true", cwd=tmp_path)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert option[0] in done.stderr and done.stdout == ""
+
+
+def test_exec_unwritable_jobs_dir_is_bad_input(tmp_path):
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "clade.yaml").write_text("sandbox: {jobs_dir: afile/jobs}\n")
+    done = clade("sandbox", "exec", "--", "true", cwd=tmp_path)
+    assert done.returncode == 2 and "sandbox.jobs_dir" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 def test_exec_hides_host_secrets(tmp_path):

@@ -11,6 +11,8 @@ from pathlib import Path
 from tools.errors import BadInput
 from tools.evaluate.spec import SPLITS
 
+MAX_THREADS = 1024
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("eval", help="score a model directory on the workspace's evaluation suite",
@@ -30,8 +32,8 @@ def run_eval(args) -> int:
     if args.threads is not None:
         import torch
 
-        if args.threads < 1:
-            raise BadInput(f"--threads {args.threads}: give a positive number of threads")
+        if not 1 <= args.threads <= MAX_THREADS:
+            raise BadInput(f"--threads {args.threads}: give a number of threads from 1 to {MAX_THREADS}")
         torch.set_num_threads(args.threads)
     from tools.progress import TerminalProgress
 

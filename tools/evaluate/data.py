@@ -6,6 +6,8 @@ Every problem is reported as BadInput naming the file and line, before any model
 from __future__ import annotations
 
 import json
+import os
+import stat
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,26 +32,55 @@ class Example:
     gold: int = -1
 
 
+MAX_DATA_BYTES = 512 * 1024 * 1024  # one split's file
+MAX_LINE_BYTES = 1024 * 1024  # one record
+
+
 def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, record) for each non-blank line; a malformed line is BadInput with file:line."""
+    """(line number, record) for each non-blank line; a malformed line is BadInput with file:line.
+
+    Only a regular file is read (a directory, a device such as /dev/zero or a FIFO would fail, never
+    end, or block), and only up to MAX_DATA_BYTES, each record up to MAX_LINE_BYTES."""
+    check_data_file(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such data file (check the task's `data:` paths)") from None
+        with open(path, "rb") as f:
+            raw = f.read(MAX_DATA_BYTES + 1)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the data file ({exc.strerror or exc})") from None
+    if len(raw) > MAX_DATA_BYTES:
+        raise BadInput(f"{path}: larger than {MAX_DATA_BYTES >> 20} MiB; split the data or sample it")
     records = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             records.append((number, _parse_line(line, f"{path}:{number}")))
     return records
 
 
+def check_data_file(path: Path) -> None:
+    """BadInput unless `path` is a regular file (symbolic links followed)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such data file (check the task's `data:` paths)") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the data file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or special file"
+        raise BadInput(f"{path}: is {kind}, not a JSONL data file (check the task's `data:` paths)")
+
+
 def _parse_line(line: str, where: str) -> dict[str, Any]:
+    if len(line) > MAX_LINE_BYTES:
+        raise BadInput(f"{where}: a record of {len(line)} characters, over the limit of {MAX_LINE_BYTES}; shorten it")
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{where}: malformed JSON ({exc.msg} at column {exc.colno}); fix or remove the line") from None
+    except RecursionError:
+        raise BadInput(f"{where}: JSON nested too deeply; fix or remove the line") from None
     if not isinstance(record, dict):
         raise BadInput(f"{where}: expected a JSON object, got {type(record).__name__}")
     return record
@@ -72,7 +103,10 @@ def to_example(spec, record: dict[str, Any], where: str) -> Example:
     if isinstance(spec, ChoiceTask):
         return _choice_example(spec, record, where)
     assert isinstance(spec, PerplexityTask)
-    return Example(where, render(spec.text, record, where))
+    text = render(spec.text, record, where)
+    if not text.strip():
+        raise BadInput(f"{where}: the text to score is empty (template {spec.text!r}); a perplexity task needs text in every record")
+    return Example(where, text)
 
 
 def _choice_example(spec: ChoiceTask, record: dict[str, Any], where: str) -> Example:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tools.device import check_device
 from tools.errors import BadInput
+from tools.evaluate.modelcheck import check_model_files
 
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
@@ -37,14 +38,36 @@ def load_model(model_dir: Path, device: str = "cpu"):
     from transformers.utils import logging
 
     check_model_dir(model_dir)
+    check_model_files(model_dir)
     check_device(device)
     logging.disable_progress_bar()
     tokenizer = load_tokenizer(model_dir)
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()  # its load report would say what check_loaded says, in many lines
     try:
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
-    except (OSError, ValueError, TypeError) as exc:
+        model, info = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto", output_loading_info=True)
+    except (OSError, ValueError, TypeError, RuntimeError, KeyError, AttributeError) as exc:
         raise BadInput(f"{model_dir}: cannot load the model ({_first_line(exc)})") from None
+    finally:
+        logging.set_verbosity(verbosity)
+    check_loaded(model_dir, info)
     return model.to(device).eval(), tokenizer
+
+
+def check_loaded(model_dir: Path, info: dict) -> None:
+    """Refuse a model transformers had to patch up: a tensor the config needs that the weights lack (it
+    would be randomly initialised and scored), or weights the config has no place for (fewer layers)."""
+    missing, unexpected = sorted(info.get("missing_keys") or ()), sorted(info.get("unexpected_keys") or ())
+    mismatched = sorted(str(k[0]) if isinstance(k, tuple) else str(k) for k in info.get("mismatched_keys") or ())
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise BadInput(f"{model_dir}: missing tensor {missing[0]}{more}; its config needs it and the weights lack it")
+    if unexpected:
+        more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
+        raise BadInput(f"{model_dir}: tensor {unexpected[0]}{more} has no place in the model its config.json describes "
+                       "(does config.json declare fewer layers than the weights hold?)")
+    if mismatched:
+        raise BadInput(f"{model_dir}: tensor {mismatched[0]} has a shape its config.json does not expect")
 
 
 def _first_line(exc: Exception) -> str:

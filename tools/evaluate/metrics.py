@@ -93,6 +93,9 @@ def concat(first: Columns, rest: Columns) -> Columns:
 
 
 def fitness(task_metrics: Mapping[str, Mapping[str, float]], metric_of: Mapping[str, str], weights: Mapping[str, float]) -> float:
-    """Weighted mean, over tasks, of each task's fitness metric."""
-    total = sum(weights[name] for name in task_metrics)
-    return sum(weights[name] * task_metrics[name][metric_of[name]] for name in task_metrics) / total
+    """Weighted mean, over tasks, of each task's fitness metric. The weights are scaled by the largest first,
+    so weights near the float limit (1e308) neither overflow their sum nor turn every fitness into 0."""
+    scale = max(weights[name] for name in task_metrics)
+    share = {name: weights[name] / scale for name in task_metrics}
+    total = sum(share.values())
+    return sum(share[name] * task_metrics[name][metric_of[name]] for name in task_metrics) / total

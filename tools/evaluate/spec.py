@@ -8,7 +8,9 @@ one a search may select on, and a `test` split, held out for reporting.
 
 from __future__ import annotations
 
+import math
 import re
+import string
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -25,6 +27,25 @@ METRICS = {
 }
 LOWER_IS_BETTER = frozenset({"perplexity", "bits_per_char"})
 DEFAULT_METRIC = {"generation": "exact_match", "multiple_choice": "acc", "perplexity": "mean_token_prob"}
+
+
+MAX_FORMAT_WIDTH = 10_000
+
+
+def check_template(template: str) -> str:
+    """A format string over a record's fields: it must parse, name its fields, and keep widths sane."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"template {template!r} is not a valid format string ({exc}); write a literal brace as {{{{ or }}}}") from None
+    for _, field, spec, _ in parts:
+        if field is None:
+            continue
+        if not field or field[0].isdigit():
+            raise ValueError(f"template {template!r} has a positional field {{{field}}}; name a record field, e.g. {{prompt}}")
+        if any(int(n) > MAX_FORMAT_WIDTH for n in re.findall(r"\d+", spec or "")):
+            raise ValueError(f"template {template!r} has a format width over {MAX_FORMAT_WIDTH}")
+    return template
 
 
 class _TaskBase(BaseModel):
@@ -76,6 +97,14 @@ class GenerationTask(_TaskBase):
     stop: list[str] = Field(default_factory=list, description="strings that end the output (EOS always does)")
     score_target: bool = Field(False, description="also report target_logprob (one extra forward pass)")
 
+    _templates = field_validator("prompt", "target")(classmethod(lambda cls, v: check_template(v)))
+
+    @model_validator(mode="after")
+    def _scored(self):
+        if self.metric == "target_logprob" and not self.score_target:
+            raise ValueError("metric target_logprob needs `score_target: true` (it is only measured then)")
+        return self
+
     @field_validator("answer_pattern")
     @classmethod
     def _compiles(cls, pattern: str | None) -> str | None:
@@ -96,12 +125,16 @@ class ChoiceTask(_TaskBase):
     gold: str = Field("gold", description="record field holding the index of the correct option")
     choice_prefix: str = Field(" ", description="put between the context and each option")
 
+    _templates = field_validator("prompt")(classmethod(lambda cls, v: check_template(v)))
+
 
 class PerplexityTask(_TaskBase):
     """Log-likelihood of whole texts; every token after the first is scored."""
 
     kind: Literal["perplexity"]
     text: str = Field("{text}", description="format string: the text to score")
+
+    _templates = field_validator("text")(classmethod(lambda cls, v: check_template(v)))
 
 
 TaskSpec = Annotated[GenerationTask | ChoiceTask | PerplexityTask, Field(discriminator="kind")]
@@ -133,6 +166,8 @@ class EvaluationConfig(BaseModel):
     @classmethod
     def _non_negative(cls, weights: dict[str, float]) -> dict[str, float]:
         for name, weight in weights.items():
+            if not math.isfinite(weight):
+                raise ValueError(f"weight of task {name!r} is {weight}; give a finite number (0 or more)")
             if weight < 0:
                 raise ValueError(f"weight of task {name!r} is negative ({weight})")
         return weights

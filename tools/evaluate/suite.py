@@ -116,6 +116,14 @@ def load_task_file(path: Path):
         raise BadInput(f"{path}: no such task spec file (listed in evaluation.tasks)") from None
     except yaml.YAMLError as exc:
         raise BadInput(f"{path}: not valid YAML ({str(exc).strip().splitlines()[0]})") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise BadInput(f"{path}: nested too deeply to be a task spec") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the task spec file ({exc.strerror or exc})") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected a mapping (name, kind, data, ...), got {type(data).__name__}")
     try:
         return _TASK_ADAPTER.validate_python(data)
     except ValidationError as exc:
