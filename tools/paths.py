@@ -80,6 +80,14 @@ def write_error(path: Path, exc: OSError, what: str = "OUT_DIR") -> BadInput:
     return BadInput(f"{what} {path}: cannot write: {reason}{where}; nothing was written")
 
 
+def is_under(filename, folder: Path) -> bool:
+    """Whether an OSError's filename lies in `folder` (so the error is the target's, not an input's)."""
+    if not filename:
+        return False
+    path = Path(os.path.normpath(Path(os.fsdecode(filename)).absolute()))
+    return path == folder or folder in path.parents
+
+
 def marker_files(folder: Path) -> list[str] | None:
     """The files a Clade output directory lists in its marker; None when it has no valid marker."""
     try:

@@ -24,6 +24,7 @@ from tools.merge.writer import DEFAULT_SHARD_BYTES, ShardedWriter
 from tools.paths import (
     checked_target,
     destination_state,
+    is_under,
     replace_output,
     write_error,
     write_marker,
@@ -73,7 +74,7 @@ def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: in
         shutil.rmtree(tmp, ignore_errors=True)
         for parent in made:
             _remove_if_empty(parent)
-        if isinstance(exc, OSError) and _under(exc.filename, out_dir.parent):
+        if isinstance(exc, OSError) and is_under(exc.filename, out_dir.parent):
             raise write_error(out_dir, exc) from None
         raise
     return MergeReport(
@@ -131,13 +132,6 @@ def _check_destination(out_dir: Path) -> str:
     """'new', 'empty' or 'replaces a previous output'; only a directory `clade merge` wrote (its
     marker file, tools/paths.py) may be replaced, and then only the files it wrote."""
     return destination_state(out_dir, "clade merge")
-
-
-def _under(filename, folder: Path) -> bool:
-    if not filename:
-        return False
-    path = Path(os.fsdecode(filename)).absolute()
-    return path == folder or folder in path.parents
 
 
 def _remove_if_empty(folder: Path) -> None:
