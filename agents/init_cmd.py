@@ -8,6 +8,7 @@ self-contained and its paths are relative; nothing outside DIR is referenced.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from agents.bundled import bundled_dir
 from agents.config import CONFIG_NAME
 from tools.errors import BadInput, CladeError
+from tools.paths import checked_target, write_error
 
 EXAMPLES_DIR = bundled_dir("examples")
 EXAMPLES = ("tiny-zoo", "merge-operator", "self-improve")
@@ -40,20 +42,31 @@ evaluation:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("init", help="create a search workspace (clade.yaml)",
                                    description="Create a search workspace in DIR.")
-    parser.add_argument("dir", metavar="DIR", type=Path)
+    parser.add_argument("dir", metavar="DIR")
     parser.add_argument("--example", choices=EXAMPLES, help="copy a bundled example workspace (models, tasks, data)")
     parser.set_defaults(handler=run_init)
 
 
 def run_init(args) -> int:
-    target = Path(args.dir).resolve()
+    target = checked_target(args.dir, "DIR").resolve()
+    if target.exists() and not target.is_dir():
+        raise BadInput(f"DIR {target}: exists and is not a directory; choose another DIR")
     if (target / CONFIG_NAME).exists():
         raise BadInput(f"{target / CONFIG_NAME} already exists; choose another DIR or edit that file")
-    if args.example:
-        copy_example(args.example, target)
-    else:
-        target.mkdir(parents=True, exist_ok=True)
-        _write_atomic(target / CONFIG_NAME, TEMPLATE.format(name=target.name or "clade"))
+    created = [p for p in (target, *target.parents) if not p.exists()]
+    try:
+        if args.example:
+            copy_example(args.example, target)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            _write_atomic(target / CONFIG_NAME, TEMPLATE.format(name=target.name or "clade"))
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            (target / (CONFIG_NAME + ".tmp")).unlink(missing_ok=True)
+        for folder in created:  # deepest first: what this init made goes again
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise write_error(target, exc, "DIR") from None
     print(f"created workspace {target}")
     print(NEXT_STEPS.get(args.example, "next: edit {config}").format(dir=target, config=target / CONFIG_NAME))
     return 0

@@ -2,7 +2,7 @@
 
     clade candidates [--top K] [--status S] [--review V] [--kind K] [--proposer P] [--session S] [--split S] [--json]
     clade show ID [--json]        clade lineage ID [--json]        clade diff A B [--json]
-    clade archive reindex|fsck    clade archive push|pull REMOTE   clade archive bundle FILE
+    clade archive reindex|fsck    clade archive push|pull REMOTE   clade archive bundle FILE [--force]
 
 An ID is a candidate id (any unique prefix of 4+ hex digits) or a source's name. Everything but
 argparse is imported inside the handlers: no torch, transformers or litellm.
@@ -65,6 +65,7 @@ def _register_archive(subparsers) -> None:
         q.set_defaults(handler=cmd_push if name == "push" else cmd_pull)
     q = sub.add_parser("bundle", help="export the lineage as a git bundle file")
     q.add_argument("file")
+    q.add_argument("--force", action="store_true", help="replace FILE when it exists (otherwise an existing file is refused)")
     q.set_defaults(handler=cmd_bundle)
 
 
@@ -194,5 +195,5 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     from archive.sharing import bundle
 
     with open_archive(args) as archive:
-        print(f"wrote {bundle(archive, args.file)}")
+        print(f"wrote {bundle(archive, args.file, force=args.force)}")
     return 0

@@ -18,6 +18,7 @@ from pathlib import Path
 from archive.refs import CANDIDATES, MARKER, NOTES
 from archive.store import Archive
 from tools.errors import BadInput
+from tools.paths import checked_target, write_error
 
 INCOMING = "refs/notes/clade-incoming"
 GIT_ENV = {"GIT_AUTHOR_NAME": "Clade", "GIT_AUTHOR_EMAIL": "clade@localhost",
@@ -83,17 +84,26 @@ def _merge_notes(archive: Archive) -> None:
         git(archive, "update-ref", "-d", INCOMING, what="removing the fetched notes ref")
 
 
-def bundle(archive: Archive, out: Path) -> Path:
-    """Write a git bundle of the whole lineage (clone or fetch from it like a remote)."""
-    out = Path(out).resolve()
+def bundle(archive: Archive, out: Path, *, force: bool = False) -> Path:
+    """Write a git bundle of the whole lineage (clone or fetch from it like a remote). An existing
+    file is replaced only with `force`; a folder, an unwritable place or a missing parent folder is
+    refused (BadInput), and nothing is written then."""
+    out = checked_target(out, "FILE")
+    if os.path.isdir(out):
+        raise BadInput(f"FILE {out}: is a directory; give the path of a bundle file to write")
+    if not out.parent.is_dir():
+        raise BadInput(f"FILE {out}: its folder {out.parent} does not exist; create it first")
+    if (out.exists() or out.is_symlink()) and not force:
+        raise BadInput(f"FILE {out}: exists; give a new file name, or --force to replace it")
     if not archive.refs.candidate_ids():
         raise BadInput(f"{archive.git_dir}: the archive has no candidates to bundle yet")
-    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         refs = [MARKER, "--glob=" + CANDIDATES + "*"] + ([NOTES] if archive.notes.head() else [])
         git(archive, "bundle", "create", "--quiet", str(tmp), *refs, what=f"writing bundle {out}")
         os.replace(tmp, out)
+    except OSError as exc:
+        raise write_error(out, exc, "FILE") from None
     finally:
         tmp.unlink(missing_ok=True)
     return out
-

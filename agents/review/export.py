@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from agents.review.actions import verdict
 from agents.review.card import declared_license, model_card
 from tools.errors import BadInput
+from tools.paths import checked_target, is_under, write_error
 
 
 class ExportReport(BaseModel):
@@ -33,18 +34,21 @@ def export(workspace, archive, ref: str, out_dir: Path) -> ExportReport:
     if verdict(c) != "approved":
         state = {None: "has not been reviewed", "rejected": "was rejected"}[verdict(c)]
         raise BadInput(f"candidate {c.id}: it {state}; only an approved candidate is exported (`clade approve {c.id}` first)")
-    out_dir = Path(out_dir).resolve()
+    out_dir = checked_target(out_dir)
     _check_destination(out_dir)
     staging = out_dir.parent / f".{out_dir.name}.clade-export-{uuid.uuid4().hex[:8]}"
     created = _missing_parents(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
         seed = _export_merge(workspace, archive, c, staging) if c.kind == "merge" else _export_code(c, staging)
         _move_into_place(staging, out_dir)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         for parent in created:  # nothing changed: the directories this export made go too (deepest first)
-            parent.rmdir()
+            if parent.is_dir():
+                parent.rmdir()
+        if isinstance(exc, OSError) and is_under(exc.filename, out_dir.parent):
+            raise write_error(out_dir, exc) from None
         raise
     files = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
     return ExportReport(id=c.id, kind=c.kind, out_dir=str(out_dir), seed=seed, files=files)

@@ -67,3 +67,38 @@ def test_a_bundle_carries_the_whole_lineage(tmp_path):
     with open_archive(tmp_path / "elsewhere") as other:
         assert pull(other, str(out)) == 2
         assert other.get(m).fitness() == 0.7
+
+
+def test_bundle_refuses_an_existing_file_unless_forced(tmp_path, capsys):
+    from agents.cli import main
+
+    (tmp_path / "clade.yaml").write_text("version: 1\n")
+    with open_archive(tmp_path / "archive") as archive:
+        source(archive, "a")
+    precious = tmp_path / "clade.yaml"
+    before = precious.read_bytes()
+    assert main(["archive", "bundle", str(precious), "--workspace", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "exists; give a new file name, or --force" in err and err.count("\n") == 1
+    assert precious.read_bytes() == before
+    (tmp_path / "old.bundle").write_text("an old bundle")
+    assert main(["archive", "bundle", str(tmp_path / "old.bundle"), "--force", "--workspace", str(tmp_path)]) == 0
+    assert "refs/candidates/" in git(tmp_path / "archive", "bundle", "list-heads", str(tmp_path / "old.bundle"))
+
+
+@pytest.mark.parametrize("case", ["a directory", "missing parent", "under a file", "read-only file system", "empty", "too long"])
+def test_bundle_to_an_unusable_target_exits_2_with_one_line(tmp_path, capsys, case):
+    from agents.cli import main
+
+    (tmp_path / "clade.yaml").write_text("version: 1\n")
+    with open_archive(tmp_path / "archive") as archive:
+        source(archive, "a")
+    (tmp_path / "dir").mkdir()
+    target = {"a directory": str(tmp_path / "dir"), "missing parent": str(tmp_path / "no" / "x.bundle"),
+              "under a file": str(tmp_path / "clade.yaml" / "x.bundle"), "read-only file system": "/proc/x.bundle", "empty": "",
+              "too long": str(tmp_path / ("b" * 300))}[case]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["archive", "bundle", target, "--force", "--workspace", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and list((tmp_path / "dir").iterdir()) == []

@@ -114,7 +114,7 @@ def test_missing_recipe_file_and_bad_yaml(tmp_path, capsys):
 def test_refuses_to_overwrite_a_directory_that_is_not_a_merge(zoo, tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "precious.txt").write_text("keep me")
-    with pytest.raises(BadInput, match="not a previous merge"):
+    with pytest.raises(BadInput, match="was not written by clade merge"):
         merge_to_dir(load_recipe(pair(zoo["a"], zoo["b"])), tmp_path / "out")
     assert (tmp_path / "out" / "precious.txt").read_text() == "keep me"
 

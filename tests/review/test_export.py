@@ -112,6 +112,18 @@ def test_export_under_a_file_exits_2_and_a_failed_export_leaves_no_new_directori
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.parametrize("case", ["empty", "too long", "read-only file system", "a file"])
+def test_export_to_an_unwritable_target_exits_2_with_one_line(zoo, monkeypatch, capsys, tmp_path, case):
+    ws, archive, ids = zoo
+    approve(archive, ids["ta"], who="ana")
+    (tmp_path / "f").write_text("a file")
+    target = {"empty": "", "too long": str(tmp_path / ("x" * 300)), "read-only file system": "/proc/clade-export", "a file": str(tmp_path / "f")}[case]
+    assert clade(monkeypatch, "export", ids["ta"], target, "--workspace", str(ws.root)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "ws"] and (tmp_path / "f").read_text() == "a file"
+
+
 def test_rejecting_a_queued_candidate_takes_it_off_the_queue(zoo):
     from archive.record import Candidate, Proposer
 

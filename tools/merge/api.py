@@ -14,7 +14,6 @@ from pydantic import BaseModel
 
 from tools.device import check_device
 from tools.merge.calibrate import collect
-from tools.errors import BadInput
 from tools.merge.execute import TensorReader, stream
 from tools.merge.output import copy_tokenizer, model_card, save_tokenizer, write_recipe
 from tools.merge.prepare import Prepared, load_recipe, prepare
@@ -22,6 +21,14 @@ from tools.merge.recipe import Recipe
 from tools.merge.resident import ResidentMerger
 from tools.merge.tensorfile import OutSpec
 from tools.merge.writer import DEFAULT_SHARD_BYTES, ShardedWriter
+from tools.paths import (
+    checked_target,
+    destination_state,
+    is_under,
+    replace_output,
+    write_error,
+    write_marker,
+)
 
 Progress = Callable[..., None]  # progress(advance, note="", total=None): tools.progress.TerminalProgress, or a test's recorder
 
@@ -52,17 +59,23 @@ def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: in
     `progress(1, note=tensor name, total=tensors)` is called after each tensor is written."""
     started = time.perf_counter()
     check_device(device)
-    out_dir = Path(out_dir).resolve()
+    out_dir = checked_target(out_dir)
     _check_destination(out_dir)
     prepared = prepare(recipe)
     tmp = out_dir.parent / f".{out_dir.name}.clade-tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
+    made = [p for p in tmp.parents if not p.exists()]  # parents this merge creates, removed again on failure
     try:
+        tmp.mkdir(parents=True)
         reader, writer = _write_weights(prepared, tmp, device, seed, max_shard_bytes, progress)
         files = _write_extras(prepared, tmp, seed)
-        _replace(tmp, out_dir)
-    except BaseException:
+        write_marker(tmp, "clade merge")
+        replace_output(tmp, out_dir, "clade merge")
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        for parent in made:
+            _remove_if_empty(parent)
+        if isinstance(exc, OSError) and is_under(exc.filename, out_dir.parent):
+            raise write_error(out_dir, exc) from None
         raise
     return MergeReport(
         out_dir=str(out_dir), method=prepared.method.name, seed=seed, device=device,
@@ -115,23 +128,14 @@ def _write_extras(prepared: Prepared, tmp: Path, seed: int) -> list[str]:
     return files
 
 
-def _check_destination(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BadInput(f"{out_dir}: exists and is not a directory; choose another output directory")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "recipe.yaml").is_file():
-        raise BadInput(f"{out_dir}: exists, is not empty and is not a previous merge; choose another output directory")
+def _check_destination(out_dir: Path) -> str:
+    """'new', 'empty' or 'replaces a previous output'; only a directory `clade merge` wrote (its
+    marker file, tools/paths.py) may be replaced, and then only the files it wrote."""
+    return destination_state(out_dir, "clade merge")
 
 
-def _replace(tmp: Path, out_dir: Path) -> None:
-    """Move the finished merge into place; a previous merge there is replaced."""
-    if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.clade-old-{uuid.uuid4().hex[:8]}"
-        out_dir.rename(old)
-        try:
-            tmp.rename(out_dir)
-        except BaseException:
-            old.rename(out_dir)  # the previous merge goes back where it was
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out_dir)
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

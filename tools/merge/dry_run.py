@@ -61,8 +61,10 @@ def plan_merge(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int 
     from tools.merge.api import _check_destination, _layers, _specs
 
     check_device(device)
-    out_dir = Path(out_dir).resolve()
-    _check_destination(out_dir)
+    from tools.paths import checked_target
+
+    out_dir = checked_target(out_dir)
+    state = _check_destination(out_dir)
     prepared = prepare(recipe)
     merged = [p for p in prepared.plans if not p.copy]
     seconds, timed = _estimate_seconds(prepared, device, seed, workers)
@@ -73,7 +75,7 @@ def plan_merge(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int 
         compute_dtype=_dtype_name(merged[0].compute_dtype if merged else None), out_dtype=_dtype_name(merged[0].out_dtype if merged else None),
         sources=_reads(prepared), bytes_read=sum(s.bytes for s in _reads(prepared)), bytes_written=sum(s.nbytes for s in specs),
         shards=len(assign_shards(specs, max_shard_bytes)), peak_memory_bytes=_peak_memory(prepared.plans, workers),
-        estimated_seconds=round(seconds, 3), calibrated_on=timed, out_dir=str(out_dir), out_dir_state=_state(out_dir))
+        estimated_seconds=round(seconds, 3), calibrated_on=timed, out_dir=str(out_dir), out_dir_state=state.replace("output", "merge"))
 
 
 def _reads(prepared) -> list[SourceRead]:
@@ -117,12 +119,6 @@ def _estimate_seconds(prepared, device: str, seed: int, workers: int) -> tuple[f
 
 def _dtype_name(dtype) -> str:
     return "-" if dtype is None else str(dtype).removeprefix("torch.")
-
-
-def _state(out_dir: Path) -> str:
-    if not out_dir.exists():
-        return "new"
-    return "replaces a previous merge" if any(out_dir.iterdir()) else "empty"
 
 
 def plan_text(report: MergePlanReport, recipe_path: str) -> str:

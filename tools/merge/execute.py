@@ -79,7 +79,10 @@ def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: in
         raise BadInput(f"tensor {plan.name}: merge_method {method.name} produced shape {tuple(result.shape)}, expected {plan.shape}")
     if not all_finite(result):
         raise BadInput(f"tensor {plan.name}: merge_method {method.name} produced NaN or Inf (check its parameters: weights summing to 0, t outside [0, 1]...)")
-    return result.to(plan.out_dtype)
+    out = result.to(plan.out_dtype)
+    if out.dtype != result.dtype and out.is_floating_point() and not all_finite(out):  # finite in the compute dtype, not after the cast
+        raise BadInput(f"tensor {plan.name}: merge_method {method.name} produced values outside the range of out_dtype {str(plan.out_dtype).removeprefix('torch.')} (largest magnitude {result.abs().max().item():.3g}); choose a wider out_dtype or smaller weights")
+    return out
 
 
 def _inputs(plan: TensorPlan, reader: TensorReader) -> tuple[list[torch.Tensor], torch.Tensor | None]:

@@ -25,6 +25,8 @@ def validator(param: Param) -> Callable[[Any], Any]:
     adapter = _ADAPTERS[param.kind]
 
     def validate(value: Any) -> Any:
+        if param.kind in ("float", "int") and isinstance(value, bool):  # YAML true is no number, though Python says 1
+            raise BadInput(f"parameter {param.name}: {value!r} is not a valid {param.kind}")
         try:
             return adapter.validate_python(value)
         except ValidationError:
@@ -40,7 +42,7 @@ def evaluate(tensor_name: str, setting: Setting, t: float, validate: Callable[[A
     if isinstance(setting, SCALARS):
         return validate(setting)
     if not setting:
-        return None
+        raise BadInput("a parameter is an empty list; give a value or a gradient of at least one value")
     if all(isinstance(e, SCALARS) for e in setting):
         return _gradient([validate(e) for e in setting], t, validate)
     for cond in setting:
@@ -64,6 +66,8 @@ def resolve(param: Param, scopes: Sequence[Parameters | None], tensor_name: str,
     validate = validator(param)
     for scope in scopes:
         if scope and param.name in scope:
+            if isinstance(scope[param.name], list) and not scope[param.name]:
+                raise BadInput(f"{where}: parameter {param.name} is an empty list; give a value or a gradient of at least one value")
             value = evaluate(tensor_name, scope[param.name], t, validate)
             if value is not None:
                 return value

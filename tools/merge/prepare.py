@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from tools.errors import BadInput, describe_validation_error
 from tools.merge.align import Alignment
+from tools.merge.checks import check_architectures, check_equal_layer_counts, check_output_shapes
 from tools.merge.chat_templates import resolve as resolve_chat_template
 from tools.merge.legacy import truncation
 from tools.merge.lora import adapter_base, is_adapter_dir, with_adapter
@@ -80,8 +81,12 @@ def _read_yaml(path: Path) -> Mapping:
         raise BadInput(f"{path}: no such recipe file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start}); save the recipe as UTF-8") from None
     except yaml.YAMLError as exc:
         raise BadInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the recipe ({exc.strerror})") from None
     if not isinstance(data, Mapping):
         raise BadInput(f"{path}: expected a mapping (merge_method, models or slices, ...) at the top level")
     return data
@@ -126,6 +131,9 @@ def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
     paths = getattr(recipe, "_paths", None) or {n: _resolve(n, {}) for n in recipe.referenced_models()}
     adapters = getattr(recipe, "_adapters", None) or {}
     sources = {name: _open(opener, name, path, adapters.get(name)) for name, path in paths.items()}
+    check_architectures(sources, recipe.mixed_architectures)
+    if recipe.models and len(next(iter(sources.values())).parts) <= 1:
+        check_equal_layer_counts([m.model for m in recipe.models] + ([recipe.base_model] if recipe.base_model else []), sources)
     template = sources[config_model(recipe)]
     tokenizer = sources[tokenizer_model(recipe)]
     warnings = list(recipe._warnings)
@@ -137,6 +145,7 @@ def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
         set_vocab_size(config, alignment.rows)   # the aligned or cut rows: config.json follows the tensors
     else:
         check_vocabulary(tokenizer, _embedding_rows(plans))
+    check_output_shapes(plans, config, template)
     out_tokenizer = output_tokenizer(recipe, vocabulary, tokenizer, sources)
     return Prepared(recipe, method, sources, template, tokenizer, plans, config, warnings, out_tokenizer)
 

@@ -8,15 +8,24 @@ steps, repetitions allowed; it is compiled into one single-layer passthrough sli
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from tools.merge.calibration import Calibration
 
 Scalar = Union[bool, int, float, str]
+
+
+def _nonempty_ref(value: str) -> str:
+    if not value.strip():
+        raise ValueError("an empty model reference; give a model name or directory")
+    return value
+
+
+ModelRef = Annotated[str, AfterValidator(_nonempty_ref)]  # a model name or directory: never empty
 
 
 class Conditional(BaseModel):
@@ -36,12 +45,12 @@ class _Strict(BaseModel):
 
 
 class ModelEntry(_Strict):
-    model: str
+    model: ModelRef
     parameters: Parameters | None = None
 
 
 class SliceSource(_Strict):
-    model: str
+    model: ModelRef
     layer_range: tuple[int, int]
     parameters: Parameters | None = None
 
@@ -55,7 +64,7 @@ class SliceSource(_Strict):
 
 class Slice(_Strict):
     sources: list[SliceSource] = Field(min_length=1)
-    base_model: str | None = None
+    base_model: ModelRef | None = None
     parameters: Parameters | None = None
     residual_weight: float | None = None
 
@@ -77,8 +86,8 @@ class Slice(_Strict):
 class LayerStep(_Strict):
     """One step of a layer path: layer `layer` of `model`, with passthrough parameters (scale)."""
 
-    model: str
-    layer: int = Field(ge=0)
+    model: ModelRef
+    layer: int = Field(ge=0, strict=True)  # `"0"` or `true` is no layer number
     parameters: Parameters | None = None
 
 
@@ -118,22 +127,30 @@ class TokenizerSettings(_Strict):
 
 class Recipe(_Strict):
     merge_method: str | None = None
-    base_model: str | None = None
+    base_model: ModelRef | None = None
     models: list[ModelEntry] | None = None
     slices: list[Slice] | None = None
     layer_path: list[LayerStep] | None = None
     parameters: Parameters | None = None
     dtype: str | None = None
     out_dtype: str | None = None
-    tokenizer_source: str | None = None
+    tokenizer_source: ModelRef | None = None
     tokenizer: TokenizerSettings | None = None
     chat_template: str | None = None
     name: str | None = None
+    mixed_architectures: bool = False  # Clade's: merge sources of different model_type on purpose (checks.py)
     calibration: Calibration | None = None  # Clade's: data for the data-dependent methods (calibration.py)
     _paths: dict[str, Path] = PrivateAttr(default_factory=dict)
     _warnings: list[str] = PrivateAttr(default_factory=list)
     _adapters: dict[str, Path] = PrivateAttr(default_factory=dict)   # reference -> LoRA adapter directory
     _tasks: dict[str, Any] = PrivateAttr(default_factory=dict)  # calibration reference -> tools.evaluate Task
+
+    @field_validator("merge_method")
+    @classmethod
+    def _named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("empty; name a method (e.g. linear, ties, slerp, passthrough)")
+        return value
 
     @model_validator(mode="after")
     def _one_form(self) -> "Recipe":

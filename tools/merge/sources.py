@@ -59,9 +59,16 @@ def _read_config(path: Path) -> dict:
     if not file.is_file():
         raise BadInput(f"{file}: missing (a model directory needs its config.json)")
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        config = json.loads(file.read_text(encoding="utf-8"))
     except ValueError as exc:
-        raise BadInput(f"{file}: not valid JSON ({exc})") from None
+        raise BadInput(f"{file}: not valid JSON ({_one_line(exc)})") from None
+    if not isinstance(config, dict):
+        raise BadInput(f"{file}: holds {json.dumps(config)[:40]}, not a JSON object of model settings")
+    return config
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]
 
 
 def _tensor_index(path: Path) -> dict[str, TensorRef]:
@@ -144,7 +151,9 @@ def _layer_parts(name: str, path: Path, config: dict, tensors: dict[str, TensorR
     if len(indices) <= 1:
         found = next(iter(indices.values()), set())
         declared = config_layer_count(config, path)
-        if found and found != set(range(declared)):
+        if not found and declared:
+            raise BadInput(f"model {name} ({path}): config.json declares {declared} layers, the tensors hold none")
+        if found and (declared != len(found) or found != set(range(len(found)))):  # never set(range(declared)): a damaged count can be 10**12
             raise BadInput(f"model {name} ({path}): config.json declares {declared} layers, tensors hold layers {min(found)}..{max(found)} ({len(found)} distinct)")
         return {prefix: declared for prefix in indices}
     for prefix, found in indices.items():

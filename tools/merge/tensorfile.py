@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +66,16 @@ def read_header(path: Path) -> dict[str, TensorRef]:
             header = json.loads(f.read(size))
         except ValueError:
             raise BadInput(f"{path}: not a safetensors file (header is not JSON)") from None
+        file_size = os.fstat(f.fileno()).st_size
+    if not isinstance(header, dict):
+        raise BadInput(f"{path}: not a safetensors file (header is {type(header).__name__ if header is not None else 'null'}, not a mapping of tensors)")
     header.pop("__metadata__", None)
-    return {name: _ref(path, name, info, 8 + size) for name, info in header.items()}
+    refs = {name: _ref(path, name, info, 8 + size) for name, info in header.items()}
+    past = next((r for r in refs.values() if r.end > file_size), None)
+    if past is not None:
+        name = next(n for n, r in refs.items() if r is past)
+        raise BadInput(f"{path}: truncated or damaged: tensor {name} ends at byte {past.end}, the file has {file_size} bytes")
+    return refs
 
 
 def _ref(path: Path, name: str, info: dict, data_start: int) -> TensorRef:
@@ -79,6 +88,8 @@ def _ref(path: Path, name: str, info: dict, data_start: int) -> TensorRef:
         shape = tuple(int(d) for d in info["shape"])
     except (KeyError, TypeError, ValueError):
         raise BadInput(f"{path}: tensor {name} has no valid shape and data_offsets in the header (damaged file?)") from None
+    if any(d < 0 for d in shape):
+        raise BadInput(f"{path}: tensor {name} has a negative dimension in shape {list(shape)} (damaged file?)")
     expected = math.prod(shape) * DTYPES[info["dtype"]].itemsize
     if begin < 0 or end - begin != expected:
         raise BadInput(f"{path}: tensor {name} spans bytes {begin}..{end} but shape {list(shape)} in {info['dtype']} needs {expected} (damaged file?)")
