@@ -56,7 +56,7 @@ def comparison(candidate: Candidate, rt: Runtime) -> Comparison:
 
 
 def _best(candidates: list[Candidate]) -> Candidate | None:
-    scored = [c for c in candidates if c.status == "succeeded" and c.fitness("search") is not None]
+    scored = [c for c in candidates if c.status == "succeeded" and c.fitness("search") is not None and not c.cut("search")]
     return min(scored, key=lambda c: (-c.fitness("search"), c.id), default=None)  # ties: the smaller id, as the report
 
 

@@ -66,7 +66,9 @@ class Summary(BaseModel):
 
 
 def best_on(candidates: list[Candidate], split: str) -> Candidate | None:
-    scored = [c for c in candidates if c.status == "succeeded" and c.fitness(split) is not None]
+    """The succeeded candidate with the highest fitness on `split`, measured in full (one the
+    evaluation cascade cut short is never best: its figure covers only the first examples)."""
+    scored = [c for c in candidates if c.status == "succeeded" and c.fitness(split) is not None and not c.cut(split)]
     return min(scored, key=lambda c: (-c.fitness(split), c.id), default=None)
 
 

@@ -46,9 +46,14 @@ def record(state: SessionState, rt: Runtime) -> dict:
             continue
         event = result_event(Result.model_validate(data), "search")
         rt.archive.attach_result(cid, event)
-        rt.display.line(f"{cid} {event.status}" + (f" search fitness {event.metrics['search'].fitness:.4f}" if event.metrics else f": {event.reason}"))
+        rt.display.line(f"{cid} {event.status}" + (_said(event.metrics["search"]) if event.metrics else f": {event.reason}"))
         done.append(cid)
     return {"results": {}, "pending": [], "done": done}
+
+
+def _said(m: SplitMetrics) -> str:
+    cut = f" (cut by the evaluation cascade after {max(m.examples.values(), default=0)} example(s) per task)" if m.stage == "cascade" else ""
+    return f" search fitness {m.fitness:.4f}{cut}"
 
 
 def result_event(result: Result, split: str) -> ResultEvent:
@@ -56,7 +61,8 @@ def result_event(result: Result, split: str) -> ResultEvent:
     logs = _tail(result.stdout, "stdout") + _tail(result.stderr, "stderr")
     cost = {"compute_s": result.timings.total_s}
     if result.status == "ok" and result.fitness is not None:
-        metrics = {split: SplitMetrics(fitness=result.fitness, tasks=_tasks(result), per_example=_per_example(result, split))}
+        metrics = {split: SplitMetrics(fitness=result.fitness, tasks=_tasks(result), per_example=_per_example(result, split),
+                                       stage=_stage(result), examples=_examples(result))}
         return ResultEvent(status="succeeded", metrics=metrics, cost=cost, logs=logs)
     reason = result.reason or f"sandbox status {result.status} with no fitness"
     return ResultEvent(status="failed", reason=reason, cost=cost, logs=logs)
@@ -69,6 +75,16 @@ def _tasks(result: Result) -> dict[str, dict[str, float]]:
         return {t: {m: float(v) for m, v in ms.items() if _number(v)} for t, ms in tasks.items() if isinstance(ms, dict)}
     flat = {k: float(v) for k, v in result.metrics.items() if _number(v)}
     return {"command": flat} if flat else {}
+
+
+def _stage(result: Result) -> str:
+    """"cascade" when the evaluation cascade cut the measurement short (a merge job's EvalResult says so)."""
+    return "cascade" if result.metrics.get("stage") == "cascade" else "full"
+
+
+def _examples(result: Result) -> dict[str, int]:
+    found = result.metrics.get("examples")
+    return {t: int(n) for t, n in found.items() if _number(n)} if isinstance(found, dict) else {}
 
 
 def _per_example(result: Result, split: str) -> dict[str, ExampleScores]:
