@@ -16,7 +16,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.session.display import Progress
-from agents.session.executor import build_job
 from agents.session.runtime import Runtime
 from agents.strategies.fitness_tasks import task_weights
 from archive.record import Candidate
@@ -151,7 +150,7 @@ def _measure_test(rt: Runtime, best: Candidate) -> Candidate:
     from agents.session.sources import attach_split
 
     rt.display.line(f"measuring the best candidate {best.id} on the held-out test split")
-    job = build_job(rt.workspace, best, split="test", seed=rt.seed, gpus=rt.gpus_per_job())
+    job = rt.job(best, "test")
     reason = attach_split(rt.archive, best.id, rt.executor.run([job])[job.id], "test")
     if reason is not None:
         rt.display.line(f"the held-out measurement of {best.id} failed: {reason}")

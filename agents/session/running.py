@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from agents.session.executor import build_job
 from agents.session.lessons import lesson_for
 from agents.session.report import progress
 from agents.session.runtime import Runtime
@@ -24,7 +23,7 @@ def execute(state: SessionState, rt: Runtime) -> dict:
         if c.status not in ("proposed", "running"):
             continue  # its result was attached before a kill: never run twice
         try:
-            job = build_job(rt.workspace, c, split="search", seed=rt.seed, gpus=rt.gpus_per_job())
+            job = rt.job(c, "search")
         except CladeError as exc:  # e.g. a queued code candidate in a merge workspace: its failure, not the session's
             rt.archive.attach_result(c.id, ResultEvent(status="failed", reason=f"could not build its job: {exc}"))
             continue

@@ -11,9 +11,10 @@ from agents.budget import Budget
 from agents.config import Workspace
 from agents.llm.base import Model
 from agents.session.display import Display, PlainDisplay
-from agents.session.executor import Executor
+from agents.session.executor import Executor, build_job
 from agents.strategy import Strategy
 from archive.record import Candidate
+from tools.evaluate.spec import EvaluationConfig
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Runtime:
     seed: int = 0
     sources: list[Candidate] = field(default_factory=list)
     prompts_dir: Path | None = None  # None: the prompts/ of this checkout
+    evaluation: EvaluationConfig | None = None  # the evaluation every job carries, read once at the start (merge workspaces)
     _fallback: Strategy | None = None
 
     @property
@@ -53,3 +55,7 @@ class Runtime:
 
     def gpus_per_job(self) -> int:
         return 1 if self.executor.gpus else 0
+
+    def job(self, candidate: Candidate, split: str):
+        """The sandbox job measuring `candidate` on `split` with the session's evaluation configuration."""
+        return build_job(self.workspace, candidate, split=split, seed=self.seed, gpus=self.gpus_per_job(), evaluation=self.evaluation)

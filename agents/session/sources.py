@@ -42,10 +42,10 @@ def record_sources(workspace: Workspace, archive) -> list[Candidate]:
 
 
 def measure_sources(workspace: Workspace, archive, executor: Executor, sources: list[Candidate], *, seed: int,
-                    display=None) -> list[Candidate]:
+                    display=None, evaluation=None) -> list[Candidate]:
     """Run every missing (source, split) measurement as one parallel batch; failures are recorded, not raised."""
     gpus, suite = 1 if executor.gpus else 0, workspace.config.code is None
-    jobs = [(c, split, build_job(workspace, c, split=split, seed=seed, gpus=gpus))
+    jobs = [(c, split, build_job(workspace, c, split=split, seed=seed, gpus=gpus, evaluation=evaluation))
             for c in sources for split in SPLITS if _missing(c, split, suite) and c.status != "failed"]
     if jobs and display is not None:
         display.line(f"measuring {len(sources)} source(s) on {', '.join(SPLITS)}: {len(jobs)} job(s)")

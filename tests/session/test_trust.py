@@ -48,3 +48,71 @@ def test_a_candidate_cut_by_the_cascade_keeps_its_stage_and_is_never_best(worksp
     from archive.selection import eligible
 
     assert cut.id not in {c.id for c in eligible(archive.candidates())}
+
+
+class EditingStrategy(ScriptedStrategy):
+    """Edits clade.yaml's evaluation weights before its first proposal (a person changing the file mid-session)."""
+
+    def __init__(self, items, workspace):
+        super().__init__(items)
+        self.workspace = workspace
+
+    def propose(self, ctx):
+        path = self.workspace.root / "clade.yaml"
+        path.write_text(path.read_text().replace("weights: {add: 1.0, reverse: 1.0, sort: 1.0}", "weights: {add: 1.0, reverse: 0.0, sort: 0.0}"))
+        return super().propose(ctx)
+
+
+def test_every_job_of_a_session_carries_the_evaluation_it_started_with(workspace, archive):
+    jobs = []
+
+    def run(job: Job) -> Result:
+        jobs.append(job)
+        score = fitness_of(job)
+        return Result(job_id=job.id, status="ok", fitness=score, metrics={"fitness": score, "tasks": {}})
+
+    run_session(session(workspace, EditingStrategy([0.2, 0.3], workspace), FakeSandbox(run)), archive)
+    assert "reverse: 0.0" in (workspace.root / "clade.yaml").read_text()
+    suites = {job.evaluation.suite.model_dump_json() for job in jobs if job.kind == "merge"}
+    [suite] = suites
+    assert '"weights":{"add":1.0,"reverse":1.0,"sort":1.0}' in suite and len(jobs) >= 4
+    assert all(not isinstance(task, str) and task.data["search"].startswith("/") for task in jobs[0].evaluation.suite.tasks)
+
+
+def test_a_session_that_cannot_start_is_failed_and_not_offered_for_resume(workspace, archive):
+    import pytest
+
+    from tools.errors import BadInput
+
+    path = workspace.root / "clade.yaml"
+    path.write_text(path.read_text().replace("tasks/add.yaml", "tasks/gone.yaml"))
+    from agents.workspace import load_workspace
+
+    broken = load_workspace(workspace.root)
+    s = session(broken, ScriptedStrategy([0.2]), cascade_sandbox(cut=-1))
+    with pytest.raises(BadInput, match="gone.yaml"):
+        run_session(s, archive)
+    record = records.load(records.sessions_dir(broken) / f"{s.record.id}.json")
+    assert record.status == "failed" and "could not start" in record.stop_reason and "gone.yaml" in record.stop_reason
+    assert records.unfinished(broken) == [] and archive.session_candidates(s.record.id) == []
+
+
+def test_a_session_in_which_every_job_failed_exits_non_zero(zoo_template, tmp_path, capsys):
+    """A real `clade run` on the local sandbox whose task data lacks the field its prompt names:
+    every job (sources and candidates) fails, the report is printed, and the exit code is 1."""
+    import json
+    import shutil
+
+    from agents.cli import main
+
+    ws = tmp_path / "zoo"
+    shutil.copytree(zoo_template, ws, symlinks=True)
+    for data in (ws / "data").glob("*.jsonl"):
+        data.write_text('{"unrelated": 1}\n' * 2)
+    config = (ws / "clade.yaml").read_text().replace("  - {name: reverser, path: models/reverser}\n", "")
+    (ws / "clade.yaml").write_text(config.replace("  - {name: sorter, path: models/sorter}\n", ""))
+    code = main(["run", str(ws), "--planner", "random", "--budget", "1", "--json"])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert code == 1 and summary["succeeded"] == 0 and summary["failed"] == 1
+    assert f"every job of session {summary['session']} failed" in captured.err
