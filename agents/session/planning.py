@@ -7,6 +7,7 @@ from agents.session import context
 from agents.session.proposals import to_candidates
 from agents.session.runtime import Runtime
 from agents.session.state import AfterObserve, AfterPropose, SessionState
+from agents.strategy import Proposal
 
 
 def observe(state: SessionState, rt: Runtime) -> dict:
@@ -52,9 +53,20 @@ def propose(state: SessionState, rt: Runtime) -> dict:
         return _llm_failed(state, rt, exc)
     if not proposals:
         return {"proposals": [], "llm_failures": 0, "stop": f"strategy {strategy.name} has nothing more to propose"}
-    if len(proposals) > wanted:
-        rt.display.line(f"strategy {strategy.name} returned {len(proposals)} proposals for {wanted} wanted; keeping the first {wanted}")
-    return {"proposals": to_candidates(proposals[:wanted], state["session"], rt), "llm_failures": 0}
+    return {"proposals": to_candidates(_within(proposals, wanted, strategy.name, rt), state["session"], rt), "llm_failures": 0}
+
+
+def _within(proposals: list[Proposal], wanted: int, name: str, rt: Runtime) -> list[Proposal]:
+    """The first `wanted` proposals; what the others cost is charged to the last one kept (it was paid for)."""
+    if len(proposals) <= wanted:
+        return proposals
+    extra = proposals[wanted:]
+    rt.display.line(f"strategy {name} returned {len(proposals)} proposals for {wanted} wanted; keeping the first {wanted}, "
+                    f"their cost charged to the last one kept")
+    last = proposals[wanted - 1]
+    cost = sum((p.cost for p in extra), last.cost)
+    params = {**last.params, "dropped_proposals": len(extra)}
+    return [*proposals[: wanted - 1], last.model_copy(update={"cost": cost, "params": params})]
 
 
 def _llm_failed(state: SessionState, rt: Runtime, exc: LLMUnavailable) -> dict:

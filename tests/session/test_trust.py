@@ -116,3 +116,24 @@ def test_a_session_in_which_every_job_failed_exits_non_zero(zoo_template, tmp_pa
     summary = json.loads(captured.out)
     assert code == 1 and summary["succeeded"] == 0 and summary["failed"] == 1
     assert f"every job of session {summary['session']} failed" in captured.err
+
+
+class Greedy(ScriptedStrategy):
+    """Returns one proposal more than wanted, each having cost 7 tokens."""
+
+    def propose(self, ctx):
+        from archive.record import Cost
+
+        ctx.wanted += 1
+        try:
+            return [p.model_copy(update={"cost": Cost(llm_tokens=7)}) for p in super().propose(ctx)]
+        finally:
+            ctx.wanted -= 1
+
+
+def test_proposals_beyond_wanted_are_not_dropped_with_their_cost(workspace, archive):
+    out = io.StringIO()
+    summary = run_session(session(workspace, Greedy([0.1, 0.2, 0.3]), cascade_sandbox(cut=-1), out, candidates=2), archive)
+    mine = [archive.get(i) for i in archive.session_candidates(summary.session)]
+    assert len(mine) == 2 and sum(c.cost.llm_tokens for c in mine) == 21
+    assert "keeping the first 2, their cost charged to the last one kept" in out.getvalue()
