@@ -137,3 +137,48 @@ def test_proposals_beyond_wanted_are_not_dropped_with_their_cost(workspace, arch
     mine = [archive.get(i) for i in archive.session_candidates(summary.session)]
     assert len(mine) == 2 and sum(c.cost.llm_tokens for c in mine) == 21
     assert "keeping the first 2, their cost charged to the last one kept" in out.getvalue()
+
+
+def test_a_source_whose_measurement_failed_is_measured_again_by_the_next_session(workspace, archive):
+    from tests.session.conftest import fake_sandbox
+
+    broken = {"on": True}
+
+    def run(job: Job) -> Result:
+        if broken["on"] and job.id.endswith("-search"):
+            return Result(job_id=job.id, status="failed", reason="worker died: a transient fault")
+        return fake_sandbox().execute(job)
+
+    first = run_session(session(workspace, ScriptedStrategy([]), FakeSandbox(run)), archive)
+    sources = archive.candidates(kind="source")
+    assert first.candidates == 0 and {s.status for s in sources} == {"failed"}
+    broken["on"] = False
+    run_session(session(workspace, ScriptedStrategy([]), FakeSandbox(run)), archive)
+    assert {s.status for s in archive.candidates(kind="source")} == {"succeeded"}
+
+
+def test_clade_sources_lists_and_remeasures_them(zoo_template, tmp_path, capsys):
+    """`clade sources --remeasure` on the real local sandbox: broken data fails the measurement, fixed data
+    measured again succeeds; the listing shows status, fitness per split and the reason."""
+    import json
+    import shutil
+
+    from agents.cli import main
+
+    ws = tmp_path / "zoo"
+    shutil.copytree(zoo_template, ws, symlinks=True)
+    saved = {p: p.read_text() for p in (ws / "data").glob("*.jsonl")}
+    for data, text in saved.items():
+        data.write_text('{"unrelated": 1}\n' * 2)
+    config = (ws / "clade.yaml").read_text().replace("  - {name: reverser, path: models/reverser}\n", "")
+    (ws / "clade.yaml").write_text(config.replace("  - {name: sorter, path: models/sorter}\n", "").replace("base: models/base\n", ""))
+    assert main(["--workspace", str(ws), "sources", "--remeasure", "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["name"] == "adder" and row["status"] == "failed" and row["search_fitness"] is None and row["reason"]
+    for data, text in saved.items():
+        data.write_text("".join(text.splitlines(keepends=True)[:4]))
+    assert main(["--workspace", str(ws), "sources", "--remeasure", "adder"]) == 0
+    table = capsys.readouterr().out
+    assert "succeeded" in table and "adder" in table and "FITNESS(test)" in table
+    assert main(["--workspace", str(ws), "sources", "--remeasure", "nobody"]) == 2
+    assert "--remeasure nobody: no such source (sources: adder)" in capsys.readouterr().err
