@@ -28,6 +28,9 @@ class Sandbox(Protocol):
             gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
         """Run any command under exactly the isolation a job gets."""
 
+    def close(self) -> None:
+        """Remove what the backend made on this host for its jobs (their temporary job directories)."""
+
 
 def make_backend(config: SandboxConfig, name: str | None = None) -> Sandbox:
     """The backend `name` (default: clade.yaml's `sandbox.backend`)."""

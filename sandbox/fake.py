@@ -21,6 +21,9 @@ class FakeSandbox:
         self.jobs: list[Job] = []
         self.gpus: list[list[int] | None] = []
 
+    def close(self) -> None:
+        """Nothing to remove: the fake writes no job directory."""
+
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
         self.jobs.append(job)
         self.gpus.append(gpus)

@@ -64,6 +64,7 @@ class Executor:
         if self._merge_pool is not None:
             self._merge_pool.shutdown(wait=not cancel, cancel_futures=cancel)
         self.scheduler.close(cancel=cancel)
+        self.scheduler.backend.close()
 
 
 def make_executor(workspace: Workspace, backend: Any, *, resident: bool = True) -> Executor:

@@ -73,6 +73,9 @@ class RayBackend:
                           dict(extra_env or {}), self.config.model_dump(mode="json"))
         return RunOutcome.model_validate(ray.get(ref))
 
+    def close(self) -> None:
+        """Nothing to remove on this host: each job's directory lives on the node that ran it."""
+
     def shutdown(self) -> None:
         import ray
 

@@ -157,10 +157,44 @@ def test_closing_with_cancel_kills_running_jobs_and_never_starts_queued_ones(loc
     scheduler = Scheduler(local_backend, gpus=[], cpu_concurrency=1)
     running, queued = [scheduler.submit(job) for job in jobs]
     for _ in range(6000):  # the first job's directory is prepared: from then on a cancel reaches it (a minute at most)
-        if local_backend._root is not None and (local_backend._root / "hang-0" / JOB_FILE).exists():
+        found = local_backend._root.job_dir("hang-0")
+        if found is not None and (found / JOB_FILE).exists():
             break
         time.sleep(0.01)
     scheduler.close(cancel=True)
     result = running.result()
     assert result.status == "killed" and "cancelled" in result.reason
     assert queued.cancelled()
+
+
+def test_concurrent_first_jobs_share_one_job_root_which_close_removes(tmp_path, monkeypatch):
+    """Two threads start the first jobs of a fresh backend at once: both land under one root (so a
+    cancel finds both), and closing the backend leaves no clade-jobs-* directory behind."""
+    import sys
+    import tempfile
+
+    from sandbox.backends.local import LocalBackend
+    from sandbox.config import Limits, SandboxConfig
+    from sandbox.job import Job
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    argv = [sys.executable, "-c", "import json; print(json.dumps({'fitness': 1.0}))"]
+    for attempt in range(3):
+        backend = LocalBackend(SandboxConfig(isolation="auto"))
+        start = threading.Barrier(2)
+        results = []
+
+        def run(n: int) -> None:
+            start.wait()
+            results.append(backend.execute(Job(id=f"j{attempt}-{n}", kind="command", genotype={"argv": argv}, limits=Limits(wall_s=60))))
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(r.status == "ok" for r in results), [r.reason for r in results]
+        roots = list(tmp_path.glob("clade-jobs-*"))
+        assert len(roots) == 1 and {p.name for p in roots[0].iterdir()} == {f"j{attempt}-0", f"j{attempt}-1"}
+        backend.close()
+        assert list(tmp_path.glob("clade-jobs-*")) == []
