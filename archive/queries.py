@@ -150,9 +150,13 @@ class ArchiveQueries:
             out[session][status] = n
         return dict(out)
 
-    def session_candidates(self, session: str) -> list[str]:
-        """Ids of the candidates a search session proposed (`proposer.session`), oldest first."""
-        return [r[0] for r in self.index.query(SESSION_SQL, (session,))]
+    def session_candidates(self, session: str, *, status: tuple[str, ...] | None = None) -> list[str]:
+        """Ids of the candidates a search session proposed (`proposer.session`), oldest first; with `status`,
+        only those in one of these states (both indexed columns)."""
+        if status is None:
+            return [r[0] for r in self.index.query(SESSION_SQL, (session,))]
+        sql = f"SELECT id FROM candidates WHERE session = ? AND status IN ({_marks(list(status))}) ORDER BY created_at, id"
+        return [r[0] for r in self.index.query(sql, (session, *status))]
 
     def queued(self) -> list[str]:
         """Ids of candidates proposed outside any session (a person, `clade chat`) and not run yet, oldest first."""

@@ -15,6 +15,9 @@ from sandbox.job import Job, Result
 
 class FakeSandbox:
     name = "fake"
+    places_gpus = False  # the runner gives each GPU job its GPU
+    runs_resident = False  # every job gets a fresh sandbox
+    cancels = False  # no cancel(job): a closing runner waits
 
     def __init__(self, results: Mapping[str, Result] | Callable[[Job], Result] | None = None):
         self.results = results or {}

@@ -76,7 +76,7 @@ def best_on_search(history: list[Candidate]) -> Candidate | None:
 
 
 def progress(rt: Runtime, session: str, running: list[str] | None = None) -> Progress:
-    history = [rt.archive.get(cid) for cid in rt.archive.session_candidates(session)]
+    history = rt.history(session)
     best, source = best_on_search(history), best_on_search(rt.sources)
     return Progress(session=session, strategy=rt.strategy.name, candidates=len(history), budget=rt.budget.config.candidates,
                     running=running or [], best_id=best.id if best else None, best=best.fitness("search") if best else None,

@@ -1,6 +1,9 @@
-"""Nodes execute, record and reflect: run the batch, attach its results, attach a lesson per result."""
+"""Nodes execute, record and reflect: start jobs in free slots, collect the ended ones (results attached as each
+job ends), say how they did, attach a lesson per result."""
 
 from __future__ import annotations
+
+from functools import partial
 
 from agents.session.lessons import lesson_for
 from agents.session.report import progress
@@ -16,38 +19,41 @@ PER_EXAMPLE_SPLITS = ("test",)  # where claims are made (with intervals); the se
 
 
 def execute(state: SessionState, rt: Runtime) -> dict:
-    """Mark each pending candidate running, then run the batch in parallel within the slots."""
-    candidates = [rt.archive.get(cid) for cid in state.get("pending", [])]
-    jobs = {}
-    for c in candidates:
-        if c.status not in ("proposed", "running"):
-            continue  # its result was attached before a kill: never run twice
+    """Start each pending candidate's job (marked running) in a free slot, then collect the candidates whose jobs
+    ended (their results already attached); wait for one when no slot is free or there was nothing to start."""
+    started = []
+    for cid in state.get("pending", []):
+        c = rt.archive.get(cid)
+        if c.status not in ("proposed", "running") or cid in rt.executor.in_flight:
+            continue  # its result was attached before a kill, or it runs: never run twice
         try:
             job = rt.job(c, "search")
         except CladeError as exc:  # e.g. a queued code candidate in a merge workspace: its failure, not the session's
             rt.archive.attach_result(c.id, ResultEvent(status="failed", reason=f"could not build its job: {exc}"))
             continue
         rt.archive.attach_result(c.id, ResultEvent(status="running"))
-        jobs[c.id] = job
-    if not jobs:
-        return {"results": {}}
-    rt.display.line(f"running {', '.join(jobs)}")
-    rt.display.update(progress(rt, state["session"], running=list(jobs)))
-    by_job = rt.executor.run(list(jobs.values()))
-    return {"results": {cid: by_job[job.id].model_dump(mode="json") for cid, job in jobs.items()}}
+        rt.executor.start(c.id, job, partial(attach, rt.archive))
+        started.append(cid)
+    if started:
+        rt.display.line(f"running {', '.join(started)}")
+        rt.display.update(progress(rt, state["session"], running=sorted(rt.executor.in_flight)))
+    done = rt.executor.wait(block=state.get("wait", False) or not started or rt.executor.free() <= 0)
+    return {"pending": [], "wait": False, "done": done}
+
+
+def attach(archive, cid: str, result: Result) -> None:
+    """A finished job's result on its candidate, the moment it ends (unless a result is there already)."""
+    if archive.get(cid).status in ("proposed", "running"):
+        archive.attach_result(cid, result_event(result, "search"))
 
 
 def record(state: SessionState, rt: Runtime) -> dict:
-    done = []
-    for cid, data in state.get("results", {}).items():
-        if rt.archive.get(cid).status not in ("proposed", "running"):
-            done.append(cid)  # attached before a kill cut this node short: never twice
-            continue
-        event = result_event(Result.model_validate(data), "search")
-        rt.archive.attach_result(cid, event)
-        rt.display.line(f"{cid} {event.status}" + (_said(event.metrics["search"]) if event.metrics else f": {event.reason}"))
-        done.append(cid)
-    return {"results": {}, "pending": [], "done": done}
+    """Say how each finished candidate did (its result is in the archive already)."""
+    for cid in state.get("done", []):
+        c = rt.archive.get(cid)
+        m = c.metrics.get("search")
+        rt.display.line(f"{cid} {c.status}" + (_said(m) if c.status == "succeeded" and m is not None else f": {c.reason}"))
+    return {"results": {}}
 
 
 def _said(m: SplitMetrics) -> str:
@@ -108,6 +114,7 @@ def _tail(text: str, name: str) -> str:
 
 def reflect(state: SessionState, rt: Runtime) -> dict:
     """A short lesson per result (LLM when the session has one, else a rule), kept on the candidate."""
+    rt.history(state["session"])  # once for the round: each lesson compares with the session's best before it
     for cid in state.get("done", []):
         if rt.archive.get(cid).lesson is not None:
             continue  # reflected on before a kill: not paid for twice

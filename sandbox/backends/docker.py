@@ -126,6 +126,9 @@ class ContainerHandle:
 
 class DockerBackend:
     name = "docker"
+    places_gpus = False  # the runner gives each GPU job its GPU
+    runs_resident = True  # resident merge workers run on this host under it
+    cancels = True  # cancel(job) kills a job in flight
 
     def __init__(self, config: SandboxConfig | None = None, client=None):
         self.config = config or SandboxConfig(backend="docker")

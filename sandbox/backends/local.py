@@ -148,6 +148,9 @@ class LocalHandle:
 
 class LocalBackend:
     name = "local"
+    places_gpus = False  # the runner gives each GPU job its GPU
+    runs_resident = True  # resident merge workers run on this host under it
+    cancels = True  # cancel(job) kills a job in flight
 
     def __init__(self, config: SandboxConfig | None = None):
         self.config = config or SandboxConfig()
@@ -158,6 +161,10 @@ class LocalBackend:
         job_dir = self._root.job_dir(job.id)
         if job_dir is not None:
             (job_dir / CANCEL).touch()
+
+    def python(self) -> str:
+        """The interpreter a worker runs with inside this backend's isolation: this one."""
+        return sys.executable
 
     def close(self) -> None:
         """Remove the temporary job directories (call when no job runs here any more)."""

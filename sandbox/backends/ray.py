@@ -45,6 +45,9 @@ def _run_on_node(argv: list[str], job_dir: str, limits: dict, read_only: list[st
 
 class RayBackend:
     name = "ray"
+    places_gpus = True  # Ray picks each job's GPU itself
+    runs_resident = False  # every job gets a fresh sandbox
+    cancels = False  # no cancel(job): a closing runner waits
 
     def __init__(self, config: SandboxConfig | None = None):
         self.config = config or SandboxConfig(backend="ray")
