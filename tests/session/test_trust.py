@@ -182,3 +182,42 @@ def test_clade_sources_lists_and_remeasures_them(zoo_template, tmp_path, capsys)
     assert "succeeded" in table and "adder" in table and "FITNESS(test)" in table
     assert main(["--workspace", str(ws), "sources", "--remeasure", "nobody"]) == 2
     assert "--remeasure nobody: no such source (sources: adder)" in capsys.readouterr().err
+
+
+def test_a_result_is_attached_as_its_job_ends_so_an_interrupt_never_runs_it_again(workspace, archive):
+    """The strategy is interrupted (Ctrl-C) after the first job ended but before any later step recorded it:
+    its result is already in the archive, and the resumed session runs only what never finished."""
+    import pytest
+
+    from tests.session.conftest import fake_sandbox
+
+    runs = []
+    inner = fake_sandbox()
+
+    def run(job: Job) -> Result:
+        runs.append(job.id)
+        return inner.execute(job)
+
+    class InterruptOnce(ScriptedStrategy):
+        def propose(self, ctx):
+            if len(self.contexts) == 1:
+                self.contexts.append(ctx)
+                import time
+
+                [cid] = ctx.archive.session_candidates(ctx.session)
+                for _ in range(3000):  # the job ends on its own thread; its result lands without any step of the loop
+                    if ctx.archive.get(cid).status == "succeeded":
+                        break
+                    time.sleep(0.01)
+                raise KeyboardInterrupt
+            return super().propose(ctx)
+
+    first = session(workspace, InterruptOnce([0.2]), FakeSandbox(run), candidates=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_session(first, archive)
+    [cid] = archive.session_candidates(first.record.id)
+    assert archive.get(cid).status == "succeeded" and runs.count(f"{cid}-search") == 1
+    resumed = session(workspace, ScriptedStrategy([0.3]), FakeSandbox(run), candidates=2)
+    resumed.record = records.newest_unfinished(workspace)
+    summary = run_session(resumed, archive)
+    assert summary.candidates == 2 and runs.count(f"{cid}-search") == 1
