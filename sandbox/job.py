@@ -1,9 +1,10 @@
 """The job contract: `job.json` in, `result.json` out (schema version 1).
 
 A job is everything the worker needs, with no reference to the host's state: the
-genotype, the paths of the source models (mounted read-only), the evaluation spec, the
-limits, the device request and the seed. A result is what came back, failures included,
-with the failure reason in words. The planner builds `Job`s; every backend returns `Result`s.
+genotype, the paths of the source models (mounted read-only), the evaluation configuration
+itself, the limits, the device request and the seed. A result is what came back, failures
+included, with the failure reason in words and, when it ran, the typed evaluation
+(`tools.evaluate.result.EvalResult`: fitness, task -> metric -> value, stage, examples). The planner builds `Job`s; every backend returns `Result`s.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sandbox.config import Limits
 from tools.errors import BadInput, describe_validation_error
+from tools.evaluate.result import EvalResult
 from tools.evaluate.spec import EvaluationConfig
 
 SCHEMA_VERSION = 1
@@ -75,7 +77,7 @@ class Job(BaseModel):
         named["genotype.tree"] = self.genotype.get("tree") if self.kind == "code" else None
         for i, task in enumerate(self.evaluation.suite.tasks if self.evaluation.suite else []):
             if isinstance(task, str):
-                raise ValueError(f"evaluation.suite.tasks[{i}] is the file name {task!r}; the job carries the task spec itself")
+                raise ValueError(f"evaluation.suite.tasks[{i}] is the file name {task!r}; the job carries the task spec itself")  # noqa: TRY004 (pydantic wants ValueError)
             named.update({f"evaluation.suite.tasks[{i}].data.{split}": path for split, path in task.data.items()})
         for field, path in named.items():
             if path is not None and not Path(str(path)).is_absolute():
@@ -105,7 +107,8 @@ class Result(BaseModel):
     job_id: str
     status: Status
     fitness: float | None = None
-    metrics: dict[str, Any] = Field(default_factory=dict)
+    evaluation: EvalResult | None = Field(None, description="the typed measurement: fitness, per task and metric, stage, examples")
+    metrics: dict[str, Any] = Field(default_factory=dict, description="everything the evaluation printed (a command's own keys)")
     timings: Timings = Field(default_factory=Timings)
     peak_memory_mb: float | None = None
     device: str = "cpu"

@@ -70,8 +70,9 @@ def check_merge_job(job: Job) -> None:
         raise BadInput(f"job {job.id}: a merge job needs evaluation.suite (the evaluation configuration that measures it)")
 
 
-def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCaches | None = None) -> tuple[float, dict[str, Any]]:
-    """Fitness and metrics of the job's merge; with `caches`, `metrics["resident"]` says what was reused."""
+def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCaches | None = None) -> tuple[Any, dict[str, Any]]:
+    """The evaluation of the job's merge (an EvalResult) and its metrics as a mapping; with `caches`,
+    `metrics["resident"]` says what was reused."""
     check_merge_job(job)
     import torch
 
@@ -95,4 +96,4 @@ def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCac
     metrics = evaluated.model_dump()
     if resident:
         metrics["resident"] = {"sources_cached": sources_cached, "suite_cached": suite_cached, "tokenizer_cached": tokenizer_cached}
-    return evaluated.fitness, metrics
+    return evaluated, metrics

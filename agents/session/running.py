@@ -12,7 +12,7 @@ from agents.session.state import SessionState
 from archive.record import ResultEvent, SplitMetrics
 from sandbox.job import Result
 from tools.errors import CladeError
-from tools.evaluate.result import ExampleScores
+from tools.evaluate.result import EvalResult, ExampleScores
 
 LOG_TAIL = 4000
 PER_EXAMPLE_SPLITS = ("test",)  # where claims are made (with intervals); the search split's would only grow the archive
@@ -62,42 +62,35 @@ def _said(m: SplitMetrics) -> str:
 
 
 def result_event(result: Result, split: str) -> ResultEvent:
-    """A sandbox Result as the archive's result event: succeeded with the split's metrics, or failed with the reason."""
+    """A sandbox Result as the archive's result event: succeeded with the split's metrics (from the typed
+    evaluation: per task and metric, stage, examples), or failed with the reason."""
     logs = _tail(result.stdout, "stdout") + _tail(result.stderr, "stderr")
     cost = {"compute_s": result.timings.total_s}
     if result.status == "ok" and result.fitness is not None:
-        metrics = {split: SplitMetrics(fitness=result.fitness, tasks=_tasks(result), per_example=_per_example(result, split),
-                                       stage=_stage(result), examples=_examples(result))}
+        e = result.evaluation or _evaluation(result, split)
+        per_example = {t: s.rounded() for t, s in e.per_example.items()} if split in PER_EXAMPLE_SPLITS else {}
+        metrics = {split: SplitMetrics(fitness=result.fitness, tasks=e.tasks, per_example=per_example, stage=e.stage,
+                                       examples=e.examples)}
         return ResultEvent(status="succeeded", metrics=metrics, cost=cost, logs=logs)
     reason = result.reason or f"sandbox status {result.status} with no fitness"
     return ResultEvent(status="failed", reason=reason, cost=cost, logs=logs)
 
 
-def _tasks(result: Result) -> dict[str, dict[str, float]]:
-    """Merge jobs report task -> metric -> value; a code job's command prints flat metrics (kept as task `command`)."""
-    tasks = result.metrics.get("tasks")
+def _evaluation(result: Result, split: str) -> EvalResult:
+    """A result with no typed evaluation (a stand-in sandbox): read from its metrics mapping, as a merge job's
+    EvalResult dump (task -> metric -> value) or a command's flat metrics (kept as task `command`)."""
+    m = result.metrics
+    tasks = m.get("tasks")
     if isinstance(tasks, dict):
-        return {t: {m: float(v) for m, v in ms.items() if _number(v)} for t, ms in tasks.items() if isinstance(ms, dict)}
-    flat = {k: float(v) for k, v in result.metrics.items() if _number(v)}
-    return {"command": flat} if flat else {}
-
-
-def _stage(result: Result) -> str:
-    """"cascade" when the evaluation cascade cut the measurement short (a merge job's EvalResult says so)."""
-    return "cascade" if result.metrics.get("stage") == "cascade" else "full"
-
-
-def _examples(result: Result) -> dict[str, int]:
-    found = result.metrics.get("examples")
-    return {t: int(n) for t, n in found.items() if _number(n)} if isinstance(found, dict) else {}
-
-
-def _per_example(result: Result, split: str) -> dict[str, ExampleScores]:
-    """Each task's fitness metric example by example (rounded), on the held-out split only."""
-    found = result.metrics.get("per_example")
-    if split not in PER_EXAMPLE_SPLITS or not isinstance(found, dict):
-        return {}
-    return {task: ExampleScores.model_validate(scores).rounded() for task, scores in found.items()}
+        tasks = {t: {k: float(v) for k, v in ms.items() if _number(v)} for t, ms in tasks.items() if isinstance(ms, dict)}
+    else:
+        flat = {k: float(v) for k, v in m.items() if _number(v)}
+        tasks = {"command": flat} if flat else {}
+    examples = m.get("examples")
+    found = m.get("per_example")
+    return EvalResult(fitness=result.fitness, split=split, tasks=tasks, stage="cascade" if m.get("stage") == "cascade" else "full",
+                      examples={t: int(n) for t, n in examples.items() if _number(n)} if isinstance(examples, dict) else {},
+                      per_example={t: ExampleScores.model_validate(s) for t, s in found.items()} if isinstance(found, dict) else {})
 
 
 def _number(value: object) -> bool:

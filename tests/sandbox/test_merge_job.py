@@ -112,7 +112,8 @@ def test_a_calibrated_recipe_names_the_workspace_task_and_matches_the_host(works
     recipe = {"merge_method": "regmean_plusplus", "models": [{"model": "a"}, {"model": "b"}], "calibration": {"tasks": ["ppl"]}}
     job = merge_job(workspace).model_copy(update={"genotype": {"recipe": recipe}})
     caches = MergeCaches()
-    fitness, metrics = merge_and_evaluate(job, "cpu", Timings(), caches)
+    evaluated, metrics = merge_and_evaluate(job, "cpu", Timings(), caches)
+    fitness = evaluated.fitness
     loaded = load_workspace(workspace)
     merged = load_recipe(recipe, models=loaded.model_paths(), tasks=WorkspaceTasks(loaded))
     merger = ResidentMerger(loaded.model_paths())
