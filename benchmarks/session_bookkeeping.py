@@ -26,18 +26,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from archive_scale import result, synthetic  # noqa: E402
+from archive_scale import result, synthetic
 
-from agents.budget import Budget, BudgetConfig  # noqa: E402
-from agents.init_cmd import copy_example  # noqa: E402
-from agents.session import context, planning  # noqa: E402
-from agents.session.executor import make_executor  # noqa: E402
-from agents.session.report import progress  # noqa: E402
-from agents.session.runtime import Runtime  # noqa: E402
-from agents.workspace import load_workspace  # noqa: E402
-from archive import Archive, Candidate, ResultEvent, SplitMetrics  # noqa: E402
-from archive.secrets import Redactor  # noqa: E402
-from sandbox.fake import FakeSandbox  # noqa: E402
+from agents.budget import Budget, BudgetConfig
+from agents.init_cmd import copy_example
+from agents.session import context, planning
+from agents.session.executor import make_executor
+from agents.session.report import progress
+from agents.session.runtime import Runtime
+from agents.workspace import load_workspace
+from archive import Archive, Candidate, ResultEvent, SplitMetrics
+from archive.secrets import Redactor
+from sandbox.fake import FakeSandbox
 
 SESSION = "s-20261205-0000-beef"
 

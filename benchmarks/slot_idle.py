@@ -26,17 +26,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.budget import BudgetConfig  # noqa: E402
-from agents.init_cmd import copy_example  # noqa: E402
-from agents.session import records  # noqa: E402
-from agents.session.display import PlainDisplay  # noqa: E402
-from agents.session.runner import Session, run_session  # noqa: E402
-from agents.strategy import Context, Proposal  # noqa: E402
-from agents.workspace import load_workspace  # noqa: E402
-from archive.secrets import Redactor  # noqa: E402
-from archive.store import Archive  # noqa: E402
-from sandbox.fake import FakeSandbox  # noqa: E402
-from sandbox.job import Job, Result  # noqa: E402
+from agents.budget import BudgetConfig
+from agents.init_cmd import copy_example
+from agents.session import records
+from agents.session.display import PlainDisplay
+from agents.session.runner import Session, run_session
+from agents.strategy import Context, Proposal
+from agents.workspace import load_workspace
+from archive.secrets import Redactor
+from archive.store import Archive
+from sandbox.fake import FakeSandbox
+from sandbox.job import Job, Result
 
 
 class Alternating:

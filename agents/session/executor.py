@@ -57,7 +57,7 @@ class Executor:
             if error is None and not future.cancelled() and not self._closing:
                 try:
                     on_result(cid, future.result())
-                except BaseException as exc:  # handed to the session's thread by wait()
+                except BaseException as exc:  # noqa: BLE001 (handed to the session thread by wait(), raised there)
                     error = exc
             self._finished.put((cid, error))
 
