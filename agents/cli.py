@@ -27,6 +27,7 @@ CLI_MODULES = (
     "sandbox.cli",
     "agents.run_cmd",
     "agents.sessions_cmd",
+    "agents.sources_cmd",
     "agents.review.cli",
     "agents.chat.cli",
     "agents.ui.cli",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 from tools.errors import BadInput
 
@@ -61,6 +62,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from agents.session.report import sentence
 
         print(sentence(summary))
+    if summary.failed and not summary.succeeded:  # nothing the session ran worked: say so by the exit code
+        print(f"clade run: every job of session {summary.session} failed ({summary.failed}); `clade show ID` gives each reason",
+              file=sys.stderr)
+        return 1
     return 0
 
 

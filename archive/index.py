@@ -4,7 +4,8 @@ It lives next to the repository (`clade-index.sqlite` in the archive's git direc
 mode) and is never pushed. It holds, per candidate, the columns queries filter and sort on (among them a source's
 name, the proposing session and the review verdict), the record from its
 commit (`records.base`, the text of candidate.json), the current state (the record folded with its note's events), its parent edges, and per
-split its fitness and its task metrics (one JSON object, `task/metric` -> value). `meta` remembers the schema version and the notes commit
+split its fitness, its task metrics (one JSON object, `task/metric` -> value) and its stage (`cascade`
+when the evaluation cascade cut it short: ranked after every full measurement). `meta` remembers the schema version and the notes commit
 it reflects; `Archive.open` compares both, and the set of candidate refs, with git and
 repairs what is behind. An index written by a newer Clade is refused, never touched.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from archive.record import Candidate
 from tools.errors import BadInput
 
-INDEX_SCHEMA = 5
+INDEX_SCHEMA = 6
 INDEX_FILE = "clade-index.sqlite"
 
 DDL = """
@@ -29,12 +30,14 @@ CREATE TABLE IF NOT EXISTS candidates(
   strategy TEXT NOT NULL, created_at TEXT NOT NULL, genotype_hash TEXT NOT NULL, reason TEXT,
   name TEXT, session TEXT, verdict TEXT);
 CREATE INDEX IF NOT EXISTS candidates_name ON candidates(name) WHERE name IS NOT NULL;
+CREATE INDEX IF NOT EXISTS candidates_session ON candidates(session, created_at, id);
+CREATE INDEX IF NOT EXISTS candidates_status ON candidates(status, created_at, id);
 CREATE TABLE IF NOT EXISTS records(id TEXT PRIMARY KEY, base TEXT NOT NULL, state TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS candidates_genotype ON candidates(genotype_hash);
 CREATE TABLE IF NOT EXISTS edges(child TEXT NOT NULL, pos INTEGER NOT NULL, parent TEXT NOT NULL, PRIMARY KEY(child, pos));
 CREATE INDEX IF NOT EXISTS edges_parent ON edges(parent);
 CREATE TABLE IF NOT EXISTS fitness(id TEXT NOT NULL, split TEXT NOT NULL, value REAL, metrics TEXT NOT NULL,
-  PRIMARY KEY(id, split));
+  stage TEXT NOT NULL DEFAULT 'full', PRIMARY KEY(id, split));
 CREATE INDEX IF NOT EXISTS fitness_rank ON fitness(split, value DESC, id);
 """
 TABLES = ("candidates", "records", "edges", "fitness")  # records apart: candidates stays small and quick to scan
@@ -120,7 +123,7 @@ class Index:
                 rows["edges"] += [(cid, i, p) for i, p in enumerate(state.parents)]
             for split, m in state.metrics.items():
                 flat = {f"{t}/{k}": v for t, values in m.tasks.items() for k, v in values.items()}
-                rows["fitness"].append((cid, split, m.fitness, json.dumps(flat)))
+                rows["fitness"].append((cid, split, m.fitness, json.dumps(flat), m.stage))
         for table, values in rows.items():
             if values:
                 self.db.executemany(f"INSERT OR REPLACE INTO {table} VALUES({','.join('?' * len(values[0]))})", values)

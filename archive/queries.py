@@ -14,21 +14,21 @@ from archive.selection import CandidateSummary, pareto_front
 from archive.summary import render_summary
 from tools.errors import BadInput
 
-COLUMNS = "c.id, c.kind, c.status, c.strategy, c.created_at, c.reason, f.value, c.name, c.session, c.verdict"
+COLUMNS = "c.id, c.kind, c.status, c.strategy, c.created_at, c.reason, f.value, c.name, c.session, c.verdict, f.stage"
 FILTERS = """(? IS NULL OR c.status = ?) AND (? IS NULL OR c.kind = ?) AND (? IS NULL OR c.strategy = ?)
 AND (? IS NULL OR c.session = ?) AND (? IS NULL OR COALESCE(c.verdict, 'none') = ?)"""
 LIST_SQL = f"""
 SELECT {COLUMNS}
 FROM candidates c LEFT JOIN fitness f ON f.id = c.id AND f.split = ?
 WHERE {FILTERS}
-ORDER BY f.value IS NULL, f.value DESC, f.id, c.created_at DESC, c.id
+ORDER BY f.value IS NULL, f.stage = 'cascade', f.value DESC, f.id, c.created_at DESC, c.id
 LIMIT ?
 """
 TOP_SQL = f"""
 SELECT {COLUMNS}
 FROM fitness f JOIN candidates c ON c.id = f.id
 WHERE f.split = ? AND f.value IS NOT NULL AND {FILTERS}
-ORDER BY f.value DESC, f.id
+ORDER BY f.stage = 'cascade', f.value DESC, f.id
 LIMIT ?
 """
 SOME_SQL = f"""
@@ -52,7 +52,8 @@ class ArchiveQueries:
     def candidates(self, *, split: str = "search", status: str | None = None, kind: str | None = None,
                    proposer: str | None = None, top: int | None = None, with_metrics: bool = False,
                    session: str | None = None, verdict: str | None = None) -> list[CandidateSummary]:
-        """Summaries, best fitness on `split` first (ties by id; unscored last, newest first).
+        """Summaries, best fitness on `split` first (ties by id; measurements cut by the cascade after the full
+        ones; unscored last, newest first).
         `verdict`: approved, rejected or none (not reviewed either way)."""
         params = (split, status, status, kind, kind, proposer, proposer, session, session, verdict, verdict)
         rows = self.index.query(TOP_SQL, (*params, top)) if top is not None else []
@@ -149,9 +150,13 @@ class ArchiveQueries:
             out[session][status] = n
         return dict(out)
 
-    def session_candidates(self, session: str) -> list[str]:
-        """Ids of the candidates a search session proposed (`proposer.session`), oldest first."""
-        return [r[0] for r in self.index.query(SESSION_SQL, (session,))]
+    def session_candidates(self, session: str, *, status: tuple[str, ...] | None = None) -> list[str]:
+        """Ids of the candidates a search session proposed (`proposer.session`), oldest first; with `status`,
+        only those in one of these states (both indexed columns)."""
+        if status is None:
+            return [r[0] for r in self.index.query(SESSION_SQL, (session,))]
+        sql = f"SELECT id FROM candidates WHERE session = ? AND status IN ({_marks(list(status))}) ORDER BY created_at, id"
+        return [r[0] for r in self.index.query(sql, (session, *status))]
 
     def queued(self) -> list[str]:
         """Ids of candidates proposed outside any session (a person, `clade chat`) and not run yet, oldest first."""
@@ -224,7 +229,7 @@ class ArchiveQueries:
 
 def _summary(r: tuple, parents: dict, children: dict, metrics: dict) -> CandidateSummary:
     return CandidateSummary(id=r[0], kind=r[1], status=r[2], strategy=r[3], created_at=r[4], reason=r[5], fitness=r[6],
-                            name=r[7], session=r[8], verdict=r[9], parents=tuple(parents.get(r[0], ())),
+                            name=r[7], session=r[8], verdict=r[9], stage=r[10] or "full", parents=tuple(parents.get(r[0], ())),
                             children=children.get(r[0], 0), metrics=metrics.get(r[0], {}))
 
 

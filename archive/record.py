@@ -72,11 +72,15 @@ class SplitMetrics(_Strict):
     """One split's evaluation, the shape of tools.evaluate's EvalResult: fitness and task -> metric -> value.
 
     `per_example` (task -> its fitness metric example by example, 4 decimals) is kept for the
-    held-out split only, where a session claims one model beats another with an interval."""
+    held-out split only, where a session claims one model beats another with an interval.
+    `stage` is "cascade" when the evaluation cascade cut the measurement short (its figures cover
+    only the first examples of each task, counted in `examples`): such a split is never "best"."""
 
     fitness: float | None = None
     tasks: dict[str, dict[str, float]] = Field(default_factory=dict)
     per_example: dict[str, ExampleScores] = Field(default_factory=dict)
+    stage: Literal["full", "cascade"] = "full"
+    examples: dict[str, int] = Field(default_factory=dict)
 
 
 class Cost(_Strict):
@@ -141,6 +145,11 @@ class Candidate(_Strict):
     def fitness(self, split: str = "search") -> float | None:
         m = self.metrics.get(split)
         return m.fitness if m else None
+
+    def cut(self, split: str = "search") -> bool:
+        """Measured on `split` by a first pass only (the evaluation cascade skipped the rest)."""
+        m = self.metrics.get(split)
+        return m is not None and m.stage == "cascade"
 
     def verdict(self) -> str | None:
         """'approved' or 'rejected' (the latest such review), or None when neither was given.

@@ -34,7 +34,7 @@ def candidates_table(rows: list[CandidateSummary], split: str, names: Mapping[st
         return "no candidates"
     names = names or {}
     header = ("ID", "KIND", "STATUS", "REVIEW", f"FITNESS({split})", "CHILDREN", "BY", "PARENTS")
-    body = [(label(r.id, names), r.kind, r.status, r.verdict or "-", _fitness(r.fitness), str(r.children), r.strategy,
+    body = [(label(r.id, names), r.kind, r.status, r.verdict or "-", _fitness(r.fitness) + (" cut" if r.stage == "cascade" else ""), str(r.children), r.strategy,
              ", ".join(label(p, names) for p in r.parents) or "-") for r in rows]
     return columns(header, body)
 
@@ -57,7 +57,8 @@ def show_text(c: Candidate, children: int, names: Mapping[str, str] | None = Non
     if c.lesson:
         lines.append(f"lesson:   {c.lesson}")
     for split, m in sorted(c.metrics.items()):
-        lines.append(f"metrics [{split}]: fitness {_fitness(m.fitness)}")
+        cut = " (cut by the evaluation cascade: first examples only, never ranked best)" if m.stage == "cascade" else ""
+        lines.append(f"metrics [{split}]: fitness {_fitness(m.fitness)}{cut}")
         lines += [f"  {task}: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(vals.items())) for task, vals in sorted(m.tasks.items())]
     if compared:
         lines += ["fitness beside its relatives:", *("  " + line for line in fitness_table([("this", c), *compared], names).splitlines())]

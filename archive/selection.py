@@ -48,11 +48,13 @@ class CandidateSummary:
     name: str | None = None  # a source's name
     session: str | None = None  # the search session that proposed it
     verdict: str | None = None  # the review verdict: approved, rejected, or None
+    stage: str = "full"  # "cascade": the evaluation cascade cut its measurement short
 
     def to_json(self) -> dict:
         return {"id": self.id, "kind": self.kind, "status": self.status, "verdict": self.verdict, "parents": list(self.parents),
                 "fitness": self.fitness, "children": self.children, "strategy": self.strategy, "session": self.session,
                 "created_at": self.created_at, "reason": self.reason, **({"name": self.name} if self.name else {}),
+                **({"stage": self.stage} if self.stage != "full" else {}),
                 **({"metrics": dict(self.metrics)} if self.metrics else {})}
 
 
@@ -71,7 +73,10 @@ class Descriptor:
 
 
 def eligible(candidates: Sequence[CandidateSummary]) -> list[CandidateSummary]:
+    """Succeeded candidates with a fitness; those measured in full only, unless none is (a measurement the
+    cascade cut short covers the first examples alone, so it never outranks a full one)."""
     pool = [c for c in candidates if c.status == "succeeded" and c.fitness is not None]
+    pool = [c for c in pool if c.stage == "full"] or pool
     if not pool:
         raise BadInput("parent selection: no succeeded candidate with a fitness on this split yet; record and evaluate a source first")
     return pool

@@ -26,6 +26,14 @@ from sandbox.job import EvaluationSpec, Job  # noqa: E402
 from sandbox.resident import ResidentPool  # noqa: E402
 
 
+def suite_of(workspace):
+    """The workspace's evaluation as a session's job carries it."""
+    from agents.jobs import evaluation_config
+    from agents.workspace import load_workspace
+
+    return evaluation_config(load_workspace(workspace))
+
+
 def jobs(zoo: Path, count: int) -> list[Job]:
     models = {name: str(zoo / "models" / name) for name in ("adder", "reverser", "sorter")}
     found = []
@@ -34,7 +42,7 @@ def jobs(zoo: Path, count: int) -> list[Job]:
         recipe = {"merge_method": "linear", "models": [{"model": "adder", "parameters": {"weight": weight}},
                                                        {"model": "sorter", "parameters": {"weight": 1 - weight}}]}
         found.append(Job(id=f"c{n}", kind="merge", genotype={"recipe": recipe}, models=models,
-                         evaluation=EvaluationSpec(workspace=str(zoo)), limits=Limits(wall_s=600)))
+                         evaluation=EvaluationSpec(suite=suite_of(zoo)), limits=Limits(wall_s=600)))
     return found
 
 

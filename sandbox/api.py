@@ -1,13 +1,12 @@
 """The sandbox's port: `execute(job) -> Result`, the backends behind it, and the job pool.
 
 Callers (the planner) build a `Job`, pick a backend with `make_backend(config)` and run
-many jobs through `make_scheduler(config)`; `sandbox.fake.FakeSandbox` stands in for a
+many jobs through `sandbox.scheduler.Scheduler.for_config(config, backend)`; `sandbox.fake.FakeSandbox` stands in for a
 real backend in tests of the layers above.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -15,11 +14,17 @@ from typing import Protocol
 from sandbox.config import Limits, SandboxConfig
 from sandbox.job import Job, Result
 from sandbox.outcome import RunOutcome
-from sandbox.scheduler import Scheduler, detect_gpus
 
 
 class Sandbox(Protocol):
+    """A backend. Its capabilities are declared, never sniffed: `places_gpus` (it picks each job's GPU
+    itself, so the runner detects none), `runs_resident` (resident merge workers run under its `run`),
+    `cancels` (`cancel(job)` kills a job in flight)."""
+
     name: str
+    places_gpus: bool
+    runs_resident: bool
+    cancels: bool
 
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
         """Run the worker on `job` under the backend's isolation; never raises for the job's own failure."""
@@ -27,6 +32,9 @@ class Sandbox(Protocol):
     def run(self, argv: Sequence[str], job_dir: Path, limits: Limits, *, read_only: Sequence[str] = (),
             gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
         """Run any command under exactly the isolation a job gets."""
+
+    def close(self) -> None:
+        """Remove what the backend made on this host for its jobs (their temporary job directories)."""
 
 
 def make_backend(config: SandboxConfig, name: str | None = None) -> Sandbox:
@@ -43,13 +51,3 @@ def make_backend(config: SandboxConfig, name: str | None = None) -> Sandbox:
     from sandbox.backends.local import LocalBackend
 
     return LocalBackend(config)
-
-
-def make_scheduler(config: SandboxConfig, backend: Sandbox | None = None, env: Mapping[str, str] | None = None) -> Scheduler:
-    """A pool running one job per visible GPU and `cpu_concurrency` CPU jobs at a time.
-
-    With the ray backend, Ray places GPU jobs itself: the pool only bounds how many are in flight.
-    """
-    backend = backend or make_backend(config)
-    gpus = [] if backend.name == "ray" else detect_gpus(config.gpus, os.environ if env is None else env)
-    return Scheduler(backend, gpus, config.cpu_concurrency)

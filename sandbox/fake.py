@@ -15,11 +15,17 @@ from sandbox.job import Job, Result
 
 class FakeSandbox:
     name = "fake"
+    places_gpus = False  # the runner gives each GPU job its GPU
+    runs_resident = False  # every job gets a fresh sandbox
+    cancels = False  # no cancel(job): a closing runner waits
 
     def __init__(self, results: Mapping[str, Result] | Callable[[Job], Result] | None = None):
         self.results = results or {}
         self.jobs: list[Job] = []
         self.gpus: list[list[int] | None] = []
+
+    def close(self) -> None:
+        """Nothing to remove: the fake writes no job directory."""
 
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
         self.jobs.append(job)

@@ -1,9 +1,10 @@
 """The job contract: `job.json` in, `result.json` out (schema version 1).
 
 A job is everything the worker needs, with no reference to the host's state: the
-genotype, the paths of the source models (mounted read-only), the evaluation spec, the
-limits, the device request and the seed. A result is what came back, failures included,
-with the failure reason in words. The planner builds `Job`s; every backend returns `Result`s.
+genotype, the paths of the source models (mounted read-only), the evaluation configuration
+itself, the limits, the device request and the seed. A result is what came back, failures
+included, with the failure reason in words and, when it ran, the typed evaluation
+(`tools.evaluate.result.EvalResult`: fitness, task -> metric -> value, stage, examples). The planner builds `Job`s; every backend returns `Result`s.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sandbox.config import Limits
 from tools.errors import BadInput, describe_validation_error
+from tools.evaluate.result import EvalResult
+from tools.evaluate.spec import EvaluationConfig
 
 SCHEMA_VERSION = 1
 JOB_FILE = "job.json"
@@ -34,15 +37,16 @@ class CodeGenotype(BaseModel):
 
 
 class EvaluationSpec(BaseModel):
-    """How the worker measures the candidate.
+    """How the worker measures the candidate: the evaluation configuration itself, never a path to re-read.
 
-    Merge jobs: the suite of the workspace at `workspace` (its clade.yaml `evaluation`).
+    Merge jobs: `suite`, the workspace's `evaluation:` section as the session started with it,
+    every task inline and every data file an absolute path (the data is mounted read-only).
     Code and command jobs: `command`, run in the job's work tree; its last stdout line is a
     JSON object of metrics, and `fitness_key` names the one that is the fitness.
     """
 
     model_config = ConfigDict(extra="forbid")
-    workspace: str | None = None
+    suite: EvaluationConfig | None = None
     split: str = "search"
     command: list[str] | None = None
     timeout_s: float | None = Field(None, gt=0)
@@ -70,20 +74,23 @@ class Job(BaseModel):
     def _absolute_inputs(self):
         """Inputs are host paths seen from inside the sandbox at the same place: they must be absolute."""
         named = {f"models.{k}": v for k, v in self.models.items()}
-        named.update({"genotype.tree": self.genotype.get("tree") if self.kind == "code" else None,
-                      "evaluation.workspace": self.evaluation.workspace})
+        named["genotype.tree"] = self.genotype.get("tree") if self.kind == "code" else None
+        for i, task in enumerate(self.evaluation.suite.tasks if self.evaluation.suite else []):
+            if isinstance(task, str):
+                raise ValueError(f"evaluation.suite.tasks[{i}] is the file name {task!r}; the job carries the task spec itself")  # noqa: TRY004 (pydantic wants ValueError)
+            named.update({f"evaluation.suite.tasks[{i}].data.{split}": path for split, path in task.data.items()})
         for field, path in named.items():
             if path is not None and not Path(str(path)).is_absolute():
                 raise ValueError(f"{field} is {path!r}; give an absolute path")
         return self
 
     def read_only_paths(self) -> list[str]:
-        """Host paths the job reads: source models, the parent tree, the evaluation workspace."""
+        """Host paths the job reads: source models, the parent tree, the folders of the evaluation's data files."""
         paths = list(self.models.values())
         if self.kind == "code" and "tree" in self.genotype:
             paths.append(self.genotype["tree"])
-        if self.evaluation.workspace:
-            paths.append(self.evaluation.workspace)
+        for task in self.evaluation.suite.tasks if self.evaluation.suite else []:
+            paths += [str(Path(path).parent) for path in task.data.values()]
         return sorted({str(Path(p).resolve()) for p in paths})
 
 
@@ -100,7 +107,8 @@ class Result(BaseModel):
     job_id: str
     status: Status
     fitness: float | None = None
-    metrics: dict[str, Any] = Field(default_factory=dict)
+    evaluation: EvalResult | None = Field(None, description="the typed measurement: fitness, per task and metric, stage, examples")
+    metrics: dict[str, Any] = Field(default_factory=dict, description="everything the evaluation printed (a command's own keys)")
     timings: Timings = Field(default_factory=Timings)
     peak_memory_mb: float | None = None
     device: str = "cpu"

@@ -2,7 +2,8 @@
 
 The merge is built in memory with `tools.merge.api.ResidentMerger` (the same tensors as
 `merge_to_dir`, without writing weights to disk) and measured with
-`tools.evaluate.api.evaluate_module` on the suite of the workspace the job names.
+`tools.evaluate.api.evaluate_module` on the suite the job carries (the workspace's evaluation
+configuration as the session started with it: nothing is re-read from clade.yaml).
 
 Both workers call `merge_and_evaluate`: the one-shot worker (sandbox/worker.py) with fresh,
 empty `MergeCaches`, the resident worker (sandbox/resident_worker.py) with one `MergeCaches`
@@ -28,7 +29,7 @@ class MergeCaches:
     """What a worker keeps between merge jobs: mergers per (models, device), suites, tokenizers."""
 
     mergers: dict[tuple, Any] = field(default_factory=dict)
-    suites: dict[tuple[str, str], Any] = field(default_factory=dict)
+    suites: dict[str, Any] = field(default_factory=dict)
     tokenizers: dict[str, Any] = field(default_factory=dict)
 
     def merger(self, models: dict[str, Path], device: str) -> tuple[Any, bool]:
@@ -41,16 +42,15 @@ class MergeCaches:
             self.mergers[key] = ResidentMerger(models, device=device)
         return self.mergers[key], cached
 
-    def suite(self, workspace: str) -> tuple[Any, bool]:
-        """The loaded suite of the workspace at `workspace`, keyed by its clade.yaml's content."""
-        from agents.workspace import load_workspace
-        from tools.evaluate.api import load_suite
+    def suite(self, job: Job) -> tuple[Any, bool]:
+        """The loaded suite the job carries, kept by the configuration's content (its data is read once)."""
+        from tools.evaluate.suite import suite_from_config
 
-        digest = hashlib.sha256((Path(workspace) / "clade.yaml").read_bytes()).hexdigest()
-        key = (workspace, digest)
+        config = job.evaluation.suite
+        key = hashlib.sha256(config.model_dump_json().encode()).hexdigest()
         cached = key in self.suites
         if not cached:
-            self.suites[key] = load_suite(load_workspace(workspace))
+            self.suites[key] = suite_from_config(config, Path("/"), where=f"job {job.id} evaluation.suite")
         return self.suites[key], cached
 
     def tokenizer(self, directory: Path) -> tuple[Any, bool]:
@@ -66,12 +66,13 @@ class MergeCaches:
 def check_merge_job(job: Job) -> None:
     if not isinstance(job.genotype.get("recipe"), dict):
         raise BadInput(f"job {job.id}: a merge job needs genotype.recipe (the merge recipe as a mapping)")
-    if not job.evaluation.workspace:
-        raise BadInput(f"job {job.id}: a merge job needs evaluation.workspace (the workspace whose suite measures it)")
+    if job.evaluation.suite is None:
+        raise BadInput(f"job {job.id}: a merge job needs evaluation.suite (the evaluation configuration that measures it)")
 
 
-def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCaches | None = None) -> tuple[float, dict[str, Any]]:
-    """Fitness and metrics of the job's merge; with `caches`, `metrics["resident"]` says what was reused."""
+def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCaches | None = None) -> tuple[Any, dict[str, Any]]:
+    """The evaluation of the job's merge (an EvalResult) and its metrics as a mapping; with `caches`,
+    `metrics["resident"]` says what was reused."""
     check_merge_job(job)
     import torch
 
@@ -81,18 +82,18 @@ def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCac
     caches = caches if caches is not None else MergeCaches()
     torch.manual_seed(job.seed)  # the same global RNG state for every job, fresh process or not
     models = {name: Path(path) for name, path in job.models.items()}
-    suite_first = caches.suite(job.evaluation.workspace) if "calibration" in job.genotype["recipe"] else None
+    suite_first = caches.suite(job) if "calibration" in job.genotype["recipe"] else None
     tasks = {task.name: task for task in suite_first[0].tasks} if suite_first else {}  # what a calibration section names
     recipe = load_recipe(job.genotype["recipe"], models=models, tasks=tasks)
     merger, sources_cached = caches.merger(models, device)
     model = merger.apply(recipe, seed=job.seed)
     tokenizer, tokenizer_cached = caches.tokenizer(merger.tokenizer_dir(recipe))
     timings.materialize_s = time.monotonic() - start
-    suite, suite_cached = suite_first or caches.suite(job.evaluation.workspace)
+    suite, suite_cached = suite_first or caches.suite(job)
     evaluated = evaluate_module(model, tokenizer, suite, split=job.evaluation.split, device=device)
     timings.evaluate_s = time.monotonic() - start - timings.materialize_s
     # The whole EvalResult, `stage` included: a result cut short by the cascade must not pass for a full one.
     metrics = evaluated.model_dump()
     if resident:
         metrics["resident"] = {"sources_cached": sources_cached, "suite_cached": suite_cached, "tokenizer_cached": tokenizer_cached}
-    return evaluated.fitness, metrics
+    return evaluated, metrics

@@ -33,8 +33,15 @@ from sandbox.config import Limits, SandboxConfig
 from sandbox.isolation import REPO_ROOT
 from sandbox.job import Job, Result
 from sandbox.monitor import CANCEL
-from sandbox.resident_worker import HEARTBEAT, INBOX, OUTBOX, SETTINGS, STOP, ServiceSettings
-from sandbox.runner import check_inputs, head_and_tail, jobs_root
+from sandbox.resident_worker import (
+    HEARTBEAT,
+    INBOX,
+    OUTBOX,
+    SETTINGS,
+    STOP,
+    ServiceSettings,
+)
+from sandbox.runner import check_inputs, head_and_tail
 from tools.errors import BadInput, CladeError
 
 DEFAULT_WORKER_WALL_S = 7 * 24 * 3600.0
@@ -45,7 +52,7 @@ _SERIAL = itertools.count(1)  # service directories are unique per process, what
 
 def worker_command(backend, service_dir: Path) -> tuple[list[str], dict[str, str]]:
     """argv and extra environment that start the resident worker the way the backend starts its worker."""
-    python = backend.python() if hasattr(backend, "python") else sys.executable
+    python = backend.python()
     env = {"PYTHONPATH": str(REPO_ROOT)} if python == sys.executable else {}
     return [python, "-m", "sandbox.resident_worker", str(service_dir)], env
 
@@ -139,7 +146,7 @@ class ResidentPool:
 
     def __init__(self, backend, config: SandboxConfig, gpus: list[int], root: Path, *,
                  settings: ServiceSettings | None = None, worker_wall_s: float = DEFAULT_WORKER_WALL_S):
-        if backend.name == "ray":
+        if not backend.runs_resident:
             raise BadInput("clade.yaml sandbox.backend: the resident merge worker runs on this machine; use backend local or docker")
         self.backend, self.root, self.worker_wall_s = backend, Path(root).resolve(), worker_wall_s
         self.settings, self.name = settings or ServiceSettings(), f"{backend.name}+resident"
@@ -263,13 +270,3 @@ def _from_outcome(job: Job, status: str, reason: str, outcome) -> Result:
     (stdout, cut_out), (stderr, cut_err) = head_and_tail(outcome.stdout), head_and_tail(outcome.stderr)
     return Result(job_id=job.id, status=status, reason=reason, exit_code=outcome.exit_code, stdout=stdout, stderr=stderr,
                   truncated=outcome.truncated or cut_out or cut_err, peak_memory_mb=outcome.peak_memory_mb)
-
-
-def make_resident_pool(config: SandboxConfig, backend=None, *, env=None, root: Path | None = None, **options) -> ResidentPool:
-    """A pool over clade.yaml's backend and GPUs, with service directories under `jobs_dir` (or a temporary one)."""
-    from sandbox.api import make_backend
-    from sandbox.scheduler import detect_gpus
-
-    backend = backend or make_backend(config)
-    gpus = detect_gpus(config.gpus, os.environ if env is None else env)
-    return ResidentPool(backend, config, gpus, root or jobs_root(config.jobs_dir) / "resident", **options)

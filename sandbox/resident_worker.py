@@ -86,12 +86,13 @@ def serve(job: Job, caches, served: int) -> Result:
     try:
         if job.kind != "merge":
             raise ValueError(f"job {job.id}: the resident worker serves merge jobs only, not {job.kind!r} (those get a fresh sandbox)")
-        fitness, metrics = merge_and_evaluate(job, device, timings, caches)
+        evaluated, metrics = merge_and_evaluate(job, device, timings, caches)
     except Exception as exc:  # the job's failure, recorded with its traceback; the worker keeps serving
         traceback.print_exc()
         return Result(job_id=job.id, status="failed", reason=f"{type(exc).__name__}: {exc}", timings=timings, device=device)
     metrics["resident"]["jobs_before"] = served
-    return Result(job_id=job.id, status="ok", fitness=fitness, metrics=metrics, timings=timings, device=device)
+    return Result(job_id=job.id, status="ok", fitness=evaluated.fitness, evaluation=evaluated, metrics=metrics, timings=timings,
+                  device=device)
 
 
 def take_logs(service_dir: Path, result: Result) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -36,6 +37,32 @@ def jobs_root(configured: str | None) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         return root
     return Path(tempfile.mkdtemp(prefix="clade-jobs-"))
+
+
+class JobsRoot:
+    """A backend's job directory root: made once on first use, whichever thread comes first (two
+    concurrent first jobs share it, so a cancel finds both); `close()` removes a temporary one
+    (a configured `jobs_dir` is the user's and stays)."""
+
+    def __init__(self, configured: str | None):
+        self.configured, self._path, self._lock = configured, None, threading.Lock()
+
+    def get(self) -> Path:
+        with self._lock:
+            if self._path is None:
+                self._path = jobs_root(self.configured)
+            return self._path
+
+    def job_dir(self, job_id: str) -> Path | None:
+        """The directory of `job_id` when it exists (the job ran or runs here), else None."""
+        path = self._path
+        return path / job_id if path is not None and (path / job_id).is_dir() else None
+
+    def close(self) -> None:
+        with self._lock:
+            path, self._path = self._path, None
+        if path is not None and not self.configured:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def prepare(job: Job, root: Path) -> Path:

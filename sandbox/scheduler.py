@@ -1,4 +1,4 @@
-"""GPU detection and the job pool: one job per GPU at a time, CPU jobs up to a set concurrency.
+"""GPU detection and the runner: one job per GPU at a time, CPU jobs up to a set concurrency.
 
 A job that asks for a GPU gets one whole GPU (its CUDA_VISIBLE_DEVICES, or the container's
 device request, names exactly that one) and waits while all are busy; on a machine with no
@@ -86,40 +86,81 @@ class Slots:
 
 
 class Scheduler:
-    """Runs jobs on a backend concurrently within the slots: `submit(job) -> Future[Result]`."""
+    """The one runner of batch execution: jobs run on a backend concurrently within the slots.
 
-    def __init__(self, backend, gpus: Iterable[int], cpu_concurrency: int):
-        self.backend, self.slots = backend, Slots(gpus, cpu_concurrency)
+    `submit(job, on_done) -> Future[Result]` queues a job; it starts as soon as a slot of its kind
+    frees (no waiting for a batch). `run(jobs, on_done)` runs a batch and returns its results by
+    job id. `close(cancel)` waits, or kills what runs and starts nothing queued. Merge jobs go to
+    the resident worker of their slot when there is a pool (`resident`); every other job gets a
+    fresh sandbox from the backend. `on_done(result)` is called in the job's thread as soon as it ends.
+    """
+
+    def __init__(self, backend, gpus: Iterable[int], cpu_concurrency: int, *, resident=None):
+        self.backend, self.slots, self.resident = backend, Slots(gpus, cpu_concurrency), resident
+        self.size = len(self.slots.gpus) + cpu_concurrency
         self._ready = threading.Condition()
         self._running: dict[str, Job] = {}
-        self._pool = ThreadPoolExecutor(max_workers=len(self.slots.gpus) + cpu_concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="clade-job")
 
-    def submit(self, job: Job) -> Future:
-        return self._pool.submit(self._run, job)
+    @classmethod
+    def for_config(cls, config, backend, *, env: Mapping[str, str] | None = None, resident_root=None) -> Scheduler:
+        """The runner clade.yaml's `sandbox:` asks for: a slot per GPU the backend may use (none when the
+        backend places GPUs itself), `cpu_concurrency` CPU slots, and resident merge workers under
+        `resident_root` when given and the backend runs them."""
+        import os
 
-    def run_all(self, jobs: Iterable[Job]) -> list[Result]:
-        return [future.result() for future in [self.submit(job) for job in jobs]]
+        gpus = [] if backend.places_gpus else detect_gpus(config.gpus, os.environ if env is None else env)
+        resident = None
+        if resident_root is not None and backend.runs_resident:
+            from sandbox.resident import ResidentPool
 
-    def _run(self, job: Job) -> Result:
+            resident = ResidentPool(backend, config, gpus, resident_root)
+        return cls(backend, gpus, config.cpu_concurrency, resident=resident)
+
+    @property
+    def gpus(self) -> list[int]:
+        return list(self.slots.gpus)
+
+    def submit(self, job: Job, on_done: Callable[[Result], None] | None = None) -> Future:
+        return self._pool.submit(self._run, job, on_done)
+
+    def run(self, jobs: Iterable[Job], on_done: Callable[[Result], None] | None = None) -> dict[str, Result]:
+        """Every job, each started as soon as a slot frees; their results by job id."""
+        futures = [self.submit(job, on_done) for job in jobs]
+        return {result.job_id: result for result in (future.result() for future in futures)}
+
+    def _run(self, job: Job, on_done: Callable[[Result], None] | None) -> Result:
         with self._ready:
             slot = self._ready.wait_for(lambda: self.slots.take(job))
             self._running[job.id] = job
         try:
-            return self.backend.execute(job, gpus=list(slot.gpus) or None)
+            if job.kind == "merge" and self.resident is not None:
+                result = self.resident.execute(job)
+            else:
+                result = self.backend.execute(job, gpus=list(slot.gpus) or None)
         finally:
             with self._ready:
                 self._running.pop(job.id, None)
                 self.slots.give(slot)
                 self._ready.notify_all()
+        if on_done is not None:
+            on_done(result)
+        return result
 
     def close(self, *, cancel: bool = False) -> None:
         """Wait for every job; with `cancel` (Ctrl-C), jobs not started never start and running ones are
-        killed through the backend (its `cancel(job)`: the watch loop's cancel file) before waiting."""
+        killed (resident workers cancelled; fresh sandboxes through the backend's `cancel(job)`, when it
+        `cancels`) before waiting. Then the backend removes its job directories."""
         if cancel:
             self._pool.shutdown(wait=False, cancel_futures=True)
             with self._ready:
                 running = list(self._running.values())
-            for job in running:
-                if hasattr(self.backend, "cancel"):
+            if self.backend.cancels:
+                for job in running:
                     self.backend.cancel(job)
+            if self.resident is not None:
+                self.resident.close(cancel=True)
         self._pool.shutdown(wait=True)
+        if self.resident is not None and not cancel:
+            self.resident.close()
+        self.backend.close()

@@ -20,8 +20,18 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from sandbox.job import JOB_FILE, RESULT_FILE, CodeGenotype, Job, Result, Timings, read_model, write_json_atomic
+from sandbox.job import (
+    JOB_FILE,
+    RESULT_FILE,
+    CodeGenotype,
+    Job,
+    Result,
+    Timings,
+    read_model,
+    write_json_atomic,
+)
 from tools.errors import BadInput
+from tools.evaluate.result import EvalResult
 
 WORK = "work"
 
@@ -57,7 +67,7 @@ def run_command(job: Job, work: Path) -> dict[str, Any]:
     return dict(run_command_evaluator(list(argv), work, timeout_s=timeout))
 
 
-def merge_and_evaluate(job: Job, device: str, timings: Timings) -> tuple[float, dict[str, Any]]:
+def merge_and_evaluate(job: Job, device: str, timings: Timings) -> tuple[Any, dict[str, Any]]:
     from sandbox.merge_job import merge_and_evaluate as run
 
     return run(job, device, timings)
@@ -73,8 +83,9 @@ def fitness_of(metrics: dict[str, Any], key: str) -> float:
 def run_job(job: Job, job_dir: Path) -> Result:
     device, timings = device_for(job), Timings()
     if job.kind == "merge":
-        fitness, metrics = merge_and_evaluate(job, device, timings)
-        return Result(job_id=job.id, status="ok", fitness=fitness, metrics=metrics, timings=timings, device=device)
+        evaluated, metrics = merge_and_evaluate(job, device, timings)
+        return Result(job_id=job.id, status="ok", fitness=evaluated.fitness, evaluation=evaluated, metrics=metrics, timings=timings,
+                      device=device)
     start = time.monotonic()
     work = job_dir / WORK
     if job.kind == "code":
@@ -84,7 +95,15 @@ def run_job(job: Job, job_dir: Path) -> Result:
     timings.materialize_s = time.monotonic() - start
     metrics = run_command(job, work)
     timings.evaluate_s = time.monotonic() - start - timings.materialize_s
-    return Result(job_id=job.id, status="ok", fitness=fitness_of(metrics, job.evaluation.fitness_key), metrics=metrics, timings=timings, device=device)
+    fitness = fitness_of(metrics, job.evaluation.fitness_key)
+    return Result(job_id=job.id, status="ok", fitness=fitness, evaluation=command_evaluation(metrics, fitness, job.evaluation.split),
+                  metrics=metrics, timings=timings, device=device)
+
+
+def command_evaluation(metrics: dict[str, Any], fitness: float, split: str) -> EvalResult:
+    """A command's printed metrics as the typed evaluation: its numbers under the one task `command`."""
+    flat = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return EvalResult(fitness=fitness, split=split, tasks={"command": flat} if flat else {})
 
 
 def main(argv: list[str]) -> int:

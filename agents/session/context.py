@@ -16,14 +16,9 @@ SUMMARY_TOKENS = 1500
 LESSONS = 10
 
 
-def history(rt: Runtime, session: str) -> list[Candidate]:
-    return [rt.archive.get(cid) for cid in rt.archive.session_candidates(session)]
-
-
 def unfinished(rt: Runtime, session: str) -> list[str]:
     """Candidates to run before anything new: chat's queue first, then this session's recorded but never finished ones."""
-    mine = set(rt.archive.session_candidates(session))
-    waiting = {c.id for status in UNFINISHED for c in rt.archive.candidates(status=status) if c.id in mine}
+    waiting = rt.archive.session_candidates(session, status=UNFINISHED)
     return [*rt.archive.queued(), *sorted(waiting)]
 
 
@@ -70,7 +65,7 @@ def session_rng(rt: Runtime, done: int) -> random.Random:
 
 def build_context(rt: Runtime, session: str, parents: dict[str, str], wanted: int, fallback: bool) -> Context:
     """`parents`: parent id -> why it was chosen (select_parents)."""
-    past = history(rt, session)
+    past = rt.history(session)
     summary = rt.archive.summary(max_tokens=SUMMARY_TOKENS, metric_of=fitness_metrics(rt.workspace))
     return Context(workspace=rt.workspace, archive=rt.archive, session=session, budget=rt.budget,
                    rng=session_rng(rt, len(past)), wanted=wanted, history=past, sources=refresh_sources(rt),

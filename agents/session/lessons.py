@@ -49,14 +49,14 @@ def lesson_for(candidate: Candidate, rt: Runtime, *, fallback: bool) -> tuple[st
 
 def comparison(candidate: Candidate, rt: Runtime) -> Comparison:
     session = candidate.proposer.session
-    earlier = [rt.archive.get(cid) for cid in rt.archive.session_candidates(session)] if session else []
+    earlier = rt.history(session, fresh=False) if session else []
     earlier = [c for c in earlier if c.id != candidate.id and c.created_at <= candidate.created_at]
     return Comparison(parents=[rt.archive.get(p) for p in candidate.parents], session_best=_best(earlier),
                       best_source=_best(rt.sources), metric_of=fitness_metrics(rt.workspace))
 
 
 def _best(candidates: list[Candidate]) -> Candidate | None:
-    scored = [c for c in candidates if c.status == "succeeded" and c.fitness("search") is not None]
+    scored = [c for c in candidates if c.status == "succeeded" and c.fitness("search") is not None and not c.cut("search")]
     return min(scored, key=lambda c: (-c.fitness("search"), c.id), default=None)  # ties: the smaller id, as the report
 
 

@@ -2,8 +2,8 @@
 
 A record says how the session was started (strategy, seed, budget), each run's wall time
 (updated every round, so a kill -9 loses at most one round of it), its status
-(running | finished | stopped) and why it stopped. `--resume` picks the newest record not
-finished. Written atomically (temporary file + rename).
+(running | finished | stopped | failed) and why it stopped. `--resume` picks the newest record
+that is running or stopped (`failed`: it could not start, nothing of it ran). Written atomically (temporary file + rename).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class SessionRecord(BaseModel):
     seed: int
     budget: BudgetConfig
     backend: str
-    status: Literal["running", "finished", "stopped"] = "running"
+    status: Literal["running", "finished", "stopped", "failed"] = "running"
     runs: list[Run] = Field(default_factory=list)
     stop_reason: str | None = None
     fallback: str | None = Field(None, description="why the session switched to evolution, when it did")
@@ -83,7 +83,7 @@ def load(path: Path) -> SessionRecord:
 def unfinished(workspace: Workspace) -> list[SessionRecord]:
     directory = sessions_dir(workspace)
     records = [load(p) for p in sorted(directory.glob("s-*.json"))] if directory.is_dir() else []
-    return [r for r in records if r.status != "finished"]
+    return [r for r in records if r.status in ("running", "stopped")]
 
 
 @contextmanager

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.session.display import Progress
-from agents.session.executor import build_job
 from agents.session.runtime import Runtime
 from agents.strategies.fitness_tasks import task_weights
 from archive.record import Candidate
@@ -66,7 +65,9 @@ class Summary(BaseModel):
 
 
 def best_on(candidates: list[Candidate], split: str) -> Candidate | None:
-    scored = [c for c in candidates if c.status == "succeeded" and c.fitness(split) is not None]
+    """The succeeded candidate with the highest fitness on `split`, measured in full (one the
+    evaluation cascade cut short is never best: its figure covers only the first examples)."""
+    scored = [c for c in candidates if c.status == "succeeded" and c.fitness(split) is not None and not c.cut(split)]
     return min(scored, key=lambda c: (-c.fitness(split), c.id), default=None)
 
 
@@ -75,7 +76,7 @@ def best_on_search(history: list[Candidate]) -> Candidate | None:
 
 
 def progress(rt: Runtime, session: str, running: list[str] | None = None) -> Progress:
-    history = [rt.archive.get(cid) for cid in rt.archive.session_candidates(session)]
+    history = rt.history(session)
     best, source = best_on_search(history), best_on_search(rt.sources)
     return Progress(session=session, strategy=rt.strategy.name, candidates=len(history), budget=rt.budget.config.candidates,
                     running=running or [], best_id=best.id if best else None, best=best.fitness("search") if best else None,
@@ -149,7 +150,7 @@ def _measure_test(rt: Runtime, best: Candidate) -> Candidate:
     from agents.session.sources import attach_split
 
     rt.display.line(f"measuring the best candidate {best.id} on the held-out test split")
-    job = build_job(rt.workspace, best, split="test", seed=rt.seed, gpus=rt.gpus_per_job())
+    job = rt.job(best, "test")
     reason = attach_split(rt.archive, best.id, rt.executor.run([job])[job.id], "test")
     if reason is not None:
         rt.display.line(f"the held-out measurement of {best.id} failed: {reason}")

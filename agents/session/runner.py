@@ -2,7 +2,9 @@
 
 The session record is written before anything runs and after every round (wall time), and
 its status is set in `finally`: `finished` when the graph stopped by itself, `stopped` on
-Ctrl-C or an error (resumable). After kill -9 it still says `running`: `--resume` takes it.
+Ctrl-C or an error once started (resumable), `failed` when it could not start (the executor,
+the evaluation configuration or the sources: nothing of it ran, so there is nothing to resume;
+the reason is kept). After kill -9 it still says `running`: `--resume` takes it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from agents.budget import Budget, Spend
 from agents.config import Workspace
+from agents.jobs import evaluation_config
 from agents.llm.base import Model
 from agents.session import records
 from agents.session.display import Display, PlainDisplay
@@ -50,29 +53,39 @@ def _run_held(s: Session, archive) -> Summary:
     rec.runs.append(Run())
     rec.status = "running"
     records.save(s.workspace, rec)
-    started, finished, interrupted = time.monotonic(), False, False
-    executor = make_executor(s.workspace, s.backend)
+    # A first run that cannot start leaves nothing to resume (`failed`); a resumed one keeps what it has (`stopped`).
+    started, status, executor = time.monotonic(), "failed" if len(rec.runs) == 1 else "stopped", None
     try:
-        summary = _run(s, archive, executor, display, started)
-        finished = True
+        executor = make_executor(s.workspace, s.backend)
+        evaluation = evaluation_config(s.workspace) if s.workspace.config.code is None else None
+        status = "stopped"  # from here on, what was recorded can be resumed
+        summary = _run(s, archive, executor, evaluation, display, started)
+        status = "finished"
         return summary
     except KeyboardInterrupt:
-        interrupted = True
         display.line(f"interrupted: session {rec.id} stopped; `clade run --resume` continues it")
+        status = "stopped"
+        raise
+    except Exception as exc:
+        if status == "failed":
+            rec.stop_reason = f"could not start: {exc}"
         raise
     finally:
         rec.runs[-1].wall_s, rec.runs[-1].ended = time.monotonic() - started, True
-        rec.status = "finished" if finished else "stopped"
+        rec.status = status
         records.save(s.workspace, rec)
-        executor.close(cancel=interrupted)
+        if executor is not None:
+            executor.close(cancel=status != "finished")
 
 
-def _run(s: Session, archive, executor, display: Display, started: float) -> Summary:
+def _run(s: Session, archive, executor, evaluation, display: Display, started: float) -> Summary:
     rec = s.record
-    sources = measure_sources(s.workspace, archive, executor, record_sources(s.workspace, archive), seed=rec.seed, display=display)
+    sources = measure_sources(s.workspace, archive, executor, record_sources(s.workspace, archive), seed=rec.seed, display=display,
+                              evaluation=evaluation)
     rt = Runtime(workspace=s.workspace, archive=archive, executor=executor, budget=_budget(rec, archive),
                  strategy=s.strategy, make_fallback=_fallback(s.workspace), model=s.model, display=display,
-                 hooks=_hooks(s, started, display), seed=rec.seed, sources=sources, prompts_dir=s.workspace.config.planner.prompts_path(s.workspace))
+                 hooks=_hooks(s, started, display), seed=rec.seed, sources=sources, evaluation=evaluation,
+                 prompts_dir=s.workspace.config.planner.prompts_path(s.workspace))
     display.line(f"session {rec.id}: strategy {s.strategy.name}, budget {rec.budget.candidates} candidates, {executor.slots} slot(s)")
     with closing(sqlite3.connect(records.checkpoints_path(s.workspace), check_same_thread=False)) as conn:
         final = _invoke(rt, rec, conn)

@@ -1,8 +1,10 @@
-"""Nodes execute, record and reflect: run the batch, attach its results, attach a lesson per result."""
+"""Nodes execute, record and reflect: start jobs in free slots, collect the ended ones (results attached as each
+job ends), say how they did, attach a lesson per result."""
 
 from __future__ import annotations
 
-from agents.session.executor import build_job
+from functools import partial
+
 from agents.session.lessons import lesson_for
 from agents.session.report import progress
 from agents.session.runtime import Runtime
@@ -10,73 +12,85 @@ from agents.session.state import SessionState
 from archive.record import ResultEvent, SplitMetrics
 from sandbox.job import Result
 from tools.errors import CladeError
-from tools.evaluate.result import ExampleScores
+from tools.evaluate.result import EvalResult, ExampleScores
 
 LOG_TAIL = 4000
 PER_EXAMPLE_SPLITS = ("test",)  # where claims are made (with intervals); the search split's would only grow the archive
 
 
 def execute(state: SessionState, rt: Runtime) -> dict:
-    """Mark each pending candidate running, then run the batch in parallel within the slots."""
-    candidates = [rt.archive.get(cid) for cid in state.get("pending", [])]
-    jobs = {}
-    for c in candidates:
-        if c.status not in ("proposed", "running"):
-            continue  # its result was attached before a kill: never run twice
+    """Start each pending candidate's job (marked running) in a free slot, then collect the candidates whose jobs
+    ended (their results already attached); wait for one when no slot is free or there was nothing to start."""
+    started = []
+    for cid in state.get("pending", []):
+        c = rt.archive.get(cid)
+        if c.status not in ("proposed", "running") or cid in rt.executor.in_flight:
+            continue  # its result was attached before a kill, or it runs: never run twice
         try:
-            job = build_job(rt.workspace, c, split="search", seed=rt.seed, gpus=rt.gpus_per_job())
+            job = rt.job(c, "search")
         except CladeError as exc:  # e.g. a queued code candidate in a merge workspace: its failure, not the session's
             rt.archive.attach_result(c.id, ResultEvent(status="failed", reason=f"could not build its job: {exc}"))
             continue
         rt.archive.attach_result(c.id, ResultEvent(status="running"))
-        jobs[c.id] = job
-    if not jobs:
-        return {"results": {}}
-    rt.display.line(f"running {', '.join(jobs)}")
-    rt.display.update(progress(rt, state["session"], running=list(jobs)))
-    by_job = rt.executor.run(list(jobs.values()))
-    return {"results": {cid: by_job[job.id].model_dump(mode="json") for cid, job in jobs.items()}}
+        rt.executor.start(c.id, job, partial(attach, rt.archive))
+        started.append(cid)
+    if started:
+        rt.display.line(f"running {', '.join(started)}")
+        rt.display.update(progress(rt, state["session"], running=sorted(rt.executor.in_flight)))
+    done = rt.executor.wait(block=state.get("wait", False) or not started or rt.executor.free() <= 0)
+    return {"pending": [], "wait": False, "done": done}
+
+
+def attach(archive, cid: str, result: Result) -> None:
+    """A finished job's result on its candidate, the moment it ends (unless a result is there already)."""
+    if archive.get(cid).status in ("proposed", "running"):
+        archive.attach_result(cid, result_event(result, "search"))
 
 
 def record(state: SessionState, rt: Runtime) -> dict:
-    done = []
-    for cid, data in state.get("results", {}).items():
-        if rt.archive.get(cid).status not in ("proposed", "running"):
-            done.append(cid)  # attached before a kill cut this node short: never twice
-            continue
-        event = result_event(Result.model_validate(data), "search")
-        rt.archive.attach_result(cid, event)
-        rt.display.line(f"{cid} {event.status}" + (f" search fitness {event.metrics['search'].fitness:.4f}" if event.metrics else f": {event.reason}"))
-        done.append(cid)
-    return {"results": {}, "pending": [], "done": done}
+    """Say how each finished candidate did (its result is in the archive already)."""
+    for cid in state.get("done", []):
+        c = rt.archive.get(cid)
+        m = c.metrics.get("search")
+        rt.display.line(f"{cid} {c.status}" + (_said(m) if c.status == "succeeded" and m is not None else f": {c.reason}"))
+    return {"results": {}}
+
+
+def _said(m: SplitMetrics) -> str:
+    cut = f" (cut by the evaluation cascade after {max(m.examples.values(), default=0)} example(s) per task)" if m.stage == "cascade" else ""
+    return f" search fitness {m.fitness:.4f}{cut}"
 
 
 def result_event(result: Result, split: str) -> ResultEvent:
-    """A sandbox Result as the archive's result event: succeeded with the split's metrics, or failed with the reason."""
+    """A sandbox Result as the archive's result event: succeeded with the split's metrics (from the typed
+    evaluation: per task and metric, stage, examples), or failed with the reason."""
     logs = _tail(result.stdout, "stdout") + _tail(result.stderr, "stderr")
     cost = {"compute_s": result.timings.total_s}
     if result.status == "ok" and result.fitness is not None:
-        metrics = {split: SplitMetrics(fitness=result.fitness, tasks=_tasks(result), per_example=_per_example(result, split))}
+        e = result.evaluation or _evaluation(result, split)
+        per_example = {t: s.rounded() for t, s in e.per_example.items()} if split in PER_EXAMPLE_SPLITS else {}
+        metrics = {split: SplitMetrics(fitness=result.fitness, tasks=e.tasks, per_example=per_example, stage=e.stage,
+                                       examples=e.examples)}
         return ResultEvent(status="succeeded", metrics=metrics, cost=cost, logs=logs)
     reason = result.reason or f"sandbox status {result.status} with no fitness"
     return ResultEvent(status="failed", reason=reason, cost=cost, logs=logs)
 
 
-def _tasks(result: Result) -> dict[str, dict[str, float]]:
-    """Merge jobs report task -> metric -> value; a code job's command prints flat metrics (kept as task `command`)."""
-    tasks = result.metrics.get("tasks")
+def _evaluation(result: Result, split: str) -> EvalResult:
+    """A result with no typed evaluation (a stand-in sandbox): read from its metrics mapping, as a merge job's
+    EvalResult dump (task -> metric -> value) or a command's flat metrics (kept as task `command`)."""
+    m = result.metrics
+    tasks = m.get("tasks")
     if isinstance(tasks, dict):
-        return {t: {m: float(v) for m, v in ms.items() if _number(v)} for t, ms in tasks.items() if isinstance(ms, dict)}
-    flat = {k: float(v) for k, v in result.metrics.items() if _number(v)}
-    return {"command": flat} if flat else {}
-
-
-def _per_example(result: Result, split: str) -> dict[str, ExampleScores]:
-    """Each task's fitness metric example by example (rounded), on the held-out split only."""
-    found = result.metrics.get("per_example")
-    if split not in PER_EXAMPLE_SPLITS or not isinstance(found, dict):
-        return {}
-    return {task: ExampleScores.model_validate(scores).rounded() for task, scores in found.items()}
+        tasks = {t: {k: float(v) for k, v in ms.items() if _number(v)} for t, ms in tasks.items() if isinstance(ms, dict)}
+    else:
+        flat = {k: float(v) for k, v in m.items() if _number(v)}
+        tasks = {"command": flat} if flat else {}
+    examples = m.get("examples")
+    found = m.get("per_example")
+    return EvalResult(fitness=result.fitness, split=split, tasks=tasks, stage="cascade" if m.get("stage") == "cascade" else "full",
+                      examples={t: int(n) for t, n in examples.items() if _number(n)} if isinstance(examples, dict) else {},
+                      per_example={t: ExampleScores.model_validate(s) for t, s in found.items()} if isinstance(found, dict) else {})
 
 
 def _number(value: object) -> bool:
@@ -93,6 +107,7 @@ def _tail(text: str, name: str) -> str:
 
 def reflect(state: SessionState, rt: Runtime) -> dict:
     """A short lesson per result (LLM when the session has one, else a rule), kept on the candidate."""
+    rt.history(state["session"])  # once for the round: each lesson compares with the session's best before it
     for cid in state.get("done", []):
         if rt.archive.get(cid).lesson is not None:
             continue  # reflected on before a kill: not paid for twice

@@ -11,9 +11,10 @@ from agents.budget import Budget
 from agents.config import Workspace
 from agents.llm.base import Model
 from agents.session.display import Display, PlainDisplay
-from agents.session.executor import Executor
+from agents.session.executor import Executor, build_job
 from agents.strategy import Strategy
 from archive.record import Candidate
+from tools.evaluate.spec import EvaluationConfig
 
 
 @dataclass
@@ -38,7 +39,9 @@ class Runtime:
     seed: int = 0
     sources: list[Candidate] = field(default_factory=list)
     prompts_dir: Path | None = None  # None: the prompts/ of this checkout
+    evaluation: EvaluationConfig | None = None  # the evaluation every job carries, read once at the start (merge workspaces)
     _fallback: Strategy | None = None
+    _history: dict[str, Candidate] = field(default_factory=dict)  # the session's candidates by id, oldest first
 
     @property
     def planner(self):
@@ -51,5 +54,24 @@ class Runtime:
             self._fallback = self.make_fallback()
         return self._fallback
 
+    def history(self, session: str, *, fresh: bool = True) -> list[Candidate]:
+        """The session's candidates, oldest first, with their results. Loaded once and extended: only the
+        candidates new since the last call, or not settled then (no result or no lesson yet), are read
+        again; `fresh=False` returns what was loaded last (for a second look in the same round)."""
+        if fresh:
+            ids = self.archive.session_candidates(session)
+            self._history = {cid: c if c is not None and _settled(c) else self.archive.get(cid)
+                             for cid, c in ((cid, self._history.get(cid)) for cid in ids)}
+        return list(self._history.values())
+
     def gpus_per_job(self) -> int:
         return 1 if self.executor.gpus else 0
+
+    def job(self, candidate: Candidate, split: str):
+        """The sandbox job measuring `candidate` on `split` with the session's evaluation configuration."""
+        return build_job(self.workspace, candidate, split=split, seed=self.seed, gpus=self.gpus_per_job(), evaluation=self.evaluation)
+
+
+def _settled(c: Candidate) -> bool:
+    """Nothing more will be attached to it by this session: a result and its lesson (or it never ran)."""
+    return c.status in ("invalid", "rejected") or (c.status in ("succeeded", "failed") and c.lesson is not None)

@@ -6,7 +6,9 @@ that one model, weight 1: the model exactly); a code workspace has one source, i
 (`code.workspace`), measured by its evaluation command. The base is measured like a source
 so the planner sees what the task vectors start from; it is a root of every merge that takes it. Sources are found again by their
 genotype hash, so every session of a workspace shares them; a source missing a split's
-fitness (a kill while measuring) is measured again. They never count against a budget.
+fitness (a kill while measuring, or a failed measurement: a transient fault or a config mistake
+since fixed) is measured again by the next session, and `clade sources --remeasure` measures
+them again on demand. They never count against a budget.
 """
 
 from __future__ import annotations
@@ -42,11 +44,12 @@ def record_sources(workspace: Workspace, archive) -> list[Candidate]:
 
 
 def measure_sources(workspace: Workspace, archive, executor: Executor, sources: list[Candidate], *, seed: int,
-                    display=None) -> list[Candidate]:
-    """Run every missing (source, split) measurement as one parallel batch; failures are recorded, not raised."""
+                    display=None, evaluation=None, force: bool = False) -> list[Candidate]:
+    """Run every missing (source, split) measurement as one parallel batch (`force`: every one); failures are
+    recorded, not raised. A source whose search measurement failed is missing it, so it is measured again."""
     gpus, suite = 1 if executor.gpus else 0, workspace.config.code is None
-    jobs = [(c, split, build_job(workspace, c, split=split, seed=seed, gpus=gpus))
-            for c in sources for split in SPLITS if _missing(c, split, suite) and c.status != "failed"]
+    jobs = [(c, split, build_job(workspace, c, split=split, seed=seed, gpus=gpus, evaluation=evaluation))
+            for c in sources for split in SPLITS if force or _missing(c, split, suite)]
     if jobs and display is not None:
         display.line(f"measuring {len(sources)} source(s) on {', '.join(SPLITS)}: {len(jobs)} job(s)")
     results = executor.run([job for _, _, job in jobs]) if jobs else {}

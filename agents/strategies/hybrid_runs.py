@@ -29,7 +29,7 @@ class HybridRun:
         return self.members[0].proposer.params.get("hybrid", {})
 
     def best(self) -> Candidate | None:
-        scored = [c for c in self.members if c.status == "succeeded" and c.fitness("search") is not None]
+        scored = [c for c in self.members if c.status == "succeeded" and c.fitness("search") is not None and not c.cut("search")]
         return max(scored, key=lambda c: c.fitness("search"), default=None)
 
 

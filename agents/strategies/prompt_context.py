@@ -51,12 +51,12 @@ def per_task_best(sources: list[Candidate], shown: Shown, split: str = "search")
 
 
 def best_source(ctx: Context) -> Candidate | None:
-    scored = [c for c in ctx.sources if c.fitness("search") is not None]
+    scored = [c for c in ctx.sources if c.fitness("search") is not None and not c.cut("search")]
     return max(scored, key=lambda c: c.fitness("search"), default=None)
 
 
 def best_of_session(ctx: Context) -> Candidate | None:
-    scored = [c for c in ctx.history if c.status == "succeeded" and c.fitness("search") is not None]
+    scored = [c for c in ctx.history if c.status == "succeeded" and c.fitness("search") is not None and not c.cut("search")]
     return max(scored, key=lambda c: c.fitness("search"), default=None)
 
 

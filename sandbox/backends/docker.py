@@ -30,7 +30,7 @@ from sandbox.isolation import REPO_ROOT, JOB_UID, kept_paths
 from sandbox.job import Job, Result
 from sandbox.monitor import CANCEL, MB, verdict_outcome, watch
 from sandbox.outcome import STDERR, STDOUT, RunOutcome
-from sandbox.runner import check_inputs, finish, jobs_root, prepare, worker_argv
+from sandbox.runner import JobsRoot, check_inputs, finish, prepare, worker_argv
 from tools.errors import BadInput, CladeError
 
 REDIRECT = '"$@" >"$CLADE_JOB_DIR/{out}" 2>"$CLADE_JOB_DIR/{err}"'.format(out=STDOUT, err=STDERR)
@@ -126,10 +126,13 @@ class ContainerHandle:
 
 class DockerBackend:
     name = "docker"
+    places_gpus = False  # the runner gives each GPU job its GPU
+    runs_resident = True  # resident merge workers run on this host under it
+    cancels = True  # cancel(job) kills a job in flight
 
     def __init__(self, config: SandboxConfig | None = None, client=None):
         self.config = config or SandboxConfig(backend="docker")
-        self._client, self._root = client, None
+        self._client, self._root = client, JobsRoot(self.config.jobs_dir)
         self._image_seen = False
 
     @property
@@ -143,12 +146,16 @@ class DockerBackend:
 
     def cancel(self, job: Job) -> None:
         """Kill `job` if it is running here (its watch loop sees the cancel file); its result says so."""
-        if self._root is not None and (self._root / job.id).is_dir():
-            (self._root / job.id / CANCEL).touch()
+        job_dir = self._root.job_dir(job.id)
+        if job_dir is not None:
+            (job_dir / CANCEL).touch()
+
+    def close(self) -> None:
+        """Remove the temporary job directories (call when no job runs here any more)."""
+        self._root.close()
 
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
-        self._root = self._root or jobs_root(self.config.jobs_dir)
-        job_dir = prepare(job, self._root)
+        job_dir = prepare(job, self._root.get())
         extra = {"PYTHONPATH": str(REPO_ROOT)} if self.config.docker.mount_host_python else {}
         outcome = self.run(worker_argv(self.python(), job_dir), job_dir, job.limits, read_only=job.read_only_paths(), gpus=gpus, extra_env=extra)
         return finish(job, job_dir, outcome)

@@ -50,7 +50,7 @@ from sandbox.isolation import REPO_ROOT, isolation_prefix
 from sandbox.job import Job, Result
 from sandbox.monitor import CANCEL, MB, verdict_outcome, watch
 from sandbox.outcome import STDERR, STDOUT, RunOutcome
-from sandbox.runner import check_inputs, finish, jobs_root, prepare, worker_argv
+from sandbox.runner import JobsRoot, check_inputs, finish, prepare, worker_argv
 from tools.errors import BadInput
 
 SHIM = ["/bin/sh", "-c", '"$@"; exit $?', "clade-shim"]  # keeps the job from being our child
@@ -148,20 +148,31 @@ class LocalHandle:
 
 class LocalBackend:
     name = "local"
+    places_gpus = False  # the runner gives each GPU job its GPU
+    runs_resident = True  # resident merge workers run on this host under it
+    cancels = True  # cancel(job) kills a job in flight
 
     def __init__(self, config: SandboxConfig | None = None):
         self.config = config or SandboxConfig()
-        self._root: Path | None = None
+        self._root = JobsRoot(self.config.jobs_dir)
 
     def cancel(self, job: Job) -> None:
         """Kill `job` if it is running here (its watch loop sees the cancel file); its result says so."""
-        if self._root is not None and (self._root / job.id).is_dir():
-            (self._root / job.id / CANCEL).touch()
+        job_dir = self._root.job_dir(job.id)
+        if job_dir is not None:
+            (job_dir / CANCEL).touch()
+
+    def python(self) -> str:
+        """The interpreter a worker runs with inside this backend's isolation: this one."""
+        return sys.executable
+
+    def close(self) -> None:
+        """Remove the temporary job directories (call when no job runs here any more)."""
+        self._root.close()
 
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
         """Run the worker on `job` in a fresh job directory; the result is also in its result.json."""
-        self._root = self._root or jobs_root(self.config.jobs_dir)
-        job_dir = prepare(job, self._root)
+        job_dir = prepare(job, self._root.get())
         outcome = self.run(worker_argv(sys.executable, job_dir), job_dir, job.limits, read_only=job.read_only_paths(),
                            gpus=gpus, extra_env={"PYTHONPATH": str(REPO_ROOT)})
         return finish(job, job_dir, outcome)

@@ -45,6 +45,9 @@ def _run_on_node(argv: list[str], job_dir: str, limits: dict, read_only: list[st
 
 class RayBackend:
     name = "ray"
+    places_gpus = True  # Ray picks each job's GPU itself
+    runs_resident = False  # every job gets a fresh sandbox
+    cancels = False  # no cancel(job): a closing runner waits
 
     def __init__(self, config: SandboxConfig | None = None):
         self.config = config or SandboxConfig(backend="ray")
@@ -72,6 +75,9 @@ class RayBackend:
         ref = task.remote(list(argv), str(Path(job_dir).resolve()), limits.model_dump(mode="json"), list(read_only),
                           dict(extra_env or {}), self.config.model_dump(mode="json"))
         return RunOutcome.model_validate(ray.get(ref))
+
+    def close(self) -> None:
+        """Nothing to remove on this host: each job's directory lives on the node that ran it."""
 
     def shutdown(self) -> None:
         import ray

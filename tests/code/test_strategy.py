@@ -92,13 +92,59 @@ def test_a_child_too_similar_to_its_parent_is_rejected_by_the_threshold(tmp_path
     assert "too small" in p.invalid and "max_similarity is 0.5" in p.invalid
 
 
-def test_the_budget_is_checked_before_every_llm_call(workspace, archive):
+def test_the_budget_is_checked_before_every_llm_call_and_a_paid_reply_is_kept(workspace, archive):
+    """The diagnosis is paid for, then the budget refuses the edit: the proposal is invalid with that spend."""
     seed = record_seed(archive, seed_files(workspace))
     budget = Budget(BudgetConfig(tokens=10))
     model = ScriptedModel([DIAGNOSIS, GOOD])
-    with pytest.raises(BudgetExceeded, match="tokens"):
-        strategy(workspace).propose(context(workspace, archive, model, [seed], budget=budget))
+    [p] = strategy(workspace).propose(context(workspace, archive, model, [seed], budget=budget))
     assert len(model.calls) == 1 and budget.spent.tokens == 10
+    assert p.invalid.startswith("stopped by the budget after 1 paid reply") and "tokens" in p.invalid
+    assert p.cost.llm_tokens == 10 and p.params["llm_replies"] == 1 and p.genotype["files"] == seed_files(workspace)
+
+
+def test_nothing_paid_for_propagates_the_limit(workspace, archive):
+    seed = record_seed(archive, seed_files(workspace))
+    budget = Budget(BudgetConfig(tokens=10))
+    budget.charge_llm(10, 0.0)
+    with pytest.raises(BudgetExceeded, match="tokens"):
+        strategy(workspace).propose(context(workspace, archive, ScriptedModel([DIAGNOSIS, GOOD]), [seed], budget=budget))
+
+
+def test_proposals_finished_before_a_failure_in_the_same_round_are_kept(workspace, archive):
+    """Two wanted; the first is made (diagnosis + edit), the LLM fails on the second's first call:
+    the first is returned, and the failure waits for the next call."""
+    from agents.errors import LLMUnavailable
+
+    class Failing(ScriptedModel):
+        def query(self, messages):
+            if len(self.calls) >= 2:
+                self.calls.append(messages)
+                raise LLMUnavailable("scripted outage")
+            return super().query(messages)
+
+    seed = record_seed(archive, seed_files(workspace))
+    model = Failing([DIAGNOSIS, GOOD])
+    proposals = strategy(workspace).propose(context(workspace, archive, model, [seed], wanted=2))
+    assert len(proposals) == 1 and proposals[0].invalid is None and proposals[0].cost.llm_tokens == 20
+
+
+def test_a_failure_after_paid_replies_of_a_later_proposal_keeps_both(workspace, archive):
+    """Two wanted; the second proposal's diagnosis is paid for, then the LLM fails: both are returned,
+    the second invalid with its spend."""
+    from agents.errors import LLMUnavailable
+
+    class Failing(ScriptedModel):
+        def query(self, messages):
+            if len(self.calls) >= 3:
+                self.calls.append(messages)
+                raise LLMUnavailable("scripted outage")
+            return super().query(messages)
+
+    seed = record_seed(archive, seed_files(workspace))
+    first, second = strategy(workspace).propose(context(workspace, archive, Failing([DIAGNOSIS, GOOD, DIAGNOSIS]), [seed], wanted=2))
+    assert first.invalid is None and first.cost.llm_tokens == 20
+    assert second.invalid.startswith("the LLM failed after 1 paid reply") and second.cost.llm_tokens == 10
 
 
 def test_without_parents_the_seed_source_is_edited(workspace, archive):

@@ -19,6 +19,14 @@ RECIPE = {"merge_method": "linear", "dtype": "float32",
 TEXTS = ["hello world", "merge me gently", "tiny models, big plans", "abc def ghi"]
 
 
+def suite_of(workspace):
+    """The workspace's evaluation as a session's job carries it."""
+    from agents.jobs import evaluation_config
+    from agents.workspace import load_workspace
+
+    return evaluation_config(load_workspace(workspace))
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     from tests.merge.conftest import make_model
@@ -41,7 +49,7 @@ def merge_job(workspace) -> Job:
 
     models = {name: str(path) for name, path in load_workspace(workspace).model_paths().items()}
     return Job(id="merge-1", kind="merge", genotype={"recipe": RECIPE}, models=models, seed=3,
-               evaluation=EvaluationSpec(workspace=str(workspace)), limits=Limits(wall_s=300, memory_mb=4096))
+               evaluation=EvaluationSpec(suite=suite_of(workspace)), limits=Limits(wall_s=300, memory_mb=4096))
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +112,36 @@ def test_a_calibrated_recipe_names_the_workspace_task_and_matches_the_host(works
     recipe = {"merge_method": "regmean_plusplus", "models": [{"model": "a"}, {"model": "b"}], "calibration": {"tasks": ["ppl"]}}
     job = merge_job(workspace).model_copy(update={"genotype": {"recipe": recipe}})
     caches = MergeCaches()
-    fitness, metrics = merge_and_evaluate(job, "cpu", Timings(), caches)
+    evaluated, metrics = merge_and_evaluate(job, "cpu", Timings(), caches)
+    fitness = evaluated.fitness
     loaded = load_workspace(workspace)
     merged = load_recipe(recipe, models=loaded.model_paths(), tasks=WorkspaceTasks(loaded))
     merger = ResidentMerger(loaded.model_paths())
     tokenizer = AutoTokenizer.from_pretrained(str(merger.tokenizer_dir(merged)))
     assert fitness == pytest.approx(evaluate_module(merger.apply(merged, seed=3), tokenizer, load_suite(loaded)).fitness, abs=1e-9)
     assert metrics["resident"]["suite_cached"] is False
+
+
+def test_the_job_carries_its_evaluation_and_the_worker_imports_nothing_from_agents(workspace, host_fitness, tmp_path):
+    """The evaluation configuration travels in the job: a clade.yaml edited (here: broken) after the
+    job was built changes nothing, and the worker never imports the app layer (`agents`)."""
+    import shutil
+    import sys
+
+    from sandbox.job import JOB_FILE, RESULT_FILE, Result, write_json_atomic
+
+    copy = tmp_path / "ws"
+    shutil.copytree(workspace, copy, symlinks=True)
+    job = merge_job(copy)
+    (copy / "clade.yaml").write_text("version: 1\nevaluation:\n  tasks: [gone.yaml]\n  weights: {ppl: 0}\n")
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    write_json_atomic(job_dir / JOB_FILE, job)
+    probe = ("import sys; from sandbox.worker import main; main([sys.argv[1]]); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'agents'))")
+    done = subprocess.run([sys.executable, "-c", probe, str(job_dir)], capture_output=True, text=True, check=True)
+    result = Result.model_validate_json((job_dir / RESULT_FILE).read_text())
+    assert result.status == "ok", (result.reason, done.stderr[-2000:])
+    assert result.fitness == pytest.approx(host_fitness, abs=1e-6)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert all(isinstance(task, dict) and task["data"]["search"].startswith("/") for task in json.loads(job.model_dump_json())["evaluation"]["suite"]["tasks"])

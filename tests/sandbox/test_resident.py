@@ -29,6 +29,14 @@ BAD_RECIPE = {"merge_method": "linear", "models": [{"model": "nobody", "paramete
 LIMITS = Limits(wall_s=300, memory_mb=4096)
 
 
+def suite_of(workspace):
+    """The workspace's evaluation as a session's job carries it."""
+    from agents.jobs import evaluation_config
+    from agents.workspace import load_workspace
+
+    return evaluation_config(load_workspace(workspace))
+
+
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory) -> Path:
     """The tiny zoo, plus `hang/`: a workspace inside it whose only data file is a FIFO (a job that never ends)."""
@@ -47,7 +55,7 @@ def zoo(tmp_path_factory) -> Path:
 def job(zoo: Path, job_id: str, recipe: dict, *, workspace: Path | None = None, wall_s: float = 300) -> Job:
     models = {name: str(zoo / "models" / name) for name in ("base", "adder", "reverser", "sorter")}
     return Job(id=job_id, kind="merge", genotype={"recipe": recipe}, models=models, seed=5,
-               evaluation=EvaluationSpec(workspace=str(workspace or zoo)), limits=LIMITS.model_copy(update={"wall_s": wall_s}))
+               evaluation=EvaluationSpec(suite=suite_of(workspace or zoo)), limits=LIMITS.model_copy(update={"wall_s": wall_s}))
 
 
 def pool_of(backend, tmp_path: Path, **settings) -> ResidentPool:
@@ -194,7 +202,7 @@ class _Stub:
 
 def test_slots_follow_the_device_request_and_prefer_a_worker_that_serves_the_job(zoo, tmp_path):
     class NoBackend:
-        name = "none"
+        name, places_gpus, runs_resident, cancels = "none", False, True, False  # declared, as every backend does
 
     pool = ResidentPool(NoBackend(), SandboxConfig(cpu_concurrency=3), [4], tmp_path)
     gpu_job = job(zoo, "g", RECIPE_A).model_copy(update={"device": DeviceRequest(gpus=1)})

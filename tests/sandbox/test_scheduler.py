@@ -67,7 +67,7 @@ class RecordingSandbox(FakeSandbox):
 def test_scheduler_spreads_gpu_jobs_one_per_gpu():
     sandbox = RecordingSandbox()
     scheduler = Scheduler(sandbox, gpus=[0, 1, 2], cpu_concurrency=1)
-    results = scheduler.run_all([job(f"j{i}", 1) for i in range(9)])
+    results = list(scheduler.run([job(f"j{i}", 1) for i in range(9)]).values())
     scheduler.close()
     assert [r.status for r in results] == ["ok"] * 9
     assert sorted({g for gs in sandbox.gpus for g in gs}) == [0, 1, 2] and all(len(g) == 1 for g in sandbox.gpus)
@@ -97,7 +97,7 @@ def test_scheduler_runs_real_jobs_on_the_local_backend(local_backend):
 
     jobs = [Job(id=f"pool-{i}", kind="command", genotype={"argv": [PY, "-c", f"print('{{\"fitness\": {i}}}')"]}) for i in range(3)]
     scheduler = Scheduler(local_backend, gpus=[], cpu_concurrency=2)
-    results = scheduler.run_all(jobs)
+    results = list(scheduler.run(jobs).values())
     scheduler.close()
     assert [(r.job_id, r.status, r.fitness) for r in results] == [("pool-0", "ok", 0.0), ("pool-1", "ok", 1.0), ("pool-2", "ok", 2.0)]
 
@@ -123,14 +123,38 @@ def test_missing_input_is_bad_input(local_backend, tmp_path):
         local_backend.run(["true"], tmp_path, Limits(), read_only=[str(tmp_path / "no-such-model")])
 
 
-def test_make_scheduler_and_backend_follow_the_config():
-    from sandbox.api import make_backend, make_scheduler
+def test_the_runner_and_backend_follow_the_config_and_the_declared_capabilities():
+    from sandbox.api import make_backend
+    from sandbox.backends.ray import RayBackend
 
-    scheduler = make_scheduler(SandboxConfig(gpus=[0, 1], cpu_concurrency=3), backend=FakeSandbox(), env={})
-    assert (scheduler.slots.gpus, scheduler.slots.free_cpu) == ([0, 1], 3)
+    scheduler = Scheduler.for_config(SandboxConfig(gpus=[0, 1], cpu_concurrency=3), FakeSandbox(), env={})
+    assert (scheduler.slots.gpus, scheduler.slots.free_cpu, scheduler.size, scheduler.resident) == ([0, 1], 3, 5, None)
     scheduler.close()
-    assert make_scheduler(SandboxConfig(), backend=FakeSandbox(), env={"CUDA_VISIBLE_DEVICES": "3"}).slots.gpus == [3]
+    assert Scheduler.for_config(SandboxConfig(), FakeSandbox(), env={"CUDA_VISIBLE_DEVICES": "3"}).slots.gpus == [3]
+    ray = Scheduler.for_config(SandboxConfig(gpus=[0, 1]), RayBackend(SandboxConfig(backend="ray")), resident_root="/nonexistent")
+    assert ray.gpus == [] and ray.resident is None  # Ray places GPUs and runs no resident worker: declared, not sniffed
     assert [make_backend(SandboxConfig(), name).name for name in ("local", "docker", "ray")] == ["local", "docker", "ray"]
+    assert [(b.places_gpus, b.runs_resident, b.cancels) for b in (make_backend(SandboxConfig(), "local"), FakeSandbox())] == [
+        (False, True, True), (False, False, False)]
+
+
+def test_a_slot_is_refilled_as_soon_as_it_frees():
+    """One slot, a slow and two quick jobs: each starts the moment the one before ends, and on_done
+    sees each result as it ends (not when the batch does)."""
+    seen = []
+
+    def run(j: Job) -> Result:
+        time.sleep(0.2 if j.id == "slow" else 0.01)
+        return Result(job_id=j.id, status="ok", fitness=1.0)
+
+    scheduler = Scheduler(FakeSandbox(run), gpus=[], cpu_concurrency=2)
+    slow = scheduler.submit(job("slow", 0), on_done=lambda r: seen.append(r.job_id))
+    quick = [scheduler.submit(job(f"q{i}", 0), on_done=lambda r: seen.append(r.job_id)) for i in range(3)]
+    assert [f.result().status for f in quick] == ["ok"] * 3 and not slow.done()
+    assert seen == ["q0", "q1", "q2"]
+    slow.result()
+    scheduler.close()
+    assert seen[-1] == "slow"
 
 
 def test_fake_sandbox_replays_and_records():
@@ -157,10 +181,44 @@ def test_closing_with_cancel_kills_running_jobs_and_never_starts_queued_ones(loc
     scheduler = Scheduler(local_backend, gpus=[], cpu_concurrency=1)
     running, queued = [scheduler.submit(job) for job in jobs]
     for _ in range(6000):  # the first job's directory is prepared: from then on a cancel reaches it (a minute at most)
-        if local_backend._root is not None and (local_backend._root / "hang-0" / JOB_FILE).exists():
+        found = local_backend._root.job_dir("hang-0")
+        if found is not None and (found / JOB_FILE).exists():
             break
         time.sleep(0.01)
     scheduler.close(cancel=True)
     result = running.result()
     assert result.status == "killed" and "cancelled" in result.reason
     assert queued.cancelled()
+
+
+def test_concurrent_first_jobs_share_one_job_root_which_close_removes(tmp_path, monkeypatch):
+    """Two threads start the first jobs of a fresh backend at once: both land under one root (so a
+    cancel finds both), and closing the backend leaves no clade-jobs-* directory behind."""
+    import sys
+    import tempfile
+
+    from sandbox.backends.local import LocalBackend
+    from sandbox.config import Limits, SandboxConfig
+    from sandbox.job import Job
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    argv = [sys.executable, "-c", "import json; print(json.dumps({'fitness': 1.0}))"]
+    for attempt in range(3):
+        backend = LocalBackend(SandboxConfig(isolation="auto"))
+        start = threading.Barrier(2)
+        results = []
+
+        def run(n: int) -> None:
+            start.wait()
+            results.append(backend.execute(Job(id=f"j{attempt}-{n}", kind="command", genotype={"argv": argv}, limits=Limits(wall_s=60))))
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(r.status == "ok" for r in results), [r.reason for r in results]
+        roots = list(tmp_path.glob("clade-jobs-*"))
+        assert len(roots) == 1 and {p.name for p in roots[0].iterdir()} == {f"j{attempt}-0", f"j{attempt}-1"}
+        backend.close()
+        assert list(tmp_path.glob("clade-jobs-*")) == []
