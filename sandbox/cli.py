@@ -5,7 +5,7 @@
 
 `exec` runs CMD under exactly the isolation a job gets, in a fresh job directory, with the
 limits of clade.yaml's `sandbox.limits` (defaults when no workspace is found) overridden by
-the options. It exits 0 when the sandbox worked, whatever CMD did: the status says that.
+the options. The app fills in that section as `args.sandbox` (agents.workspace.provide). It exits 0 when the sandbox worked, whatever CMD did: the status says that.
 """
 
 from __future__ import annotations
@@ -28,25 +28,10 @@ def register(subparsers) -> None:
     run.add_argument("--memory", type=int, metavar="MB", help="memory limit of the whole job in MB")
     run.add_argument("--json", action="store_true", help="print one JSON object: status, exit_code, reason, stdout, stderr")
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
-    run.set_defaults(handler=exec_command)
+    run.set_defaults(handler=exec_command, needs="sandbox")
     doctor = sub.add_parser("doctor", help="print which protections are active on this machine")
     doctor.add_argument("--json", action="store_true")
-    doctor.set_defaults(handler=doctor_command)
-
-
-def sandbox_config(args):
-    """clade.yaml's sandbox section, or the defaults when no workspace is found and none was named."""
-    from agents.workspace import load_workspace
-    from sandbox.config import SandboxConfig
-    from tools.errors import BadInput
-
-    explicit = getattr(args, "workspace", None)
-    try:
-        return load_workspace(explicit).config.sandbox
-    except BadInput:
-        if explicit is not None:
-            raise
-        return SandboxConfig()
+    doctor.set_defaults(handler=doctor_command, needs="sandbox")
 
 
 def exec_command(args) -> int:
@@ -56,7 +41,7 @@ def exec_command(args) -> int:
     argv = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not argv:
         raise BadInput("clade sandbox exec: no command given; usage: clade sandbox exec [options] -- CMD [ARGS...]")
-    config = sandbox_config(args)
+    config = args.sandbox
     update = {k: v for k, v in (("wall_s", args.timeout), ("memory_mb", args.memory)) if v is not None}
     limits = config.limits.model_copy(update=update)
     job_dir = Path(tempfile.mkdtemp(prefix="clade-exec-", dir=config.jobs_dir))
@@ -76,6 +61,6 @@ def exec_command(args) -> int:
 def doctor_command(args) -> int:
     from sandbox.doctor import diagnose, render
 
-    report = diagnose(sandbox_config(args), os.environ)
+    report = diagnose(args.sandbox, os.environ)
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0
