@@ -30,8 +30,8 @@ from tools.merge.plan import (
     TensorPlan,
     check_parameter_names,
     plan_tensors,
-    recipe_slices,
 )
+from tools.merge.parts import recipe_slices
 from tools.merge.recipe import Recipe
 from tools.merge.sources import SourceModel, open_source
 from tools.merge.vocabulary import (
