@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from tools.device import check_device
-from tools.merge.calibrate import collect
 from tools.errors import BadInput
+from tools.merge.calibrate import collect
 from tools.merge.execute import TensorReader, stream
 from tools.merge.output import copy_tokenizer, model_card, save_tokenizer, write_recipe
 from tools.merge.prepare import Prepared, load_recipe, prepare

@@ -20,7 +20,7 @@ from tools.merge.align import Alignment, is_vocabulary_tensor
 from tools.merge.methods.base import MethodSpec
 from tools.merge.params import resolve
 from tools.merge.parts import part_slices
-from tools.merge.recipe import Recipe, Slice, SliceSource
+from tools.merge.recipe import Recipe, Slice
 from tools.merge.sources import SourceModel, split_layer
 
 PRE_MARKERS = ("embed", "wte", "wpe")

@@ -8,9 +8,8 @@ steps, repetitions allowed; it is compiled into one single-layer passthrough sli
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
-
 from pathlib import Path
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
