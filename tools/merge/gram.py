@@ -48,8 +48,11 @@ class GramHooks:
         """Tensor name -> Statistic, for the hooked module names in `names` (module -> tensor)."""
         for handle in self.handles:
             handle.remove()
-        return {names[m]: Statistic(s / self.counts[m], tokens=self.counts[m], inputs_first=self.inputs_first[m])
-                for m, s in self.sums.items() if self.counts[m]}
+        return {
+            names[m]: Statistic(s / self.counts[m], tokens=self.counts[m], inputs_first=self.inputs_first[m])
+            for m, s in self.sums.items()
+            if self.counts[m]
+        }
 
 
 def linear_modules(module: torch.nn.Module) -> dict[str, torch.nn.Module]:
