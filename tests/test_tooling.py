@@ -37,3 +37,9 @@ def test_mypy_passes_on_the_ports():
     result = run("mypy", "--no-incremental", "--cache-dir", "/dev/null")
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "Success" in result.stdout
+
+
+def test_the_optional_extras_are_in_the_test_lock():
+    """The tests that need an extra skip without it (importorskip), so `make test` must install it."""
+    pinned = {line.split("==")[0] for line in (ROOT / "requirements" / "test.txt").read_text().splitlines() if "==" in line}
+    assert {"lm-eval", "ray", "playwright"} <= pinned
