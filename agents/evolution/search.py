@@ -1,4 +1,5 @@
-"""CMA-ES proposals over a genome: `cma_proposals` (parameter space) and `path_proposals` (layer paths).
+"""CMA-ES proposals over a genome: `run_proposals` over any encoding (encoding.py: parameter space
+or layer paths), `cma_proposals` over the parameter space of a structure.
 
 Both return the next members of a named run, rebuilt from `ctx.history` (cmaes.py): the
 members of the current generation that are not recorded yet, at most `ctx.wanted`. Every
@@ -12,9 +13,8 @@ from __future__ import annotations
 
 from agents.evolution.cmaes import FINISHED, replay, run_members
 from agents.evolution.config import EvolutionConfig
-from agents.evolution.encoding import Encoding, parameter_encoding, path_encoding
+from agents.evolution.encoding import Encoding, parameter_encoding
 from agents.evolution.genome import Structure
-from agents.evolution.paths import PathStructure
 from agents.strategy import Context, Proposal
 
 
@@ -31,13 +31,6 @@ def cma_proposals(run: str, structure: Structure, ctx: Context, *, config: Evolu
     Parents are the source candidates (from `ctx.sources`) the recipe merges, base included.
     """
     return run_proposals(run, parameter_encoding(structure, ctx), ctx, config=config,
-                         generations=generations, strategy=strategy, seed=seed)
-
-
-def path_proposals(run: str, structure: PathStructure, ctx: Context, *, config: EvolutionConfig,
-                   generations: int | None, strategy: str, seed: int = 0) -> list[Proposal]:
-    """As `cma_proposals`, over the layer-path genome (paths.py) of `structure`."""
-    return run_proposals(run, path_encoding(structure, ctx), ctx, config=config,
                          generations=generations, strategy=strategy, seed=seed)
 
 
