@@ -1,5 +1,4 @@
-"""CMA-ES proposals over a genome: `run_proposals` over any encoding (encoding.py: parameter space
-or layer paths), `cma_proposals` over the parameter space of a structure.
+"""CMA-ES proposals over a genome: `cma_proposals` (parameter space) and `path_proposals` (layer paths).
 
 Both return the next members of a named run, rebuilt from `ctx.history` (cmaes.py): the
 members of the current generation that are not recorded yet, at most `ctx.wanted`. Every
@@ -13,8 +12,9 @@ from __future__ import annotations
 
 from agents.evolution.cmaes import FINISHED, replay, run_members
 from agents.evolution.config import EvolutionConfig
-from agents.evolution.encoding import Encoding, parameter_encoding
+from agents.evolution.encoding import Encoding, parameter_encoding, path_encoding
 from agents.evolution.genome import Structure
+from agents.evolution.paths import PathStructure
 from agents.strategy import Context, Proposal
 
 
@@ -31,6 +31,13 @@ def cma_proposals(run: str, structure: Structure, ctx: Context, *, config: Evolu
     Parents are the source candidates (from `ctx.sources`) the recipe merges, base included.
     """
     return run_proposals(run, parameter_encoding(structure, ctx), ctx, config=config,
+                         generations=generations, strategy=strategy, seed=seed)
+
+
+def path_proposals(run: str, structure: PathStructure, ctx: Context, *, config: EvolutionConfig,
+                   generations: int | None, strategy: str, seed: int = 0) -> list[Proposal]:
+    """As `cma_proposals`, over the layer-path genome (paths.py) of `structure`."""
+    return run_proposals(run, path_encoding(structure, ctx), ctx, config=config,
                          generations=generations, strategy=strategy, seed=seed)
 
 
