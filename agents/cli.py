@@ -1,7 +1,9 @@
 """The `clade` command.
 
 Each package owns the subcommands of its layer in a light `cli.py` module exposing
-`register(subparsers)`. Those modules import nothing heavy at module level: torch,
+`register(subparsers)`. A lower layer's command never reads clade.yaml: its parser names what it
+needs (`set_defaults(needs=...)`) and `main` fills that in from the workspace
+(agents.workspace.provide). Those modules import nothing heavy at module level: torch,
 transformers and litellm are imported inside the handlers that need them, so read-only
 commands and `clade --help` start fast.
 """
@@ -84,6 +86,9 @@ def _add_workspace_option(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from agents.workspace import provide
+
+        provide(args)  # what a lower layer's command needs of the workspace (resolving one is the app's job)
         return int(args.handler(args) or 0)
     except CladeError as exc:
         print(f"clade: error: {exc}", file=sys.stderr)

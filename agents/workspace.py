@@ -1,13 +1,16 @@
-"""Finding and loading the workspace a command works on."""
+"""Finding and loading the workspace a command works on, and handing lower layers' commands what they need of it."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import ValidationError
 
 from agents.config import CONFIG_NAME, Workspace, WorkspaceConfig
+from sandbox.config import SandboxConfig
 from tools.errors import BadInput, describe_validation_error
 
 
@@ -19,11 +22,9 @@ def find_workspace(explicit: str | Path | None = None, start: Path | None = None
             raise BadInput(f"{root / CONFIG_NAME}: no such file (is {root} a Clade workspace? create one with `clade init DIR`)")
         return root
     here = (start or Path.cwd()).resolve()
-    looked = []
-    for directory in (here, *here.parents):
-        looked.append(str(directory))
-        if (directory / CONFIG_NAME).is_file():
-            return directory
+    found = _nearest(here)
+    if found is not None:
+        return found
     raise BadInput(f"no {CONFIG_NAME} in {here} or any parent; pass --workspace DIR or create one with `clade init DIR`")
 
 
@@ -53,3 +54,41 @@ def load_config(path: Path) -> WorkspaceConfig:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# What a lower layer's command reads from the workspace, asked for with `set_defaults(needs=...)`
+# on its parser; the app resolves the workspace and fills these in before the handler runs, so
+# tools/, archive/ and sandbox/ never import agents (the layering in README.md):
+#   "sources"     args.models (name -> directory, `base` included) and args.tasks (name -> Task);
+#                 both empty when no workspace is found and none is named
+#   "evaluation"  args.evaluation (the `evaluation:` section) and args.config_file (clade.yaml:
+#                 task paths resolve against its folder, and errors name it)
+#   "sandbox"     args.sandbox (the `sandbox:` section); its defaults when no workspace is found
+#                 and none is named
+#   "archive"     args.archive (the `archive:` section, its path made absolute)
+Need = Literal["sources", "evaluation", "sandbox", "archive"]
+
+
+def provide(args: argparse.Namespace) -> None:
+    """Fill in `args` what its command's `needs` names (nothing when it names nothing)."""
+    need: Need | None = getattr(args, "needs", None)
+    if need is None:
+        return
+    explicit = getattr(args, "workspace", None)
+    optional = need in ("sources", "sandbox") and explicit is None
+    ws = None if optional and _nearest(Path.cwd()) is None else load_workspace(explicit)
+    if need == "sources":
+        from tools.evaluate.suite import WorkspaceTasks
+
+        args.models, args.tasks = (ws.model_paths(), WorkspaceTasks(ws)) if ws else ({}, {})
+    elif need == "sandbox":
+        args.sandbox = ws.config.sandbox if ws else SandboxConfig()
+    elif need == "evaluation" and ws:
+        args.evaluation, args.config_file = ws.config.evaluation, ws.root / CONFIG_NAME
+    elif need == "archive" and ws:
+        args.archive = ws.config.archive.model_copy(update={"path": str(ws.path(ws.config.archive.path))})
+
+
+def _nearest(start: Path) -> Path | None:
+    """The nearest folder from `start` up holding clade.yaml, or None."""
+    return next((d for d in (start.resolve(), *start.resolve().parents) if (d / CONFIG_NAME).is_file()), None)

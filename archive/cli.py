@@ -4,7 +4,8 @@
     clade show ID [--json]        clade lineage ID [--json]        clade diff A B [--json]
     clade archive reindex|fsck    clade archive push|pull REMOTE   clade archive bundle FILE [--force]
 
-An ID is a candidate id (any unique prefix of 4+ hex digits) or a source's name. Everything but
+Each command works on clade.yaml's `archive:` section, which the app fills in as `args.archive`
+(its path absolute; agents.workspace.provide). An ID is a candidate id (any unique prefix of 4+ hex digits) or a source's name. Everything but
 argparse is imported inside the handlers: no torch, transformers or litellm.
 """
 
@@ -26,20 +27,20 @@ def register(subparsers) -> None:
     p.add_argument("--session", metavar="ID", help="only candidates proposed by this search session (`clade sessions` lists them)")
     p.add_argument("--split", default="search", choices=("search", "test"), help="split whose fitness ranks them (default: search)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
-    p.set_defaults(handler=cmd_candidates)
+    p.set_defaults(handler=cmd_candidates, needs="archive")
     p = subparsers.add_parser("show", help="one candidate: genotype, status, metrics beside its parents', reviews")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_show)
+    p.set_defaults(handler=cmd_show, needs="archive")
     p = subparsers.add_parser("lineage", help="a candidate's ancestors back to its sources, and its descendants")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=cmd_lineage)
+    p.set_defaults(handler=cmd_lineage, needs="archive")
     p = subparsers.add_parser("diff", help="two candidates: metrics per task side by side, then the genotype diff")
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("--json", action="store_true", help='one object: {"a", "b", "metrics": [{split, metric, a, b, delta}], "diff", "note"}')
-    p.set_defaults(handler=cmd_diff)
+    p.set_defaults(handler=cmd_diff, needs="archive")
     _register_archive(subparsers)
 
 
@@ -57,24 +58,25 @@ def positive_count(text: str) -> int:
 def _register_archive(subparsers) -> None:
     p = subparsers.add_parser("archive", help="maintain and share the lineage archive")
     sub = p.add_subparsers(dest="archive_command", metavar="ACTION", required=True)
-    sub.add_parser("reindex", help="rebuild the SQLite index from git").set_defaults(handler=cmd_reindex)
-    sub.add_parser("fsck", help="check objects, records, parents and notes").set_defaults(handler=cmd_fsck)
+    sub.add_parser("reindex", help="rebuild the SQLite index from git").set_defaults(handler=cmd_reindex, needs="archive")
+    sub.add_parser("fsck", help="check objects, records, parents and notes").set_defaults(handler=cmd_fsck, needs="archive")
     for name, helptext in (("push", "push the lineage to a git remote"), ("pull", "fetch and merge a remote's lineage")):
         q = sub.add_parser(name, help=helptext)
         q.add_argument("remote", help="a git URL, path or remote name")
-        q.set_defaults(handler=cmd_push if name == "push" else cmd_pull)
+        q.set_defaults(handler=cmd_push if name == "push" else cmd_pull, needs="archive")
     q = sub.add_parser("bundle", help="export the lineage as a git bundle file")
     q.add_argument("file")
     q.add_argument("--force", action="store_true", help="replace FILE when it exists (otherwise an existing file is refused)")
-    q.set_defaults(handler=cmd_bundle)
+    q.set_defaults(handler=cmd_bundle, needs="archive")
 
 
 def open_archive(args: argparse.Namespace, *, create: bool = False, repair: bool = True):
-    from agents.workspace import load_workspace
+    """The archive of `args.archive` (clade.yaml's `archive:` section, filled in by the app)."""
+    from pathlib import Path
+
     from archive.store import Archive
 
-    ws = load_workspace(getattr(args, "workspace", None))
-    return Archive.open(ws.path(ws.config.archive.path), create=create, fsync=ws.config.archive.fsync, repair=repair)
+    return Archive.open(Path(args.archive.path), create=create, fsync=args.archive.fsync, repair=repair)
 
 
 def cmd_candidates(args: argparse.Namespace) -> int:

@@ -7,22 +7,14 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from archive import yamlout
 from archive.gitobjects import BLOB_MODE, TREE_MODE, ObjectStore, TreeEntry
 from tools.errors import BadInput
+from tools.tree_paths import check_path
 
 RECORD_FILE = "candidate.json"
 RECIPE_FILE = "recipe.yaml"
 WORKSPACE_DIR = "workspace"
-
-
-def check_path(path: str) -> tuple[str, ...]:
-    parts = PurePosixPath(path).parts
-    if not parts or path.startswith("/") or any(p in ("..", ".", ".git") for p in parts) or "\\" in path or "\0" in path:
-        raise BadInput(f"genotype file {path!r}: use a relative path inside the workspace (no '..', '.git' or absolute paths)")
-    return parts
 
 
 def genotype_files(record: dict, record_json: str) -> dict[str, bytes]:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import os
 import struct
-import math
 import uuid
 import zlib
 from collections import defaultdict

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
@@ -279,7 +279,7 @@ def _validated(data: dict, what: str) -> Candidate:
 
 def _utc(event: ResultEvent | ReviewEvent) -> str:
     """Fixed-width UTC time stamp: lexical order is time order (what notes merging keeps)."""
-    return event.at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return event.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _author(proposer: Proposer) -> str:

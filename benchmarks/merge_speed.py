@@ -60,7 +60,7 @@ def build_models(cache: Path, size: str) -> dict[str, Path]:
                                       architectures=["LlamaForCausalLM"], dtype=s["dtype"])
     with torch.device("meta"):
         shapes = {k: tuple(v.shape) for k, v in transformers.LlamaForCausalLM(config).state_dict().items()}
-    for index, (name, path) in enumerate(paths.items()):
+    for index, path in enumerate(paths.values()):
         _write_model(path, shapes, dtype, index)
         config.save_pretrained(path)
     return paths

@@ -12,6 +12,7 @@ Standard input, when it is not a terminal, is forwarded to CMD (read whole first
 STDIN_LIMIT bytes, into the job directory: every backend sees it the same way). Bad options
 (a non-positive or non-finite --timeout, a --memory under MIN_MEMORY_MB) and an unusable
 jobs_dir are exit 2 with one line.
+The app fills in clade.yaml's sandbox section as `args.sandbox` (agents.workspace.provide).
 """
 
 from __future__ import annotations
@@ -35,26 +36,10 @@ def register(subparsers) -> None:
     run.add_argument("--memory", type=int, metavar="MB", help="memory limit of the whole job in MB")
     run.add_argument("--json", action="store_true", help="print one JSON object: status, exit_code, reason, stdout, stderr")
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
-    run.set_defaults(handler=exec_command)
+    run.set_defaults(handler=exec_command, needs="sandbox")
     doctor = sub.add_parser("doctor", help="print which protections are active on this machine")
     doctor.add_argument("--json", action="store_true")
-    doctor.set_defaults(handler=doctor_command)
-
-
-def sandbox_config(args):
-    """clade.yaml's sandbox section, or the defaults when no workspace is found and none was named."""
-    from agents.workspace import find_workspace, load_workspace
-    from sandbox.config import SandboxConfig
-    from tools.errors import BadInput
-
-    explicit = getattr(args, "workspace", None)
-    try:
-        root = find_workspace(explicit)
-    except BadInput:
-        if explicit is not None:
-            raise
-        return SandboxConfig()  # no workspace here: the defaults (a broken clade.yaml found is an error, never skipped)
-    return load_workspace(root).config.sandbox
+    doctor.set_defaults(handler=doctor_command, needs="sandbox")
 
 
 STDIN_LIMIT = 64 * 1024 * 1024
@@ -72,7 +57,7 @@ def exec_command(args) -> int:
     argv = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not argv:
         raise BadInput("clade sandbox exec: no command given; usage: clade sandbox exec [options] -- CMD [ARGS...]")
-    config = sandbox_config(args)
+    config = args.sandbox
     limits = exec_limits(config, args.timeout, args.memory)
     job_dir = _job_dir(config.jobs_dir)
     try:
@@ -155,6 +140,6 @@ def exit_code(outcome) -> int:
 def doctor_command(args) -> int:
     from sandbox.doctor import diagnose, render
 
-    report = diagnose(sandbox_config(args), os.environ)
+    report = diagnose(args.sandbox, os.environ)
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0

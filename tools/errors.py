@@ -5,6 +5,13 @@ its message is one line naming the culprit and what to do, and the command exits
 `CladeError` is an internal failure (exit 1). Nothing else is caught by the command line.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class CladeError(Exception):
     """An internal failure that is not the user's input: exit code 1."""
@@ -18,7 +25,7 @@ class BadInput(CladeError):
     exit_code = 2
 
 
-def describe_validation_error(exc, skip_leading: frozenset[str] = frozenset()) -> str:
+def describe_validation_error(exc: ValidationError, skip_leading: frozenset[str] = frozenset()) -> str:
     """A pydantic ValidationError as one line: `field a.b: reason` for its first error, plus a count.
 
     `skip_leading` drops a leading location part such as a discriminated union's tag. A value that

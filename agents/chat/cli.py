@@ -26,7 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--who", help="your name in the action log and on proposals (default: your login name)")
     p.add_argument("--model", metavar="MODEL", help="the LLM, overriding planner.llm.model: a litellm model string, "
                                                     "or scripted:FILE to replay canned replies offline")
-    p.set_defaults(handler=cmd_chat)
+    p.set_defaults(handler=cmd_chat, needs="archive")
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

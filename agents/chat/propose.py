@@ -85,7 +85,8 @@ def _code(tools, a: ProposeArgs) -> tuple[dict, list[str]]:
 
 
 def _editable(path: str, globs: list[str]) -> bool:
-    from tools.edit.apply import glob_matches, plain_path
+    from tools.edit.apply import glob_matches
+    from tools.tree_paths import plain_path
 
     return plain_path(path) and any(glob_matches(path, g) for g in globs)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from agents.evolution.genome import WITH_BASE, Structure, decode, genome_size, x0
 from agents.evolution.paths import PathStructure, decode_path, path_size, path_x0

@@ -67,7 +67,7 @@ def start_genes(s: Structure, values: list[dict[str, dict[str, float]]]) -> list
     """The genome (agents/evolution/genome.py layout) that decodes to `values`."""
     bounds, genes = ranges(s), []
     for group in values:
-        for src, params in group.items():
+        for params in group.values():
             genes += [from_range(v, *bounds[n]) for n, v in params.items()]
     return genes
 

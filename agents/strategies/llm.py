@@ -33,8 +33,8 @@ from agents.strategies.recipes import check_recipe, to_recipe
 from agents.strategies.reply import MergeReply, ReplyError, parse_reply
 from agents.strategy import Context, Proposal
 from archive.record import MergeGenotype, genotype_hash
-from tools.evaluate.suite import WorkspaceTasks
 from tools.errors import CladeError
+from tools.evaluate.suite import WorkspaceTasks
 
 TEMPLATE = "merge_propose.md"
 

@@ -99,7 +99,7 @@ def test_summary_shows_each_best_candidates_recipe_and_score_per_task(archive, f
     tasks = {"add": {"char_accuracy": 0.61, "exact_match": 0.4}, "sort": {"char_accuracy": 0.98, "exact_match": 0.9}}
     archive.attach_result(family["c1"], ResultEvent(metrics={"search": SplitMetrics(fitness=0.95, tasks=tasks)}))
     text = archive.summary(metric_of={"add": "char_accuracy", "sort": "char_accuracy"})
-    line = next(l for l in text.splitlines() if l.startswith(f"- {family['c1']}"))
+    line = next(row for row in text.splitlines() if row.startswith(f"- {family['c1']}"))
     assert line.startswith(f"- {family['c1']} fitness 0.9500 [add 0.610, sort 0.980] linear: ")
     assert "(weight 0.1)" in line and "dtype float32" in line and "[score per task]" in text
 

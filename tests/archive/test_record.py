@@ -1,6 +1,6 @@
 """The candidate schema: what a valid record is, and how events fold into its state."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -47,7 +47,7 @@ def test_long_logs_are_cut_with_a_marker():
 
 
 def test_fold_applies_results_and_reviews_in_order():
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     events = [
         ResultEvent(at=t0, status="running"),
         ResultEvent(at=t0 + timedelta(seconds=1), status="succeeded", metrics={"search": SplitMetrics(fitness=0.5)}, cost={"compute_s": 10}),

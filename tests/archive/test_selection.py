@@ -6,8 +6,17 @@ from collections import Counter
 
 import pytest
 
-from archive.selection import (CandidateSummary, Descriptor, dgm, dgm_robust_weights, dgm_weights, map_elites,
-                               map_elites_cells, pareto_front, tournament)
+from archive.selection import (
+    CandidateSummary,
+    Descriptor,
+    dgm,
+    dgm_robust_weights,
+    dgm_weights,
+    map_elites,
+    map_elites_cells,
+    pareto_front,
+    tournament,
+)
 from tools.errors import BadInput
 
 

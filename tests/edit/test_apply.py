@@ -1,9 +1,9 @@
 import pytest
 
-from tools.edit.apply import glob_matches
-from tools.edit.parse import Edit
 from tests.edit.corpus import EDITABLE, TREE
 from tools.edit import apply_edits, failure_report, format_instructions, parse_edits
+from tools.edit.apply import glob_matches
+from tools.edit.parse import Edit
 
 
 def block(path, search, replace):

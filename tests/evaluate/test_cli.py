@@ -89,8 +89,8 @@ def test_init_example_is_a_self_contained_workspace(tmp_path):
 def test_unusable_device_is_bad_input():
     import torch
 
-    from tools.errors import BadInput
     from tools.device import check_device
+    from tools.errors import BadInput
 
     with pytest.raises(BadInput, match="not a device name"):
         check_device("gpu0")

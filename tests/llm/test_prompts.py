@@ -25,8 +25,8 @@ from agents.strategies.hybrid import HybridStrategy
 from agents.strategies.llm import LLMStrategy
 from archive.record import Candidate, Proposer, ResultEvent, SplitMetrics
 from tests.llm.conftest import planner
-from tools.errors import BadInput
 from tests.session.conftest import archive, workspace, zoo_template  # noqa: F401 (fixtures: a tiny-zoo copy, a real archive)
+from tools.errors import BadInput
 
 SESSION = "s-prompts"
 SOURCE_TASKS = {"base": (0.478, 0.987, 0.787), "adder": (0.618, 0.989, 0.820), "reverser": (0.460, 1.0, 0.741),

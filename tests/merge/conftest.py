@@ -42,7 +42,7 @@ def make_model(path: Path, arch: str = "llama", seed: int = 0, layers: int = 3, 
     if base is not None:
         reference = transformers.AutoModelForCausalLM.from_pretrained(base)
         with torch.no_grad():
-            for (name, p), (_, q) in zip(model.state_dict().items(), reference.state_dict().items()):
+            for (_, p), (_, q) in zip(model.state_dict().items(), reference.state_dict().items()):
                 p.copy_(q + noise * torch.randn_like(q))
     model.save_pretrained(path)
     if tokenizer:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from archive.record import ResultEvent
-from tests.review.fixtures import LINEAR, record_merge, clade, metrics
+from tests.review.fixtures import LINEAR, clade, metrics, record_merge
 
 
 def test_review_details_list_best_first_with_parents_best_source_cost_and_logs(zoo, monkeypatch, capsys):

@@ -103,3 +103,12 @@ def test_docker_missing_image_is_bad_input(tmp_path):
     (tmp_path / "clade.yaml").write_text("sandbox:\n  docker: {image: 'clade-no-such-image:0'}\n")
     done = clade("sandbox", "exec", "--backend", "docker", "--", "true", cwd=tmp_path)
     assert done.returncode == 2 and "clade-no-such-image:0" in done.stderr and "sandbox/Dockerfile" in done.stderr
+
+
+def test_a_broken_clade_yaml_is_an_error_not_the_defaults(tmp_path):
+    """The app resolves the workspace for `clade sandbox`: a clade.yaml that is found but wrong is
+    bad input (exit 2, one line naming it), never silently replaced by the default limits."""
+    (tmp_path / "clade.yaml").write_text("sandbox:\n  limits: {wall_s: soon}\n")
+    done = clade("sandbox", "doctor", "--json", cwd=tmp_path)
+    assert done.returncode == 2 and "clade.yaml" in done.stderr and "wall_s" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -79,13 +79,6 @@ def test_result_logs_keep_head_and_tail(tmp_path, tree):
     assert "clade cut" in result.stderr and len(result.stderr) < 9000
 
 
-needs_evaluator = pytest.mark.skipif(
-    __import__("importlib").util.find_spec("tools.evaluate.api") is None,
-    reason="tools.evaluate.api (run_command_evaluator) has not landed in this checkout",
-)
-
-
-@needs_evaluator
 def test_code_job_applies_files_and_reports_metrics(backend, tree):
     result = backend.execute(code_job(tree, files={"eval.py": EVAL % "0.75", "notes/new.txt": "hi"}))
     assert (result.status, result.fitness, result.metrics["loss"]) == ("ok", 0.75, 1.5), result
@@ -93,7 +86,6 @@ def test_code_job_applies_files_and_reports_metrics(backend, tree):
     assert (tree / "eval.py").read_text() == EVAL % "0.5"  # the parent tree is never written
 
 
-@needs_evaluator
 def test_code_job_failures_have_reasons(local_backend, tree):
     result = local_backend.execute(code_job(tree, files={"../../escape.py": "x"}))
     assert result.status == "failed" and "outside the work tree" in result.reason
@@ -103,7 +95,6 @@ def test_code_job_failures_have_reasons(local_backend, tree):
     assert result.status == "timeout" and "wall-clock" in result.reason
 
 
-@needs_evaluator
 def test_command_job_without_fitness_fails_clearly(local_backend):
     job = Job(id="cmd-1", kind="command", genotype={"argv": [PY, "-c", "print('{\"acc\": 1}')"]})
     result = local_backend.execute(job)

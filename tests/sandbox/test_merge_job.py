@@ -11,9 +11,6 @@ import pytest
 from sandbox.config import Limits
 from sandbox.job import EvaluationSpec, Job
 
-pytest.importorskip("tools.merge.api", reason="the merge engine has not landed in this checkout")
-pytest.importorskip("tools.evaluate.api", reason="the evaluation layer has not landed in this checkout")
-
 RECIPE = {"merge_method": "linear", "dtype": "float32",
           "models": [{"model": "a", "parameters": {"weight": 0.7}}, {"model": "b", "parameters": {"weight": 0.3}}]}
 TEXTS = ["hello world", "merge me gently", "tiny models, big plans", "abc def ghi"]

@@ -92,7 +92,6 @@ def test_docker_container_options_isolate(tmp_path):
 
 
 def test_scheduler_runs_real_jobs_on_the_local_backend(local_backend):
-    pytest.importorskip("tools.evaluate.api", reason="the evaluation layer has not landed in this checkout")
     from tests.sandbox.conftest import PY
 
     jobs = [Job(id=f"pool-{i}", kind="command", genotype={"argv": [PY, "-c", f"print('{{\"fitness\": {i}}}')"]}) for i in range(3)]
@@ -208,7 +207,7 @@ def test_concurrent_first_jobs_share_one_job_root_which_close_removes(tmp_path, 
         start = threading.Barrier(2)
         results = []
 
-        def run(n: int) -> None:
+        def run(n: int, start=start, results=results, backend=backend, attempt=attempt) -> None:
             start.wait()
             results.append(backend.execute(Job(id=f"j{attempt}-{n}", kind="command", genotype={"argv": argv}, limits=Limits(wall_s=60))))
 

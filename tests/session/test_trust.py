@@ -168,7 +168,7 @@ def test_clade_sources_lists_and_remeasures_them(zoo_template, tmp_path, capsys)
     ws = tmp_path / "zoo"
     shutil.copytree(zoo_template, ws, symlinks=True)
     saved = {p: p.read_text() for p in (ws / "data").glob("*.jsonl")}
-    for data, text in saved.items():
+    for data in saved:
         data.write_text('{"unrelated": 1}\n' * 2)
     config = (ws / "clade.yaml").read_text().replace("  - {name: reverser, path: models/reverser}\n", "")
     (ws / "clade.yaml").write_text(config.replace("  - {name: sorter, path: models/sorter}\n", "").replace("base: models/base\n", ""))

@@ -15,7 +15,7 @@ import argparse
 import random
 import tempfile
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from agents.budget import BudgetConfig
@@ -27,7 +27,7 @@ from archive.secrets import Redactor
 
 TASKS = ("add", "reverse", "sort")
 SOURCES = {"adder": (0.59, 0.99, 0.82), "reverser": (0.45, 1.0, 0.78), "sorter": (0.46, 0.98, 0.96)}
-START = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
 def scores(rng: random.Random, base: tuple[float, ...], spread: float) -> dict[str, float]:

@@ -79,7 +79,7 @@ def test_a_candidate_recorded_while_the_page_is_open_appears(page, running, line
         cid = merge(archive, [lineage["best"]], 0.2)
         result(archive, cid, 0.95)
     node(page, cid).wait_for()
-    page.wait_for_selector("#plot circle.pt[data-id='%s']" % cid)
+    page.wait_for_selector(f"#plot circle.pt[data-id='{cid}']")
     assert page.locator("#graph .node").count() == 7
 
 

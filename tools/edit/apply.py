@@ -23,9 +23,8 @@ import fnmatch
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from archive.genotype import check_path
 from tools.edit.parse import Edit
-from tools.errors import BadInput
+from tools.tree_paths import plain_path
 
 CLOSEST_CONTEXT = 2  # lines shown around the closest match
 
@@ -88,15 +87,6 @@ def _check_path(edit: Edit, files: dict[str, str], editable: list[str] | None) -
         raise EditFailed(Failure(edit, f"{edit.path!r} is not a plain relative path; use one of: {_listing(files, editable)}"))
     if editable is not None and not any(glob_matches(edit.path, glob) for glob in editable):
         raise EditFailed(Failure(edit, f"{edit.path} may not be edited; files you may edit: {_listing(files, editable)}"))
-
-
-def plain_path(path: str) -> bool:
-    """The archive's own rule for a workspace file (no '..', '.', '.git', backslash or absolute path)."""
-    try:
-        check_path(path)
-    except BadInput:
-        return False
-    return True
 
 
 def glob_matches(path: str, glob: str) -> bool:

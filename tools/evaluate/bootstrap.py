@@ -78,7 +78,7 @@ def mean_difference_interval(pairs: Sequence[tuple[Scores, Scores | None]], weig
 
 def _signs(pairs) -> list[tuple[int, float]]:
     signs, i = [], 0
-    for a, b in pairs:
+    for _a, b in pairs:
         signs.append((i, 1.0))
         i += 1
         if b is not None:

@@ -1,6 +1,7 @@
 """`clade eval MODEL_DIR [--split search|test] [--json]` (torch is imported inside the handler).
 
-A progress bar (one step per task, counted in examples) runs on stderr when it is a terminal.
+The tasks are clade.yaml's `evaluation:` section, which the app fills in (`args.evaluation` and
+`args.config_file`, agents.workspace.provide). A progress bar (one step per task, counted in examples) runs on stderr when it is a terminal.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
     parser.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice; 1 is fastest on busy cores)")
     parser.add_argument("--json", action="store_true", help='one object: {"fitness", "split", "tasks", "stage", "examples"}')
-    parser.set_defaults(handler=run_eval)
+    parser.set_defaults(handler=run_eval, needs="evaluation")
 
 
 def run_eval(args) -> int:
-    from agents.workspace import load_workspace
-    from tools.evaluate.api import evaluate_model_dir, load_suite
+    from tools.evaluate.api import evaluate_model_dir, suite_from_config
 
     if args.threads is not None:
         import torch
@@ -37,7 +37,7 @@ def run_eval(args) -> int:
         torch.set_num_threads(args.threads)
     from tools.progress import TerminalProgress
 
-    suite = load_suite(load_workspace(getattr(args, "workspace", None)))
+    suite = suite_from_config(args.evaluation, args.config_file.parent, where=str(args.config_file))
     with TerminalProgress(f"evaluating ({args.split})") as progress:
         result = evaluate_model_dir(args.model_dir, suite, split=args.split, device=args.device, progress=progress)
     print(json.dumps(result.model_dump()) if args.json else format_result(result, suite))

@@ -25,8 +25,8 @@ from collections import defaultdict
 import torch
 
 from tools.errors import BadInput
-from tools.merge.calibrate import Data, GramHooks, linear_modules
 from tools.merge.execute import TensorReader, compute
+from tools.merge.gram import Data, GramHooks, linear_modules
 from tools.merge.methods.base import Statistic
 from tools.merge.module import build_module, targets
 from tools.merge.plan import Input, TensorPlan

@@ -1,6 +1,8 @@
 """`clade merge RECIPE.yaml OUT_DIR [--device cpu|cuda] [--seed N] [--dry-run] [--json]` (light module).
 
-A problem with the recipe's meaning (a model that is not there, a shape mismatch, a parameter
+Model names (and `base`) and the tasks a calibration section names come from the workspace:
+the app fills in `args.models` and `args.tasks` (agents.workspace.provide; both empty outside
+a workspace), so this module never reads clade.yaml. A problem with the recipe's meaning (a model that is not there, a shape mismatch, a parameter
 out of range) names the recipe file first. A progress bar runs on stderr when it is a terminal.
 """
 
@@ -24,29 +26,13 @@ def register(subparsers) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan (tensors, method, what is read and written, memory, a time estimate) and write nothing")
     parser.add_argument("--json", action="store_true", help="print the merge report (or the plan) as JSON")
-    parser.set_defaults(handler=run_merge)
-
-
-def workspace_names(args_workspace: str | None) -> tuple[dict, Mapping]:
-    """(model names -> directories, task names -> tools.evaluate Tasks) of the workspace; both
-    empty when there is no workspace."""
-    from agents.workspace import find_workspace, load_workspace
-    from tools.errors import BadInput
-    from tools.evaluate.suite import WorkspaceTasks
-
-    if args_workspace is None:
-        try:
-            args_workspace = find_workspace(None)
-        except BadInput:
-            return {}, WorkspaceTasks(None)
-    workspace = load_workspace(args_workspace)
-    return workspace.model_paths(), WorkspaceTasks(workspace)
+    parser.set_defaults(handler=run_merge, needs="sources")
 
 
 def run_merge(args) -> int:
     from tools.errors import BadInput
 
-    models, tasks = workspace_names(getattr(args, "workspace", None))
+    models, tasks = args.models, args.tasks
     try:
         return _dry_run(args, models, tasks) if args.dry_run else _merge(args, models, tasks)
     except BadInput as exc:

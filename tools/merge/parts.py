@@ -39,14 +39,23 @@ def part_slices(recipe: Recipe, sources: Mapping[str, SourceModel], template: So
     """(layer templates, slices) per part, in the template model's tensor order."""
     parts = templates_by_part(template)
     if len(parts) <= 1:
-        from tools.merge.plan import recipe_slices
-
         return [(layer_templates(template), recipe_slices(recipe, sources))]
     if recipe.normalized_slices() is not None:
         form = "layer_path" if recipe.layer_path else "slices"
         raise BadInput(f"field {form}: model {template.name} has several stacks of layers ({describe_parts(template)}); "
                        "slices and layer_path address one stack, so merge a multi-part model with the models form (mergekit's modules: syntax is not supported)")
     return [(templates, [_whole_part(recipe, sources, prefix)]) for prefix, templates in parts.items()]
+
+
+def recipe_slices(recipe: Recipe, sources: Mapping[str, SourceModel]) -> list[Slice]:
+    """The recipe's slices; the models form as one slice over every model's layers."""
+    slices = recipe.normalized_slices()
+    if slices is not None:
+        return slices
+    entries = [SliceSource(model=m.model, layer_range=(0, sources[m.model].num_layers), parameters=m.parameters) for m in recipe.models]
+    if recipe.base_model and recipe.base_model not in [m.model for m in recipe.models]:
+        entries.append(SliceSource(model=recipe.base_model, layer_range=(0, sources[recipe.base_model].num_layers)))
+    return [Slice(sources=entries)]
 
 
 def _whole_part(recipe: Recipe, sources: Mapping[str, SourceModel], prefix: str) -> Slice:

@@ -19,7 +19,8 @@ from tools.errors import BadInput
 from tools.merge.align import Alignment, is_vocabulary_tensor
 from tools.merge.methods.base import MethodSpec
 from tools.merge.params import resolve
-from tools.merge.recipe import Recipe, Slice, SliceSource
+from tools.merge.parts import part_slices
+from tools.merge.recipe import Recipe, Slice
 from tools.merge.sources import SourceModel, split_layer
 
 PRE_MARKERS = ("embed", "wte", "wpe")
@@ -59,17 +60,6 @@ class SliceContext:
     alignment: Alignment | None = None
 
 
-def recipe_slices(recipe: Recipe, sources: Mapping[str, SourceModel]) -> list[Slice]:
-    """The recipe's slices; the models form as one slice over every model's layers."""
-    slices = recipe.normalized_slices()
-    if slices is not None:
-        return slices
-    entries = [SliceSource(model=m.model, layer_range=(0, sources[m.model].num_layers), parameters=m.parameters) for m in recipe.models]
-    if recipe.base_model and recipe.base_model not in [m.model for m in recipe.models]:
-        entries.append(SliceSource(model=recipe.base_model, layer_range=(0, sources[recipe.base_model].num_layers)))
-    return [Slice(sources=entries)]
-
-
 def check_contract(piece: Slice, index: int, recipe: Recipe, method: MethodSpec) -> str | None:
     """The slice's base model when the method uses one; BadInput when the inputs do not fit."""
     base = piece.base_model or recipe.base_model
@@ -104,8 +94,6 @@ def check_parameter_names(recipe: Recipe, method: MethodSpec, known: frozenset[s
 
 def plan_tensors(recipe: Recipe, method: MethodSpec, sources: Mapping[str, SourceModel], template: SourceModel, alignment: Alignment | None = None) -> list[TensorPlan]:
     """Every output tensor, in output order: embeddings, layers in output order, the rest."""
-    from tools.merge.parts import part_slices
-
     groups = [(templates, _contexts(slices, recipe, method, alignment)) for templates, slices in part_slices(recipe, sources, template)]
     outside = [n for n in template.tensors if split_layer(n) is None]
     pre = [n for n in outside if any(m in n for m in PRE_MARKERS)]

@@ -12,12 +12,12 @@ from pydantic import ValidationError
 
 from tools.errors import BadInput, describe_validation_error
 from tools.merge.align import Alignment
-from tools.merge.checks import check_architectures, check_equal_layer_counts, check_output_shapes
+from tools.merge.calibration import resolve_tasks
 from tools.merge.chat_templates import resolve as resolve_chat_template
+from tools.merge.checks import check_architectures, check_equal_layer_counts, check_output_shapes
 from tools.merge.legacy import truncation
 from tools.merge.lora import adapter_base, is_adapter_dir, with_adapter
 from tools.merge.methods.base import MethodSpec
-from tools.merge.calibration import resolve_tasks
 from tools.merge.methods.registry import get_method, known_parameter_names
 from tools.merge.moe_layout import fuse_experts
 from tools.merge.output import (
@@ -27,11 +27,11 @@ from tools.merge.output import (
     set_vocab_size,
     tokenizer_model,
 )
+from tools.merge.parts import recipe_slices
 from tools.merge.plan import (
     TensorPlan,
     check_parameter_names,
     plan_tensors,
-    recipe_slices,
 )
 from tools.merge.recipe import Recipe
 from tools.merge.sources import SourceModel, open_source

@@ -8,9 +8,8 @@ steps, repetitions allowed; it is compiled into one single-layer passthrough sli
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
-
 from pathlib import Path
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 

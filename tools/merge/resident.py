@@ -17,7 +17,8 @@ import torch
 from tools.errors import BadInput
 from tools.merge.calibrate import collect
 from tools.merge.execute import TensorReader, stream
-from tools.merge.module import build_module, targets as _targets
+from tools.merge.module import build_module
+from tools.merge.module import targets as _targets
 from tools.merge.prepare import Prepared, load_recipe, prepare
 from tools.merge.recipe import Recipe
 from tools.merge.sources import SourceModel, open_source

@@ -11,7 +11,7 @@ from typing import Any
 
 from tools.errors import BadInput
 from tools.merge.methods.arcee_fusion import arcee_fusion
-from tools.merge.methods.base import MethodSpec, Param
+from tools.merge.methods.base import MethodSpec, Param, Range
 from tools.merge.methods.generalized import generalized
 from tools.merge.methods.karcher import karcher
 from tools.merge.methods.linear import linear
@@ -26,7 +26,6 @@ from tools.merge.methods.sce import sce
 from tools.merge.methods.slerp import slerp
 from tools.merge.methods.sparsify import bernoulli, della, dense, magnitude, outliers
 from tools.merge.methods.spectral import iso_c, iso_cts, tsvm
-from tools.merge.methods.validate import Range
 from tools.merge.methods.wudi import wudi
 
 WEIGHT = Param("weight", required=True)
