@@ -45,6 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args, workspace)
     session = _session(args, workspace)
+    _check_memory(workspace)
     session.display = make_display()
     for other in [] if args.resume else records.unfinished(workspace):
         session.display.line(f"note: session {other.id} is {other.status}, not finished; `clade run --resume` continues it")
@@ -60,6 +61,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(sentence(summary))
     return 0
+
+
+def _check_memory(workspace) -> None:
+    """Refuse, before the first job, a search whose resident workers cannot fit (tools/merge/memory.py)."""
+    from tools.merge.memory import check_fits
+
+    sandbox = workspace.config.sandbox
+    check_fits(workspace.model_paths(), sandbox.cpu_concurrency, memory_mb=sandbox.limits.memory_mb)
 
 
 def _dry_run(args, workspace) -> int:

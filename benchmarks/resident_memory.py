@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+CODE = REPO  # the checkout `clade` runs from (--code)
 NAMES = ("base", "src1", "src2", "src3")
 GB = 1e9
 
@@ -152,6 +153,7 @@ def tree_memory(pid: int, own_cgroup: Path | None) -> dict[str, int]:
         group = _cgroup_file(p)
         if group is not None and group != own_cgroup:
             groups.add(group)
+    groups = {g for g in groups if not any(o != g and g.parent.is_relative_to(o.parent) for o in groups)}  # v1 usage is hierarchical: top-most only
     for group in groups:
         try:
             totals["cgroups"] += int(group.read_text())
@@ -176,7 +178,7 @@ def _cgroup_file(pid: int) -> Path | None:
 
 
 def clade(workspace: Path, *argv: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(CODE), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "agents.cli", *argv], cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -228,12 +230,20 @@ def time_merges(models: dict[str, Path], work: Path) -> dict:
         pass
     figures["stream_no_write_s"] = time.perf_counter() - start
     merger = ResidentMerger({n: models[n] for n in NAMES})
+    with Sampler(os.getpid(), period=0.2) as sampler:
+        _apply_timed(merger, models, figures)
+    figures["in_process_peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB
+    figures["resident_peak_anon_gb"] = sampler.peaks["pss_anon"] / GB
+    return figures
+
+
+def _apply_timed(merger, models: dict[str, Path], figures: dict) -> None:
+    from tools.merge.api import load_recipe
+
     for label, weights in (("resident_cold_s", (0.5, 0.3, 0.2)), ("resident_warm_s", (0.2, 0.3, 0.5)), ("resident_warm2_s", (0.4, 0.4, 0.2))):
         start = time.perf_counter()
         merger.apply(load_recipe(recipe(models, weights)))
         figures[label] = time.perf_counter() - start
-    figures["in_process_peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB
-    return figures
 
 
 def main() -> None:
@@ -243,13 +253,16 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, default=None, help="sandbox.limits.memory_mb of each job (default: none)")
     parser.add_argument("--skip-session", action="store_true")
     parser.add_argument("--skip-merge", action="store_true")
-    parser.add_argument("--label", default="this code")
+    parser.add_argument("--code", type=Path, default=REPO, help="the Clade checkout to measure (default: this one; e.g. a main checkout for a baseline)")
     args = parser.parse_args()
+    global CODE
+    CODE = args.code.resolve()
+    sys.path.insert(0, str(CODE))
     models = build_models(args.cache)
     if not args.skip_session:
         s = run_session(make_workspace(args.cache / "workspace", models, args.memory_mb), args.budget)
         p = s["peaks"]
-        print(f"\nclade run --planner evolution --budget {args.budget}, two resident workers ({args.label}; memory_mb {args.memory_mb})")
+        print(f"\nclade run --planner evolution --budget {args.budget}, two resident workers ({CODE}; memory_mb {args.memory_mb})")
         print(f"{'wall s':>8}{'failed':>8}{'used GB':>9}{'tree PSS':>10}{'anon PSS':>10}{'tree RSS':>10}{'job cgroups':>13}")
         print(f"{s['wall']:>8.0f}{s['failed']:>5}/{s['candidates']:<2}{p['used'] / GB:>9.1f}{p['pss'] / GB:>10.1f}{p['pss_anon'] / GB:>10.1f}"
               f"{p['rss'] / GB:>10.1f}{p['cgroups'] / GB:>13.1f}")
@@ -258,9 +271,9 @@ def main() -> None:
     if not args.skip_merge:
         f = time_merges(models, args.cache / "merge")
         print("\ntask_arithmetic, base + 3 sources, 1.1B bfloat16 (seconds)")
-        print(f"{'clade merge':>12}{'no write':>10}{'res. cold':>11}{'res. warm':>11}{'warm 2':>8}{'warm/no write':>15}{'peak RSS GB':>13}")
+        print(f"{'clade merge':>12}{'no write':>10}{'res. cold':>11}{'res. warm':>11}{'warm 2':>8}{'warm/no write':>15}{'peak RSS GB':>13}{'anon GB':>9}")
         print(f"{f['clade_merge_s']:>12.1f}{f['stream_no_write_s']:>10.1f}{f['resident_cold_s']:>11.1f}{f['resident_warm_s']:>11.1f}"
-              f"{f['resident_warm2_s']:>8.1f}{f['resident_warm_s'] / f['stream_no_write_s']:>15.2f}{f['in_process_peak_rss_gb']:>13.1f}")
+              f"{f['resident_warm2_s']:>8.1f}{f['resident_warm_s'] / f['stream_no_write_s']:>15.2f}{f['in_process_peak_rss_gb']:>13.1f}{f['resident_peak_anon_gb']:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import math
 import struct
 import sys
 from collections.abc import Mapping
@@ -44,7 +45,6 @@ def reuse_freed_memory() -> bool:
 
 GiB = 1024**3
 RUNTIME_BYTES = GiB  # per worker: Python, torch, transformers, the suite and tokenizer (measured ~0.8 GB on CPU)
-IN_FLIGHT = 3  # tensors computed at once by execute.stream (2 threads + 1 ahead)
 
 
 @dataclass(frozen=True)
@@ -74,28 +74,29 @@ class MemoryNeed:
                 "use fewer workers (sandbox.cpu_concurrency), fewer or smaller sources, or a larger machine")
 
 
-def estimate(models: Mapping[str, Path], workers: int, *, batch_tokens: int = 4096) -> MemoryNeed:
+def estimate(models: Mapping[str, Path], workers: int, *, batch_tokens: int = 2048) -> MemoryNeed:
     """The memory model for searching over `models` (name -> model directory) with `workers` resident
-    workers. The merged model is taken as large as the largest source in its own dtype; the working
-    set is IN_FLIGHT output tensors with every source's input in fp32, plus logits for
-    `batch_tokens` tokens in fp32 and the runtime."""
+    workers. The merged model is as large as the largest source in its own dtype. The working set is
+    the largest tensor in flight with every source's input and the result in fp32 (the other tensors
+    in flight are layer-sized, far smaller), the logits of `batch_tokens` tokens in fp32, and the
+    runtime (Python, torch, the suite)."""
     sizes = {name: _weights(Path(path)) for name, path in models.items()}
     model = max((total for total, _, _ in sizes.values()), default=0)
     largest = max((big for _, big, _ in sizes.values()), default=0)
     vocab = max((v for _, _, v in sizes.values()), default=0)
-    in_flight = IN_FLIGHT * (len(models) + 1) * largest * 2  # bf16/fp16 element counted as fp32 (x2); fp32 sources over-count
-    logits = batch_tokens * vocab * 4 * 2
+    in_flight = (len(models) + 1) * largest * 4
+    logits = batch_tokens * vocab * 4
     return MemoryNeed(sum(total for total, _, _ in sizes.values()), model, in_flight + logits + RUNTIME_BYTES, workers)
 
 
 def _weights(path: Path) -> tuple[int, int, int]:
-    """(weight bytes, largest tensor's bytes, vocab size) of one model directory, from file sizes and
-    safetensors headers (a .bin checkpoint: its largest tensor taken as a tenth of the file)."""
+    """(weight bytes, largest tensor's element count, vocab size) of one model directory, from file sizes
+    and safetensors headers (a .bin checkpoint: its largest tensor taken as a tenth of its fp32 elements)."""
     files = sorted(path.glob("*.safetensors")) or sorted(path.glob("pytorch_model*.bin"))
     total = sum(f.stat().st_size for f in files)
     largest = 0
     for f in files:
-        largest = max(largest, _largest_safetensor(f) if f.suffix == ".safetensors" else f.stat().st_size // 10)
+        largest = max(largest, _largest_safetensor(f) if f.suffix == ".safetensors" else f.stat().st_size // 40)
     try:
         vocab = int(json.loads((path / "config.json").read_text(encoding="utf-8")).get("vocab_size") or 0)
     except (OSError, ValueError, TypeError):
@@ -104,14 +105,15 @@ def _weights(path: Path) -> tuple[int, int, int]:
 
 
 def _largest_safetensor(file: Path) -> int:
+    """Elements of the file's largest tensor (header only)."""
     try:
         with open(file, "rb") as f:
             (size,) = struct.unpack("<Q", f.read(8))
             header = json.loads(f.read(min(size, 100 * 1024 * 1024)))
     except (OSError, ValueError, struct.error):
         return 0
-    spans = [v["data_offsets"] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v]
-    return max((int(end) - int(start) for start, end in spans), default=0)
+    shapes = [v.get("shape") or [] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+    return max((math.prod(int(d) for d in shape) for shape in shapes), default=0)
 
 
 def available_memory(memory_mb: int | None = None) -> tuple[int, str]:
