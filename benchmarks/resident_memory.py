@@ -77,10 +77,10 @@ def make_workspace(root: Path, models: dict[str, Path], memory_mb: int | None) -
     zoo = REPO / "examples" / "tiny-zoo" / "data"
     for split in ("search", "test"):
         lines = (zoo / f"add.{split}.jsonl").read_text().splitlines()[:16]
-        texts = [json.dumps({"prompt": json.loads(line)["prompt"] + json.loads(line)["answer"]}) for line in lines]
+        texts = [json.dumps({"text": json.loads(line)["prompt"] + json.loads(line)["answer"]}) for line in lines]
         (root / "data" / f"sums.{split}.jsonl").write_text("\n".join(texts) + "\n")
     (root / "sums.yaml").write_text("name: sums\nkind: perplexity\ndata: {search: data/sums.search.jsonl, test: data/sums.test.jsonl}\n"
-                                    "prompt: \"{prompt}\"\n")
+                                    "text: \"{text}\"\n")
     limits = f"\n  limits: {{memory_mb: {memory_mb}}}" if memory_mb else ""
     sources = "\n".join(f"  - {{name: {n}, path: {models[n]}}}" for n in NAMES[1:])
     (root / "clade.yaml").write_text(f"version: 1\nname: resident-memory\nbase: {models['base']}\nsources:\n{sources}\n"
