@@ -48,6 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _dry_run(args, workspace)
     session = _session(args, workspace)
     check_before_run(workspace, session.record.strategy)  # exit 2 before the first job (agents/preflight.py)
+    _check_memory(workspace, session.record.backend)
     session.display = make_display()
     for other in [] if args.resume else records.unfinished(workspace):
         session.display.line(f"note: session {other.id} is {other.status}, not finished; `clade run --resume` continues it")
@@ -67,6 +68,17 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _check_memory(workspace, backend: str) -> None:
+    """Refuse, before the first job, a search whose resident workers on this machine cannot fit
+    (tools/merge/memory.py); a ray backend's jobs run elsewhere."""
+    from tools.merge.memory import check_fits
+
+    sandbox = workspace.config.sandbox
+    if backend == "ray":
+        return
+    check_fits(workspace.model_paths(), sandbox.cpu_concurrency, memory_mb=sandbox.limits.memory_mb)
 
 
 def _dry_run(args, workspace) -> int:

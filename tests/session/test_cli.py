@@ -129,3 +129,14 @@ def test_evolution_on_a_code_workspace_is_bad_input(small_zoo, capsys):
 def test_resume_without_an_unfinished_session_is_exit_2(small_zoo, capsys):
     assert main(["run", str(small_zoo), "--resume"]) == 2
     assert "no unfinished session" in capsys.readouterr().err
+
+
+def test_a_search_that_cannot_fit_is_refused_before_the_first_job(workspace, capsys):
+    root = workspace.root
+    """clade run checks the memory model (tools/merge/memory.py) first: one line with the numbers, exit 2, nothing recorded."""
+    config = (root / "clade.yaml").read_text()
+    (root / "clade.yaml").write_text(config + "  limits: {memory_mb: 1}\n")
+    assert main(["--workspace", str(root), "run", "--planner", "evolution", "--budget", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "memory_mb" in err and "resident worker(s) needs" in err and "sources once" in err
+    assert not (root / ".clade" / "sessions").exists() or not any((root / ".clade" / "sessions").iterdir())

@@ -1,9 +1,14 @@
 """The in-memory path for search loops: merge straight into a resident transformers module.
 
-Sources are opened once and every tensor read is kept (on the device) for later recipes, so a
-search loop pays the disk once; the module is built once per output config (it is rebuilt
-when a recipe changes the layer count or the config template). Tensors equal merge_to_dir's:
-the same plan and the same per-tensor computation, only the destination differs.
+Sources are opened once and their weight files memory-mapped read-only and shared
+(tensorfile.MappedFiles): a source tensor is a view of the page cache in its file's dtype, so
+a search loop pays the disk once, and several workers on one machine hold each source once
+between them instead of a private copy each. Only the tensors in flight are copied (to the
+compute dtype, to the device); tensors that are computed when read (a LoRA update applied, MoE
+experts stacked) are recomputed per recipe rather than kept. The merged model is one module,
+built once per output config (rebuilt when a recipe changes the layer count or the config
+template) and refilled tensor by tensor. Tensors equal merge_to_dir's: the same plan and the
+same per-tensor computation, only where the source bytes and the result lie differs.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ import torch
 
 from tools.errors import BadInput
 from tools.merge.calibrate import collect
-from tools.merge.execute import TensorReader, stream
+from tools.merge.execute import TensorReader, all_finite, stream
 from tools.merge.module import build_module
 from tools.merge.module import targets as _targets
 from tools.merge.prepare import Prepared, load_recipe, prepare
 from tools.merge.recipe import Recipe
 from tools.merge.sources import SourceModel, open_source
+from tools.merge.tensorfile import MappedFiles, TensorRef
 
 
 class ResidentMerger:
@@ -32,7 +38,8 @@ class ResidentMerger:
         self.models = {name: Path(path) for name, path in models.items()}
         self.device = device
         self._sources: dict[tuple[str, Path], SourceModel] = {}
-        self._tensors: dict = {}
+        self._maps = MappedFiles()
+        self._tensors: dict = {}  # TensorRef -> a checked view of its map (no copy)
         self._stats: dict = {}  # calibration statistics by (model directory, kind, data): calibrate.collect's cache
         self.tasks: dict = {}  # workspace tasks by name, for recipes' calibration sections (set_tasks)
         self._module = None
@@ -63,7 +70,7 @@ class ResidentMerger:
         for rebuilding: never use a module from a failed call."""
         prepared = self.prepare(recipe)
         module = self._module_for(prepared)
-        reader = _SharedCacheReader(prepared.sources, self.device, self._tensors)
+        reader = _MappedReader(prepared.sources, self.device, self._maps, self._tensors)
         targets = _targets(module)
         try:
             stats = collect(prepared, reader, seed, cache=self._stats)
@@ -113,16 +120,27 @@ def _check_covered(module: torch.nn.Module, written: set[str], prepared: Prepare
             raise BadInput(f"model {prepared.template.name}: has no tensor {name}, which {type(module).__name__} needs")
 
 
-class _SharedCacheReader(TensorReader):
-    """A TensorReader whose cache outlives one recipe, keyed by where the tensor's bytes lie (its
-    ref: file and span, plus any LoRA update or expert stacking applied when read)."""
+class _MappedReader(TensorReader):
+    """A TensorReader over shared read-only maps: a file-backed tensor is a view of the map, checked
+    for NaN/Inf once and remembered for later recipes (`views`, keyed by its TensorRef: file and
+    span); the caller gets it on the device (a copy only off the CPU). Tensors computed when read
+    (LoRA, stacked experts) are read afresh each time, never kept."""
 
-    def __init__(self, sources: Mapping[str, SourceModel], device: str, cache: dict):
+    def __init__(self, sources: Mapping[str, SourceModel], device: str, maps: MappedFiles, views: dict):
         super().__init__(sources, device)
-        self.shared = cache
+        self.maps, self.views = maps, views
 
     def get(self, item) -> torch.Tensor:
-        key = self.sources[item.model].tensor(item.tensor)
-        if key not in self.shared:
-            self.shared[key] = super().get(item)
-        return self.shared[key]
+        ref = self.sources[item.model].tensor(item.tensor)
+        if type(ref) is not TensorRef:
+            return super().get(item)
+        view = self.views.get(ref)
+        if view is None:
+            view = self.maps.tensor(ref)
+            if view.is_floating_point() and not all_finite(view):
+                raise BadInput(f"model {item.model} ({ref.file}): tensor {item.tensor} holds NaN or Inf")
+            with self._lock:
+                self.views[ref] = view
+        with self._lock:
+            self.bytes_read += ref.nbytes
+        return view.to(self.device)

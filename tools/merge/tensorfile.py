@@ -1,8 +1,11 @@
 """Reading and writing safetensors files one tensor at a time.
 
-Reading parses the header and reads each tensor's bytes with a positioned read into a fresh
+`clade merge` parses the header and reads each tensor's bytes with a positioned read into a fresh
 buffer, instead of memory-mapping the file: mapped pages count toward the process's resident
-memory until the file is closed, which would make peak RSS grow with model size. Writing knows
+memory until the file is closed, which would make peak RSS grow with model size. The resident
+merger, which keeps sources for many recipes, does the opposite on purpose (`MappedFiles`): one
+read-only shared map per file, tensors are views of it, so the page cache holds each source
+once for every worker process on the machine and no worker keeps a private copy. Writing knows
 every output tensor's name, dtype and shape before the first byte of data (the plan says so),
 so it writes each shard's header first and then streams tensor data in plan order: memory is
 bounded by the tensors in flight, never by the shard size.
@@ -12,8 +15,11 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import os
 import struct
+import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +116,49 @@ def read_tensor(ref: TensorRef) -> torch.Tensor:
                 raise BadInput(f"{ref.file}: truncated (a tensor ends at byte {ref.end}, the file is shorter)")
             done += got
     return buf.view(ref.torch_dtype).reshape(ref.shape)
+
+
+class MappedFiles:
+    """Read-only shared memory maps of weight files (MAP_SHARED, PROT_READ), one per file, kept
+    open for the object's life. `tensor(ref)` is a view of the map in the file's own dtype: no
+    copy, no upcast; its pages are the page cache's, shared by every process mapping the file,
+    and writing to it faults (a source is never changed in place)."""
+
+    def __init__(self):
+        self._maps: dict[Path, mmap.mmap] = {}
+        self._lock = threading.Lock()
+
+    def tensor(self, ref: TensorRef) -> torch.Tensor:
+        count = math.prod(ref.shape)
+        itemsize = ref.torch_dtype.itemsize
+        if count == 0 or ref.start % itemsize:  # nothing to map, or a misaligned span: a private copy
+            return read_tensor(ref)
+        mapped = self._map(ref.file)
+        if ref.end > len(mapped):
+            raise BadInput(f"{ref.file}: truncated (a tensor ends at byte {ref.end}, the file is shorter)")
+        with warnings.catch_warnings():  # torch warns that the buffer is not writable: that is the point
+            warnings.simplefilter("ignore", UserWarning)
+            flat = torch.frombuffer(mapped, dtype=ref.torch_dtype, count=count, offset=ref.start)
+        return flat.reshape(ref.shape)
+
+    def span(self, file: Path) -> tuple[int, int]:
+        """(first address, length) of the file's map, for checking that a tensor lies in it."""
+        mapped = self._map(file)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.frombuffer(mapped, dtype=torch.uint8).data_ptr(), len(mapped)
+
+    def _map(self, file: Path) -> mmap.mmap:
+        with self._lock:
+            if file not in self._maps:
+                with open(file, "rb") as f:
+                    self._maps[file] = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+            return self._maps[file]
+
+    def close(self) -> None:
+        """Drop the maps (tensors still viewing them keep their pages until they are freed)."""
+        with self._lock:
+            self._maps.clear()
 
 
 @dataclass(frozen=True)
