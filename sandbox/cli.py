@@ -31,6 +31,7 @@ def register(subparsers) -> None:
     run.set_defaults(handler=exec_command)
     doctor = sub.add_parser("doctor", help="print which protections are active on this machine")
     doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--ray-address", metavar="ADDR", help="also say what this Ray cluster sees (default: when sandbox.backend is ray)")
     doctor.set_defaults(handler=doctor_command)
 
 
@@ -73,9 +74,21 @@ def exec_command(args) -> int:
     return 0
 
 
+def _workspace_sources(args) -> dict[str, str]:
+    """The workspace's base and sources by name (absolute paths), or none outside a workspace."""
+    from agents.workspace import load_workspace
+    from tools.errors import BadInput
+
+    try:
+        workspace = load_workspace(getattr(args, "workspace", None))
+    except BadInput:
+        return {}
+    return {name: str(path) for name, path in workspace.model_paths().items()}
+
+
 def doctor_command(args) -> int:
     from sandbox.doctor import diagnose, render
 
-    report = diagnose(sandbox_config(args), os.environ)
+    report = diagnose(sandbox_config(args), os.environ, sources=_workspace_sources(args), ray_address=args.ray_address)
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0

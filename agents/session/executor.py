@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -70,14 +71,19 @@ def make_executor(workspace: Workspace, backend: Any, *, resident: bool = True) 
     config = workspace.config.sandbox
     gpus = [] if getattr(backend, "name", "") == "ray" else detect_gpus(config.gpus, os.environ)
     scheduler = Scheduler(backend, gpus, config.cpu_concurrency)
-    slots = len(gpus) or config.cpu_concurrency
     pool = _resident_pool(workspace, backend, gpus) if resident and workspace.config.code is None else None
+    slots = getattr(pool, "size", None) or len(gpus) or config.cpu_concurrency  # Ray: one slot per resident actor
     return Executor(scheduler, slots=slots, gpus=gpus, resident=pool)
 
 
 def _resident_pool(workspace: Workspace, backend: Any, gpus: list[int]) -> Any:
-    if getattr(backend, "name", "") in ("fake", "ray"):
-        return None  # FakeSandbox replays results; Ray places each job on a node itself (a fresh sandbox there)
+    if getattr(backend, "name", "") == "fake":
+        return None  # FakeSandbox replays results
+    if getattr(backend, "name", "") == "ray":  # resident actors on the nodes that hold the sources (sandbox/ray_pool.py)
+        from sandbox.ray_pool import RayResidentPool
+
+        config = workspace.config.sandbox
+        return RayResidentPool(backend, config, Path(config.jobs_dir) / "ray-workers" if config.jobs_dir else None)
     from sandbox.resident import ResidentPool
 
     return ResidentPool(backend, workspace.config.sandbox, gpus, workspace.root / ".clade" / "workers")
