@@ -51,18 +51,8 @@ def test_a_job_is_rewritten_to_the_nodes_copy_of_its_inputs():
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    from sandbox.ray_cluster import LocalRayCluster
-
-    logs = tmp_path_factory.mktemp("ray-logs")
-    with LocalRayCluster(logs) as running, pytest.MonkeyPatch.context() as patch:
-        for key, value in running.env.items():
-            patch.setenv(key, value)
-        running.head = running.add_node("clade_head", num_cpus=1, head=True)
-        running.b = running.add_node("clade_b", num_cpus=1)
-        yield running
-        if ray.is_initialized():
-            ray.shutdown()
+def cluster(ray_cluster):
+    return ray_cluster  # tests/sandbox/conftest.py: one two-node cluster for the whole test session
 
 
 @pytest.fixture(scope="module")
