@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.resident_worker import jobs, timed  # noqa: E402
-from sandbox.config import RayConfig, SandboxConfig  # noqa: E402
-from sandbox.resident import ResidentPool  # noqa: E402
+from benchmarks.resident_worker import jobs, timed
+from sandbox.config import RayConfig, SandboxConfig
+from sandbox.resident import ResidentPool
 
 
 def row(name: str, seconds: list[float]) -> str:

@@ -2,7 +2,8 @@
 
 Slots are the GPUs jobs may use (`sandbox.scheduler.detect_gpus`), else
 `sandbox.cpu_concurrency`. Merge jobs go to the long-lived sandboxed merge worker per device
-(`sandbox.resident.ResidentPool`) when one is given; code jobs (and merge jobs without a
+(`sandbox.resident.ResidentPool`; on the ray backend `sandbox.ray_pool.RayResidentPool`, one
+slot per resident actor on the cluster) when one is given; code jobs (and merge jobs without a
 resident pool) get a fresh sandbox each, through the scheduler. A backend failure that is
 not the job's own (the sandbox could not start) propagates: the candidates stay `running`
 and the next `clade run --resume` runs them again.
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from agents.config import Workspace

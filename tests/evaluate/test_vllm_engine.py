@@ -14,7 +14,13 @@ import pytest
 import torch
 
 from tools.evaluate.inference import generation_batches, greedy_generate
-from tools.evaluate.vllm_engine import FALLBACK_LINE, CladeWorkerExtension, VllmEngine, evaluate_with_engine, weight_chunks
+from tools.evaluate.vllm_engine import (
+    FALLBACK_LINE,
+    CladeWorkerExtension,
+    VllmEngine,
+    evaluate_with_engine,
+    weight_chunks,
+)
 
 
 class FakeVllm:
