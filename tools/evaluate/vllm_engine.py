@@ -22,7 +22,7 @@ implements on CPU): `generate(prompts: [{"prompt_token_ids": [...]}], sampling_p
 use_tqdm=False) -> [out with .outputs[0].token_ids]`, `collective_rpc(method, args=()) -> list`,
 `reset_prefix_cache()`. A GPU run of the whole path is one command:
 
-    python -m tools.evaluate.vllm_engine WORKSPACE [--recipe RECIPE.yaml] [--split search] [--device cuda]
+    python benchmarks/vllm_engine.py WORKSPACE [--recipe RECIPE.yaml] [--split search] [--device cuda]
 
 which merges the recipe (default: an equal-weight linear merge of the workspace's sources)
 resident, evaluates it with Clade's loop and with vLLM, and prints both fitnesses, whether every
@@ -34,7 +34,6 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -178,50 +177,3 @@ def _generation_columns(model, tokenizer, spec, prepared, outputs: list[list[int
         columns["logprob"] = runner._scores(model, prepared)
         columns["tokens"] = [float(n) for n in prepared.tokens]
     return columns
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(prog="python -m tools.evaluate.vllm_engine", description=__doc__.splitlines()[0])
-    parser.add_argument("workspace")
-    parser.add_argument("--recipe", help="a merge recipe (YAML); default: equal-weight linear over the sources")
-    parser.add_argument("--split", default="search")
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--repeat", type=int, default=3, help="evaluate this many times with each path (the first warms up)")
-    args = parser.parse_args(argv)
-    from agents.workspace import load_workspace
-    from tools.evaluate.loading import load_tokenizer
-    from tools.evaluate.suite import load_suite
-    from tools.merge.resident import ResidentMerger
-
-    workspace = load_workspace(args.workspace)
-    models = {name: str(path) for name, path in workspace.model_paths().items()}
-    names = [s.name for s in workspace.config.sources]
-    recipe = args.recipe or {"merge_method": "linear", "models": [{"model": n, "parameters": {"weight": 1 / len(names)}} for n in names]}
-    merger = ResidentMerger(models, device=args.device)
-    module = merger.apply(recipe)
-    tokenizer, suite = load_tokenizer(merger.tokenizer_dir(recipe)), load_suite(workspace)
-    template = merger.prepare(recipe).template.path
-    engine = VllmEngine.start(template, device=args.device)
-    seconds, results = {"clade": [], "vllm": []}, {}
-    for name, run in (("clade", lambda: evaluate_with_engine(None, module, tokenizer, suite, split=args.split, device=args.device)),
-                      ("vllm", lambda: evaluate_with_engine(engine, module, tokenizer, suite, split=args.split, device=args.device))):
-        if name == "vllm" and engine is None:
-            continue
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            results[name] = run()
-            seconds[name].append(time.perf_counter() - start)
-    report = {name: {"fitness": r.fitness, "seconds": [round(s, 3) for s in seconds[name]]} for name, r in results.items()}
-    if "vllm" in results:
-        report["same_per_example"] = results["vllm"].per_example == results["clade"].per_example
-        report["same_fitness"] = results["vllm"].fitness == results["clade"].fitness
-    report["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    print(json.dumps(report, indent=2))
-    return 0 if report.get("same_per_example", True) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
