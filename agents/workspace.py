@@ -57,7 +57,7 @@ def _first_line(exc: Exception) -> str:
 
 
 # What a lower layer's command reads from the workspace, asked for with `set_defaults(needs=...)`
-# on its parser; the app resolves the workspace and fills these in before the handler runs, so
+# on its parser (a tuple names several); the app resolves the workspace and fills these in before the handler runs, so
 # tools/, archive/ and sandbox/ never import agents (the layering in README.md):
 #   "sources"     args.models (name -> directory, `base` included) and args.tasks (name -> Task);
 #                 both empty when no workspace is found and none is named
@@ -70,23 +70,25 @@ Need = Literal["sources", "evaluation", "sandbox", "archive"]
 
 
 def provide(args: argparse.Namespace) -> None:
-    """Fill in `args` what its command's `needs` names (nothing when it names nothing)."""
-    need: Need | None = getattr(args, "needs", None)
-    if need is None:
+    """Fill in `args` what its command's `needs` names: one Need or a tuple of them (nothing when it names nothing)."""
+    wanted = getattr(args, "needs", None)
+    if wanted is None:
         return
+    needs: tuple[Need, ...] = (wanted,) if isinstance(wanted, str) else tuple(wanted)
     explicit = getattr(args, "workspace", None)
-    optional = need in ("sources", "sandbox") and explicit is None
+    optional = all(need in ("sources", "sandbox") for need in needs) and explicit is None
     ws = None if optional and _nearest(Path.cwd()) is None else load_workspace(explicit)
-    if need == "sources":
-        from tools.evaluate.suite import WorkspaceTasks
+    for need in needs:
+        if need == "sources":
+            from tools.evaluate.suite import WorkspaceTasks
 
-        args.models, args.tasks = (ws.model_paths(), WorkspaceTasks(ws)) if ws else ({}, {})
-    elif need == "sandbox":
-        args.sandbox = ws.config.sandbox if ws else SandboxConfig()
-    elif need == "evaluation" and ws:
-        args.evaluation, args.config_file = ws.config.evaluation, ws.root / CONFIG_NAME
-    elif need == "archive" and ws:
-        args.archive = ws.config.archive.model_copy(update={"path": str(ws.path(ws.config.archive.path))})
+            args.models, args.tasks = (ws.model_paths(), WorkspaceTasks(ws)) if ws else ({}, {})
+        elif need == "sandbox":
+            args.sandbox = ws.config.sandbox if ws else SandboxConfig()
+        elif need == "evaluation" and ws:
+            args.evaluation, args.config_file = ws.config.evaluation, ws.root / CONFIG_NAME
+        elif need == "archive" and ws:
+            args.archive = ws.config.archive.model_copy(update={"path": str(ws.path(ws.config.archive.path))})
 
 
 def _nearest(start: Path) -> Path | None:

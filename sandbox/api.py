@@ -19,11 +19,13 @@ from sandbox.outcome import RunOutcome
 class Sandbox(Protocol):
     """A backend. Its capabilities are declared, never sniffed: `places_gpus` (it picks each job's GPU
     itself, so the runner detects none), `runs_resident` (resident merge workers run under its `run`),
-    `cancels` (`cancel(job)` kills a job in flight)."""
+    `cluster` (its jobs run on a cluster's nodes: the resident merge workers are actors there,
+    `sandbox.ray_pool`), `cancels` (`cancel(job)` kills a job in flight)."""
 
     name: str
     places_gpus: bool
     runs_resident: bool
+    cluster: bool
     cancels: bool
 
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:

@@ -39,7 +39,8 @@ def register(subparsers) -> None:
     run.set_defaults(handler=exec_command, needs="sandbox")
     doctor = sub.add_parser("doctor", help="print which protections are active on this machine")
     doctor.add_argument("--json", action="store_true")
-    doctor.set_defaults(handler=doctor_command, needs="sandbox")
+    doctor.add_argument("--ray-address", metavar="ADDR", help="also say what this Ray cluster sees (default: when sandbox.backend is ray)")
+    doctor.set_defaults(handler=doctor_command, needs=("sandbox", "sources"))  # the sources: which nodes hold them
 
 
 STDIN_LIMIT = 64 * 1024 * 1024
@@ -140,6 +141,7 @@ def exit_code(outcome) -> int:
 def doctor_command(args) -> int:
     from sandbox.doctor import diagnose, render
 
-    report = diagnose(args.sandbox, os.environ)
+    report = diagnose(args.sandbox, os.environ, sources={name: str(path) for name, path in args.models.items()},
+                      ray_address=args.ray_address)
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0

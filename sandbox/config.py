@@ -10,7 +10,10 @@ Example:
       isolation: auto         # auto | required | unshare | none (see below)
       cgroups: auto           # auto | off
       docker: {image: clade-sandbox:latest}
-      ray: {address: null}    # null: a local ray.init(); or "ray://head:10001"
+      ray:                    # see sandbox/README.md "Scaling"
+        address: null         # null: a local ray.init(); or "auto" / "head:6379" to join a cluster
+        nodes:                # the nodes that hold the sources (omit: all, on a shared file system)
+          - {match: 10.0.0.5, paths: {/data/models: /nvme/models}}
 """
 
 from __future__ import annotations
@@ -45,10 +48,22 @@ class DockerConfig(BaseModel):
     cpus: float | None = Field(None, gt=0, description="CPUs per container (default: no limit)")
 
 
+class RayNode(BaseModel):
+    """A node that holds the sources: where resident merge workers may be placed, and where its copies are."""
+
+    model_config = ConfigDict(extra="forbid")
+    match: str = Field(min_length=1, description="the node's IP, its Ray node id, or a custom resource it was started with (ray start --resources)")
+    paths: dict[str, str] = Field(default_factory=dict, description="a path prefix on the head -> where this node holds the same files")
+
+
 class RayConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     address: str | None = None
     num_cpus: int | None = Field(None, gt=0, description="CPUs for a local ray.init()")
+    # Resident merge workers (one Ray actor each): one per GPU of a node, else one per `cpus_per_worker` CPUs.
+    nodes: list[RayNode] = Field(default_factory=list, description="the nodes that hold the sources; empty: every node (a shared file system)")
+    cpus_per_worker: int = Field(1, gt=0, description="CPUs a CPU resident worker asks Ray for")
+    workers_per_node: int | None = Field(None, gt=0, description="at most this many resident workers per node")
 
 
 class SandboxConfig(BaseModel):

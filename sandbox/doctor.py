@@ -68,10 +68,71 @@ def ray_protections() -> list[Protection]:
     return [Protection(backend="ray", name="Ray installed", active=found, how="jobs run the local backend on the Ray worker" if found else "NOT installed: pip install 'clade[ray]'")]
 
 
-def diagnose(config: SandboxConfig, env: Mapping[str, str]) -> dict:
+def _sources_on_node(paths: dict[str, str]) -> list[str]:
+    """Run on a node (a Ray task): the named paths missing there, as 'name (path)'."""
+    return [f"{name} ({path})" for name, path in paths.items() if not os.path.exists(path)]
+
+
+def ray_report(config: SandboxConfig, sources: Mapping[str, str] | None = None) -> dict:
+    """What Ray sees: each alive node's CPUs, GPUs and custom resources, the resident workers clade.yaml
+    places there, and which of `sources` (name -> head path) are missing at that node's path for them."""
+    from sandbox.backends.ray import RayBackend
+    from sandbox.ray_pool import map_path, plan_placements
+
+    ray = RayBackend(config)._ray()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    placements = plan_placements(ray.nodes(), config.ray)
+    check = ray.remote(num_cpus=0, max_retries=0)(_sources_on_node)
+    nodes = []
+    for node in ray.nodes():
+        if not node.get("Alive"):
+            continue
+        mine = [p for p in placements if p.node_id == node["NodeID"]]
+        resources = node.get("Resources") or {}
+        label = mine[0].label if mine else f"{node.get('NodeManagerAddress')}-{node['NodeID'][:8]}"
+        paths = {name: map_path(str(path), mine[0].paths if mine else ()) for name, path in (sources or {}).items()}
+        missing = None
+        if mine and paths:
+            strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+            try:
+                missing = ray.get(check.options(scheduling_strategy=strategy).remote(paths), timeout=120)
+            except Exception as exc:  # the node did not answer: say so instead of guessing
+                missing = [f"(could not check: {str(exc).splitlines()[0][:200]})"]
+        nodes.append({"label": label, "node_id": node["NodeID"], "address": node.get("NodeManagerAddress"),
+                      "cpus": int(resources.get("CPU", 0)), "gpus": int(resources.get("GPU", 0)),
+                      "resources": sorted(k for k in resources if k not in ("CPU", "GPU", "memory", "object_store_memory") and not k.startswith("node:")),
+                      "workers": len(mine), "gpu_workers": sum(p.gpu for p in mine), "missing": missing})
+    return {"address": config.ray.address or "local ray.init()", "nodes": nodes, "sources": dict(sources or {})}
+
+
+def render_ray(report: dict) -> str:
+    lines = [f"ray: {report['address']}: {len(report['nodes'])} alive node(s), "
+             f"{sum(n['workers'] for n in report['nodes'])} resident worker(s) would be placed"]
+    for n in report["nodes"]:
+        extra = f" [{', '.join(n['resources'])}]" if n["resources"] else ""
+        kind = f"{n['gpu_workers']} GPU" if n["gpu_workers"] else "CPU"
+        line = f"  {n['label']} ({n['address']}, {n['node_id'][:8]}): {n['cpus']} CPUs, {n['gpus']} GPUs{extra}; {n['workers']} {kind} worker(s)"
+        if n["workers"] == 0:
+            line += " (not in sandbox.ray.nodes, or no room)"
+        elif n["missing"] is not None:
+            have = len(report["sources"]) - len(n["missing"])
+            line += f"; sources {have}/{len(report['sources'])} present" + "".join(f"; MISSING {m}" for m in n["missing"])
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def diagnose(config: SandboxConfig, env: Mapping[str, str], *, sources: Mapping[str, str] | None = None,
+             ray_address: str | None = None) -> dict:
+    """The protections; and, when the ray backend is configured or a cluster address given, what Ray sees."""
     gpus = detect_gpus(config.gpus, env)
     rows = local_protections() + docker_protections(config) + ray_protections()
-    return {"isolation": _isolation(), "cgroups": cgroup_mode(), "gpus": gpus, "protections": [r.model_dump() for r in rows]}
+    report = {"isolation": _isolation(), "cgroups": cgroup_mode(), "gpus": gpus, "protections": [r.model_dump() for r in rows]}
+    if ray_address is not None:
+        config = config.model_copy(update={"ray": config.ray.model_copy(update={"address": ray_address})})
+    if (config.backend == "ray" or ray_address is not None) and importlib.util.find_spec("ray") is not None:
+        report["ray"] = ray_report(config, sources)
+    return report
 
 
 def render(report: dict) -> str:
@@ -79,4 +140,6 @@ def render(report: dict) -> str:
     for row in report["protections"]:
         mark = " ok " if row["active"] else "MISS"
         lines.append(f"[{mark}] {row['backend']:<6} {row['name']}: {row['how']}")
+    if "ray" in report:
+        lines.append(render_ray(report["ray"]))
     return "\n".join(lines)

@@ -17,6 +17,7 @@ class FakeSandbox:
     name = "fake"
     places_gpus = False  # the runner gives each GPU job its GPU
     runs_resident = False  # every job gets a fresh sandbox
+    cluster = False  # no cluster: results are replayed
     cancels = False  # no cancel(job): a closing runner waits
 
     def __init__(self, results: Mapping[str, Result] | Callable[[Job], Result] | None = None):

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from sandbox.job import Job, Result
 from tools.errors import BadInput
@@ -106,16 +107,22 @@ class Scheduler:
     def for_config(cls, config, backend, *, env: Mapping[str, str] | None = None, resident_root=None) -> Scheduler:
         """The runner clade.yaml's `sandbox:` asks for: a slot per GPU the backend may use (none when the
         backend places GPUs itself), `cpu_concurrency` CPU slots, and resident merge workers under
-        `resident_root` when given and the backend runs them."""
+        `resident_root` when given and the backend runs them. On a cluster backend the resident workers
+        are actors on its nodes (`sandbox.ray_pool.RayResidentPool`) and there is one slot per actor."""
         import os
 
         gpus = [] if backend.places_gpus else detect_gpus(config.gpus, os.environ if env is None else env)
-        resident = None
-        if resident_root is not None and backend.runs_resident:
+        resident, cpu_slots = None, config.cpu_concurrency
+        if resident_root is not None and backend.cluster:
+            from sandbox.ray_pool import RayResidentPool
+
+            resident = RayResidentPool(backend, config, Path(config.jobs_dir) / "ray-workers" if config.jobs_dir else None)
+            cpu_slots = resident.size
+        elif resident_root is not None and backend.runs_resident:
             from sandbox.resident import ResidentPool
 
             resident = ResidentPool(backend, config, gpus, resident_root)
-        return cls(backend, gpus, config.cpu_concurrency, resident=resident)
+        return cls(backend, gpus, cpu_slots, resident=resident)
 
     @property
     def gpus(self) -> list[int]:

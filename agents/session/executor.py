@@ -2,7 +2,8 @@
 
 Slots are the GPUs jobs may use (`sandbox.scheduler.detect_gpus`), else `sandbox.cpu_concurrency`.
 The runner (`sandbox.scheduler.Scheduler`) owns execution: merge jobs on the slot's resident
-merge worker, code jobs in a fresh sandbox. `start(candidate, job)` hands a job over and returns
+merge worker (on the ray backend, a resident actor on a
+cluster node: `sandbox.ray_pool.RayResidentPool`), code jobs in a fresh sandbox. `start(candidate, job)` hands a job over and returns
 at once; its result is attached to the archive the moment the job ends (in the job's thread),
 so a kill afterwards never runs it again. `wait()` returns the candidates finished since the
 last call, blocking until one is when asked to. A backend failure that is not the job's own

@@ -128,6 +128,7 @@ class DockerBackend:
     name = "docker"
     places_gpus = False  # the runner gives each GPU job its GPU
     runs_resident = True  # resident merge workers run on this host under it
+    cluster = False  # jobs run on this host
     cancels = True  # cancel(job) kills a job in flight
 
     def __init__(self, config: SandboxConfig | None = None, client=None):

@@ -150,6 +150,7 @@ class LocalBackend:
     name = "local"
     places_gpus = False  # the runner gives each GPU job its GPU
     runs_resident = True  # resident merge workers run on this host under it
+    cluster = False  # jobs run on this host
     cancels = True  # cancel(job) kills a job in flight
 
     def __init__(self, config: SandboxConfig | None = None):

@@ -47,6 +47,7 @@ class RayBackend:
     name = "ray"
     places_gpus = True  # Ray picks each job's GPU itself
     runs_resident = False  # every job gets a fresh sandbox
+    cluster = True  # resident merge workers are Ray actors on the nodes (sandbox.ray_pool)
     cancels = False  # no cancel(job): a closing runner waits
 
     def __init__(self, config: SandboxConfig | None = None):

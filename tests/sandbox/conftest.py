@@ -93,3 +93,25 @@ def tcp_server():
     stop.set()
     thread.join()
     server.close()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory):
+    """A real two-node Ray cluster on this machine for the ray tests (sandbox/ray_cluster.py): head `clade_head`
+    and node `clade_b`, 1 CPU each, their own ports, temp dir and node ids; this session's driver is connected
+    to it once and never to another (Ray cannot re-connect one process to a second cluster reliably).
+    Both nodes' workers carry a fake OPENAI_API_KEY, which the sandbox must keep from jobs."""
+    import ray
+
+    from sandbox.ray_cluster import LocalRayCluster
+
+    logs = tmp_path_factory.mktemp("ray-logs")
+    with LocalRayCluster(logs) as cluster, pytest.MonkeyPatch.context() as patch:
+        for key, value in cluster.env.items():
+            patch.setenv(key, value)
+        secret = {"OPENAI_API_KEY": "sk-clade-ray-test"}
+        cluster.head = cluster.add_node("clade_head", num_cpus=1, head=True, env=secret)
+        cluster.b = cluster.add_node("clade_b", num_cpus=1, env=secret)
+        yield cluster
+        if ray.is_initialized():
+            ray.shutdown()

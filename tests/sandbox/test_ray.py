@@ -1,4 +1,4 @@
-"""The ray backend on a local `ray.init(num_cpus=1)`: the same isolation and contract as local.
+"""The ray backend (one-shot Ray tasks) on the test session's two-node cluster: the same isolation and contract as local.
 
 Kept to a few tests: Ray takes seconds to start on a small machine.
 """
@@ -14,16 +14,13 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (optional extra: p
 
 
 @pytest.fixture(scope="module")
-def ray_backend(tmp_path_factory):
+def ray_backend(ray_cluster, tmp_path_factory):
     from sandbox.backends.ray import RayBackend
 
     jobs = tmp_path_factory.mktemp("ray-jobs")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OPENAI_API_KEY", "sk-clade-ray-test")  # Ray's workers inherit the driver's environment
-        backend = RayBackend(SandboxConfig(backend="ray", jobs_dir=str(jobs), ray=RayConfig(num_cpus=1)))
-        backend.run([PY, "-c", "pass"], jobs / "warm-up", Limits(wall_s=60))
-        yield backend
-        backend.shutdown()
+    backend = RayBackend(SandboxConfig(backend="ray", jobs_dir=str(jobs), ray=RayConfig(address=ray_cluster.address)))
+    backend.run([PY, "-c", "pass"], jobs / "warm-up", Limits(wall_s=60))
+    return backend  # the driver stays connected: the session's cluster fixture disconnects it
 
 
 def test_ray_task_times_out_then_normal_job_runs_isolated(ray_backend, tmp_path):

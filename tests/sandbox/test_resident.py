@@ -202,7 +202,7 @@ class _Stub:
 
 def test_slots_follow_the_device_request_and_prefer_a_worker_that_serves_the_job(zoo, tmp_path):
     class NoBackend:
-        name, places_gpus, runs_resident, cancels = "none", False, True, False  # declared, as every backend does
+        name, places_gpus, runs_resident, cluster, cancels = "none", False, True, False, False  # declared, as every backend does
 
     pool = ResidentPool(NoBackend(), SandboxConfig(cpu_concurrency=3), [4], tmp_path)
     gpu_job = job(zoo, "g", RECIPE_A).model_copy(update={"device": DeviceRequest(gpus=1)})
