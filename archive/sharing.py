@@ -6,12 +6,16 @@ What travels: `refs/clade/archive` (the marker, the same commit in every archive
 sides only ever append time-stamped JSON lines, so the union of the lines, sorted, is the
 merged note. A push is refused by the remote when its notes have moved on: pull first.
 The SQLite index is local and never travels; it catches up after a pull.
+
+The remote operations go through GitPython's command layer (`git.Repo(...).git.execute`):
+git itself speaks to remotes (ssh, https, paths, bundles) and its credential helpers, and
+GitPython gives the call, its environment and its exit status one place. Writes into the
+archive stay on Clade's own pack writer (archive/README.md says why).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -26,12 +30,18 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "Clade", "GIT_AUTHOR_EMAIL": "clade@localhost",
 
 
 def git(archive: Archive, *argv: str, what: str) -> str:
-    """Run git on the archive; a failure is BadInput naming what was attempted and git's reason."""
-    done = subprocess.run(["git", "--git-dir", str(archive.git_dir), *argv], capture_output=True, text=True,
-                          env={**os.environ, **GIT_ENV})
-    if done.returncode != 0:
-        raise BadInput(f"{what} failed: {git_reason(done.stderr)}")
-    return done.stdout
+    """Run git on the archive (through GitPython); a failure is BadInput naming what was attempted and git's reason."""
+    import git as gitpython
+
+    repo = gitpython.Repo(archive.git_dir)
+    try:
+        status, out, err = repo.git.execute(["git", "--git-dir", str(archive.git_dir), *argv], with_extended_output=True,
+                                            with_exceptions=False, env=GIT_ENV, strip_newline_in_stdout=False)
+    finally:
+        repo.close()
+    if status != 0:
+        raise BadInput(f"{what} failed: {git_reason(err)}")
+    return out
 
 
 def git_reason(stderr: str) -> str:
