@@ -29,10 +29,11 @@ class SelectionConfig(BaseModel):
 
     `mixed` (default): each parent is drawn among the `elites` best by search fitness with
     probability `exploit`, else by the DGM rule (`dgm_robust`: good candidates with few children).
-    `dgm`, `dgm_robust`, `tournament`: those rules alone; `best`: the best by fitness."""
+    `dgm`, `dgm_robust`, `tournament`: those rules alone; `best`: the best by fitness;
+    `pareto`: a member of the Pareto front over per-task scores (fewer children: likelier)."""
 
     model_config = ConfigDict(extra="forbid")
-    rule: Literal["mixed", "dgm", "dgm_robust", "tournament", "best"] = "mixed"
+    rule: Literal["mixed", "dgm", "dgm_robust", "tournament", "best", "pareto"] = "mixed"
     parents: int = Field(1, gt=0, le=2, description="parents per proposal (2: crossover)")
     exploit: float = Field(0.7, ge=0, le=1, description="mixed: the share of parents drawn by fitness rank")
     elites: int = Field(3, gt=0, description="mixed: an exploit draw picks uniformly among this many best")

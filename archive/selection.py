@@ -16,6 +16,10 @@ parents with replacement.
   almost only by the child counts: raw sources and weak merges get picked as often as the
   best merge. Fitness rank puts strong candidates in front; the DGM draw keeps exploring.
   (OpenEvolve's sampler mixes the same way; its default exploitation share is 0.7.)
+- `pareto`: the Pareto front over per-task scores (metrics named `task/metric`; by default every
+  metric all eligible candidates have), then a front member drawn with probability ∝ 1/(1 + n_i)
+  (n_i its children). A parent strong on one task but weak elsewhere stays on the front, where
+  a fitness rank (the weighted mean) would drop it.
 - `map_elites`: the best candidate of each cell of a grid over declared descriptors
   (metrics named `task/metric`, or `fitness`), then an elite drawn uniformly.
 """
@@ -168,6 +172,32 @@ def map_elites(candidates: Sequence[CandidateSummary], descriptors: Sequence[Des
         raise BadInput(f"MAP-Elites: no eligible candidate has every descriptor ({', '.join(d.name for d in descriptors)})")
     elites = sorted(e.id for e in cells.values())
     return [rng.choice(elites) for _ in range(k)]
+
+
+def pareto_objectives(candidates: Sequence[CandidateSummary]) -> list[str]:
+    """The metric names every candidate has, sorted (the default objectives of `pareto`)."""
+    names = [set(c.metrics) for c in candidates]
+    return sorted(set.intersection(*names)) if names else []
+
+
+def pareto_members(candidates: Sequence[CandidateSummary], objectives: Sequence[str] | None = None) -> list[CandidateSummary]:
+    """The eligible candidates on the Pareto front over `objectives` (maximised), in id order."""
+    pool = eligible(candidates)
+    names = list(objectives) if objectives is not None else pareto_objectives(pool)
+    if not names:
+        raise BadInput("parent selection pareto: the eligible candidates share no per-task metric to compare")
+    scored = {c.id: [c.metrics[n] for n in names] for c in pool if all(n in c.metrics for n in names)}
+    if not scored:
+        raise BadInput(f"parent selection pareto: no eligible candidate has every objective ({', '.join(names)})")
+    front = set(pareto_front(scored))
+    return [c for c in sorted(pool, key=lambda c: c.id) if c.id in front]
+
+
+def pareto(candidates: Sequence[CandidateSummary], k: int, rng: random.Random, *,
+           objectives: Sequence[str] | None = None) -> list[str]:
+    """`k` parents from the Pareto front, each drawn with probability ∝ 1 / (1 + children)."""
+    front = pareto_members(candidates, objectives)
+    return rng.choices([c.id for c in front], weights=[1.0 / (1 + c.children) for c in front], k=k)
 
 
 def pareto_front(points: Mapping[str, Sequence[float]]) -> list[str]:

@@ -1,6 +1,6 @@
-"""Search efficiency on the tiny zoo: evolution (CMA-ES), random search, and any LLM planner, at equal candidate budgets.
+"""Search efficiency on a zoo workspace: evolution (CMA-ES), random search, and any LLM planner, at equal candidate budgets.
 
-    OMP_NUM_THREADS=1 nice python benchmarks/search_efficiency.py [--seeds 3] [--budget 100]
+    OMP_NUM_THREADS=1 nice python benchmarks/search_efficiency.py [WORKSPACE] [--seeds 3] [--budget 100]
         [--method M] [--layer-groups G] [--population P] [--sigma S] [--space parameters|paths]
         [--llm-model MODEL [--llm-base URL] [--llm-key-env VAR] [--llm-prices IN,OUT] [--llm-strategies llm,hybrid] [--reflect]]
         [--strategies evolution,random] [--slots 2] [--json]
@@ -19,6 +19,11 @@ and `hybrid` strategies run too, with the same budget and seeds, and their LLM t
 dollars are listed. Every claim the table makes that one strategy beats another comes with a
 95% bootstrap interval over the held-out examples (paired: the same resampled examples for
 both, averaged over seeds; tools/evaluate/bootstrap.py).
+
+WORKSPACE (default examples/tiny-zoo; `--workspace` says the same) is any workspace whose
+clade.yaml names a `base` and its experts as `sources`, e.g. examples/composite-zoo: the
+uniform baselines merge every source, and after the table each baseline's and each strategy's
+final best candidate is listed task by task (held-out fitness metric of each task).
 
 Uniform baselines (held-out): task arithmetic weight 1 at lambda 1.0 and 0.8 (the zoo README's
 demo recipe), TIES density 0.5 weight 1 (normalize false, as in the zoo README), linear
@@ -40,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 CHECKPOINTS = (10, 25, 50, 100)
-EXPERTS = ("adder", "reverser", "sorter")
+EXPERTS: tuple[str, ...] = ()  # the workspace's source names, set by measure()
 REFERENCE = "task_arithmetic w=1 lambda=0.8"  # the hand-tuned uniform merge every strategy is compared with
 
 from search_drive import Scorer, drive, source_recipe
@@ -92,7 +97,9 @@ def measure(args) -> dict:
     from agents.strategies.registry import make_strategy
     from agents.workspace import load_workspace
 
+    global EXPERTS
     workspace = load_workspace(args.workspace)
+    EXPERTS = tuple(s.name for s in workspace.config.sources)
     scorer = Scorer(workspace)
     points = sorted({k for k in CHECKPOINTS if k <= args.budget} | {args.budget})
     results = {}
@@ -112,6 +119,7 @@ def measure(args) -> dict:
     report = {"points": points, "strategies": results, "baselines": baselines(scorer),
               "settings": vars(args) | {"workspace": str(args.workspace)}}
     report["comparisons"] = comparisons(report, scorer, workspace)
+    report["per_task"] = per_task(report, scorer)
     return report
 
 
@@ -161,7 +169,22 @@ def table(report: dict) -> str:
                      + f"{rate:>10.1f}")
     for name, row in report["baselines"].items():
         lines.append(f"{name:<34}" + f"{row['heldout']:>9.4f}" * len(points))
-    return "\n".join(lines + _spend(report) + _intervals(report) + _targets(report))
+    return "\n".join(lines + _spend(report) + _intervals(report) + _targets(report) + report.get("per_task", []))
+
+
+def per_task(report: dict, scorer: Scorer) -> list[str]:
+    """Held-out score of each task (its fitness metric) for every baseline and each strategy's best at the budget (seed 0)."""
+    rows = [(name, row["recipe"]) for name, row in report["baselines"].items()]
+    last = report["points"][-1]
+    rows += [(f"{name} @{last} seed 0", runs[0]["checkpoints"][last]["recipe"]) for name, runs in report["strategies"].items()
+             if runs[0]["checkpoints"][last]["recipe"] is not None]
+    lines = []
+    for name, recipe in rows:
+        result = scorer.result(recipe, "test")
+        cells = "  ".join(f"{task} {scores.value():.3f}" for task, scores in result.per_example.items())
+        lines.append(f"  {name:<40} {cells}")
+    return ["held-out per task (each task's fitness metric):"] + lines if lines else []
+
 
 
 def _mean(values: list) -> float | None:
@@ -199,7 +222,9 @@ def _targets(report: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workspace", type=Path, default=ROOT / "examples" / "tiny-zoo")
+    parser.add_argument("workspace", type=Path, nargs="?", default=ROOT / "examples" / "tiny-zoo",
+                        help="the zoo workspace (default examples/tiny-zoo)")
+    parser.add_argument("--workspace", dest="workspace_option", type=Path, help="the same as WORKSPACE")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--slots", type=int, default=2, help="proposals asked for at a time, as a session with this many slots")
@@ -222,6 +247,8 @@ def main() -> None:
     parser.add_argument("--reflect", action="store_true", help="lessons written by the LLM (one more request per candidate)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    args.workspace = args.workspace_option or args.workspace
+    del args.workspace_option
     import torch
 
     torch.set_num_threads(1)

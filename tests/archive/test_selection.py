@@ -14,7 +14,9 @@ from archive.selection import (
     dgm_weights,
     map_elites,
     map_elites_cells,
+    pareto,
     pareto_front,
+    pareto_members,
     tournament,
 )
 from tools.errors import BadInput
@@ -97,3 +99,26 @@ def test_mixed_exploits_the_elites_and_explores_by_the_dgm_rule():
     both = mixed(pool, 1000, random.Random(1), exploit=0.7)
     assert 0.65 < sum(how == "exploit" for _, how in both) / 1000 < 0.75
     assert mixed(pool, 5, random.Random(3)) == mixed(pool, 5, random.Random(3))
+
+
+def test_pareto_keeps_a_parent_strong_on_one_task_that_fitness_rank_drops():
+    # "specialist" has the worst mean fitness but the best composite score: it is on the front
+    pool = [cand("allround", 0.80, add__em=0.95, read__em=0.95, kel_add__em=0.50),
+            cand("specialist", 0.60, add__em=0.40, read__em=0.60, kel_add__em=0.80),
+            cand("dominated", 0.70, add__em=0.90, read__em=0.90, kel_add__em=0.30),
+            cand("failed", None, status="failed", add__em=1.0, read__em=1.0, kel_add__em=1.0)]
+    assert [c.id for c in pareto_members(pool)] == ["allround", "specialist"]
+    picks = Counter(pareto(pool, 400, random.Random(0)))
+    assert set(picks) == {"allround", "specialist"} and picks["specialist"] > 150
+    assert pareto(pool, 5, random.Random(3)) == pareto(pool, 5, random.Random(3))
+
+
+def test_pareto_prefers_front_members_with_fewer_children_and_takes_named_objectives():
+    pool = [cand("a", 0.5, children=9, x__m=1.0, y__m=0.0), cand("b", 0.5, x__m=0.0, y__m=1.0)]
+    picks = Counter(pareto(pool, 1000, random.Random(1)))
+    assert picks["b"] > 7 * picks["a"] > 0
+    assert [c.id for c in pareto_members(pool, ["x/m"])] == ["a"]
+    with pytest.raises(BadInput, match="no eligible candidate has every objective"):
+        pareto_members(pool, ["z/m"])
+    with pytest.raises(BadInput, match="share no per-task metric"):
+        pareto_members([cand("a", 0.5)])
