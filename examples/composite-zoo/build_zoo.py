@@ -141,7 +141,7 @@ def build(out: Path) -> None:
     for name, phases in EXPERTS.items():
         expert = copy.deepcopy(base)
         for phase in phases:
-            _timed(name, lambda: train(expert, tokenizer, phase))
+            _timed(name, lambda expert=expert, phase=phase: train(expert, tokenizer, phase))
         save(expert, tokenizer, out / "models" / name)
 
 
