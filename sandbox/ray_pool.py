@@ -86,11 +86,15 @@ def map_path(path: str, paths) -> str:
 
 
 def map_job(job: Job, paths) -> Job:
-    """The job with its inputs at the node's copies (models, the evaluation workspace, a code tree)."""
+    """The job with its inputs at the node's copies (models, the evaluation's data files, a code tree)."""
     if not paths:
         return job
-    update = {"models": {name: map_path(p, paths) for name, p in job.models.items()},
-              "evaluation": job.evaluation.model_copy(update={"workspace": job.evaluation.workspace and map_path(job.evaluation.workspace, paths)})}
+    update: dict = {"models": {name: map_path(p, paths) for name, p in job.models.items()}}
+    suite = job.evaluation.suite
+    if suite is not None:
+        tasks = [task if isinstance(task, str) else task.model_copy(update={"data": {split: map_path(path, paths) for split, path in task.data.items()}})
+                 for task in suite.tasks]
+        update["evaluation"] = job.evaluation.model_copy(update={"suite": suite.model_copy(update={"tasks": tasks})})
     if job.kind == "code" and "tree" in job.genotype:
         update["genotype"] = {**job.genotype, "tree": map_path(job.genotype["tree"], paths)}
     return job.model_copy(update=update)

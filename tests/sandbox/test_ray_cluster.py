@@ -23,6 +23,7 @@ import yaml
 from sandbox.config import RayConfig, RayNode, SandboxConfig
 from sandbox.job import EvaluationSpec, Job, Limits
 from sandbox.ray_pool import map_job, plan_placements
+from tools.evaluate.spec import EvaluationConfig, GenerationTask
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (optional extra: pip install 'clade[ray]')")
 
@@ -43,10 +44,14 @@ def test_placements_follow_gpus_cpus_and_the_nodes_that_hold_the_sources():
 
 
 def test_a_job_is_rewritten_to_the_nodes_copy_of_its_inputs():
+    task = GenerationTask(kind="generation", name="t", data={"search": "/data/tasks/s.jsonl", "test": "/elsewhere/t.jsonl"})
     job = Job(id="j", kind="merge", genotype={"recipe": {}}, models={"a": "/data/models/a", "b": "/elsewhere/b"},
-              evaluation=EvaluationSpec(workspace="/data"))
+              evaluation=EvaluationSpec(suite=EvaluationConfig(tasks=[task])))
     mapped = map_job(job, (("/data/models", "/fast/models"), ("/data", "/nvme/data")))
-    assert mapped.models == {"a": "/fast/models/a", "b": "/elsewhere/b"} and mapped.evaluation.workspace == "/nvme/data"
+    assert mapped.models == {"a": "/fast/models/a", "b": "/elsewhere/b"}
+    assert mapped.evaluation.suite.tasks[0].data == {"search": "/nvme/data/tasks/s.jsonl", "test": "/elsewhere/t.jsonl"}
+    assert "/nvme/data/tasks" in mapped.read_only_paths() and "/data/tasks" not in mapped.read_only_paths()
+    assert job.evaluation.suite.tasks[0].data["search"] == "/data/tasks/s.jsonl"  # the head's job is left as it was
     assert map_job(job, ()) is job
 
 
@@ -72,11 +77,14 @@ def ray_config(cluster, zoo: Path) -> SandboxConfig:
 
 
 def merge_job(zoo: Path, n: int, weight: float) -> Job:
+    from agents.jobs import evaluation_config
+    from agents.workspace import load_workspace
+
     ws = zoo / "ws"
     recipe = {"merge_method": "linear", "models": [{"model": "adder", "parameters": {"weight": weight}},
                                                    {"model": "sorter", "parameters": {"weight": 1 - weight}}]}
     return Job(id=f"c{n}", kind="merge", genotype={"recipe": recipe}, models={m: str(ws / "models" / m) for m in ("adder", "sorter")},
-               evaluation=EvaluationSpec(workspace=str(ws)), limits=Limits(wall_s=600))
+               evaluation=EvaluationSpec(suite=evaluation_config(load_workspace(ws))), limits=Limits(wall_s=600))
 
 
 def test_resident_actors_on_both_nodes_serve_warm_candidates_from_their_own_copies(cluster, zoo):
@@ -159,6 +167,7 @@ def test_a_node_killed_mid_session_loses_no_candidate(cluster, zoo, capfd):
         mine = [archive.get(cid) for cid in archive.session_candidates(record.id)]
     assert seen and cluster.b.proc.poll() is not None, "node b never got a job"
     assert all(p.startswith(str(zoo / "ws-b")) for p in seen[0]["models"].values())  # node b read its own copy
+    assert all(p.startswith(str(zoo / "ws-b")) for t in seen[0]["evaluation"]["suite"]["tasks"] for p in t["data"].values())
     assert summary.candidates == 4 and len(mine) == 4 and len({c.genotype_hash() for c in mine}) == 4
     assert all(c.status == "succeeded" and c.fitness("search") is not None for c in mine), [(c.status, c.reason) for c in mine]
     assert f"the worker on node clade_b died while serving job {seen[0]['id']}" in capfd.readouterr().err
