@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import secrets
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +27,7 @@ CHECKPOINTS = Path(".clade") / "checkpoints.sqlite"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Run(BaseModel):
