@@ -29,9 +29,14 @@ class BudgetConfig(BaseModel):
 
     def describe(self) -> str:
         """The limits in words, e.g. `40 candidates, 7200 s wall, $5.00`; `no limit` when none is set."""
-        parts = [(self.candidates, "{:d} candidates"), (self.wall_s, "{:g} s wall"), (self.dollars, "${:.2f}"),
-                 (self.tokens, "{:d} tokens"), (self.candidate_dollars, "${:.2f} a candidate"),
-                 (self.candidate_tokens, "{:d} tokens a candidate")]
+        parts = [
+            (self.candidates, "{:d} candidates"),
+            (self.wall_s, "{:g} s wall"),
+            (self.dollars, "${:.2f}"),
+            (self.tokens, "{:d} tokens"),
+            (self.candidate_dollars, "${:.2f} a candidate"),
+            (self.candidate_tokens, "{:d} tokens a candidate"),
+        ]
         return ", ".join(form.format(value) for value, form in parts if value is not None) or "no limit"
 
     def unlimited(self) -> bool:

@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="clade",
         description="Breed better models: merge recipes and code edits, sandboxed, with a git lineage archive.",
     )
-    parser.add_argument("--workspace", metavar="DIR", help="workspace holding clade.yaml (default: nearest parent of the current directory)")
+    parser.add_argument(
+        "--workspace", metavar="DIR", help="workspace holding clade.yaml (default: nearest parent of the current directory)"
+    )
     parser.add_argument("--version", action="version", version=f"clade {clade_version()} (Python {sys.version.split()[0]})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in CLI_MODULES:

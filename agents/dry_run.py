@@ -68,10 +68,22 @@ def dry_run(workspace, record, strategy, model) -> DryRun:
             with _throwaway_archive() as scratch:  # its ids mean nothing outside it: parents are shown by name
                 proposals, note = _proposals(workspace, record, strategy, model, scratch, slots, ids=False)
     llm = planner.llm.model if planner.llm is not None and record.strategy in ("llm", "hybrid") else None
-    return DryRun(workspace=str(workspace.root), strategy=record.strategy, seed=record.seed, backend=record.backend, slots=slots,
-                  budget=record.budget.describe(), selection=f"{planner.selection.rule}, {planner.selection.parents} parent(s)",
-                  llm=llm, settings=_settings(workspace, record.strategy), sources=sources, tasks=_tasks(workspace),
-                  proposals=proposals, proposals_note=note, archive=state)
+    return DryRun(
+        workspace=str(workspace.root),
+        strategy=record.strategy,
+        seed=record.seed,
+        backend=record.backend,
+        slots=slots,
+        budget=record.budget.describe(),
+        selection=f"{planner.selection.rule}, {planner.selection.parents} parent(s)",
+        llm=llm,
+        settings=_settings(workspace, record.strategy),
+        sources=sources,
+        tasks=_tasks(workspace),
+        proposals=proposals,
+        proposals_note=note,
+        archive=state,
+    )
 
 
 def _slots(workspace, backend: str) -> int:
@@ -114,9 +126,16 @@ def _sources(workspace, archive) -> list[SourceLine]:
     for genotype in source_genotypes(workspace):
         ids = archive.find_genotype(Candidate(kind="source", genotype=genotype).genotype_hash()) if archive is not None else []
         found = archive.get(ids[0]) if ids else None
-        lines.append(SourceLine(name=genotype.name, path=genotype.path, problem=_source_problem(workspace, genotype),
-                                id=found.id if found else None, search=found.fitness("search") if found else None,
-                                test=found.fitness("test") if found else None))
+        lines.append(
+            SourceLine(
+                name=genotype.name,
+                path=genotype.path,
+                problem=_source_problem(workspace, genotype),
+                id=found.id if found else None,
+                search=found.fitness("search") if found else None,
+                test=found.fitness("test") if found else None,
+            )
+        )
     return lines
 
 
@@ -134,8 +153,16 @@ def _tasks(workspace) -> list[dict]:
         return [{"name": "command", "command": " ".join(workspace.config.code.command)}]
     from tools.evaluate.suite import load_suite
 
-    return [{"name": t.name, "kind": t.spec.kind, "metric": t.spec.fitness_metric, "weight": t.weight,
-             "examples": {split: len(t.examples(split)) for split in t.spec.data}} for t in load_suite(workspace).tasks]
+    return [
+        {
+            "name": t.name,
+            "kind": t.spec.kind,
+            "metric": t.spec.fitness_metric,
+            "weight": t.weight,
+            "examples": {split: len(t.examples(split)) for split in t.spec.data},
+        }
+        for t in load_suite(workspace).tasks
+    ]
 
 
 def _settings(workspace, strategy: str) -> dict:
@@ -143,7 +170,9 @@ def _settings(workspace, strategy: str) -> dict:
     if workspace.config.code is not None:
         return {"code": workspace.config.code.model_dump(include={"workspace", "editable", "command"})}
     if strategy in ("evolution", "random", "hybrid"):
-        return {"evolution": planner.evolution.model_dump(include={"method", "space", "layer_groups", "population", "sigma", "generations"})}
+        return {
+            "evolution": planner.evolution.model_dump(include={"method", "space", "layer_groups", "population", "sigma", "generations"})
+        }
     return {"repair_rounds": planner.repair_rounds}
 
 
@@ -158,8 +187,10 @@ def _proposals(workspace, record, strategy, model, archive, slots: int, *, ids: 
     drawn = strategy.propose(ctx)[:slots]
     names = {c.id: c.genotype.name for c in ctx.sources}
     label = lambda p: p if p not in names else f"{p} ({names[p]})" if ids else names[p]
-    return [ProposalLine(parents=[label(p) for p in d.parents], strategy=d.strategy,
-                         rationale=d.invalid or d.rationale, genotype=d.genotype) for d in drawn], None
+    return [
+        ProposalLine(parents=[label(p) for p in d.parents], strategy=d.strategy, rationale=d.invalid or d.rationale, genotype=d.genotype)
+        for d in drawn
+    ], None
 
 
 def _genotypes(workspace):
@@ -175,30 +206,61 @@ def _context(workspace, record, archive, slots: int, model):
     from agents.strategy import Context
 
     sources = record_sources(workspace, archive)  # finds them in the workspace's archive; records them only in a throwaway one
-    return Context(workspace=workspace, archive=archive, session=record.id, budget=Budget(record.budget, Spend()),
-                   rng=random.Random(f"{record.seed}:0"), wanted=slots, history=[], sources=sources, parents=[],
-                   summary=archive.summary(max_tokens=1500), brief=read_brief(workspace), lessons=[], model=model)
+    return Context(
+        workspace=workspace,
+        archive=archive,
+        session=record.id,
+        budget=Budget(record.budget, Spend()),
+        rng=random.Random(f"{record.seed}:0"),
+        wanted=slots,
+        history=[],
+        sources=sources,
+        parents=[],
+        summary=archive.summary(max_tokens=1500),
+        brief=read_brief(workspace),
+        lessons=[],
+        model=model,
+    )
 
 
 def dry_run_text(d: DryRun) -> str:
     fit = lambda v: "-" if v is None else f"{v:.4f}"
-    lines = [f"dry run of `clade run` in {d.workspace}: nothing is recorded, no job runs",
-             f"strategy  {d.strategy} (seed {d.seed})" + (f", LLM {d.llm}" if d.llm else ""),
-             f"budget    {d.budget}",
-             f"sandbox   {d.backend}, {d.slots} slot(s)",
-             f"selection {d.selection}",
-             *(f"settings  {key}: {value}" for key, value in d.settings.items()),
-             f"archive   {d.archive}", "sources:"]
+    lines = [
+        f"dry run of `clade run` in {d.workspace}: nothing is recorded, no job runs",
+        f"strategy  {d.strategy} (seed {d.seed})" + (f", LLM {d.llm}" if d.llm else ""),
+        f"budget    {d.budget}",
+        f"sandbox   {d.backend}, {d.slots} slot(s)",
+        f"selection {d.selection}",
+        *(f"settings  {key}: {value}" for key, value in d.settings.items()),
+        f"archive   {d.archive}",
+        "sources:",
+    ]
     for s in d.sources:
-        state = (f"PROBLEM: {s.problem}" if s.problem else f"{s.id}: search {fit(s.search)}, test {fit(s.test)}" if s.id
-                 else "not recorded yet (measured on search and test when the session starts)")
+        state = (
+            f"PROBLEM: {s.problem}"
+            if s.problem
+            else f"{s.id}: search {fit(s.search)}, test {fit(s.test)}"
+            if s.id
+            else "not recorded yet (measured on search and test when the session starts)"
+        )
         lines.append(f"  {s.name} ({s.path}): {state}")
     lines.append("tasks:")
-    lines += [f"  {t['name']}: {t['command']}" if "command" in t else
-              f"  {t['name']} ({t['kind']}, fitness metric {t['metric']}, weight {t['weight']:g}): "
-              + ", ".join(f"{n} {split}" for split, n in t["examples"].items()) + " examples" for t in d.tasks]
-    lines.append(f"first proposals ({len(d.proposals)}):" + (f" {d.proposals_note}" if d.proposals_note else
-                 " (as the session's first round draws them; a real session mixes its own id into the seed: same kind, other numbers)"))
+    lines += [
+        f"  {t['name']}: {t['command']}"
+        if "command" in t
+        else f"  {t['name']} ({t['kind']}, fitness metric {t['metric']}, weight {t['weight']:g}): "
+        + ", ".join(f"{n} {split}" for split, n in t["examples"].items())
+        + " examples"
+        for t in d.tasks
+    ]
+    lines.append(
+        f"first proposals ({len(d.proposals)}):"
+        + (
+            f" {d.proposals_note}"
+            if d.proposals_note
+            else " (as the session's first round draws them; a real session mixes its own id into the seed: same kind, other numbers)"
+        )
+    )
     for i, p in enumerate(d.proposals, 1):
         lines.append(f"  {i}. {p.strategy} from {', '.join(p.parents)}: {p.rationale}")
         lines += [f"     {line}" for line in _genotype_lines(p.genotype)]

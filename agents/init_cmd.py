@@ -41,8 +41,7 @@ evaluation:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("init", help="create a search workspace (clade.yaml)",
-                                   description="Create a search workspace in DIR.")
+    parser = subparsers.add_parser("init", help="create a search workspace (clade.yaml)", description="Create a search workspace in DIR.")
     parser.add_argument("dir", metavar="DIR")
     parser.add_argument("--example", choices=EXAMPLES, help="copy a bundled example workspace (models, tasks, data)")
     parser.set_defaults(handler=run_init)

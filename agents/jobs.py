@@ -31,16 +31,32 @@ def evaluation_config(workspace: Workspace) -> EvaluationConfig:
     config, root = workspace.config.evaluation, workspace.root.resolve()
     tasks = []
     for entry in config.tasks:
-        spec, base = (load_task_file((root / entry).resolve()), (root / entry).resolve().parent) if isinstance(entry, str) else (entry, root)
+        spec, base = (
+            (load_task_file((root / entry).resolve()), (root / entry).resolve().parent) if isinstance(entry, str) else (entry, root)
+        )
         tasks.append(spec.model_copy(update={"data": {split: str((base / path).resolve()) for split, path in spec.data.items()}}))
     return config.model_copy(update={"tasks": tasks})
 
 
-def merge_job(workspace: Workspace, candidate_id: str, recipe: dict[str, Any], *, split: str = "search",
-              seed: int = 0, gpus: int = 0, evaluation: EvaluationConfig | None = None) -> Job:
+def merge_job(
+    workspace: Workspace,
+    candidate_id: str,
+    recipe: dict[str, Any],
+    *,
+    split: str = "search",
+    seed: int = 0,
+    gpus: int = 0,
+    evaluation: EvaluationConfig | None = None,
+) -> Job:
     """The job measuring `recipe` on `split`; `evaluation` is the session's configuration (read now when not given)."""
     config = workspace.config
-    return Job(id=job_id(candidate_id, split), kind="merge", genotype={"recipe": recipe},
-               models={name: str(path) for name, path in workspace.model_paths().items()},
-               evaluation=EvaluationSpec(suite=evaluation or evaluation_config(workspace), split=split),
-               limits=config.sandbox.limits, device={"gpus": gpus}, seed=seed)
+    return Job(
+        id=job_id(candidate_id, split),
+        kind="merge",
+        genotype={"recipe": recipe},
+        models={name: str(path) for name, path in workspace.model_paths().items()},
+        evaluation=EvaluationSpec(suite=evaluation or evaluation_config(workspace), split=split),
+        limits=config.sandbox.limits,
+        device={"gpus": gpus},
+        seed=seed,
+    )

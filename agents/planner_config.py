@@ -1,13 +1,13 @@
 """`planner:` in clade.yaml: strategy, LLM, budget, selection and each strategy's settings.
 
-    planner:
-      strategy: auto            # auto | evolution | llm | hybrid | random (auto: hybrid with an llm, else evolution)
-      llm: {model: openai/gpt-4o-mini, api_key_env: OPENAI_API_KEY}    # absent: no LLM
-      budget: {candidates: 40, wall_s: null, dollars: null, tokens: null}
-      selection: {rule: mixed, parents: 1, exploit: 0.7, elites: 3}
-      evolution: {method: task_arithmetic, layer_groups: 2, population: 8, sigma: 0.2}
-      brief: brief.md           # the session brief every proposal reads (goals and constraints)
-      prompts_dir: null         # other prompt templates (the self-improve example evolves a copy)
+planner:
+  strategy: auto            # auto | evolution | llm | hybrid | random (auto: hybrid with an llm, else evolution)
+  llm: {model: openai/gpt-4o-mini, api_key_env: OPENAI_API_KEY}    # absent: no LLM
+  budget: {candidates: 40, wall_s: null, dollars: null, tokens: null}
+  selection: {rule: mixed, parents: 1, exploit: 0.7, elites: 3}
+  evolution: {method: task_arithmetic, layer_groups: 2, population: 8, sigma: 0.2}
+  brief: brief.md           # the session brief every proposal reads (goals and constraints)
+  prompts_dir: null         # other prompt templates (the self-improve example evolves a copy)
 """
 
 from __future__ import annotations

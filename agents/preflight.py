@@ -90,8 +90,10 @@ def _check_suite(workspace: Workspace) -> None:
     from tools.evaluate.suite import load_suite
 
     if not workspace.config.evaluation.tasks:
-        raise BadInput(f"{workspace.root / 'clade.yaml'}: no `evaluation:` tasks, so no candidate can be scored; "
-                       "list task spec files under evaluation.tasks")
+        raise BadInput(
+            f"{workspace.root / 'clade.yaml'}: no `evaluation:` tasks, so no candidate can be scored; "
+            "list task spec files under evaluation.tasks"
+        )
     for task in load_suite(workspace).tasks:
         for split in task.spec.data:
             task.examples(split)
@@ -114,6 +116,8 @@ def _check_space(workspace: Workspace) -> None:
         return
     base = "base" if "base" in models else None
     if shape.method in WITH_BASE and base is None:
-        raise BadInput(f"{workspace.root / 'clade.yaml'}: planner.evolution.method {shape.method} needs a base model; "
-                       "set `base:` or use linear or slerp")
+        raise BadInput(
+            f"{workspace.root / 'clade.yaml'}: planner.evolution.method {shape.method} needs a base model; "
+            "set `base:` or use linear or slerp"
+        )
     genome_size(shape, layer_count(models, [*shape.sources, *([base] if shape.method in WITH_BASE else [])]))

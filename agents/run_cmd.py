@@ -27,8 +27,11 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue the newest unfinished session")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument("--seed", type=int, help="the session's seed (default: planner.seed)")
-    p.add_argument("--dry-run", action="store_true", help="print the resolved configuration, sources, tasks, budget and the "
-                                                          "first proposals; record nothing and run no job")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the resolved configuration, sources, tasks, budget and the first proposals; record nothing and run no job",
+    )
     p.set_defaults(handler=cmd_run)
 
 
@@ -64,8 +67,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(sentence(summary))
     if summary.failed and not summary.succeeded:  # nothing the session ran worked: say so by the exit code
-        print(f"clade run: every job of session {summary.session} failed ({summary.failed}); `clade show ID` gives each reason",
-              file=sys.stderr)
+        print(
+            f"clade run: every job of session {summary.session} failed ({summary.failed}); `clade show ID` gives each reason",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -106,12 +111,18 @@ def _record(args, workspace):
         record = record.model_copy(update=_overrides(args, record))
     else:
         budget = planner.budget.model_copy(update={"candidates": args.budget}) if args.budget else planner.budget
-        record = records.SessionRecord(id=records.new_session_id(), strategy=args.planner or planner.resolved_strategy(),
-                                       seed=planner.seed if args.seed is None else args.seed, budget=budget,
-                                       backend=args.backend or workspace.config.sandbox.backend)
+        record = records.SessionRecord(
+            id=records.new_session_id(),
+            strategy=args.planner or planner.resolved_strategy(),
+            seed=planner.seed if args.seed is None else args.seed,
+            budget=budget,
+            backend=args.backend or workspace.config.sandbox.backend,
+        )
     if record.budget.unlimited():
-        raise BadInput(f"{workspace.root / 'clade.yaml'} planner.budget: no limit is set (candidates, wall_s, dollars and tokens are all null), "
-                       "so the session would never stop; set one, or pass --budget N")
+        raise BadInput(
+            f"{workspace.root / 'clade.yaml'} planner.budget: no limit is set (candidates, wall_s, dollars and tokens are all null), "
+            "so the session would never stop; set one, or pass --budget N"
+        )
     return record
 
 
@@ -124,8 +135,13 @@ def _session(args, workspace):
     record = _record(args, workspace)
     # The session's seed (--seed, kept in its record) is the one its strategy draws with.
     strategy = make_strategy(record.strategy, planner.model_copy(update={"seed": record.seed}), workspace)
-    return Session(workspace=workspace, record=record, strategy=strategy, backend=_backend(workspace, record.backend),
-                   model=_model(workspace, record.strategy))
+    return Session(
+        workspace=workspace,
+        record=record,
+        strategy=strategy,
+        backend=_backend(workspace, record.backend),
+        model=_model(workspace, record.strategy),
+    )
 
 
 def _overrides(args, record) -> dict:
@@ -165,5 +181,4 @@ def _open_archive(workspace):
     llm = workspace.config.planner.llm
     secrets = [os.environ[llm.api_key_env]] if llm is not None and llm.api_key_env and llm.api_key_env in os.environ else []
     redactor = Redactor([*Redactor.from_environ_values(os.environ), *secrets])
-    return Archive.open(workspace.path(workspace.config.archive.path), create=True, fsync=workspace.config.archive.fsync,
-                        redactor=redactor)
+    return Archive.open(workspace.path(workspace.config.archive.path), create=True, fsync=workspace.config.archive.fsync, redactor=redactor)

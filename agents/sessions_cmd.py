@@ -48,8 +48,14 @@ def _outcomes(workspace, ids: list[str]) -> dict[str, dict]:
     with Archive.open(path, fsync=workspace.config.archive.fsync) as archive:
         counts = archive.sessions()
         best = {sid: archive.candidates(session=sid, status="succeeded", top=1) for sid in ids}
-    return {sid: {"candidates": counts.get(sid, {}), "best": best[sid][0].id if best[sid] else None,
-                  "best_fitness": best[sid][0].fitness if best[sid] else None} for sid in ids}
+    return {
+        sid: {
+            "candidates": counts.get(sid, {}),
+            "best": best[sid][0].id if best[sid] else None,
+            "best_fitness": best[sid][0].fitness if best[sid] else None,
+        }
+        for sid in ids
+    }
 
 
 def sessions_table(rows: list[dict]) -> str:
@@ -69,5 +75,13 @@ def _row(r: dict) -> tuple[str, ...]:
     detail = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts.get(s))
     best = "-" if r["best"] is None else f"{r['best']} {r['best_fitness']:.4f}"
     status = r["status"] + (" (fell back to evolution)" if r.get("fallback") else "")
-    return (r["id"], r["strategy"], status, r["budget_text"], f"{total}" + (f" ({detail})" if detail else ""), best,
-            f"{r['wall_s']:.0f} s", r["stop_reason"] or "-")
+    return (
+        r["id"],
+        r["strategy"],
+        status,
+        r["budget_text"],
+        f"{total}" + (f" ({detail})" if detail else ""),
+        best,
+        f"{r['wall_s']:.0f} s",
+        r["stop_reason"] or "-",
+    )

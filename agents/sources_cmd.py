@@ -57,16 +57,30 @@ def _remeasure(workspace, archive, chosen, backend_name: str | None) -> None:
     executor = make_executor(workspace, make_backend(workspace.config.sandbox, backend_name))
     interrupted = True
     try:
-        measure_sources(workspace, archive, executor, chosen, seed=workspace.config.planner.seed, display=PlainDisplay(sys.stderr),
-                        evaluation=evaluation, force=True)
+        measure_sources(
+            workspace,
+            archive,
+            executor,
+            chosen,
+            seed=workspace.config.planner.seed,
+            display=PlainDisplay(sys.stderr),
+            evaluation=evaluation,
+            force=True,
+        )
         interrupted = False
     finally:
         executor.close(cancel=interrupted)
 
 
 def source_row(c) -> dict:
-    return {"name": c.genotype.name, "id": c.id, "status": c.status, "search_fitness": c.fitness("search"),
-            "test_fitness": c.fitness("test"), "reason": c.reason}
+    return {
+        "name": c.genotype.name,
+        "id": c.id,
+        "status": c.status,
+        "search_fitness": c.fitness("search"),
+        "test_fitness": c.fitness("test"),
+        "reason": c.reason,
+    }
 
 
 def sources_table(rows: list[dict]) -> str:

@@ -11,9 +11,23 @@ from importlib import import_module
 
 # Exports resolve on first use, so `import archive.config` (every command loads clade.yaml) stays light.
 _EXPORTS = {
-    **{name: "archive.record" for name in ("Candidate", "CodeGenotype", "Cost", "MergeGenotype", "Proposer",
-                                           "ResultEvent", "Review", "SourceGenotype", "SplitMetrics")},
-    "CandidateSummary": "archive.selection", "Descriptor": "archive.selection", "Archive": "archive.store",
+    **{
+        name: "archive.record"
+        for name in (
+            "Candidate",
+            "CodeGenotype",
+            "Cost",
+            "MergeGenotype",
+            "Proposer",
+            "ResultEvent",
+            "Review",
+            "SourceGenotype",
+            "SplitMetrics",
+        )
+    },
+    "CandidateSummary": "archive.selection",
+    "Descriptor": "archive.selection",
+    "Archive": "archive.store",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -25,8 +25,9 @@ from tools.errors import BadInput
 
 
 def git_fsck(archive: Archive) -> list[str]:
-    done = subprocess.run(["git", "--git-dir", str(archive.git_dir), "fsck", "--no-dangling", "--no-progress", "--strict"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "--git-dir", str(archive.git_dir), "fsck", "--no-dangling", "--no-progress", "--strict"], capture_output=True, text=True
+    )
     noise = ("notice:", "Checking", "checking")
     problems = [line for line in (done.stdout + done.stderr).splitlines() if line.strip() and not line.startswith(noise)]
     if done.returncode != 0 and not problems:
@@ -111,8 +112,10 @@ def _check_candidate(archive: Archive, cid: str, commit: str, refs: dict[str, st
 def _check_note(archive: Archive, commit: str, blob: str, candidates: set[str]) -> list[str]:
     if commit not in candidates:
         what = f"the archive marker ({MARKER})" if commit == archive.refs.read(MARKER) else f"commit {commit[:ID_LEN]}"
-        return [f"refs/notes/clade: a note on {what}, which is not a candidate "
-                f"(remove it with `git --git-dir {archive.git_dir} notes --ref=clade remove {commit}`)"]
+        return [
+            f"refs/notes/clade: a note on {what}, which is not a candidate "
+            f"(remove it with `git --git-dir {archive.git_dir} notes --ref=clade remove {commit}`)"
+        ]
     try:
         for line in archive.objects.read_kind(blob, "blob").split(b"\n"):
             if line.strip():

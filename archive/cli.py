@@ -18,9 +18,12 @@ import json
 def register(subparsers) -> None:
     p = subparsers.add_parser("candidates", help="list the archive's candidates, best first")
     p.add_argument("--top", type=positive_count, metavar="K", help="only the K best")
-    p.add_argument("--status", choices=["proposed", "running", "succeeded", "failed", "invalid", "rejected"],
-                   help="only this status (rejected: refused by the planner before it ran, e.g. a duplicate; "
-                        "a reviewer's rejection is --review rejected)")
+    p.add_argument(
+        "--status",
+        choices=["proposed", "running", "succeeded", "failed", "invalid", "rejected"],
+        help="only this status (rejected: refused by the planner before it ran, e.g. a duplicate; "
+        "a reviewer's rejection is --review rejected)",
+    )
     p.add_argument("--review", choices=["approved", "rejected", "none"], help="only this review verdict (none: not reviewed)")
     p.add_argument("--kind", choices=["source", "merge", "code"])
     p.add_argument("--proposer", metavar="STRATEGY", help="only candidates proposed by this strategy")
@@ -83,8 +86,15 @@ def cmd_candidates(args: argparse.Namespace) -> int:
     from archive.render import candidates_table
 
     with open_archive(args) as archive:
-        rows = archive.candidates(split=args.split, status=args.status, kind=args.kind, proposer=args.proposer, top=args.top,
-                                  session=args.session, verdict=args.review)
+        rows = archive.candidates(
+            split=args.split,
+            status=args.status,
+            kind=args.kind,
+            proposer=args.proposer,
+            top=args.top,
+            session=args.session,
+            verdict=args.review,
+        )
         names = archive.source_names()
         hint = _empty_hint(archive, args) if not rows and not args.json else ""
     print(_json_list([r.to_json() for r in rows]) if args.json else candidates_table(rows, args.split, names) + hint)

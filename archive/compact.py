@@ -93,8 +93,9 @@ def _slices(head: str, slices: list[Mapping[str, Any]], base: str | None) -> str
     models = [[s["model"] for s in piece["sources"]] for piece in slices]
     ranges = [piece["sources"][0].get("layer_range") for piece in slices]
     if any(m != models[0] for m in models) or any(r is None for r in ranges):
-        return f"{head} slices: " + " | ".join(", ".join(f"{s['model']} {_range(s.get('layer_range'))}".strip() for s in piece["sources"])
-                                               for piece in slices)
+        return f"{head} slices: " + " | ".join(
+            ", ".join(f"{s['model']} {_range(s.get('layer_range'))}".strip() for s in piece["sources"]) for piece in slices
+        )
     groups = ", ".join(_range(r) for r in ranges)
     by_model = [(name, [piece["sources"][i].get("parameters") or {} for piece in slices]) for i, name in enumerate(models[0])]
     sources = [_source(name, values) for name, values in by_model if not (name == base and not any(values))]

@@ -1,8 +1,8 @@
 """A candidate's git tree: its record and its genotype as files a person can read and diff.
 
-    candidate.json      the record (kind, parents, genotype, proposer, ... as written)
-    recipe.yaml         merge candidates: the recipe, mergekit-style YAML
-    workspace/...       code candidates (and code roots): the workspace files
+candidate.json      the record (kind, parents, genotype, proposer, ... as written)
+recipe.yaml         merge candidates: the recipe, mergekit-style YAML
+workspace/...       code candidates (and code roots): the workspace files
 """
 
 from __future__ import annotations

@@ -216,10 +216,13 @@ class ObjectStore:
         return found
 
     def _cat_file(self, shas: list[str]) -> dict[str, tuple[str, bytes]]:
-        done = subprocess.run(["git", "--git-dir", str(self.git_dir), "cat-file", "--batch"], input="\n".join(shas).encode() + b"\n",
-                              capture_output=True)
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), "cat-file", "--batch"], input="\n".join(shas).encode() + b"\n", capture_output=True
+        )
         if done.returncode != 0:
-            raise BadInput(f"{self.git_dir}: `git cat-file --batch` failed ({done.stderr.decode(errors='replace').strip()[:200]}); run `clade archive fsck`")
+            raise BadInput(
+                f"{self.git_dir}: `git cat-file --batch` failed ({done.stderr.decode(errors='replace').strip()[:200]}); run `clade archive fsck`"
+            )
         out, pos, found = done.stdout, 0, {}
         for sha in shas:
             end = out.index(b"\n", pos)
@@ -276,7 +279,9 @@ class ObjectStore:
         if self._batch is None or self._batch.poll() is not None:
             self._batch = subprocess.Popen(
                 ["git", "--git-dir", str(self.git_dir), "cat-file", "--batch"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
             )
         return self._batch
 

@@ -62,7 +62,9 @@ class Index:
             return self._connect()
         if version is not None and version > INDEX_SCHEMA:
             db.close()
-            raise BadInput(f"{self.path}: index schema {version} is newer than this Clade's ({INDEX_SCHEMA}); upgrade Clade, or delete the file to rebuild it from git")
+            raise BadInput(
+                f"{self.path}: index schema {version} is newer than this Clade's ({INDEX_SCHEMA}); upgrade Clade, or delete the file to rebuild it from git"
+            )
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={'NORMAL' if self.durable else 'OFF'}")  # OFF survives kill -9, not power loss
         if version is not None and version < INDEX_SCHEMA:
@@ -115,9 +117,21 @@ class Index:
         rows: dict[str, list[tuple]] = {"candidates": [], "records": [], "edges": [], "fitness": []}
         for commit, base, state in items:
             cid = state.id
-            rows["candidates"].append((cid, commit, state.kind, state.status, state.proposer.strategy, state.created_at.isoformat(),
-                                       state.genotype_hash(), state.reason, state.source_name(), state.proposer.session,
-                                       state.verdict()))
+            rows["candidates"].append(
+                (
+                    cid,
+                    commit,
+                    state.kind,
+                    state.status,
+                    state.proposer.strategy,
+                    state.created_at.isoformat(),
+                    state.genotype_hash(),
+                    state.reason,
+                    state.source_name(),
+                    state.proposer.session,
+                    state.verdict(),
+                )
+            )
             rows["records"].append((cid, base, state.model_dump_json(exclude={"id"})))
             if not parents_known:
                 rows["edges"] += [(cid, i, p) for i, p in enumerate(state.parents)]
@@ -135,8 +149,9 @@ class Index:
     def row(self, cid: str) -> tuple[str, str, str] | None:
         """(commit, base, state) of one candidate."""
         with self.lock:
-            return self.db.execute("SELECT c.commit_sha, r.base, r.state FROM candidates c JOIN records r ON r.id = c.id WHERE c.id=?",
-                                   (cid,)).fetchone()
+            return self.db.execute(
+                "SELECT c.commit_sha, r.base, r.state FROM candidates c JOIN records r ON r.id = c.id WHERE c.id=?", (cid,)
+            ).fetchone()
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self.lock:

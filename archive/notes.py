@@ -93,8 +93,10 @@ class Notes:
 
     def _diff(self, old: str, new: str, prefix: str) -> Iterator[tuple[str, str]]:
         old_entries, new_entries = self.objects.tree(old), self.objects.tree(new)
-        self.objects.prefetch([e.sha for n, e in new_entries.items() if e.is_tree and e != old_entries.get(n)] +
-                              [e.sha for n, e in old_entries.items() if e.is_tree and e != new_entries.get(n)])
+        self.objects.prefetch(
+            [e.sha for n, e in new_entries.items() if e.is_tree and e != old_entries.get(n)]
+            + [e.sha for n, e in old_entries.items() if e.is_tree and e != new_entries.get(n)]
+        )
         for name, entry in new_entries.items():
             before = old_entries.get(name)
             if before is not None and before.sha == entry.sha:

@@ -49,9 +49,18 @@ CHUNK = 500
 class ArchiveQueries:
     index: "object"
 
-    def candidates(self, *, split: str = "search", status: str | None = None, kind: str | None = None,
-                   proposer: str | None = None, top: int | None = None, with_metrics: bool = False,
-                   session: str | None = None, verdict: str | None = None) -> list[CandidateSummary]:
+    def candidates(
+        self,
+        *,
+        split: str = "search",
+        status: str | None = None,
+        kind: str | None = None,
+        proposer: str | None = None,
+        top: int | None = None,
+        with_metrics: bool = False,
+        session: str | None = None,
+        verdict: str | None = None,
+    ) -> list[CandidateSummary]:
         """Summaries, best fitness on `split` first (ties by id; measurements cut by the cascade after the full
         ones; unscored last, newest first).
         `verdict`: approved, rejected or none (not reviewed either way)."""
@@ -72,8 +81,13 @@ class ArchiveQueries:
         if whole:
             rows = self.index.query("SELECT child, parent FROM edges ORDER BY child, pos")
         else:
-            rows = [r for chunk in _chunks(ids) for r in
-                    self.index.query(f"SELECT child, parent FROM edges WHERE child IN ({_marks(chunk)}) ORDER BY child, pos", tuple(chunk))]
+            rows = [
+                r
+                for chunk in _chunks(ids)
+                for r in self.index.query(
+                    f"SELECT child, parent FROM edges WHERE child IN ({_marks(chunk)}) ORDER BY child, pos", tuple(chunk)
+                )
+            ]
         parents: dict[str, list[str]] = defaultdict(list)
         for child, parent in rows:
             parents[child].append(parent)
@@ -88,7 +102,9 @@ class ArchiveQueries:
             return dict(self.index.query("SELECT parent, COUNT(*) FROM edges GROUP BY parent"))
         counts: dict[str, int] = {}
         for chunk in _chunks(ids):
-            counts.update(self.index.query(f"SELECT parent, COUNT(*) FROM edges WHERE parent IN ({_marks(chunk)}) GROUP BY parent", tuple(chunk)))
+            counts.update(
+                self.index.query(f"SELECT parent, COUNT(*) FROM edges WHERE parent IN ({_marks(chunk)}) GROUP BY parent", tuple(chunk))
+            )
         return counts
 
     def ancestors(self, ref: str) -> list[str]:
@@ -129,8 +145,11 @@ class ArchiveQueries:
 
     def _named(self, name: str) -> list[tuple[str, str]]:
         """(id, path) of the sources named `name`, oldest first."""
-        rows = self.index.query("SELECT c.id, json_extract(r.base, '$.genotype.path') FROM candidates c JOIN records r ON r.id = c.id "
-                                "WHERE c.name = ? ORDER BY c.created_at, c.id", (name,))
+        rows = self.index.query(
+            "SELECT c.id, json_extract(r.base, '$.genotype.path') FROM candidates c JOIN records r ON r.id = c.id "
+            "WHERE c.name = ? ORDER BY c.created_at, c.id",
+            (name,),
+        )
         return [(cid, path or "") for cid, path in rows]
 
     def _one_named(self, name: str, named: list[tuple[str, str]]) -> str:
@@ -146,7 +165,9 @@ class ArchiveQueries:
     def sessions(self) -> dict[str, dict]:
         """Session id -> what its candidates are: {candidates, succeeded, failed, invalid, rejected, ...} counts by status."""
         out: dict[str, dict] = defaultdict(dict)
-        for session, status, n in self.index.query("SELECT session, status, COUNT(*) FROM candidates WHERE session IS NOT NULL GROUP BY 1, 2"):
+        for session, status, n in self.index.query(
+            "SELECT session, status, COUNT(*) FROM candidates WHERE session IS NOT NULL GROUP BY 1, 2"
+        ):
             out[session][status] = n
         return dict(out)
 
@@ -188,9 +209,12 @@ class ArchiveQueries:
             old, new = left.get(path), right.get(path)
             if old == new:
                 continue
-            out += difflib.unified_diff((old or "").splitlines(True), (new or "").splitlines(True),
-                                        f"{ida}/{path}" if old is not None else "/dev/null",
-                                        f"{idb}/{path}" if new is not None else "/dev/null")
+            out += difflib.unified_diff(
+                (old or "").splitlines(True),
+                (new or "").splitlines(True),
+                f"{ida}/{path}" if old is not None else "/dev/null",
+                f"{idb}/{path}" if new is not None else "/dev/null",
+            )
         return "".join(line if line.endswith("\n") else line + "\n" for line in out)
 
     def diff_note(self, a: str, b: str) -> str | None:
@@ -201,9 +225,13 @@ class ArchiveQueries:
             return None
         src, other = (left, right) if model(left) else (right, left)
         name = src.genotype.name
-        uses = f"; the recipe of {other.id} uses it as `{name}`" if other.kind == "merge" and name in json.dumps(other.genotype.recipe) else ""
-        return (f"{src.id} is the source model {name} ({src.genotype.path or 'no path'}) and {other.id} a {other.kind} candidate: "
-                f"a model directory has no genotype to diff against{uses}")
+        uses = (
+            f"; the recipe of {other.id} uses it as `{name}`" if other.kind == "merge" and name in json.dumps(other.genotype.recipe) else ""
+        )
+        return (
+            f"{src.id} is the source model {name} ({src.genotype.path or 'no path'}) and {other.id} a {other.kind} candidate: "
+            f"a model directory has no genotype to diff against{uses}"
+        )
 
     def _genotype_text(self, ref: str) -> dict[str, str]:
         files = self.files(ref)
@@ -214,23 +242,56 @@ class ArchiveQueries:
             view["genotype.json"] = json.dumps(genotype, indent=2, sort_keys=True) + "\n"
         return view
 
-    def summary(self, *, max_tokens: int = 1500, split: str = "search", best: int = 10, failures: int = 10, reviews: int = 10,
-                metric_of: dict[str, str] | None = None) -> str:
+    def summary(
+        self,
+        *,
+        max_tokens: int = 1500,
+        split: str = "search",
+        best: int = 10,
+        failures: int = 10,
+        reviews: int = 10,
+        metric_of: dict[str, str] | None = None,
+    ) -> str:
         """A compact text view for an LLM's context, at most `max_tokens` (estimated as characters / 4);
         `metric_of` (task -> fitness metric) picks the per-task score shown."""
         counts = dict(self.index.query("SELECT status, COUNT(*) FROM candidates GROUP BY status"))
         top = [self.get(c.id) for c in self.top(best, split=split)]
-        failed_ids = self.index.query("SELECT id FROM candidates WHERE status IN ('failed','invalid','rejected') ORDER BY created_at DESC LIMIT ?", (failures,))
-        reviewed = self.index.query("SELECT c.id FROM records r JOIN candidates c ON c.id = r.id WHERE r.state LIKE '%\"reviews\":[{%' "
-                                    "ORDER BY c.created_at DESC LIMIT ?", (reviews,))
-        return render_summary(counts, top, [self.get(r[0]) for r in failed_ids], [self.get(r[0]) for r in reviewed],
-                              split=split, max_tokens=max_tokens, metric_of=metric_of)
+        failed_ids = self.index.query(
+            "SELECT id FROM candidates WHERE status IN ('failed','invalid','rejected') ORDER BY created_at DESC LIMIT ?", (failures,)
+        )
+        reviewed = self.index.query(
+            "SELECT c.id FROM records r JOIN candidates c ON c.id = r.id WHERE r.state LIKE '%\"reviews\":[{%' "
+            "ORDER BY c.created_at DESC LIMIT ?",
+            (reviews,),
+        )
+        return render_summary(
+            counts,
+            top,
+            [self.get(r[0]) for r in failed_ids],
+            [self.get(r[0]) for r in reviewed],
+            split=split,
+            max_tokens=max_tokens,
+            metric_of=metric_of,
+        )
 
 
 def _summary(r: tuple, parents: dict, children: dict, metrics: dict) -> CandidateSummary:
-    return CandidateSummary(id=r[0], kind=r[1], status=r[2], strategy=r[3], created_at=r[4], reason=r[5], fitness=r[6],
-                            name=r[7], session=r[8], verdict=r[9], stage=r[10] or "full", parents=tuple(parents.get(r[0], ())),
-                            children=children.get(r[0], 0), metrics=metrics.get(r[0], {}))
+    return CandidateSummary(
+        id=r[0],
+        kind=r[1],
+        status=r[2],
+        strategy=r[3],
+        created_at=r[4],
+        reason=r[5],
+        fitness=r[6],
+        name=r[7],
+        session=r[8],
+        verdict=r[9],
+        stage=r[10] or "full",
+        parents=tuple(parents.get(r[0], ())),
+        children=children.get(r[0], 0),
+        metrics=metrics.get(r[0], {}),
+    )
 
 
 def _chunks(items: list[str]) -> list[list[str]]:

@@ -89,8 +89,9 @@ class Cost(_Strict):
     compute_s: float = 0.0
 
     def __add__(self, other: "Cost") -> "Cost":
-        return Cost(llm_tokens=self.llm_tokens + other.llm_tokens, dollars=self.dollars + other.dollars,
-                    compute_s=self.compute_s + other.compute_s)
+        return Cost(
+            llm_tokens=self.llm_tokens + other.llm_tokens, dollars=self.dollars + other.dollars, compute_s=self.compute_s + other.compute_s
+        )
 
 
 class Review(_Strict):

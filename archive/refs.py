@@ -57,7 +57,7 @@ class RefStore:
 
     def candidate_ids(self) -> set[str]:
         """Every id under refs/candidates/ (names only: a candidate ref never changes)."""
-        ids = {n[len(CANDIDATES):] for n in self.packed() if n.startswith(CANDIDATES)}
+        ids = {n[len(CANDIDATES) :] for n in self.packed() if n.startswith(CANDIDATES)}
         try:
             with os.scandir(self.git_dir / CANDIDATES) as entries:
                 ids.update(e.name for e in entries if not e.name.endswith(".lock"))

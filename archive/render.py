@@ -34,24 +34,38 @@ def candidates_table(rows: list[CandidateSummary], split: str, names: Mapping[st
         return "no candidates"
     names = names or {}
     header = ("ID", "KIND", "STATUS", "REVIEW", f"FITNESS({split})", "CHILDREN", "BY", "PARENTS")
-    body = [(label(r.id, names), r.kind, r.status, r.verdict or "-", _fitness(r.fitness) + (" cut" if r.stage == "cascade" else ""), str(r.children), r.strategy,
-             ", ".join(label(p, names) for p in r.parents) or "-") for r in rows]
+    body = [
+        (
+            label(r.id, names),
+            r.kind,
+            r.status,
+            r.verdict or "-",
+            _fitness(r.fitness) + (" cut" if r.stage == "cascade" else ""),
+            str(r.children),
+            r.strategy,
+            ", ".join(label(p, names) for p in r.parents) or "-",
+        )
+        for r in rows
+    ]
     return columns(header, body)
 
 
-def show_text(c: Candidate, children: int, names: Mapping[str, str] | None = None,
-              compared: Sequence[tuple[str, Candidate]] = ()) -> str:
+def show_text(c: Candidate, children: int, names: Mapping[str, str] | None = None, compared: Sequence[tuple[str, Candidate]] = ()) -> str:
     """One candidate in full; `compared`: (role, candidate) rows (parents, best source) for the metrics table."""
     names = names or {}
     verdict = c.verdict()
-    lines = [f"candidate {label(c.id, names)}  {c.kind}  {c.status}" + (f": {c.reason}" if c.reason else "")
-             + (f"  review: {verdict}" if verdict else ""),
-             f"parents:  {', '.join(label(p, names) for p in c.parents) or '- (a source)'}   children: {children}",
-             f"proposer: {c.proposer.strategy}" + (f" / {c.proposer.model}" if c.proposer.model else "")
-             + (f"  session {c.proposer.session}" if c.proposer.session else "")
-             + (f"  template {c.proposer.template_hash}" if c.proposer.template_hash else ""),
-             f"created:  {c.created_at.isoformat()}",
-             f"cost:     {c.cost.llm_tokens} LLM tokens, ${c.cost.dollars:.4f}, {c.cost.compute_s:.1f} s compute"]
+    lines = [
+        f"candidate {label(c.id, names)}  {c.kind}  {c.status}"
+        + (f": {c.reason}" if c.reason else "")
+        + (f"  review: {verdict}" if verdict else ""),
+        f"parents:  {', '.join(label(p, names) for p in c.parents) or '- (a source)'}   children: {children}",
+        f"proposer: {c.proposer.strategy}"
+        + (f" / {c.proposer.model}" if c.proposer.model else "")
+        + (f"  session {c.proposer.session}" if c.proposer.session else "")
+        + (f"  template {c.proposer.template_hash}" if c.proposer.template_hash else ""),
+        f"created:  {c.created_at.isoformat()}",
+        f"cost:     {c.cost.llm_tokens} LLM tokens, ${c.cost.dollars:.4f}, {c.cost.compute_s:.1f} s compute",
+    ]
     if c.proposer.rationale:
         lines += ["rationale:", *("  " + line for line in c.proposer.rationale.splitlines())]
     if c.lesson:
@@ -97,8 +111,10 @@ def lineage_text(cid: str, rows: dict[str, CandidateSummary], descendants: list[
         node, lead, branch = stack.pop()
         r = rows[node]
         repeat = node in seen
-        lines.append(f"{lead}{branch}{label(node, names)} {r.kind} {r.status}{' ' + r.verdict if r.verdict else ''} "
-                     f"fitness={_fitness(r.fitness)}" + (" (shown above)" if repeat else ""))
+        lines.append(
+            f"{lead}{branch}{label(node, names)} {r.kind} {r.status}{' ' + r.verdict if r.verdict else ''} "
+            f"fitness={_fitness(r.fitness)}" + (" (shown above)" if repeat else "")
+        )
         if repeat:
             continue
         seen.add(node)

@@ -46,12 +46,16 @@ def check_marker(objects: ObjectStore, refs: RefStore, lock: WriterLock, *, crea
         with lock:
             return write_marker(objects, refs)
     if sha is None:
-        raise BadInput(f"{git_dir}: a git repository but not a Clade archive (no {MARKER}); point archive.path in clade.yaml at a Clade archive or at a new directory")
+        raise BadInput(
+            f"{git_dir}: a git repository but not a Clade archive (no {MARKER}); point archive.path in clade.yaml at a Clade archive or at a new directory"
+        )
     try:
         tree = parse_commit(objects.read_kind(sha, "commit"))[0]
         info = json.loads(objects.read_kind(objects.tree(tree)[MARKER_FILE].sha, "blob"))
     except (BadInput, KeyError, ValueError):
-        raise BadInput(f"{git_dir}: corrupt Clade archive ({MARKER} cannot be read); check it with `git -C {git_dir} fsck` and restore it from a remote or bundle") from None
+        raise BadInput(
+            f"{git_dir}: corrupt Clade archive ({MARKER} cannot be read); check it with `git -C {git_dir} fsck` and restore it from a remote or bundle"
+        ) from None
     if int(info.get("format", 0)) > ARCHIVE_FORMAT:
         raise BadInput(f"{git_dir}: archive format {info['format']} is newer than this Clade's ({ARCHIVE_FORMAT}); upgrade Clade")
 

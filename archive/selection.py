@@ -55,11 +55,22 @@ class CandidateSummary:
     stage: str = "full"  # "cascade": the evaluation cascade cut its measurement short
 
     def to_json(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "status": self.status, "verdict": self.verdict, "parents": list(self.parents),
-                "fitness": self.fitness, "children": self.children, "strategy": self.strategy, "session": self.session,
-                "created_at": self.created_at, "reason": self.reason, **({"name": self.name} if self.name else {}),
-                **({"stage": self.stage} if self.stage != "full" else {}),
-                **({"metrics": dict(self.metrics)} if self.metrics else {})}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "verdict": self.verdict,
+            "parents": list(self.parents),
+            "fitness": self.fitness,
+            "children": self.children,
+            "strategy": self.strategy,
+            "session": self.session,
+            "created_at": self.created_at,
+            "reason": self.reason,
+            **({"name": self.name} if self.name else {}),
+            **({"stage": self.stage} if self.stage != "full" else {}),
+            **({"metrics": dict(self.metrics)} if self.metrics else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -128,8 +139,9 @@ def tournament(candidates: Sequence[CandidateSummary], k: int, rng: random.Rando
     return [max(rng.choices(pool, k=size), key=lambda c: (c.fitness, c.id)).id for _ in range(k)]
 
 
-def mixed(candidates: Sequence[CandidateSummary], k: int, rng: random.Random, *, exploit: float = 0.7,
-          elites: int = 3) -> list[tuple[str, str]]:
+def mixed(
+    candidates: Sequence[CandidateSummary], k: int, rng: random.Random, *, exploit: float = 0.7, elites: int = 3
+) -> list[tuple[str, str]]:
     """`k` parents, each with how it was drawn: ("exploit" | "explore")."""
     pool = eligible(candidates)
     top = [c.id for c in by_rank(pool)[:elites]]
@@ -193,8 +205,7 @@ def pareto_members(candidates: Sequence[CandidateSummary], objectives: Sequence[
     return [c for c in sorted(pool, key=lambda c: c.id) if c.id in front]
 
 
-def pareto(candidates: Sequence[CandidateSummary], k: int, rng: random.Random, *,
-           objectives: Sequence[str] | None = None) -> list[str]:
+def pareto(candidates: Sequence[CandidateSummary], k: int, rng: random.Random, *, objectives: Sequence[str] | None = None) -> list[str]:
     """`k` parents from the Pareto front, each drawn with probability ∝ 1 / (1 + children)."""
     front = pareto_members(candidates, objectives)
     return rng.choices([c.id for c in front], weights=[1.0 / (1 + c.children) for c in front], k=k)

@@ -25,8 +25,13 @@ from tools.errors import BadInput
 from tools.paths import checked_target, write_error
 
 INCOMING = "refs/notes/clade-incoming"
-GIT_ENV = {"GIT_AUTHOR_NAME": "Clade", "GIT_AUTHOR_EMAIL": "clade@localhost",
-           "GIT_COMMITTER_NAME": "Clade", "GIT_COMMITTER_EMAIL": "clade@localhost", "GIT_TERMINAL_PROMPT": "0"}
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Clade",
+    "GIT_AUTHOR_EMAIL": "clade@localhost",
+    "GIT_COMMITTER_NAME": "Clade",
+    "GIT_COMMITTER_EMAIL": "clade@localhost",
+    "GIT_TERMINAL_PROMPT": "0",
+}
 
 
 def git(archive: Archive, *argv: str, what: str) -> str:
@@ -35,8 +40,13 @@ def git(archive: Archive, *argv: str, what: str) -> str:
 
     repo = gitpython.Repo(archive.git_dir)
     try:
-        status, out, err = repo.git.execute(["git", "--git-dir", str(archive.git_dir), *argv], with_extended_output=True,
-                                            with_exceptions=False, env=GIT_ENV, strip_newline_in_stdout=False)
+        status, out, err = repo.git.execute(
+            ["git", "--git-dir", str(archive.git_dir), *argv],
+            with_extended_output=True,
+            with_exceptions=False,
+            env=GIT_ENV,
+            strip_newline_in_stdout=False,
+        )
     finally:
         repo.close()
     if status != 0:
@@ -75,8 +85,15 @@ def pull(archive: Archive, remote: str) -> int:
     before = len(archive.refs.candidate_ids())
     with archive.lock:
         specs = [f"{MARKER}:{MARKER}", f"{CANDIDATES}*:{CANDIDATES}*"] + ([f"+{NOTES}:{INCOMING}"] if NOTES in refs else [])
-        git(archive, "fetch", "--quiet", "--no-tags", remote, *specs,
-            what=f"fetching from {remote} (a candidate id that exists on both sides with different commits cannot be merged)")
+        git(
+            archive,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            remote,
+            *specs,
+            what=f"fetching from {remote} (a candidate id that exists on both sides with different commits cannot be merged)",
+        )
         if NOTES in refs:
             _merge_notes(archive)
     archive.sync()

@@ -45,8 +45,9 @@ class Archive(ArchiveQueries):
         self.index: Index | None = None
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = False, fsync: bool = False, redactor: Redactor | None = None,
-             repair: bool = True) -> "Archive":
+    def open(
+        cls, path: str | Path, *, create: bool = False, fsync: bool = False, redactor: Redactor | None = None, repair: bool = True
+    ) -> "Archive":
         """Open (or with `create`, make) the archive at `path`; repairs a missing or stale index
         (unless `repair` is False: for a caller about to `reindex` anyway)."""
         git_dir = git_dir_at(Path(path), create)
@@ -146,12 +147,15 @@ class Archive(ArchiveQueries):
         if not matches and not named and self.sync():
             named, matches = self._named(raw), self._matches(ref) if hexed else []
         if named and matches:
-            raise BadInput(f"candidate {raw}: ambiguous, both the source named {raw} ({named[0][0]}) and the id {matches[0]}; type more digits")
+            raise BadInput(
+                f"candidate {raw}: ambiguous, both the source named {raw} ({named[0][0]}) and the id {matches[0]}; type more digits"
+            )
         if named:
             return self._one_named(raw, named)
         if not hexed:
-            raise BadInput(f"candidate {raw!r}: neither a candidate id (4 to 40 hex digits) nor a source name; "
-                           "`clade candidates` lists both")
+            raise BadInput(
+                f"candidate {raw!r}: neither a candidate id (4 to 40 hex digits) nor a source name; `clade candidates` lists both"
+            )
         if not matches:
             raise BadInput(f"candidate {ref}: no such candidate in {self.git_dir} (list them with `clade candidates`)")
         if len(matches) > 1:
@@ -185,7 +189,9 @@ class Archive(ArchiveQueries):
         try:
             events = [EVENTS.validate_json(line) for line in lines]
         except ValidationError as exc:
-            raise BadInput(f"candidate {cid}: a line of its note on refs/notes/clade is not a valid event ({exc.errors()[0]['msg']}); fix or remove it with `git notes --ref=clade edit`") from None
+            raise BadInput(
+                f"candidate {cid}: a line of its note on refs/notes/clade is not a valid event ({exc.errors()[0]['msg']}); fix or remove it with `git notes --ref=clade edit`"
+            ) from None
         return fold(parsed or Candidate.model_validate_json(base), events).model_copy(update={"id": cid})
 
     # -- the index -----------------------------------------------------------------------
@@ -289,7 +295,10 @@ def _author(proposer: Proposer) -> str:
 
 def _message(c: Candidate) -> str:
     g = c.genotype
-    what = {"source": lambda: g.name, "merge": lambda: str(g.recipe.get("merge_method", "recipe")),
-            "code": lambda: f"{len(g.files)} files"}[c.kind]()
+    what = {
+        "source": lambda: g.name,
+        "merge": lambda: str(g.recipe.get("merge_method", "recipe")),
+        "code": lambda: f"{len(g.files)} files",
+    }[c.kind]()
     rationale = c.proposer.rationale[:2000] + (" [... cut]" if len(c.proposer.rationale) > 2000 else "")
     return f"{c.kind}: {what} [{c.status}]" + (f"\n\n{rationale}" if rationale else "")

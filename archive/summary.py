@@ -24,8 +24,16 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
-def render_summary(counts: dict[str, int], best: list[Candidate], failures: list[Candidate], reviewed: list[Candidate],
-                   *, split: str, max_tokens: int, metric_of: Mapping[str, str] | None = None) -> str:
+def render_summary(
+    counts: dict[str, int],
+    best: list[Candidate],
+    failures: list[Candidate],
+    reviewed: list[Candidate],
+    *,
+    split: str,
+    max_tokens: int,
+    metric_of: Mapping[str, str] | None = None,
+) -> str:
     """`metric_of` (task -> its fitness metric) picks the per-task score shown; without it a task's only metric, or all."""
     total = sum(counts.values())
     header = f"Archive: {total} candidates ({', '.join(f'{s} {n}' for s, n in sorted(counts.items())) or 'none yet'})."
@@ -90,8 +98,11 @@ def _best_line(c: Candidate, split: str, metric_of: Mapping[str, str] | None, wh
     parents = ",".join(c.parents) or "-"
     why = f"; why: {why}" if why else ""
     tasks = task_scores_text(c.metrics.get(split), metric_of)
-    return (f"- {c.id} fitness {c.fitness(split):.4f}" + (f" [{tasks}]" if tasks else "")
-            + f" {what(c)} (parents {parents}; by {c.proposer.strategy}){why}")
+    return (
+        f"- {c.id} fitness {c.fitness(split):.4f}"
+        + (f" [{tasks}]" if tasks else "")
+        + f" {what(c)} (parents {parents}; by {c.proposer.strategy}){why}"
+    )
 
 
 def _failure_line(c: Candidate) -> str:

@@ -43,7 +43,7 @@ def _lines(value: Any, indent: int) -> list[str]:
         for item in value:
             if _is_block(item):
                 inner = _lines(item, indent + 2)
-                out += [f"{pad}- {inner[0][indent + 2:]}", *inner[1:]]
+                out += [f"{pad}- {inner[0][indent + 2 :]}", *inner[1:]]
             else:
                 out.append(f"{pad}- {_scalar(item)}")
         return out

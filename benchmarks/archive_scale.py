@@ -36,13 +36,30 @@ TASKS = {"arc": ("acc", "acc_norm"), "gsm8k": ("exact_match",), "ppl": ("bits_pe
 
 def synthetic(rng: random.Random, parents: list[str], i: int) -> Candidate:
     strategy = rng.choice(["evolution", "llm", "hybrid"])
-    proposer = Proposer(strategy=strategy, model="gpt-4o-mini" if strategy != "evolution" else None,
-                        template_hash=f"{rng.getrandbits(64):016x}", rationale=f"Candidate {i}: " + "shift weight toward the math parent; " * rng.randint(1, 4))
+    proposer = Proposer(
+        strategy=strategy,
+        model="gpt-4o-mini" if strategy != "evolution" else None,
+        template_hash=f"{rng.getrandbits(64):016x}",
+        rationale=f"Candidate {i}: " + "shift weight toward the math parent; " * rng.randint(1, 4),
+    )
     if rng.random() < 0.75:
-        recipe = {"merge_method": rng.choice(["linear", "ties", "dare_ties", "slerp"]), "base_model": "base", "dtype": "float32",
-                  "models": [{"model": f"src{rng.randrange(8)}", "parameters": {"weight": round(rng.random(), 3), "density": [round(rng.random(), 2) for _ in range(4)]}} for _ in range(2)]}
+        recipe = {
+            "merge_method": rng.choice(["linear", "ties", "dare_ties", "slerp"]),
+            "base_model": "base",
+            "dtype": "float32",
+            "models": [
+                {
+                    "model": f"src{rng.randrange(8)}",
+                    "parameters": {"weight": round(rng.random(), 3), "density": [round(rng.random(), 2) for _ in range(4)]},
+                }
+                for _ in range(2)
+            ],
+        }
         return Candidate(kind="merge", parents=parents, genotype={"recipe": recipe}, proposer=proposer)
-    files = {"train.py": f"lr = {rng.random():.5f}\nsteps = {rng.randrange(100, 1000)}\n" * 5, "model/config.py": f"layers = {rng.randrange(2, 12)}\n"}
+    files = {
+        "train.py": f"lr = {rng.random():.5f}\nsteps = {rng.randrange(100, 1000)}\n" * 5,
+        "model/config.py": f"layers = {rng.randrange(2, 12)}\n",
+    }
     return Candidate(kind="code", parents=parents, genotype={"files": files, "command": ["python", "train.py"]}, proposer=proposer)
 
 
@@ -51,10 +68,14 @@ def result(rng: random.Random, parent_fitness: float) -> ResultEvent:
     if roll > 0.92:
         return ResultEvent(status="invalid", reason="recipe names a layer range past the model's 24 layers")
     if roll > 0.80:
-        return ResultEvent(status="failed", reason="evaluation ran out of memory at batch 3", logs="Traceback ...\nRuntimeError: CUDA out of memory\n" * 20)
+        return ResultEvent(
+            status="failed", reason="evaluation ran out of memory at batch 3", logs="Traceback ...\nRuntimeError: CUDA out of memory\n" * 20
+        )
     tasks = {t: {m: round(rng.random(), 4) for m in metrics} for t, metrics in TASKS.items()}
     fitness = min(1.0, max(0.0, parent_fitness + rng.gauss(0.005, 0.03)))
-    return ResultEvent(status="succeeded", metrics={"search": SplitMetrics(fitness=fitness, tasks=tasks)}, cost={"compute_s": rng.uniform(10, 90)})
+    return ResultEvent(
+        status="succeeded", metrics={"search": SplitMetrics(fitness=fitness, tasks=tasks)}, cost={"compute_s": rng.uniform(10, 90)}
+    )
 
 
 def ingest(archive: Archive, n: int, rng: random.Random) -> tuple[list[str], float, float]:
@@ -106,12 +127,16 @@ def measure(root: Path, n: int, seed: int) -> dict:
     with Archive.open(root / "archive", create=True, redactor=Redactor()) as archive:
         ids, ingest_s, ingest_cpu_s = ingest(archive, n, rng)
         deep = ids[-1]
-        figures = {"n": n, "ingest_s": ingest_s, "ingest_cpu_s": ingest_cpu_s,
-                   "top_ms": median_ms(lambda: archive.top(10)),
-                   "lineage_ms": median_ms(lambda: (archive.ancestors(deep), archive.descendants(ids[0]))),
-                   "pareto_ms": median_ms(lambda: archive.pareto(), runs=5),
-                   "summary_ms": median_ms(lambda: archive.summary(max_tokens=1500), runs=5),
-                   "ancestors_of_last": len(archive.ancestors(deep))}
+        figures = {
+            "n": n,
+            "ingest_s": ingest_s,
+            "ingest_cpu_s": ingest_cpu_s,
+            "top_ms": median_ms(lambda: archive.top(10)),
+            "lineage_ms": median_ms(lambda: (archive.ancestors(deep), archive.descendants(ids[0]))),
+            "pareto_ms": median_ms(lambda: archive.pareto(), runs=5),
+            "summary_ms": median_ms(lambda: archive.summary(max_tokens=1500), runs=5),
+            "ancestors_of_last": len(archive.ancestors(deep)),
+        }
         t = time.perf_counter()
         archive.reindex()
         figures["reindex_s"] = time.perf_counter() - t

@@ -73,9 +73,16 @@ def _score_prompts(model, batch) -> None:
 
 def recipes(steps: int) -> list[dict]:
     experts = ("adder", "reverser", "sorter")
-    return [{"merge_method": "task_arithmetic", "base_model": "base", "dtype": "float32",
-             "models": [{"model": e, "parameters": {"weight": 1.0}} for e in experts],
-             "parameters": {"lambda": 0.6 + 0.1 * i}} for i in range(steps)]
+    return [
+        {
+            "merge_method": "task_arithmetic",
+            "base_model": "base",
+            "dtype": "float32",
+            "models": [{"model": e, "parameters": {"weight": 1.0}} for e in experts],
+            "parameters": {"lambda": 0.6 + 0.1 * i},
+        }
+        for i in range(steps)
+    ]
 
 
 def search_steps(workspace, suite, steps: int, device: str) -> list[tuple[float, float, float, float]]:

@@ -34,10 +34,19 @@ def recipes(sources: list[str], tasks: list[str]) -> dict[str, dict]:
     over_base = {"base_model": "base", "dtype": "float32"}
     return {
         "task_arithmetic (lambda 0.8)": {"merge_method": "task_arithmetic", "models": weighted, "parameters": {"lambda": 0.8}, **over_base},
-        "ties (density 0.5)": {"merge_method": "ties", "models": [{"model": s, "parameters": {"weight": 1.0, "density": 0.5}} for s in sources],
-                               "parameters": {"normalize": False}, **over_base},
+        "ties (density 0.5)": {
+            "merge_method": "ties",
+            "models": [{"model": s, "parameters": {"weight": 1.0, "density": 0.5}} for s in sources],
+            "parameters": {"normalize": False},
+            **over_base,
+        },
         "regmean (alpha 0.95)": {"merge_method": "regmean", "models": models, "calibration": calibration, "dtype": "float32"},
-        "regmean_plusplus (alpha 0.95)": {"merge_method": "regmean_plusplus", "models": models, "calibration": calibration, "dtype": "float32"},
+        "regmean_plusplus (alpha 0.95)": {
+            "merge_method": "regmean_plusplus",
+            "models": models,
+            "calibration": calibration,
+            "dtype": "float32",
+        },
         "fisher": {"merge_method": "fisher", "models": models, "calibration": calibration, "dtype": "float32"},
         "tsvm (lambda 1)": {"merge_method": "tsvm", "models": models, **over_base},
         "iso_c (lambda 1)": {"merge_method": "iso_c", "models": models, **over_base},
@@ -71,8 +80,12 @@ def bootstrap(rows: dict[str, dict], weights: dict[str, float], resamples: int, 
     out = {}
     for name, scores in rows.items():
         diffs = [a - b for a, b in zip(draws[name], draws[reference])]
-        out[name] = {"fitness": fitness(scores, weights), "ci": _interval(draws[name]),
-                     "delta": fitness(scores, weights) - fitness(rows[reference], weights), "delta_ci": _interval(diffs)}
+        out[name] = {
+            "fitness": fitness(scores, weights),
+            "ci": _interval(draws[name]),
+            "delta": fitness(scores, weights) - fitness(rows[reference], weights),
+            "delta_ci": _interval(diffs),
+        }
     return out
 
 
@@ -101,7 +114,11 @@ def measure(workspace_dir: Path) -> tuple[dict, dict, dict]:
         module = merger.apply(recipe)
         seconds[label] = time.perf_counter() - start
         rows[label] = per_example(module, load_tokenizer(merger.tokenizer_dir(recipe)), suite)
-        print(f"{label}: merged in {seconds[label]:.1f}s, fitness {fitness(rows[label], {t.name: t.weight for t in suite.tasks}):.3f}", file=sys.stderr, flush=True)
+        print(
+            f"{label}: merged in {seconds[label]:.1f}s, fitness {fitness(rows[label], {t.name: t.weight for t in suite.tasks}):.3f}",
+            file=sys.stderr,
+            flush=True,
+        )
     return rows, {t.name: t.weight for t in suite.tasks}, seconds
 
 
@@ -110,7 +127,9 @@ def table(result: dict[str, dict], seconds: dict[str, float]) -> str:
     lines = [head, "-" * len(head)]
     for name, r in result.items():
         ci, dci = r["ci"], r["delta_ci"]
-        lines.append(f"{name:<32} {r['fitness']:>16.3f} {f'{ci[0]:.3f}–{ci[1]:.3f}':>16} {r['delta']:>+7.3f} {f'{dci[0]:+.3f}–{dci[1]:+.3f}':>17} {seconds[name]:>8.1f}")
+        lines.append(
+            f"{name:<32} {r['fitness']:>16.3f} {f'{ci[0]:.3f}–{ci[1]:.3f}':>16} {r['delta']:>+7.3f} {f'{dci[0]:+.3f}–{dci[1]:+.3f}':>17} {seconds[name]:>8.1f}"
+        )
     return "\n".join(lines)
 
 

@@ -139,9 +139,21 @@ VARIANTS = [
     ("task_arithmetic", [{"weight": 0.3}, {"weight": 0.5}, {"weight": -0.7}], {"lambda": 0.8}),
     ("task_arithmetic", [{"weight": 0.3}, {"weight": 0.5}, {"weight": 0.7}], {"normalize": True}),
     ("ties", [{"weight": 0.3, "density": 0.5}, {"weight": 0.5, "density": 0.3}, {"weight": 0.7, "density": 0.9}], {}),
-    ("ties", [{"weight": 0.3, "density": 0.5}, {"weight": -0.5, "density": 0.3}, {"weight": 0.7}], {"normalize": False, "lambda": 1.3, "rescale": True}),
-    ("breadcrumbs", [{"weight": 0.3, "density": 0.5}, {"weight": 0.5, "density": 0.3, "gamma": 0.1}, {"weight": 0.7, "density": 0.95, "gamma": 0.2}], {}),
-    ("breadcrumbs_ties", [{"weight": 0.3, "density": 0.5}, {"weight": 0.5, "density": 0.3, "gamma": 0.1}, {"weight": 0.7, "density": 0.95, "gamma": 0.2}], {"normalize": True, "rescale": True}),
+    (
+        "ties",
+        [{"weight": 0.3, "density": 0.5}, {"weight": -0.5, "density": 0.3}, {"weight": 0.7}],
+        {"normalize": False, "lambda": 1.3, "rescale": True},
+    ),
+    (
+        "breadcrumbs",
+        [{"weight": 0.3, "density": 0.5}, {"weight": 0.5, "density": 0.3, "gamma": 0.1}, {"weight": 0.7, "density": 0.95, "gamma": 0.2}],
+        {},
+    ),
+    (
+        "breadcrumbs_ties",
+        [{"weight": 0.3, "density": 0.5}, {"weight": 0.5, "density": 0.3, "gamma": 0.1}, {"weight": 0.7, "density": 0.95, "gamma": 0.2}],
+        {"normalize": True, "rescale": True},
+    ),
     ("slerp", [{}], {"t": 0.3}),
     ("nuslerp", [{"weight": 0.3}, {"weight": 0.6}], {}),
     ("nuslerp", [{"weight": 0.3}, {"weight": 0.6}], {"nuslerp_flatten": False}),
@@ -203,14 +215,21 @@ def main() -> None:
     if args.parity:
         return parity()
     params = sum(torch.Size(s).numel() for _, s in shapes())
-    print(f"{params / 1e6:.0f}M parameters per model, fp32, {args.threads} threads, {'tie-free' if args.tie_free else 'fine-tune-like'} inputs")
-    print(f"{'method':18s} {'clade s':>8s} {'(cpu)':>7s} {'mergekit s':>10s} {'(cpu)':>7s} {'speed-up':>8s} {'max |diff|':>10s} {'tie picks':>9s}")
+    print(
+        f"{params / 1e6:.0f}M parameters per model, fp32, {args.threads} threads, {'tie-free' if args.tie_free else 'fine-tune-like'} inputs"
+    )
+    print(
+        f"{'method':18s} {'clade s':>8s} {'(cpu)':>7s} {'mergekit s':>10s} {'(cpu)':>7s} {'speed-up':>8s} {'max |diff|':>10s} {'tie picks':>9s}"
+    )
     for name in args.methods:
         r = bench(name, args.mergekit, args.tie_free)
         speed = f"{r['mk_wall'] / r['clade_wall']:.1f}x" if args.mergekit else "-"
         diff = "random" if name in RANDOM else f"{r['maxdiff']:.2e}" if args.mergekit else "-"
         ties = str(r["ties"]) if name == "ties" and args.mergekit and not args.tie_free else "-"
-        print(f"{name:18s} {r['clade_wall']:8.2f} {r['clade_cpu']:7.2f} {r['mk_wall']:10.2f} {r['mk_cpu']:7.2f} {speed:>8s} {diff:>10s} {ties:>9s}", flush=True)
+        print(
+            f"{name:18s} {r['clade_wall']:8.2f} {r['clade_cpu']:7.2f} {r['mk_wall']:10.2f} {r['mk_cpu']:7.2f} {speed:>8s} {diff:>10s} {ties:>9s}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -55,9 +55,17 @@ def build_models(cache: Path, size: str) -> dict[str, Path]:
 
     s = SIZES[size]
     dtype = getattr(torch, s["dtype"])
-    config = transformers.LlamaConfig(hidden_size=s["hidden"], num_hidden_layers=s["layers"], vocab_size=s["vocab"], intermediate_size=s["inter"],
-                                      num_attention_heads=s["heads"], num_key_value_heads=s["kv_heads"], tie_word_embeddings=False,
-                                      architectures=["LlamaForCausalLM"], dtype=s["dtype"])
+    config = transformers.LlamaConfig(
+        hidden_size=s["hidden"],
+        num_hidden_layers=s["layers"],
+        vocab_size=s["vocab"],
+        intermediate_size=s["inter"],
+        num_attention_heads=s["heads"],
+        num_key_value_heads=s["kv_heads"],
+        tie_word_embeddings=False,
+        architectures=["LlamaForCausalLM"],
+        dtype=s["dtype"],
+    )
     with torch.device("meta"):
         shapes = {k: tuple(v.shape) for k, v in transformers.LlamaForCausalLM(config).state_dict().items()}
     for index, path in enumerate(paths.values()):
@@ -94,7 +102,11 @@ def recipes(p: dict[str, Path]) -> dict[str, dict]:
     t = [{"filter": "self_attn", "value": [0, 0.5, 0.3, 0.7, 1]}, {"filter": "mlp", "value": [1, 0.5, 0.7, 0.3, 0]}, {"value": 0.5}]
     half = json.loads((p["base"] / "config.json").read_text())["num_hidden_layers"] // 2
     return {
-        "linear": {"merge_method": "linear", "models": [{"model": a, "parameters": {"weight": 0.6}}, {"model": b, "parameters": {"weight": 0.4}}], "dtype": dtype},
+        "linear": {
+            "merge_method": "linear",
+            "models": [{"model": a, "parameters": {"weight": 0.6}}, {"model": b, "parameters": {"weight": 0.4}}],
+            "dtype": dtype,
+        },
         "task_arithmetic": gta("task_arithmetic"),
         "ties": gta("ties", density=0.5),
         "dare_ties": gta("dare_ties", density=0.5),
@@ -103,11 +115,23 @@ def recipes(p: dict[str, Path]) -> dict[str, dict]:
         "breadcrumbs_ties": gta("breadcrumbs_ties", density=0.8, gamma=0.01),
         "della": gta("della", density=0.5, epsilon=0.1),
         "della_linear": gta("della_linear", density=0.5, epsilon=0.1),
-        "slerp": {"merge_method": "slerp", "base_model": base, "models": [{"model": base}, {"model": a}], "parameters": {"t": t}, "dtype": dtype},
+        "slerp": {
+            "merge_method": "slerp",
+            "base_model": base,
+            "models": [{"model": base}, {"model": a}],
+            "parameters": {"t": t},
+            "dtype": dtype,
+        },
         "nuslerp": gta("nuslerp"),
         "model_stock": {"merge_method": "model_stock", "base_model": base, "models": [{"model": a}, {"model": b}], "dtype": dtype},
-        "passthrough": {"merge_method": "passthrough", "dtype": dtype, "slices": [
-            {"sources": [{"model": a, "layer_range": [0, half + 2]}]}, {"sources": [{"model": b, "layer_range": [half - 2, 2 * half]}]}]},
+        "passthrough": {
+            "merge_method": "passthrough",
+            "dtype": dtype,
+            "slices": [
+                {"sources": [{"model": a, "layer_range": [0, half + 2]}]},
+                {"sources": [{"model": b, "layer_range": [half - 2, 2 * half]}]},
+            ],
+        },
     }
 
 
@@ -137,7 +161,9 @@ def run_baseline(inputs: list[Path], out: Path, out_bytes: int) -> float:
         "print('BASE_S', time.perf_counter() - t)"
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([sys.executable, "-c", code, str(out_bytes), str(out), *map(str, inputs)], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(out_bytes), str(out), *map(str, inputs)], capture_output=True, text=True, check=True
+    )
     out.unlink()
     return float(proc.stdout.split("BASE_S")[1])
 
@@ -177,9 +203,13 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
     parser.add_argument("--methods", nargs="*", help="subset of methods (default: all)")
     parser.add_argument("--mergekit-python", help="python of a venv with mergekit installed")
-    parser.add_argument("--mergekit-whole", action="store_true", help="time mergekit-yaml -j 2 as a whole process (default: run_merge in-process)")
+    parser.add_argument(
+        "--mergekit-whole", action="store_true", help="time mergekit-yaml -j 2 as a whole process (default: run_merge in-process)"
+    )
     parser.add_argument("--baseline", action="store_true", help="also time reading the inputs and writing the output")
-    parser.add_argument("--dtype", default="float32", help="the recipes' dtype (bfloat16/float16: the 16-bit tie-pick differences of TIES/Breadcrumbs)")
+    parser.add_argument(
+        "--dtype", default="float32", help="the recipes' dtype (bfloat16/float16: the 16-bit tie-pick differences of TIES/Breadcrumbs)"
+    )
     args = parser.parse_args()
     paths = build_models(args.cache, args.size)
     work = args.cache / "runs"
@@ -225,11 +255,24 @@ HEADER = f"{'method':<17} {'load':>5} {'clade s':>8} {'(merge s)':>9} {'GB/s':>6
 
 def print_row(row: dict, flush: bool = False) -> None:
     c, mk = row["clade"], row.get("mergekit")
-    cells = [f"{row['method']:<17}", f"{row['load']:>5.1f}", f"{c['wall']:>8.1f}", f"{c['merge_s']:>9.1f}", f"{c['read'] / 1e9 / c['wall']:>6.2f}", f"{c['rss']:>7.2f}"]
+    cells = [
+        f"{row['method']:<17}",
+        f"{row['load']:>5.1f}",
+        f"{c['wall']:>8.1f}",
+        f"{c['merge_s']:>9.1f}",
+        f"{c['read'] / 1e9 / c['wall']:>6.2f}",
+        f"{c['rss']:>7.2f}",
+    ]
     cells.append(f"{row['baseline_s']:>12.1f}" if "baseline_s" in row else f"{'-':>12}")
     if mk:
         diff = "random" if row["method"] in RANDOM else f"{row['diff']:.1e}"
-        cells += [f"{mk['merge_s']:>10.1f}", f"{mk['rss']:>9.2f}", f"{mk['merge_s'] / c['wall']:>7.1f}x", f"{diff:>11}", f"{os.getloadavg()[0]:>5.1f}"]
+        cells += [
+            f"{mk['merge_s']:>10.1f}",
+            f"{mk['rss']:>9.2f}",
+            f"{mk['merge_s'] / c['wall']:>7.1f}x",
+            f"{diff:>11}",
+            f"{os.getloadavg()[0]:>5.1f}",
+        ]
     print(" ".join(cells), flush=flush)
 
 

@@ -51,7 +51,7 @@ def main() -> None:
     items = jobs(root / "zoo", args.candidates)
     local = LocalBackend(SandboxConfig(jobs_dir=str(root / "jobs"), threads=1))
     rows, fitness = [], {}
-    seconds, fitness["local one-shot"] = timed(local.execute, items[:args.one_shot])
+    seconds, fitness["local one-shot"] = timed(local.execute, items[: args.one_shot])
     rows.append(row("local one-shot (fresh worker each)", seconds))
     with ResidentPool(local, local.config, [], root / "resident") as pool:
         seconds, fitness["local resident"] = timed(pool.execute, items)
@@ -68,7 +68,7 @@ def main() -> None:
     try:
         ray_config = RayConfig(address=cluster.address) if cluster else RayConfig(num_cpus=1)
         backend = RayBackend(SandboxConfig(backend="ray", jobs_dir=str(root / "ray-jobs"), threads=1, ray=ray_config))
-        seconds, fitness["ray one-shot"] = timed(backend.execute, items[:args.one_shot])
+        seconds, fitness["ray one-shot"] = timed(backend.execute, items[: args.one_shot])
         rows.append(row("ray one-shot task (before)", seconds))
         with RayResidentPool(backend, backend.config, root / "ray-resident") as pool:
             where = f"{pool.size} actor(s)"
@@ -79,7 +79,7 @@ def main() -> None:
         if cluster is not None:
             cluster.close()
     for name, got in fitness.items():
-        assert got == fitness["local resident"][:len(got)], f"{name} fitness {got} differs from local resident {fitness['local resident']}"
+        assert got == fitness["local resident"][: len(got)], f"{name} fitness {got} differs from local resident {fitness['local resident']}"
     print(f"tiny-zoo merge candidates, seconds per candidate ({'two-node cluster' if cluster else 'local ray.init(num_cpus=1)'})")
     print(f"{'path':<40}{'n':>4}{'first':>8}{'median rest':>13}{'mean':>8}")
     print("\n".join(rows))

@@ -52,10 +52,21 @@ def build_models(cache: Path) -> dict[str, Path]:
     from merge_speed import SIZES, _write_model
 
     s = SIZES["1.1b"]
-    config = transformers.LlamaConfig(hidden_size=s["hidden"], num_hidden_layers=s["layers"], vocab_size=s["vocab"], intermediate_size=s["inter"],
-                                      num_attention_heads=s["heads"], num_key_value_heads=s["kv_heads"], tie_word_embeddings=False,
-                                      architectures=["LlamaForCausalLM"], dtype="bfloat16", bos_token_id=2, eos_token_id=3, pad_token_id=0,
-                                      max_position_embeddings=2048)
+    config = transformers.LlamaConfig(
+        hidden_size=s["hidden"],
+        num_hidden_layers=s["layers"],
+        vocab_size=s["vocab"],
+        intermediate_size=s["inter"],
+        num_attention_heads=s["heads"],
+        num_key_value_heads=s["kv_heads"],
+        tie_word_embeddings=False,
+        architectures=["LlamaForCausalLM"],
+        dtype="bfloat16",
+        bos_token_id=2,
+        eos_token_id=3,
+        pad_token_id=0,
+        max_position_embeddings=2048,
+    )
     with torch.device("meta"):
         shapes = {k: tuple(v.shape) for k, v in transformers.LlamaForCausalLM(config).state_dict().items()}
     tokenizer = REPO / "examples" / "tiny-zoo" / "models" / "base"
@@ -79,13 +90,16 @@ def make_workspace(root: Path, models: dict[str, Path], memory_mb: int | None) -
         lines = (zoo / f"add.{split}.jsonl").read_text().splitlines()[:16]
         texts = [json.dumps({"text": json.loads(line)["prompt"] + json.loads(line)["answer"]}) for line in lines]
         (root / "data" / f"sums.{split}.jsonl").write_text("\n".join(texts) + "\n")
-    (root / "sums.yaml").write_text("name: sums\nkind: perplexity\ndata: {search: data/sums.search.jsonl, test: data/sums.test.jsonl}\n"
-                                    "text: \"{text}\"\n")
+    (root / "sums.yaml").write_text(
+        'name: sums\nkind: perplexity\ndata: {search: data/sums.search.jsonl, test: data/sums.test.jsonl}\ntext: "{text}"\n'
+    )
     limits = f"\n  limits: {{memory_mb: {memory_mb}}}" if memory_mb else ""
     sources = "\n".join(f"  - {{name: {n}, path: {models[n]}}}" for n in NAMES[1:])
-    (root / "clade.yaml").write_text(f"version: 1\nname: resident-memory\nbase: {models['base']}\nsources:\n{sources}\n"
-                                     f"evaluation:\n  tasks: [sums.yaml]\n  batch_size: 16\n"
-                                     f"sandbox:\n  cpu_concurrency: 2\n  threads: 1{limits}\n")
+    (root / "clade.yaml").write_text(
+        f"version: 1\nname: resident-memory\nbase: {models['base']}\nsources:\n{sources}\n"
+        f"evaluation:\n  tasks: [sums.yaml]\n  batch_size: 16\n"
+        f"sandbox:\n  cpu_concurrency: 2\n  threads: 1{limits}\n"
+    )
     return root
 
 
@@ -153,7 +167,9 @@ def tree_memory(pid: int, own_cgroup: Path | None) -> dict[str, int]:
         group = _cgroup_file(p)
         if group is not None and group != own_cgroup:
             groups.add(group)
-    groups = {g for g in groups if not any(o != g and g.parent.is_relative_to(o.parent) for o in groups)}  # v1 usage is hierarchical: top-most only
+    groups = {
+        g for g in groups if not any(o != g and g.parent.is_relative_to(o.parent) for o in groups)
+    }  # v1 usage is hierarchical: top-most only
     for group in groups:
         try:
             totals["cgroups"] += int(group.read_text())
@@ -179,7 +195,9 @@ def _cgroup_file(pid: int) -> Path | None:
 
 def clade(workspace: Path, *argv: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(CODE), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "agents.cli", *argv], cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "agents.cli", *argv], cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def run_session(workspace: Path, budget: int) -> dict:
@@ -195,13 +213,22 @@ def run_session(workspace: Path, budget: int) -> dict:
     rows = rows["candidates"] if isinstance(rows, dict) else rows
     made = [r for r in rows if r.get("kind") != "source"]
     failed = [r for r in made if r.get("status") not in ("succeeded",)]
-    return {"wall": wall, "peaks": sampler.peaks, "candidates": len(made), "failed": len(failed),
-            "reasons": sorted({str(r.get("reason") or r.get("failure") or r.get("status")) for r in failed})}
+    return {
+        "wall": wall,
+        "peaks": sampler.peaks,
+        "candidates": len(made),
+        "failed": len(failed),
+        "reasons": sorted({str(r.get("reason") or r.get("failure") or r.get("status")) for r in failed}),
+    }
 
 
 def recipe(models: dict[str, Path], weights: tuple[float, float, float]) -> dict:
-    return {"merge_method": "task_arithmetic", "base_model": str(models["base"]), "dtype": "bfloat16",
-            "models": [{"model": str(models[n]), "parameters": {"weight": w}} for n, w in zip(NAMES[1:], weights)]}
+    return {
+        "merge_method": "task_arithmetic",
+        "base_model": str(models["base"]),
+        "dtype": "bfloat16",
+        "models": [{"model": str(models[n]), "parameters": {"weight": w}} for n, w in zip(NAMES[1:], weights)],
+    }
 
 
 def time_merges(models: dict[str, Path], work: Path) -> dict:
@@ -240,7 +267,11 @@ def time_merges(models: dict[str, Path], work: Path) -> dict:
 def _apply_timed(merger, models: dict[str, Path], figures: dict) -> None:
     from tools.merge.api import load_recipe
 
-    for label, weights in (("resident_cold_s", (0.5, 0.3, 0.2)), ("resident_warm_s", (0.2, 0.3, 0.5)), ("resident_warm2_s", (0.4, 0.4, 0.2))):
+    for label, weights in (
+        ("resident_cold_s", (0.5, 0.3, 0.2)),
+        ("resident_warm_s", (0.2, 0.3, 0.5)),
+        ("resident_warm2_s", (0.4, 0.4, 0.2)),
+    ):
         start = time.perf_counter()
         merger.apply(load_recipe(recipe(models, weights)))
         figures[label] = time.perf_counter() - start
@@ -253,7 +284,9 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, default=None, help="sandbox.limits.memory_mb of each job (default: none)")
     parser.add_argument("--skip-session", action="store_true")
     parser.add_argument("--skip-merge", action="store_true")
-    parser.add_argument("--code", type=Path, default=REPO, help="the Clade checkout to measure (default: this one; e.g. a main checkout for a baseline)")
+    parser.add_argument(
+        "--code", type=Path, default=REPO, help="the Clade checkout to measure (default: this one; e.g. a main checkout for a baseline)"
+    )
     args = parser.parse_args()
     global CODE
     CODE = args.code.resolve()
@@ -264,16 +297,22 @@ def main() -> None:
         p = s["peaks"]
         print(f"\nclade run --planner evolution --budget {args.budget}, two resident workers ({CODE}; memory_mb {args.memory_mb})")
         print(f"{'wall s':>8}{'failed':>8}{'used GB':>9}{'tree PSS':>10}{'anon PSS':>10}{'tree RSS':>10}{'job cgroups':>13}")
-        print(f"{s['wall']:>8.0f}{s['failed']:>5}/{s['candidates']:<2}{p['used'] / GB:>9.1f}{p['pss'] / GB:>10.1f}{p['pss_anon'] / GB:>10.1f}"
-              f"{p['rss'] / GB:>10.1f}{p['cgroups'] / GB:>13.1f}")
+        print(
+            f"{s['wall']:>8.0f}{s['failed']:>5}/{s['candidates']:<2}{p['used'] / GB:>9.1f}{p['pss'] / GB:>10.1f}{p['pss_anon'] / GB:>10.1f}"
+            f"{p['rss'] / GB:>10.1f}{p['cgroups'] / GB:>13.1f}"
+        )
         for reason in s["reasons"]:
             print(f"  failed: {reason[:200]}")
     if not args.skip_merge:
         f = time_merges(models, args.cache / "merge")
         print("\ntask_arithmetic, base + 3 sources, 1.1B bfloat16 (seconds)")
-        print(f"{'clade merge':>12}{'no write':>10}{'res. cold':>11}{'res. warm':>11}{'warm 2':>8}{'warm/no write':>15}{'peak RSS GB':>13}{'anon GB':>9}")
-        print(f"{f['clade_merge_s']:>12.1f}{f['stream_no_write_s']:>10.1f}{f['resident_cold_s']:>11.1f}{f['resident_warm_s']:>11.1f}"
-              f"{f['resident_warm2_s']:>8.1f}{f['resident_warm_s'] / f['stream_no_write_s']:>15.2f}{f['in_process_peak_rss_gb']:>13.1f}{f['resident_peak_anon_gb']:>9.1f}")
+        print(
+            f"{'clade merge':>12}{'no write':>10}{'res. cold':>11}{'res. warm':>11}{'warm 2':>8}{'warm/no write':>15}{'peak RSS GB':>13}{'anon GB':>9}"
+        )
+        print(
+            f"{f['clade_merge_s']:>12.1f}{f['stream_no_write_s']:>10.1f}{f['resident_cold_s']:>11.1f}{f['resident_warm_s']:>11.1f}"
+            f"{f['resident_warm2_s']:>8.1f}{f['resident_warm_s'] / f['stream_no_write_s']:>15.2f}{f['in_process_peak_rss_gb']:>13.1f}{f['resident_peak_anon_gb']:>9.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -39,10 +39,20 @@ def jobs(zoo: Path, count: int) -> list[Job]:
     found = []
     for n in range(count):
         weight = 0.2 + 0.6 * n / max(1, count - 1)
-        recipe = {"merge_method": "linear", "models": [{"model": "adder", "parameters": {"weight": weight}},
-                                                       {"model": "sorter", "parameters": {"weight": 1 - weight}}]}
-        found.append(Job(id=f"c{n}", kind="merge", genotype={"recipe": recipe}, models=models,
-                         evaluation=EvaluationSpec(suite=suite_of(zoo)), limits=Limits(wall_s=600)))
+        recipe = {
+            "merge_method": "linear",
+            "models": [{"model": "adder", "parameters": {"weight": weight}}, {"model": "sorter", "parameters": {"weight": 1 - weight}}],
+        }
+        found.append(
+            Job(
+                id=f"c{n}",
+                kind="merge",
+                genotype={"recipe": recipe},
+                models=models,
+                evaluation=EvaluationSpec(suite=suite_of(zoo)),
+                limits=Limits(wall_s=600),
+            )
+        )
     return found
 
 
@@ -62,8 +72,13 @@ def backend_for(name: str, root: Path):
     if name == "docker":
         from sandbox.backends.docker import DockerBackend
 
-        return DockerBackend(SandboxConfig(backend="docker", jobs_dir=str(root / "jobs"),
-                                           docker=DockerConfig(image="clade-sandbox-test:latest", mount_host_python=True)))
+        return DockerBackend(
+            SandboxConfig(
+                backend="docker",
+                jobs_dir=str(root / "jobs"),
+                docker=DockerConfig(image="clade-sandbox-test:latest", mount_host_python=True),
+            )
+        )
     from sandbox.backends.local import LocalBackend
 
     return LocalBackend(SandboxConfig(jobs_dir=str(root / "jobs")))

@@ -45,7 +45,9 @@ def backends(image: str, root: Path) -> dict:
         from sandbox.backends.docker import DockerBackend, connect
 
         connect()
-        found["docker"] = DockerBackend(SandboxConfig(backend="docker", jobs_dir=str(root / "docker"), docker=DockerConfig(image=image, mount_host_python=True)))
+        found["docker"] = DockerBackend(
+            SandboxConfig(backend="docker", jobs_dir=str(root / "docker"), docker=DockerConfig(image=image, mount_host_python=True))
+        )
     except Exception as exc:  # the table says why docker is missing
         print(f"docker: skipped ({exc})", file=sys.stderr)
     return found

@@ -86,10 +86,21 @@ def _runtime(workspace, archive, budget, strategy, model, scorer: Scorer, seed: 
     sources = []
     for name in workspace.model_paths():
         cid = archive.record(Candidate(kind="source", genotype={"name": name, "path": str(workspace.model_paths()[name])}))
-        archive.attach_result(cid, ResultEvent(status="succeeded", metrics={"search": _metrics(scorer.result(source_recipe(name), "search"))}))
+        archive.attach_result(
+            cid, ResultEvent(status="succeeded", metrics={"search": _metrics(scorer.result(source_recipe(name), "search"))})
+        )
         sources.append(archive.get(cid))
-    return Runtime(workspace=workspace, archive=archive, executor=None, budget=budget, strategy=strategy, make_fallback=None,
-                   model=model, seed=seed, sources=sources)
+    return Runtime(
+        workspace=workspace,
+        archive=archive,
+        executor=None,
+        budget=budget,
+        strategy=strategy,
+        make_fallback=None,
+        model=model,
+        seed=seed,
+        sources=sources,
+    )
 
 
 def _metrics(result):
@@ -119,8 +130,9 @@ def _round(rt, run: Run, scorer: Scorer, wanted: int, reflect: bool) -> bool:
 def _record(rt, p, scorer: Scorer, run: Run) -> str:
     from archive.record import Candidate, Proposer, ResultEvent
 
-    proposer = Proposer(strategy=p.strategy, model=p.model, template_hash=p.template_hash, rationale=p.rationale,
-                        session=SESSION, params=p.params)
+    proposer = Proposer(
+        strategy=p.strategy, model=p.model, template_hash=p.template_hash, rationale=p.rationale, session=SESSION, params=p.params
+    )
     base = dict(kind="merge", parents=p.parents, genotype=p.genotype, proposer=proposer, cost=p.cost)
     duplicate = None if p.invalid else rt.archive.find_genotype(Candidate(**base).genotype_hash())
     if p.invalid or duplicate:

@@ -68,7 +68,12 @@ def baseline_recipes() -> dict[str, dict]:
     return {
         "task_arithmetic w=1 lambda=1.0": {"merge_method": "task_arithmetic", "base_model": "base", "models": models(weight=1.0)},
         REFERENCE: {"merge_method": "task_arithmetic", "base_model": "base", "models": models(weight=1.0), "parameters": {"lambda": 0.8}},
-        "ties density=0.5 w=1": {"merge_method": "ties", "base_model": "base", "models": models(weight=1.0, density=0.5), "parameters": {"normalize": False}},
+        "ties density=0.5 w=1": {
+            "merge_method": "ties",
+            "base_model": "base",
+            "models": models(weight=1.0, density=0.5),
+            "parameters": {"normalize": False},
+        },
         "linear average": {"merge_method": "linear", "models": models(weight=1.0)},
     }
 
@@ -85,11 +90,19 @@ def planner(args, seed: int):
     from agents.llm.config import LLMConfig
     from agents.planner_config import PlannerConfig
 
-    evolution = {"method": args.method, "layer_groups": args.layer_groups, "population": args.population,
-                 "sigma": args.sigma, "space": args.space}
+    evolution = {
+        "method": args.method,
+        "layer_groups": args.layer_groups,
+        "population": args.population,
+        "sigma": args.sigma,
+        "space": args.space,
+    }
     prices = dict(zip(("input_per_mtok", "output_per_mtok"), map(float, args.llm_prices.split(",")))) if args.llm_prices else {}
-    llm = (LLMConfig(model=args.llm_model, api_base=args.llm_base, api_key_env=args.llm_key_env, timeout_s=args.llm_timeout, **prices)
-           if args.llm_model else None)
+    llm = (
+        LLMConfig(model=args.llm_model, api_base=args.llm_base, api_key_env=args.llm_key_env, timeout_s=args.llm_timeout, **prices)
+        if args.llm_model
+        else None
+    )
     return PlannerConfig(seed=seed, evolution=evolution, llm=llm, hybrid_generations=args.hybrid_generations, reflect=args.reflect)
 
 
@@ -109,15 +122,37 @@ def measure(args) -> dict:
             config = planner(args, seed)
             workspace.config.planner = config  # what the session's selection and lessons read
             model = llm_model(config) if name in ("llm", "hybrid") else None
-            run = drive(make_strategy(name, config, workspace), workspace, scorer, budget=args.budget, slots=args.slots,
-                        seed=seed, model=model, reflect=args.reflect)
-            runs.append({"seed": seed, "checkpoints": checkpoints(run.scored, scorer, points),
-                         "per_min": 60 * len(run.scored) / run.seconds, "tokens": run.tokens, "dollars": run.dollars})
-            print(f"# {name} seed {seed}: {json.dumps({k: v['heldout'] for k, v in runs[-1]['checkpoints'].items()})} "
-                  f"{runs[-1]['per_min']:.1f}/min", file=sys.stderr)
+            run = drive(
+                make_strategy(name, config, workspace),
+                workspace,
+                scorer,
+                budget=args.budget,
+                slots=args.slots,
+                seed=seed,
+                model=model,
+                reflect=args.reflect,
+            )
+            runs.append(
+                {
+                    "seed": seed,
+                    "checkpoints": checkpoints(run.scored, scorer, points),
+                    "per_min": 60 * len(run.scored) / run.seconds,
+                    "tokens": run.tokens,
+                    "dollars": run.dollars,
+                }
+            )
+            print(
+                f"# {name} seed {seed}: {json.dumps({k: v['heldout'] for k, v in runs[-1]['checkpoints'].items()})} "
+                f"{runs[-1]['per_min']:.1f}/min",
+                file=sys.stderr,
+            )
         results[name] = runs
-    report = {"points": points, "strategies": results, "baselines": baselines(scorer),
-              "settings": vars(args) | {"workspace": str(args.workspace)}}
+    report = {
+        "points": points,
+        "strategies": results,
+        "baselines": baselines(scorer),
+        "settings": vars(args) | {"workspace": str(args.workspace)},
+    }
     report["comparisons"] = comparisons(report, scorer, workspace)
     report["per_task"] = per_task(report, scorer)
     return report
@@ -145,8 +180,9 @@ def comparisons(report: dict, scorer: Scorer, workspace) -> list[dict]:
     for name, runs in report["strategies"].items():
         others = [("evolution", report["strategies"].get("evolution"))] if name != "evolution" else []
         for k in report["points"]:
-            if any(r["checkpoints"][k]["recipe"] is None for r in runs) or \
-                    any(t["checkpoints"][k]["recipe"] is None for _, their in others if their for t in their):
+            if any(r["checkpoints"][k]["recipe"] is None for r in runs) or any(
+                t["checkpoints"][k]["recipe"] is None for _, their in others if their for t in their
+            ):
                 continue  # a seed with nothing valid by then: no comparison to make
             mine = [scorer.result(r["checkpoints"][k]["recipe"], "test").per_example for r in runs]
             pairs = {REFERENCE: [(m, reference) for m in mine]}
@@ -165,8 +201,11 @@ def table(report: dict) -> str:
     for name, runs in report["strategies"].items():
         means = [_mean([r["checkpoints"][k]["heldout"] for r in runs]) for k in points]
         rate = statistics.mean(r["per_min"] for r in runs)
-        lines.append(f"{name + f' ({len(runs)} seeds)':<34}" + "".join(f"{m:>9.4f}" if m is not None else f"{'-':>9}" for m in means)
-                     + f"{rate:>10.1f}")
+        lines.append(
+            f"{name + f' ({len(runs)} seeds)':<34}"
+            + "".join(f"{m:>9.4f}" if m is not None else f"{'-':>9}" for m in means)
+            + f"{rate:>10.1f}"
+        )
     for name, row in report["baselines"].items():
         lines.append(f"{name:<34}" + f"{row['heldout']:>9.4f}" * len(points))
     return "\n".join(lines + _spend(report) + _intervals(report) + _targets(report) + report.get("per_task", []))
@@ -176,8 +215,11 @@ def per_task(report: dict, scorer: Scorer) -> list[str]:
     """Held-out score of each task (its fitness metric) for every baseline and each strategy's best at the budget (seed 0)."""
     rows = [(name, row["recipe"]) for name, row in report["baselines"].items()]
     last = report["points"][-1]
-    rows += [(f"{name} @{last} seed 0", runs[0]["checkpoints"][last]["recipe"]) for name, runs in report["strategies"].items()
-             if runs[0]["checkpoints"][last]["recipe"] is not None]
+    rows += [
+        (f"{name} @{last} seed 0", runs[0]["checkpoints"][last]["recipe"])
+        for name, runs in report["strategies"].items()
+        if runs[0]["checkpoints"][last]["recipe"] is not None
+    ]
     lines = []
     for name, recipe in rows:
         result = scorer.result(recipe, "test")
@@ -186,15 +228,17 @@ def per_task(report: dict, scorer: Scorer) -> list[str]:
     return ["held-out per task (each task's fitness metric):"] + lines if lines else []
 
 
-
 def _mean(values: list) -> float | None:
     """The mean over seeds; None when a seed found nothing valid (the table shows "-")."""
     return None if any(v is None for v in values) else statistics.mean(values)
 
 
 def _spend(report: dict) -> list[str]:
-    return [f"{name}: {sum(r['tokens'] for r in runs):,} LLM tokens, ${sum(r['dollars'] for r in runs):.4f} over {len(runs)} seed(s)"
-            for name, runs in report["strategies"].items() if any(r["tokens"] for r in runs)]
+    return [
+        f"{name}: {sum(r['tokens'] for r in runs):,} LLM tokens, ${sum(r['dollars'] for r in runs):.4f} over {len(runs)} seed(s)"
+        for name, runs in report["strategies"].items()
+        if any(r["tokens"] for r in runs)
+    ]
 
 
 def _intervals(report: dict) -> list[str]:
@@ -222,8 +266,9 @@ def _targets(report: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workspace", type=Path, nargs="?", default=ROOT / "examples" / "tiny-zoo",
-                        help="the zoo workspace (default examples/tiny-zoo)")
+    parser.add_argument(
+        "workspace", type=Path, nargs="?", default=ROOT / "examples" / "tiny-zoo", help="the zoo workspace (default examples/tiny-zoo)"
+    )
     parser.add_argument("--workspace", dest="workspace_option", type=Path, help="the same as WORKSPACE")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=int, default=100)

@@ -109,11 +109,22 @@ def measure(n: int, in_session: int) -> dict:
             build(archive, n, in_session, random.Random(0))
             built = time.perf_counter() - t
             executor = make_executor(workspace, FakeSandbox())
-            rt = Runtime(workspace=workspace, archive=archive, executor=executor, budget=Budget(BudgetConfig(candidates=10 * n)),
-                         strategy=Idle(), make_fallback=None)
+            rt = Runtime(
+                workspace=workspace,
+                archive=archive,
+                executor=executor,
+                budget=Budget(BudgetConfig(candidates=10 * n)),
+                strategy=Idle(),
+                make_fallback=None,
+            )
             rt.history(SESSION)  # a round has run before
-            figures = {"n": n, "session_candidates": in_session, "build_s": round(built, 1),
-                       "before_ms": round(median_ms(lambda: before(rt)), 2), "after_ms": round(median_ms(lambda: after(rt)), 2)}
+            figures = {
+                "n": n,
+                "session_candidates": in_session,
+                "build_s": round(built, 1),
+                "before_ms": round(median_ms(lambda: before(rt)), 2),
+                "after_ms": round(median_ms(lambda: after(rt)), 2),
+            }
             executor.close()
     return figures
 

@@ -52,10 +52,19 @@ class Alternating:
         for _ in range(ctx.wanted):
             self.made += 1
             weight = round(self.made / 1000, 4)
-            recipe = {"merge_method": "linear", "models": [{"model": "adder", "parameters": {"weight": weight}},
-                                                           {"model": "sorter", "parameters": {"weight": 1 - weight}}]}
-            out.append(Proposal(kind="merge", parents=[ctx.sources[0].id], genotype={"recipe": recipe}, strategy=self.name,
-                                params={"heavy": self.made % 2 == 1}))
+            recipe = {
+                "merge_method": "linear",
+                "models": [{"model": "adder", "parameters": {"weight": weight}}, {"model": "sorter", "parameters": {"weight": 1 - weight}}],
+            }
+            out.append(
+                Proposal(
+                    kind="merge",
+                    parents=[ctx.sources[0].id],
+                    genotype={"recipe": recipe},
+                    strategy=self.name,
+                    params={"heavy": self.made % 2 == 1},
+                )
+            )
         return out
 
 
@@ -87,19 +96,32 @@ def measure(slots: int, candidates: int, unit: float) -> dict:
         (root / "clade.yaml").write_text(text.replace("cpu_concurrency: 2 ", f"cpu_concurrency: {slots} "))
         workspace = load_workspace(root)
         spans: list[tuple[float, float]] = []
-        record = records.SessionRecord(id=records.new_session_id(), strategy="alternating", seed=0,
-                                       budget=BudgetConfig(candidates=candidates), backend="local")
-        session = Session(workspace=workspace, record=record, strategy=Alternating(), backend=sleeping_sandbox(unit, spans),
-                          display=PlainDisplay(io.StringIO()))
+        record = records.SessionRecord(
+            id=records.new_session_id(), strategy="alternating", seed=0, budget=BudgetConfig(candidates=candidates), backend="local"
+        )
+        session = Session(
+            workspace=workspace,
+            record=record,
+            strategy=Alternating(),
+            backend=sleeping_sandbox(unit, spans),
+            display=PlainDisplay(io.StringIO()),
+        )
         with Archive.open(root / "archive", create=True, redactor=Redactor()) as archive:
             run_session(session, archive)
     first, last, last_start = min(s for s, _ in spans), max(e for _, e in spans), max(s for s, _ in spans)
     wall = last - first
     busy = sum(e - s for s, e in spans)
     refill = sum(max(0.0, min(e, last_start) - s) for s, e in spans)  # busy time while candidates were still to start
-    return {"slots": slots, "candidates": len(spans), "unit_s": unit, "wall_s": round(wall, 3), "busy_s": round(busy, 3),
-            "ideal_wall_s": round(busy / slots, 3), "idle_pct": round(100 * (1 - busy / (slots * wall)), 2),
-            "idle_before_last_start_pct": round(100 * (1 - refill / (slots * (last_start - first))), 2)}
+    return {
+        "slots": slots,
+        "candidates": len(spans),
+        "unit_s": unit,
+        "wall_s": round(wall, 3),
+        "busy_s": round(busy, 3),
+        "ideal_wall_s": round(busy / slots, 3),
+        "idle_pct": round(100 * (1 - busy / (slots * wall)), 2),
+        "idle_before_last_start_pct": round(100 * (1 - refill / (slots * (last_start - first))), 2),
+    }
 
 
 def main() -> int:

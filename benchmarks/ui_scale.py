@@ -66,8 +66,13 @@ def measure(n: int) -> dict:
         server = build_server(load_workspace(Path(tmp) / "ws"), port=0, who="bench")
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            rows = {path: {"cold_s": get(server.url.rstrip("/") + path), "warm_s": statistics.median(get(server.url.rstrip("/") + path) for _ in range(5))}
-                    for path in ENDPOINTS}
+            rows = {
+                path: {
+                    "cold_s": get(server.url.rstrip("/") + path),
+                    "warm_s": statistics.median(get(server.url.rstrip("/") + path) for _ in range(5)),
+                }
+                for path in ENDPOINTS
+            }
             rows["/api/candidate/ID"] = {"cold_s": get(server.url + f"api/candidate/{ids['first']}"), "warm_s": None}
             rows["/api/compare/A/B"] = {"cold_s": get(server.url + f"api/compare/sorter/{ids['first']}"), "warm_s": None}
             load = page_load(server.url)
@@ -79,8 +84,11 @@ def measure(n: int) -> dict:
 
 def table(result: dict) -> str:
     f = lambda v: "-" if v is None else f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
-    lines = [f"{result['n']} candidates (archive built in {result['build_s']:.0f} s); load average {' '.join(f'{x:.1f}' for x in result['loadavg'])}",
-             "| request | first for a version | again (median of 5) |", "|---|---|---|"]
+    lines = [
+        f"{result['n']} candidates (archive built in {result['build_s']:.0f} s); load average {' '.join(f'{x:.1f}' for x in result['loadavg'])}",
+        "| request | first for a version | again (median of 5) |",
+        "|---|---|---|",
+    ]
     lines += [f"| `GET {path}` | {f(r['cold_s'])} | {f(r['warm_s'])} |" for path, r in result["endpoints"].items()]
     lines.append(f"| page load until graph, Pareto and spend plots are drawn (Chromium) | {f(result['page_load_s'])} | |")
     return "\n".join(lines)

@@ -41,15 +41,21 @@ def main(argv: list[str] | None = None) -> int:
     workspace = load_workspace(args.workspace)
     models = {name: str(path) for name, path in workspace.model_paths().items()}
     names = [s.name for s in workspace.config.sources]
-    recipe = Path(args.recipe) if args.recipe else {"merge_method": "linear", "models": [{"model": n, "parameters": {"weight": 1 / len(names)}} for n in names]}
+    recipe = (
+        Path(args.recipe)
+        if args.recipe
+        else {"merge_method": "linear", "models": [{"model": n, "parameters": {"weight": 1 / len(names)}} for n in names]}
+    )
     merger = ResidentMerger(models, device=args.device)
     module = merger.apply(recipe)
     tokenizer, suite = load_tokenizer(merger.tokenizer_dir(recipe)), load_suite(workspace)
     template = merger.prepare(recipe).template.path
     engine = VllmEngine.start(template, device=args.device)
     seconds, results = {"clade": [], "vllm": []}, {}
-    for name, run in (("clade", lambda: evaluate_with_engine(None, module, tokenizer, suite, split=args.split, device=args.device)),
-                      ("vllm", lambda: evaluate_with_engine(engine, module, tokenizer, suite, split=args.split, device=args.device))):
+    for name, run in (
+        ("clade", lambda: evaluate_with_engine(None, module, tokenizer, suite, split=args.split, device=args.device)),
+        ("vllm", lambda: evaluate_with_engine(engine, module, tokenizer, suite, split=args.split, device=args.device)),
+    ):
         if name == "vllm" and engine is None:
             continue
         for _ in range(args.repeat):

@@ -31,8 +31,16 @@ class Sandbox(Protocol):
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
         """Run the worker on `job` under the backend's isolation; never raises for the job's own failure."""
 
-    def run(self, argv: Sequence[str], job_dir: Path, limits: Limits, *, read_only: Sequence[str] = (),
-            gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
+    def run(
+        self,
+        argv: Sequence[str],
+        job_dir: Path,
+        limits: Limits,
+        *,
+        read_only: Sequence[str] = (),
+        gpus: list[int] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> RunOutcome:
         """Run any command under exactly the isolation a job gets."""
 
     def close(self) -> None:

@@ -133,8 +133,11 @@ class JobCgroup:
         for directory in dict.fromkeys(self.dirs.values()):
             while not _rmdir(directory):
                 if time.monotonic() > deadline:
-                    print(f"clade: warning: cgroup {directory} still holds processes after {timeout_s:.0f} s; "
-                          f"remove it with rmdir once they exit", file=sys.stderr)
+                    print(
+                        f"clade: warning: cgroup {directory} still holds processes after {timeout_s:.0f} s; "
+                        f"remove it with rmdir once they exit",
+                        file=sys.stderr,
+                    )
                     break
                 self.kill_all()
                 time.sleep(0.005)

@@ -102,8 +102,9 @@ def _job_dir(jobs_dir: str | None) -> Path:
         return Path(tempfile.mkdtemp(prefix="clade-exec-", dir=jobs_dir))
     except OSError as exc:
         where = jobs_dir or tempfile.gettempdir()
-        raise BadInput(f"sandbox.jobs_dir {where}: cannot create a job directory there ({exc.strerror or exc}); "
-                       "name a writable directory") from None
+        raise BadInput(
+            f"sandbox.jobs_dir {where}: cannot create a job directory there ({exc.strerror or exc}); name a writable directory"
+        ) from None
 
 
 def _forward_stdin(job_dir: Path) -> None:
@@ -141,7 +142,8 @@ def exit_code(outcome) -> int:
 def doctor_command(args) -> int:
     from sandbox.doctor import diagnose, render
 
-    report = diagnose(args.sandbox, os.environ, sources={name: str(path) for name, path in args.models.items()},
-                      ray_address=args.ray_address)
+    report = diagnose(
+        args.sandbox, os.environ, sources={name: str(path) for name, path in args.models.items()}, ray_address=args.ray_address
+    )
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 0

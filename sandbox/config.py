@@ -52,7 +52,9 @@ class RayNode(BaseModel):
     """A node that holds the sources: where resident merge workers may be placed, and where its copies are."""
 
     model_config = ConfigDict(extra="forbid")
-    match: str = Field(min_length=1, description="the node's IP, its Ray node id, or a custom resource it was started with (ray start --resources)")
+    match: str = Field(
+        min_length=1, description="the node's IP, its Ray node id, or a custom resource it was started with (ray start --resources)"
+    )
     paths: dict[str, str] = Field(default_factory=dict, description="a path prefix on the head -> where this node holds the same files")
 
 
@@ -61,7 +63,9 @@ class RayConfig(BaseModel):
     address: str | None = None
     num_cpus: int | None = Field(None, gt=0, description="CPUs for a local ray.init()")
     # Resident merge workers (one Ray actor each): one per GPU of a node, else one per `cpus_per_worker` CPUs.
-    nodes: list[RayNode] = Field(default_factory=list, description="the nodes that hold the sources; empty: every node (a shared file system)")
+    nodes: list[RayNode] = Field(
+        default_factory=list, description="the nodes that hold the sources; empty: every node (a shared file system)"
+    )
     cpus_per_worker: int = Field(1, gt=0, description="CPUs a CPU resident worker asks Ray for")
     workers_per_node: int | None = Field(None, gt=0, description="at most this many resident workers per node")
 

@@ -30,17 +30,44 @@ def local_protections() -> list[Protection]:
     ns = {"bwrap": "bubblewrap", "unshare": "unshare"}.get(kind)
     uid = kind == "bwrap" and BWRAP_UID[0] in (bwrap_flags() or ())
     rows = [
-        ("environment is an allow-list (no host secrets)", ns is not None,
-         f"allow-list; host processes hidden by a pid namespace ({ns})" if ns
-         else "NOT enforced: the job's own environment is an allow-list, but without a pid namespace it can read host processes' /proc/<pid>/environ; install bubblewrap"),
+        (
+            "environment is an allow-list (no host secrets)",
+            ns is not None,
+            f"allow-list; host processes hidden by a pid namespace ({ns})"
+            if ns
+            else "NOT enforced: the job's own environment is an allow-list, but without a pid namespace it can read host processes' /proc/<pid>/environ; install bubblewrap",
+        ),
         ("network cut off", ns is not None, f"empty network namespace ({ns})" if ns else "NOT enforced: install bubblewrap"),
-        ("file system read-only outside the job directory", kind == "bwrap", "bubblewrap read-only binds" if kind == "bwrap" else "NOT enforced: install bubblewrap"),
-        ("only allow-listed host files visible (no home dirs, /run, /var, other jobs; /etc secrets masked)", kind == "bwrap",
-         "bubblewrap binds" if kind == "bwrap" else "NOT enforced: install bubblewrap"),
-        ("unprivileged user, no capabilities", uid or not root, "uid 65534 in a user namespace" if uid else "runs as the calling user" if not root else "NOT enforced: jobs run as root"),
-        ("whole job killed at a limit (no survivors)", True, f"cgroup {cgroups}" if cgroups else f"pid namespace ({ns})" if ns else "process group only: a job that calls setsid can escape"),
+        (
+            "file system read-only outside the job directory",
+            kind == "bwrap",
+            "bubblewrap read-only binds" if kind == "bwrap" else "NOT enforced: install bubblewrap",
+        ),
+        (
+            "only allow-listed host files visible (no home dirs, /run, /var, other jobs; /etc secrets masked)",
+            kind == "bwrap",
+            "bubblewrap binds" if kind == "bwrap" else "NOT enforced: install bubblewrap",
+        ),
+        (
+            "unprivileged user, no capabilities",
+            uid or not root,
+            "uid 65534 in a user namespace" if uid else "runs as the calling user" if not root else "NOT enforced: jobs run as root",
+        ),
+        (
+            "whole job killed at a limit (no survivors)",
+            True,
+            f"cgroup {cgroups}" if cgroups else f"pid namespace ({ns})" if ns else "process group only: a job that calls setsid can escape",
+        ),
         ("memory limit", True, f"cgroup {cgroups} (kernel)" if cgroups else "RSS sampled every 20 ms (can overshoot briefly)"),
-        ("process limit", bool(cgroups) or not root, f"cgroup {cgroups} pids.max" if cgroups else "RLIMIT_NPROC (per user)" if not root else "NOT enforced: root without writable cgroups"),
+        (
+            "process limit",
+            bool(cgroups) or not root,
+            f"cgroup {cgroups} pids.max"
+            if cgroups
+            else "RLIMIT_NPROC (per user)"
+            if not root
+            else "NOT enforced: root without writable cgroups",
+        ),
         ("wall clock, output bytes, CPU seconds, file size", True, "watch loop + rlimits"),
     ]
     return [Protection(backend="local", name=n, active=a, how=h) for n, a, h in rows]
@@ -58,14 +85,28 @@ def docker_protections(config: SandboxConfig) -> list[Protection]:
         return [Protection(backend="docker", name="Docker engine", active=False, how=f"NOT available: {exc}")]
     image = config.docker.image
     present = bool(client.images.list(name=image))
-    return [Protection(backend="docker", name="Docker engine", active=True, how=f"version {version}"),
-            Protection(backend="docker", name=f"image {image}", active=present, how="present" if present else f"MISSING: {build_hint(image)}"),
-            Protection(backend="docker", name="network none, read-only root, no capabilities, non-root, cgroup limits", active=present, how="per container")]
+    return [
+        Protection(backend="docker", name="Docker engine", active=True, how=f"version {version}"),
+        Protection(backend="docker", name=f"image {image}", active=present, how="present" if present else f"MISSING: {build_hint(image)}"),
+        Protection(
+            backend="docker",
+            name="network none, read-only root, no capabilities, non-root, cgroup limits",
+            active=present,
+            how="per container",
+        ),
+    ]
 
 
 def ray_protections() -> list[Protection]:
     found = importlib.util.find_spec("ray") is not None
-    return [Protection(backend="ray", name="Ray installed", active=found, how="jobs run the local backend on the Ray worker" if found else "NOT installed: pip install 'clade[ray]'")]
+    return [
+        Protection(
+            backend="ray",
+            name="Ray installed",
+            active=found,
+            how="jobs run the local backend on the Ray worker" if found else "NOT installed: pip install 'clade[ray]'",
+        )
+    ]
 
 
 def _sources_on_node(paths: dict[str, str]) -> list[str]:
@@ -99,16 +140,29 @@ def ray_report(config: SandboxConfig, sources: Mapping[str, str] | None = None) 
                 missing = ray.get(check.options(scheduling_strategy=strategy).remote(paths), timeout=120)
             except Exception as exc:  # the node did not answer: say so instead of guessing
                 missing = [f"(could not check: {str(exc).splitlines()[0][:200]})"]
-        nodes.append({"label": label, "node_id": node["NodeID"], "address": node.get("NodeManagerAddress"),
-                      "cpus": int(resources.get("CPU", 0)), "gpus": int(resources.get("GPU", 0)),
-                      "resources": sorted(k for k in resources if k not in ("CPU", "GPU", "memory", "object_store_memory") and not k.startswith("node:")),
-                      "workers": len(mine), "gpu_workers": sum(p.gpu for p in mine), "missing": missing})
+        nodes.append(
+            {
+                "label": label,
+                "node_id": node["NodeID"],
+                "address": node.get("NodeManagerAddress"),
+                "cpus": int(resources.get("CPU", 0)),
+                "gpus": int(resources.get("GPU", 0)),
+                "resources": sorted(
+                    k for k in resources if k not in ("CPU", "GPU", "memory", "object_store_memory") and not k.startswith("node:")
+                ),
+                "workers": len(mine),
+                "gpu_workers": sum(p.gpu for p in mine),
+                "missing": missing,
+            }
+        )
     return {"address": config.ray.address or "local ray.init()", "nodes": nodes, "sources": dict(sources or {})}
 
 
 def render_ray(report: dict) -> str:
-    lines = [f"ray: {report['address']}: {len(report['nodes'])} alive node(s), "
-             f"{sum(n['workers'] for n in report['nodes'])} resident worker(s) would be placed"]
+    lines = [
+        f"ray: {report['address']}: {len(report['nodes'])} alive node(s), "
+        f"{sum(n['workers'] for n in report['nodes'])} resident worker(s) would be placed"
+    ]
     for n in report["nodes"]:
         extra = f" [{', '.join(n['resources'])}]" if n["resources"] else ""
         kind = f"{n['gpu_workers']} GPU" if n["gpu_workers"] else "CPU"
@@ -122,8 +176,9 @@ def render_ray(report: dict) -> str:
     return "\n".join(lines)
 
 
-def diagnose(config: SandboxConfig, env: Mapping[str, str], *, sources: Mapping[str, str] | None = None,
-             ray_address: str | None = None) -> dict:
+def diagnose(
+    config: SandboxConfig, env: Mapping[str, str], *, sources: Mapping[str, str] | None = None, ray_address: str | None = None
+) -> dict:
     """The protections; and, when the ray backend is configured or a cluster address given, what Ray sees."""
     gpus = detect_gpus(config.gpus, env)
     rows = local_protections() + docker_protections(config) + ray_protections()

@@ -16,8 +16,14 @@ PASSED_FROM_HOST = ("PATH", "LANG", "LC_ALL", "TZ")
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-def sandbox_env(host: Mapping[str, str], job_dir: Path, *, gpus: list[int] | None = None, extra: Mapping[str, str] | None = None,
-                threads: int | None = None) -> dict[str, str]:
+def sandbox_env(
+    host: Mapping[str, str],
+    job_dir: Path,
+    *,
+    gpus: list[int] | None = None,
+    extra: Mapping[str, str] | None = None,
+    threads: int | None = None,
+) -> dict[str, str]:
     """The complete environment of a job: allow-listed host values plus the job's own."""
     env = {key: host[key] for key in PASSED_FROM_HOST if key in host}
     env.setdefault("PATH", DEFAULT_PATH)

@@ -27,8 +27,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
-MASKED = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/ssh", "/etc/ssl/private",
-          "/etc/sudoers", "/etc/sudoers.d", "/etc/docker", "/etc/environment", "/etc/security/opasswd")
+MASKED = (
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/ssh",
+    "/etc/ssl/private",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/docker",
+    "/etc/environment",
+    "/etc/security/opasswd",
+)
 PACKAGES = ("agents", "tools", "sandbox", "archive")
 JOB_UID = 65534
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +112,9 @@ def system_binds(root: str = "/") -> list[str]:
 
 def gpu_devices(dev: Path = Path("/dev")) -> list[str]:
     """The NVIDIA device nodes a CUDA job needs (all of them: CUDA_VISIBLE_DEVICES picks the GPU)."""
-    return sorted(str(p) for p in dev.glob("nvidia*") if not p.is_dir()) + ([str(dev / "nvidia-caps")] if (dev / "nvidia-caps").is_dir() else [])
+    return sorted(str(p) for p in dev.glob("nvidia*") if not p.is_dir()) + (
+        [str(dev / "nvidia-caps")] if (dev / "nvidia-caps").is_dir() else []
+    )
 
 
 def bwrap_argv(flags: Sequence[str], job_dir: Path, read_only: Sequence[str], devices: Sequence[str] = ()) -> list[str]:

@@ -78,6 +78,7 @@ def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCac
 
     from tools.evaluate.api import evaluate_module
     from tools.merge.api import load_recipe
+
     resident, start = caches is not None, time.monotonic()
     caches = caches if caches is not None else MergeCaches()
     torch.manual_seed(job.seed)  # the same global RNG state for every job, fresh process or not

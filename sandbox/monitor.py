@@ -89,8 +89,9 @@ def _breach(job_dir: Path, limits: Limits, used: int | None, late: bool) -> tupl
     return ("memory", memory) if memory is not None else None
 
 
-def verdict_outcome(verdict: Verdict, job_dir: Path, limits: Limits, *, backend: str, isolation: str,
-                    peak_bytes: int | None, killer: str | None = None) -> RunOutcome:
+def verdict_outcome(
+    verdict: Verdict, job_dir: Path, limits: Limits, *, backend: str, isolation: str, peak_bytes: int | None, killer: str | None = None
+) -> RunOutcome:
     """The outcome of a watched job; `killer` names a limit the kernel enforced (e.g. an OOM kill)."""
     if verdict.limit is not None:
         status, reason = ("timeout" if verdict.limit == "timeout" else "killed"), verdict.reason
@@ -100,6 +101,15 @@ def verdict_outcome(verdict: Verdict, job_dir: Path, limits: Limits, *, backend:
         status, reason = ("killed" if "memory" in killer else status), f"{killer}; {reason}"
     stdout, cut_out = read_capped(job_dir / STDOUT, limits.output_bytes)
     stderr, cut_err = read_capped(job_dir / STDERR, limits.output_bytes)
-    return RunOutcome(status=status, exit_code=verdict.exit_code, reason=reason, stdout=stdout, stderr=stderr,
-                      truncated=cut_out or cut_err, wall_s=round(verdict.wall_s, 4),
-                      peak_memory_mb=round(peak_bytes / MB, 1) if peak_bytes else None, backend=backend, isolation=isolation)
+    return RunOutcome(
+        status=status,
+        exit_code=verdict.exit_code,
+        reason=reason,
+        stdout=stdout,
+        stderr=stderr,
+        truncated=cut_out or cut_err,
+        wall_s=round(verdict.wall_s, 4),
+        peak_memory_mb=round(peak_bytes / MB, 1) if peak_bytes else None,
+        backend=backend,
+        isolation=isolation,
+    )

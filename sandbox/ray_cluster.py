@@ -78,17 +78,31 @@ class LocalRayCluster:
         # process could not switch to this cluster's token; the cluster is a test's, on this machine.
         self.env = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
-    def add_node(self, name: str, *, num_cpus: int = 1, num_gpus: int = 0, head: bool = False,
-                 object_store_mb: int = 80, env: dict | None = None) -> Node:
+    def add_node(
+        self, name: str, *, num_cpus: int = 1, num_gpus: int = 0, head: bool = False, object_store_mb: int = 80, env: dict | None = None
+    ) -> Node:
         if head == (self.address is not None):
             raise CladeError("LocalRayCluster: start exactly one head node, first")
         ports = [free_port() for _ in range(8)]
-        argv = [ray_executable(), "start", "--block", "--disable-usage-stats", f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}",
-                f"--resources={json.dumps({name: 1})}", f"--object-store-memory={object_store_mb * 2**20}",
-                "--node-ip-address=127.0.0.1", f"--node-manager-port={ports[0]}", f"--object-manager-port={ports[1]}",
-                f"--min-worker-port={ports[2]}", f"--max-worker-port={ports[2] + 40}", f"--metrics-export-port={ports[3]}",
-                f"--dashboard-agent-listen-port={ports[4]}", f"--dashboard-agent-grpc-port={ports[5]}",
-                f"--runtime-env-agent-port={ports[6]}"]
+        argv = [
+            ray_executable(),
+            "start",
+            "--block",
+            "--disable-usage-stats",
+            f"--num-cpus={num_cpus}",
+            f"--num-gpus={num_gpus}",
+            f"--resources={json.dumps({name: 1})}",
+            f"--object-store-memory={object_store_mb * 2**20}",
+            "--node-ip-address=127.0.0.1",
+            f"--node-manager-port={ports[0]}",
+            f"--object-manager-port={ports[1]}",
+            f"--min-worker-port={ports[2]}",
+            f"--max-worker-port={ports[2] + 40}",
+            f"--metrics-export-port={ports[3]}",
+            f"--dashboard-agent-listen-port={ports[4]}",
+            f"--dashboard-agent-grpc-port={ports[5]}",
+            f"--runtime-env-agent-port={ports[6]}",
+        ]
         if head:
             gcs = free_port()
             argv += ["--head", f"--port={gcs}", f"--temp-dir={self.temp_dir}", "--include-dashboard=false"]
@@ -97,8 +111,14 @@ class LocalRayCluster:
             argv += [f"--address={self.address}"]
         log = self.root / f"ray-{name}.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, env={**os.environ, **self.env, **(env or {})})
+            proc = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, **self.env, **(env or {})},
+            )
         node = Node(name, proc, log)
         self.nodes.append(node)
         if head:
@@ -116,7 +136,9 @@ class LocalRayCluster:
             if node.proc.poll() is not None:
                 raise CladeError(f"ray start for node {node.name} exited with code {node.proc.returncode}:\n{text[-3000:]}")
             time.sleep(0.2)
-        raise CladeError(f"ray start for node {node.name}: not started within {START_WAIT_S:g} s:\n{node.log.read_text(errors='replace')[-3000:]}")
+        raise CladeError(
+            f"ray start for node {node.name}: not started within {START_WAIT_S:g} s:\n{node.log.read_text(errors='replace')[-3000:]}"
+        )
 
     def kill_node(self, node: Node) -> None:
         """The node dies at once: SIGKILL to every process of its tree (its Ray workers, actors, resident workers)."""

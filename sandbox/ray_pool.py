@@ -92,8 +92,12 @@ def map_job(job: Job, paths) -> Job:
     update: dict = {"models": {name: map_path(p, paths) for name, p in job.models.items()}}
     suite = job.evaluation.suite
     if suite is not None:
-        tasks = [task if isinstance(task, str) else task.model_copy(update={"data": {split: map_path(path, paths) for split, path in task.data.items()}})
-                 for task in suite.tasks]
+        tasks = [
+            task
+            if isinstance(task, str)
+            else task.model_copy(update={"data": {split: map_path(path, paths) for split, path in task.data.items()}})
+            for task in suite.tasks
+        ]
         update["evaluation"] = job.evaluation.model_copy(update={"suite": suite.model_copy(update={"tasks": tasks})})
     if job.kind == "code" and "tree" in job.genotype:
         update["genotype"] = {**job.genotype, "tree": map_path(job.genotype["tree"], paths)}
@@ -115,8 +119,9 @@ class ResidentActor:
         gpus = [int(g) for g in ray.get_gpu_ids()]
         where = Path(root) if root else Path(tempfile.mkdtemp(prefix="clade-ray-resident-"))
         self.node = ray.get_runtime_context().get_node_id()
-        self.pool = ResidentPool(LocalBackend(config), config, gpus, where / f"{os.getpid()}",
-                                 settings=ServiceSettings.model_validate(settings))
+        self.pool = ResidentPool(
+            LocalBackend(config), config, gpus, where / f"{os.getpid()}", settings=ServiceSettings.model_validate(settings)
+        )
         self.gpu = bool(gpus)
 
     def execute(self, job: dict) -> dict:
@@ -149,8 +154,10 @@ class RayResidentPool:
         placements = plan_placements(ray.nodes(), config.ray)
         if not placements:
             wanted = ", ".join(e.match for e in config.ray.nodes) or "any node"
-            raise BadInput(f"clade.yaml sandbox.ray.nodes: no alive Ray node with room for a resident worker matches {wanted} "
-                           f"(a worker asks for 1 GPU or cpus_per_worker={config.ray.cpus_per_worker} CPUs); `clade sandbox doctor` shows what Ray sees")
+            raise BadInput(
+                f"clade.yaml sandbox.ray.nodes: no alive Ray node with room for a resident worker matches {wanted} "
+                f"(a worker asks for 1 GPU or cpus_per_worker={config.ray.cpus_per_worker} CPUs); `clade sandbox doctor` shows what Ray sees"
+            )
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         actor_class = ray.remote(max_restarts=0, max_task_retries=0, max_concurrency=2)(ResidentActor)
@@ -162,7 +169,9 @@ class RayResidentPool:
             root_here = str(Path(root) / f"{placement.label}-{index}") if root is not None else None
             node_root = map_path(root_here, placement.paths) if root_here else None
             handle = actor_class.options(
-                num_cpus=placement.cpus, num_gpus=1 if placement.gpu else 0, name=None,
+                num_cpus=placement.cpus,
+                num_gpus=1 if placement.gpu else 0,
+                name=None,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(placement.node_id, soft=False),
             ).remote(config_json, node_root, settings_json)
             self.actors.append(_Actor(handle, placement, index))
@@ -186,10 +195,18 @@ class RayResidentPool:
                 self._drop(actor, died.reason)
                 self.reruns.append((job.id, actor.placement.label))
                 if len(attempts) >= MAX_ATTEMPTS:
-                    return Result(job_id=job.id, status="failed", backend=self.name,
-                                  reason=f"the Ray worker serving this job died {len(attempts)} times (nodes {', '.join(attempts)}): {died.reason}")
-                print(f"clade ray: the worker on node {actor.placement.label} died while serving job {job.id} ({died.reason}); "
-                      "running it on another worker", file=sys.stderr, flush=True)
+                    return Result(
+                        job_id=job.id,
+                        status="failed",
+                        backend=self.name,
+                        reason=f"the Ray worker serving this job died {len(attempts)} times (nodes {', '.join(attempts)}): {died.reason}",
+                    )
+                print(
+                    f"clade ray: the worker on node {actor.placement.label} died while serving job {job.id} ({died.reason}); "
+                    "running it on another worker",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 continue
             finally:
                 self._give(actor)

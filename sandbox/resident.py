@@ -116,7 +116,9 @@ class Worker:
         try:
             result = Result.model_validate_json(path.read_bytes())
         except ValueError as exc:
-            result = Result(job_id=job.id, status="failed", reason=f"the resident worker wrote an invalid result ({str(exc).splitlines()[0]})")
+            result = Result(
+                job_id=job.id, status="failed", reason=f"the resident worker wrote an invalid result ({str(exc).splitlines()[0]})"
+            )
         path.unlink()
         return result
 
@@ -144,8 +146,16 @@ class _Slot:
 class ResidentPool:
     """Merge jobs through resident workers, one per slot; thread-safe; `close()` stops them all."""
 
-    def __init__(self, backend, config: SandboxConfig, gpus: list[int], root: Path, *,
-                 settings: ServiceSettings | None = None, worker_wall_s: float = DEFAULT_WORKER_WALL_S):
+    def __init__(
+        self,
+        backend,
+        config: SandboxConfig,
+        gpus: list[int],
+        root: Path,
+        *,
+        settings: ServiceSettings | None = None,
+        worker_wall_s: float = DEFAULT_WORKER_WALL_S,
+    ):
         if not backend.runs_resident:
             raise BadInput("clade.yaml sandbox.backend: the resident merge worker runs on this machine; use backend local or docker")
         self.backend, self.root, self.worker_wall_s = backend, Path(root).resolve(), worker_wall_s
@@ -239,8 +249,12 @@ class ResidentPool:
         if worker.error is not None:  # the backend refused to start it (bad input, no engine): not the job's failure
             raise worker.error
         outcome = worker.outcome
-        return _from_outcome(job, "failed" if outcome.status == "ok" else outcome.status,
-                             f"the resident worker ended while serving this job: {outcome.reason}; the next job starts a fresh worker", outcome)
+        return _from_outcome(
+            job,
+            "failed" if outcome.status == "ok" else outcome.status,
+            f"the resident worker ended while serving this job: {outcome.reason}; the next job starts a fresh worker",
+            outcome,
+        )
 
     def _abandon(self, slot: _Slot, worker: Worker, job: Job) -> Result:
         """Cancel the worker serving `job`: past the job's deadline, or because the pool is closing."""
@@ -248,7 +262,9 @@ class ResidentPool:
         slot.worker = None
         if self._cancelling:
             return _from_outcome(job, "killed", "cancelled by the host: the resident pool was closed with cancel=True", worker.outcome)
-        reason = f"exceeded the wall-clock limit of {job.limits.wall_s:g} s; cancelled the resident worker (the next job starts a fresh one)"
+        reason = (
+            f"exceeded the wall-clock limit of {job.limits.wall_s:g} s; cancelled the resident worker (the next job starts a fresh one)"
+        )
         return _from_outcome(job, "timeout", reason, worker.outcome)
 
     def _retire(self, slot: _Slot) -> None:
@@ -268,5 +284,13 @@ def _from_outcome(job: Job, status: str, reason: str, outcome) -> Result:
     if outcome is None:
         return Result(job_id=job.id, status=status, reason=reason)
     (stdout, cut_out), (stderr, cut_err) = head_and_tail(outcome.stdout), head_and_tail(outcome.stderr)
-    return Result(job_id=job.id, status=status, reason=reason, exit_code=outcome.exit_code, stdout=stdout, stderr=stderr,
-                  truncated=outcome.truncated or cut_out or cut_err, peak_memory_mb=outcome.peak_memory_mb)
+    return Result(
+        job_id=job.id,
+        status=status,
+        reason=reason,
+        exit_code=outcome.exit_code,
+        stdout=stdout,
+        stderr=stderr,
+        truncated=outcome.truncated or cut_out or cut_err,
+        peak_memory_mb=outcome.peak_memory_mb,
+    )

@@ -73,7 +73,9 @@ def watchdog(service_dir: Path, settings: ServiceSettings) -> None:
     """Exit the whole process once the host has stopped touching the heartbeat (even mid-job)."""
     while heartbeat_age(service_dir) <= settings.heartbeat_grace_s:
         time.sleep(min(settings.poll_s * 10, settings.heartbeat_grace_s / 4))
-    print(f"clade resident worker: the host's heartbeat is older than {settings.heartbeat_grace_s:g} s; exiting", file=sys.stderr, flush=True)
+    print(
+        f"clade resident worker: the host's heartbeat is older than {settings.heartbeat_grace_s:g} s; exiting", file=sys.stderr, flush=True
+    )
     os._exit(EXIT_ORPHANED)
 
 
@@ -91,8 +93,9 @@ def serve(job: Job, caches, served: int) -> Result:
         traceback.print_exc()
         return Result(job_id=job.id, status="failed", reason=f"{type(exc).__name__}: {exc}", timings=timings, device=device)
     metrics["resident"]["jobs_before"] = served
-    return Result(job_id=job.id, status="ok", fitness=evaluated.fitness, evaluation=evaluated, metrics=metrics, timings=timings,
-                  device=device)
+    return Result(
+        job_id=job.id, status="ok", fitness=evaluated.fitness, evaluation=evaluated, metrics=metrics, timings=timings, device=device
+    )
 
 
 def take_logs(service_dir: Path, result: Result) -> None:

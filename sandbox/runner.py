@@ -79,7 +79,9 @@ def check_inputs(paths) -> None:
     """Every read-only input of a job exists (a missing model directory is the caller's to fix)."""
     for path in paths:
         if not Path(path).exists():
-            raise BadInput(f"{path}: no such file or directory (a model, tree or workspace the job reads); fix the path in clade.yaml or the job")
+            raise BadInput(
+                f"{path}: no such file or directory (a model, tree or workspace the job reads); fix the path in clade.yaml or the job"
+            )
 
 
 def worker_argv(python: str, job_dir: Path) -> list[str]:

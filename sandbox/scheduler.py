@@ -29,8 +29,10 @@ def parse_visible_devices(value: str) -> list[int]:
     if not items or items[0] == "-1":
         return []
     if not all(v.isdigit() for v in items):
-        raise BadInput(f"CUDA_VISIBLE_DEVICES={value!r}: GPU UUIDs and MIG names are not supported yet; "
-                       "name GPU indices there or in clade.yaml (sandbox.gpus: [0, 1])")
+        raise BadInput(
+            f"CUDA_VISIBLE_DEVICES={value!r}: GPU UUIDs and MIG names are not supported yet; "
+            "name GPU indices there or in clade.yaml (sandbox.gpus: [0, 1])"
+        )
     return [int(v) for v in items]
 
 

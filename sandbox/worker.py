@@ -76,7 +76,9 @@ def merge_and_evaluate(job: Job, device: str, timings: Timings) -> tuple[Any, di
 def fitness_of(metrics: dict[str, Any], key: str) -> float:
     value = metrics.get(key)
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise BadInput(f"the evaluation printed no numeric {key!r} in its metrics {sorted(metrics)}; print it in the last stdout line's JSON object")
+        raise BadInput(
+            f"the evaluation printed no numeric {key!r} in its metrics {sorted(metrics)}; print it in the last stdout line's JSON object"
+        )
     return float(value)
 
 
@@ -84,8 +86,9 @@ def run_job(job: Job, job_dir: Path) -> Result:
     device, timings = device_for(job), Timings()
     if job.kind == "merge":
         evaluated, metrics = merge_and_evaluate(job, device, timings)
-        return Result(job_id=job.id, status="ok", fitness=evaluated.fitness, evaluation=evaluated, metrics=metrics, timings=timings,
-                      device=device)
+        return Result(
+            job_id=job.id, status="ok", fitness=evaluated.fitness, evaluation=evaluated, metrics=metrics, timings=timings, device=device
+        )
     start = time.monotonic()
     work = job_dir / WORK
     if job.kind == "code":
@@ -96,8 +99,15 @@ def run_job(job: Job, job_dir: Path) -> Result:
     metrics = run_command(job, work)
     timings.evaluate_s = time.monotonic() - start - timings.materialize_s
     fitness = fitness_of(metrics, job.evaluation.fitness_key)
-    return Result(job_id=job.id, status="ok", fitness=fitness, evaluation=command_evaluation(metrics, fitness, job.evaluation.split),
-                  metrics=metrics, timings=timings, device=device)
+    return Result(
+        job_id=job.id,
+        status="ok",
+        fitness=fitness,
+        evaluation=command_evaluation(metrics, fitness, job.evaluation.split),
+        metrics=metrics,
+        timings=timings,
+        device=device,
+    )
 
 
 def command_evaluation(metrics: dict[str, Any], fitness: float, split: str) -> EvalResult:

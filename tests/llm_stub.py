@@ -216,8 +216,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(500, {"error": {"message": "stub: hung past the client's timeout", "type": "server_error"}})
         if isinstance(behaviour, Error):
             headers = {} if behaviour.retry_after is None else {"Retry-After": f"{behaviour.retry_after:g}"}
-            return self._json(behaviour.status, {"error": {"message": behaviour.message, "type": "stub_error",
-                                                           "code": str(behaviour.status)}}, headers)
+            return self._json(
+                behaviour.status, {"error": {"message": behaviour.message, "type": "stub_error", "code": str(behaviour.status)}}, headers
+            )
         if isinstance(behaviour, Malformed):
             return self._send(200, behaviour.body.encode(), "application/json")
         text = behaviour.text(body) if callable(behaviour.text) else behaviour.text
@@ -227,9 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, text: str, body: dict[str, Any]) -> None:
         model = body.get("model", self.stub.model)
-        pieces = [text[i:i + 16] for i in range(0, len(text), 16)] or [""]
-        events = [_chunk(model, {"role": "assistant", "content": p} if i == 0 else {"content": p}, None)
-                  for i, p in enumerate(pieces)]
+        pieces = [text[i : i + 16] for i in range(0, len(text), 16)] or [""]
+        events = [_chunk(model, {"role": "assistant", "content": p} if i == 0 else {"content": p}, None) for i, p in enumerate(pieces)]
         events.append(_chunk(model, {}, "stop"))
         payload = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
         self._send(200, payload.encode(), "text/event-stream")
@@ -248,13 +248,26 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _completion(text: str, model: str, reply: Reply) -> dict[str, Any]:
-    usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
-             "total_tokens": reply.prompt_tokens + reply.completion_tokens}
-    return {"id": "chatcmpl-stub", "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": usage}
+    usage = {
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens,
+        "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+    }
+    return {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": usage,
+    }
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-    return {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }

@@ -15,12 +15,7 @@ HEAVY = ("torch", "transformers", "litellm")
 
 
 def test_building_the_parser_imports_nothing_heavy():
-    code = (
-        "import sys\n"
-        "from agents.cli import build_parser\n"
-        "build_parser()\n"
-        f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
-    )
+    code = f"import sys\nfrom agents.cli import build_parser\nbuild_parser()\nprint([m for m in {HEAVY!r} if m in sys.modules])\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -62,7 +57,8 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path):
     (tmp_path / "clade.yaml").write_text("version: 7\n")
     code = subprocess.run(
         [sys.executable, "-m", "agents.cli", "--workspace", str(tmp_path), "candidates"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert code.returncode == 2
     assert code.stderr.count("\n") == 1 and "version" in code.stderr

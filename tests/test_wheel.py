@@ -35,8 +35,7 @@ def _run(argv: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complet
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)],
-         cwd=out)
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)], cwd=out)
     (built,) = out.glob("clade-*.whl")
     return built
 
@@ -46,10 +45,15 @@ def installed(wheel: Path, tmp_path_factory) -> Path:
     """The bin/ directory of a fresh venv holding only the wheel (dependencies through a .pth file)."""
     venv = tmp_path_factory.mktemp("fresh") / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=venv.parent)
-    _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q", "--no-deps",
-          "--no-index", str(wheel)], cwd=venv.parent)
-    purelib = Path(_run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                        cwd=venv.parent).stdout.strip())
+    _run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        cwd=venv.parent,
+    )
+    purelib = Path(
+        _run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=venv.parent
+        ).stdout.strip()
+    )
     (purelib / "clade-test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return venv / "bin"
 
@@ -78,7 +82,13 @@ def test_an_installed_clade_inits_the_example_and_runs_a_session(installed: Path
     done = _run([clade, "run", "--planner", "evolution", "--budget", "3", "--json"], cwd=ws)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["candidates"] == 3 and summary["succeeded"] >= 1, summary
-    rendered = _run([str(installed / "python"), "-c",
-                     "from agents.prompts import render; print(render('merge_repair.md', error='E', round=1, rounds=3).template_hash)"],
-                    cwd=tmp_path, timeout=60)
+    rendered = _run(
+        [
+            str(installed / "python"),
+            "-c",
+            "from agents.prompts import render; print(render('merge_repair.md', error='E', round=1, rounds=3).template_hash)",
+        ],
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert len(rendered.stdout.strip()) == 12

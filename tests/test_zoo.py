@@ -18,13 +18,23 @@ SOURCES = ("base", *EXPERT_OF.values())
 
 
 def task_arithmetic(lam: float) -> dict:
-    return {"merge_method": "task_arithmetic", "base_model": "base", "dtype": "float32", "parameters": {"lambda": lam},
-            "models": [{"model": name, "parameters": {"weight": 1.0}} for name in EXPERT_OF.values()]}
+    return {
+        "merge_method": "task_arithmetic",
+        "base_model": "base",
+        "dtype": "float32",
+        "parameters": {"lambda": lam},
+        "models": [{"model": name, "parameters": {"weight": 1.0}} for name in EXPERT_OF.values()],
+    }
 
 
 def ties(density: float) -> dict:
-    return {"merge_method": "ties", "base_model": "base", "dtype": "float32", "parameters": {"normalize": False},
-            "models": [{"model": n, "parameters": {"weight": 1.0, "density": density}} for n in EXPERT_OF.values()]}
+    return {
+        "merge_method": "ties",
+        "base_model": "base",
+        "dtype": "float32",
+        "parameters": {"normalize": False},
+        "models": [{"model": n, "parameters": {"weight": 1.0, "density": density}} for n in EXPERT_OF.values()],
+    }
 
 
 @pytest.fixture(scope="module")

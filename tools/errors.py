@@ -44,8 +44,15 @@ def describe_validation_error(exc: ValidationError, skip_leading: frozenset[str]
     return f"field {'.'.join(loc) or '(top level)'}: {message}{more}"
 
 
-FORMS = {"bool": "true or false", "int": "a number", "float": "a number", "str": "a string", "dict": "a mapping", "list": "a list",
-         "none": "null"}
+FORMS = {
+    "bool": "true or false",
+    "int": "a number",
+    "float": "a number",
+    "str": "a string",
+    "dict": "a mapping",
+    "list": "a list",
+    "none": "null",
+}
 
 
 def _is_type_tag(part: str) -> bool:

@@ -20,9 +20,15 @@ from tools.errors import BadInput
 
 MARKER = ".clade-output.json"
 SCRATCH_SUFFIX = 28  # ".NAME.clade-tmp-xxxxxxxx": what a temporary sibling adds to a name
-WRITE_ERRORS = {errno.EACCES: "permission denied", errno.EROFS: "the file system is read-only", errno.ENOSPC: "no space left on the device",
-                errno.EDQUOT: "disk quota exceeded", errno.ENAMETOOLONG: "the name is too long", errno.ENOTDIR: "a parent is not a directory",
-                errno.EPERM: "operation not permitted"}
+WRITE_ERRORS = {
+    errno.EACCES: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.ENOTDIR: "a parent is not a directory",
+    errno.EPERM: "operation not permitted",
+}
 
 
 def checked_target(raw, what: str = "OUT_DIR") -> Path:
@@ -123,7 +129,9 @@ def destination_state(out_dir: Path, command: str) -> str:
     if not entries:
         return "empty"
     if marker_files(out_dir) is None:
-        raise BadInput(f"{out_dir}: exists, is not empty and was not written by {command} (it has no {MARKER}); choose another output directory or empty it (nothing was written)")
+        raise BadInput(
+            f"{out_dir}: exists, is not empty and was not written by {command} (it has no {MARKER}); choose another output directory or empty it (nothing was written)"
+        )
     return "replaces a previous output"
 
 
@@ -143,7 +151,9 @@ def replace_output(staging: Path, out_dir: Path, command: str) -> None:
     new = {p.name for p in staging.iterdir()}
     clash = sorted(theirs & new)
     if clash:
-        raise BadInput(f"{out_dir}: {clash[0]} is not a file {command} wrote there, and the new output has a file of that name; move it away first (nothing was written)")
+        raise BadInput(
+            f"{out_dir}: {clash[0]} is not a file {command} wrote there, and the new output has a file of that name; move it away first (nothing was written)"
+        )
     if not theirs:  # nothing of the user's: swap the whole directory
         old = out_dir.parent / f".{out_dir.name}.clade-old-{uuid.uuid4().hex[:8]}"
         out_dir.rename(old)

@@ -49,9 +49,19 @@ class ChatFailed(CladeError):
 
 
 class ChatAgent:
-    def __init__(self, model, workspace, archive, *, who: str, max_steps: int = 8, max_repairs: int = 2,
-                 max_tokens: int | None = DEFAULT_MAX_TOKENS, sandbox=None,
-                 on_action: Callable[[ChatAction], None] | None = None):
+    def __init__(
+        self,
+        model,
+        workspace,
+        archive,
+        *,
+        who: str,
+        max_steps: int = 8,
+        max_repairs: int = 2,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+        sandbox=None,
+        on_action: Callable[[ChatAction], None] | None = None,
+    ):
         self.model, self.workspace, self.archive, self.who = model, workspace, archive, who
         self.max_steps, self.max_repairs, self.max_tokens = max_steps, max_repairs, max_tokens
         self.tools = ChatTools(workspace, archive, who=who, sandbox=sandbox)
@@ -82,9 +92,16 @@ class ChatAgent:
 
     def _repair(self, problem: str, repairs: int) -> None:
         if repairs > self.max_repairs:
-            raise ChatFailed(f"chat: the model's reply was still not a JSON tool call or answer after {self.max_repairs} repair(s): {problem}")
-        self.history.append({"role": "user", "content": f"Your reply was not understood: {problem}. Reply with one JSON object: "
-                             '{"tool": NAME, "args": {...}} or {"answer": "..."}.'})
+            raise ChatFailed(
+                f"chat: the model's reply was still not a JSON tool call or answer after {self.max_repairs} repair(s): {problem}"
+            )
+        self.history.append(
+            {
+                "role": "user",
+                "content": f"Your reply was not understood: {problem}. Reply with one JSON object: "
+                '{"tool": NAME, "args": {...}} or {"answer": "..."}.',
+            }
+        )
 
     def _ask(self):
         if self.max_tokens is not None and self.tokens >= self.max_tokens:
@@ -97,10 +114,16 @@ class ChatAgent:
     def _system(self) -> str:
         from agents.prompts import render
 
-        rendered = render("chat_system.md", who=self.who, workspace=self.workspace.config.name, tools=TOOL_DOCS,
-                          max_steps=self.max_steps, models=", ".join(self.workspace.model_paths()) or "(none declared)",
-                          brief=read_brief(self.workspace).strip() or "(no brief yet)",
-                          summary=self.archive.summary(max_tokens=SUMMARY_TOKENS))
+        rendered = render(
+            "chat_system.md",
+            who=self.who,
+            workspace=self.workspace.config.name,
+            tools=TOOL_DOCS,
+            max_steps=self.max_steps,
+            models=", ".join(self.workspace.model_paths()) or "(none declared)",
+            brief=read_brief(self.workspace).strip() or "(no brief yet)",
+            summary=self.archive.summary(max_tokens=SUMMARY_TOKENS),
+        )
         self.tools.template_hash = rendered.template_hash
         return rendered.text
 

@@ -21,11 +21,15 @@ PROMPT = "you> "
 def register(subparsers) -> None:
     p = subparsers.add_parser("chat", help="talk to the planner about the archive; it can propose candidates and edit the brief")
     p.add_argument("--message", "-m", metavar="TEXT", help="ask one question, print the answer and exit (no REPL)")
-    p.add_argument("--max-tokens", type=int, default=200_000, metavar="N",
-                   help="LLM tokens (prompt + completion) this chat may spend (default 200000)")
+    p.add_argument(
+        "--max-tokens", type=int, default=200_000, metavar="N", help="LLM tokens (prompt + completion) this chat may spend (default 200000)"
+    )
     p.add_argument("--who", help="your name in the action log and on proposals (default: your login name)")
-    p.add_argument("--model", metavar="MODEL", help="the LLM, overriding planner.llm.model: a litellm model string, "
-                                                    "or scripted:FILE to replay canned replies offline")
+    p.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="the LLM, overriding planner.llm.model: a litellm model string, or scripted:FILE to replay canned replies offline",
+    )
     p.set_defaults(handler=cmd_chat, needs="archive")
 
 
@@ -39,12 +43,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
     workspace = load_workspace(getattr(args, "workspace", None))
     llm = llm_config(workspace, args.model)
     if llm is None:
-        raise BadInput(f"{workspace.root / 'clade.yaml'}: no planner.llm configured; `clade chat` needs an LLM "
-                       "(add planner: {llm: {model: ..., api_key_env: ...}}, or pass --model scripted:FILE to replay canned replies)")
+        raise BadInput(
+            f"{workspace.root / 'clade.yaml'}: no planner.llm configured; `clade chat` needs an LLM "
+            "(add planner: {llm: {model: ..., api_key_env: ...}}, or pass --model scripted:FILE to replay canned replies)"
+        )
     model = planner_model(llm, workspace.root)
     with open_archive(args) as archive:
-        agent = ChatAgent(model, workspace, archive, who=args.who or getpass.getuser(), max_tokens=args.max_tokens,
-                          on_action=show_action)
+        agent = ChatAgent(model, workspace, archive, who=args.who or getpass.getuser(), max_tokens=args.max_tokens, on_action=show_action)
         return converse(agent, args.message)
 
 

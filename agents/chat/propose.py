@@ -32,9 +32,18 @@ def propose(tools, a: ProposeArgs) -> dict:
     ws, archive = tools.workspace, tools.archive
     genotype, parents = _merge(tools, a) if a.kind == "merge" else _code(tools, a)
     seed = ws.config.planner.seed
-    candidate = Candidate(kind=a.kind, parents=parents, genotype=genotype,
-                          proposer=Proposer(strategy="chat", model=tools.model_name, template_hash=tools.template_hash,
-                                            rationale=a.rationale, params=_params(tools.who, seed if a.run_now and a.kind == "merge" else None)))
+    candidate = Candidate(
+        kind=a.kind,
+        parents=parents,
+        genotype=genotype,
+        proposer=Proposer(
+            strategy="chat",
+            model=tools.model_name,
+            template_hash=tools.template_hash,
+            rationale=a.rationale,
+            params=_params(tools.who, seed if a.run_now and a.kind == "merge" else None),
+        ),
+    )
     same = archive.find_genotype(candidate.genotype_hash())
     if same:
         raise BadInput(f"propose: the same genotype is already candidate {same[0]} ({archive.get(same[0]).status}); propose something new")
@@ -42,8 +51,13 @@ def propose(tools, a: ProposeArgs) -> dict:
     if not a.run_now:
         return {"id": cid, "status": "proposed", "queued": True, "parents": parents}
     if a.kind == "code":
-        return {"id": cid, "status": "proposed", "queued": True, "parents": parents,
-                "note": "run_now runs merge candidates only; this code candidate waits for the next `clade run`"}
+        return {
+            "id": cid,
+            "status": "proposed",
+            "queued": True,
+            "parents": parents,
+            "note": "run_now runs merge candidates only; this code candidate waits for the next `clade run`",
+        }
     return run_merge(tools, cid, genotype["recipe"], seed)
 
 
@@ -72,7 +86,9 @@ def _code(tools, a: ProposeArgs) -> tuple[dict, list[str]]:
     if code is None:
         raise BadInput("propose: this workspace has no code: section in clade.yaml, so it searches merges only; propose a recipe")
     if a.command is not None and a.command != code.command:
-        raise BadInput(f"propose: `command` must be clade.yaml's code.command {code.command} (the judge is not the candidate's to choose); leave it out")
+        raise BadInput(
+            f"propose: `command` must be clade.yaml's code.command {code.command} (the judge is not the candidate's to choose); leave it out"
+        )
     bad = [path for path in (a.files or {}) if not _editable(path, code.editable)]
     if bad:
         raise BadInput(f"propose: {', '.join(sorted(bad))} may not be written; files must match code.editable {code.editable}")
@@ -123,5 +139,10 @@ def run_merge(tools, cid: str, recipe: dict, seed: int) -> dict:
     else:
         tools.archive.attach_result(cid, result_event(result, "search"))
     c = tools.archive.get(cid)
-    return {"id": cid, "status": c.status, "fitness": c.fitness("search"), "reason": c.reason,
-            "tasks": c.metrics["search"].tasks if "search" in c.metrics else {}}
+    return {
+        "id": cid,
+        "status": c.status,
+        "fitness": c.fitness("search"),
+        "reason": c.reason,
+        "tasks": c.metrics["search"].tasks if "search" in c.metrics else {},
+    }

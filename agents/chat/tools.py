@@ -65,10 +65,15 @@ class ChatTools:
         self.workspace, self.archive, self.who, self.sandbox = workspace, archive, who, sandbox
         self.model_name: str | None = None  # set by the agent: recorded in proposals
         self.template_hash: str | None = None
-        self.table = {"query_candidates": (QueryArgs, self.query_candidates), "show": (IdArgs, self.show),
-                      "compare": (CompareArgs, self.compare), "lineage": (IdArgs, self.lineage),
-                      "failures": (FailuresArgs, self.failures), "propose": (ProposeArgs, self.propose),
-                      "edit_brief": (BriefArgs, self.edit_brief)}
+        self.table = {
+            "query_candidates": (QueryArgs, self.query_candidates),
+            "show": (IdArgs, self.show),
+            "compare": (CompareArgs, self.compare),
+            "lineage": (IdArgs, self.lineage),
+            "failures": (FailuresArgs, self.failures),
+            "propose": (ProposeArgs, self.propose),
+            "edit_brief": (BriefArgs, self.edit_brief),
+        }
 
     def run(self, name: str, args: dict[str, Any]) -> Any:
         if name not in self.table:
@@ -101,14 +106,24 @@ class ChatTools:
         """Ancestors back to the sources, and the first 50 descendants (nearest first)."""
         cid = self.archive.resolve(a.id)
         descendants = self.archive.descendants(cid)
-        return {"id": cid, "ancestors": [self._line(i) for i in self.archive.ancestors(cid)],
-                "descendants": [self._line(i) for i in descendants[:50]], "descendants_total": len(descendants)}
+        return {
+            "id": cid,
+            "ancestors": [self._line(i) for i in self.archive.ancestors(cid)],
+            "descendants": [self._line(i) for i in descendants[:50]],
+            "descendants_total": len(descendants),
+        }
 
     def _line(self, cid: str) -> dict:
         c = self.archive.get(cid)
         name = c.genotype.name if c.kind == "source" else None
-        return {"id": c.id, "kind": c.kind, "status": c.status, "fitness": c.fitness(), "parents": c.parents,
-                **({"name": name} if name else {})}
+        return {
+            "id": c.id,
+            "kind": c.kind,
+            "status": c.status,
+            "fitness": c.fitness(),
+            "parents": c.parents,
+            **({"name": name} if name else {}),
+        }
 
     def failures(self, a: FailuresArgs) -> list[dict]:
         rows = [r for s in FAILED_STATUSES for r in self.archive.candidates(status=s)]
@@ -123,10 +138,16 @@ class ChatTools:
 
         # A key pasted into the chat must not reach the brief, which every later prompt reads.
         scrub = self.archive.redactor.text
-        return edit_brief(self.workspace, text=None if a.text is None else scrub(a.text),
-                          append=None if a.append is None else scrub(a.append))
+        return edit_brief(
+            self.workspace, text=None if a.text is None else scrub(a.text), append=None if a.append is None else scrub(a.append)
+        )
 
 
 def _side(c) -> dict:
-    return {"id": c.id, "kind": c.kind, "status": c.status, "verdict": verdict(c),
-            "metrics": {split: m.model_dump() for split, m in c.metrics.items()}}
+    return {
+        "id": c.id,
+        "kind": c.kind,
+        "status": c.status,
+        "verdict": verdict(c),
+        "metrics": {split: m.model_dump() for split, m in c.metrics.items()},
+    }

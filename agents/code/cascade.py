@@ -24,8 +24,11 @@ def run(spec: dict) -> dict[str, float]:
     quick = _stage(spec["quick"], "quick check")
     key, threshold = spec.get("key", "fitness"), spec.get("threshold")
     if threshold is not None and not quick.get(key, float("-inf")) >= threshold:
-        raise CommandFailed(f"quick check scored {key} = {quick.get(key)!r}, below the cascade threshold {threshold}; "
-                            "the full evaluation was not run", stdout="", stderr="")
+        raise CommandFailed(
+            f"quick check scored {key} = {quick.get(key)!r}, below the cascade threshold {threshold}; the full evaluation was not run",
+            stdout="",
+            stderr="",
+        )
     full = _stage(spec["full"], "full evaluation")
     return {**{f"quick/{k}": v for k, v in quick.items()}, **full}
 

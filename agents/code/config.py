@@ -32,7 +32,12 @@ class QuickCheck(BaseModel):
 
 class NoveltyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_similarity: float | None = Field(None, gt=0, le=1, description="text similarity to the parent (0..1) at or above which a child is rejected; None: only identical trees are")
+    max_similarity: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="text similarity to the parent (0..1) at or above which a child is rejected; None: only identical trees are",
+    )
 
 
 class CodeConfig(BaseModel):
@@ -41,7 +46,9 @@ class CodeConfig(BaseModel):
     editable: list[str] = Field(min_length=1, description="globs of the files the planner may edit")
     command: list[str] = Field(min_length=1, description="evaluation command; its last stdout line is a JSON object of metrics")
     fitness_key: str = "fitness"
-    inputs: dict[str, str] = Field(default_factory=dict, description="name -> path (relative to clade.yaml) mounted read-only, outside the tree")
+    inputs: dict[str, str] = Field(
+        default_factory=dict, description="name -> path (relative to clade.yaml) mounted read-only, outside the tree"
+    )
     quick: QuickCheck | None = None
     timeout_s: float | None = Field(None, gt=0, description="per evaluation command (default: sandbox.limits.wall_s)")
     novelty: NoveltyConfig = Field(default_factory=NoveltyConfig)

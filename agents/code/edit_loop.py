@@ -48,8 +48,9 @@ class EditResult:
 Check = Callable[[dict[str, str]], "str | None"]  # the child tree -> why it is refused, or None
 
 
-def write_edit(talk: Conversation, messages: list[Message], base: dict[str, str], editable: list[str],
-               repair_rounds: int, check: Check) -> EditResult:
+def write_edit(
+    talk: Conversation, messages: list[Message], base: dict[str, str], editable: list[str], repair_rounds: int, check: Check
+) -> EditResult:
     """Ask for an edit of `base` until one applies and passes `check`, within 1 + repair_rounds replies."""
     state, result, applied = dict(base), EditResult(files=dict(base)), set()
     for _ in range(1 + repair_rounds):
@@ -67,8 +68,9 @@ def write_edit(talk: Conversation, messages: list[Message], base: dict[str, str]
     return result
 
 
-def _attempt(text: str, state: dict[str, str], base: dict[str, str], editable: list[str],
-             check: Check, applied: set[tuple]) -> tuple[str | None, dict[str, str]]:
+def _attempt(
+    text: str, state: dict[str, str], base: dict[str, str], editable: list[str], check: Check, applied: set[tuple]
+) -> tuple[str | None, dict[str, str]]:
     """(problem or None, the tree to continue from). `applied`: blocks kept from earlier rounds; a repair
     reply that sends one of them again must not apply it twice (an "add after X" block would still match)."""
     try:

@@ -77,10 +77,12 @@ def input_paths(workspace: Workspace) -> dict[str, Path]:
 
 def expand(argv: list[str], values: dict[str, str], where: str) -> list[str]:
     """Fill `{name}` placeholders; an unknown one is bad input naming it."""
+
     def fill(match: re.Match) -> str:
         if match.group(1) not in values:
             raise BadInput(f"clade.yaml: {where} uses {{{match.group(1)}}}, which is none of {', '.join('{' + k + '}' for k in values)}")
         return values[match.group(1)]
+
     return [PLACEHOLDER.sub(fill, arg) for arg in argv]
 
 
@@ -91,15 +93,26 @@ def evaluation_argv(workspace: Workspace, split: str) -> list[str]:
     full = expand(config.command, values, "code.command")
     if config.quick is None:
         return full
-    spec = {"quick": expand(config.quick.command, values, "code.quick.command"), "full": full,
-            "threshold": config.quick.threshold, "key": config.fitness_key}
+    spec = {
+        "quick": expand(config.quick.command, values, "code.quick.command"),
+        "full": full,
+        "threshold": config.quick.threshold,
+        "key": config.fitness_key,
+    }
     # -P: the job's directory (the candidate's tree) is not put on sys.path, so no file of the candidate
     # can stand in for the cascade, Clade or the standard library.
     return [sys.executable, "-P", "-m", "agents.code.cascade", json.dumps(spec)]
 
 
-def code_job(workspace: Workspace, candidate: "str | Candidate", files: dict[str, str] | None = None, *,
-             split: str = "search", seed: int = 0, gpus: int = 0) -> Job:
+def code_job(
+    workspace: Workspace,
+    candidate: "str | Candidate",
+    files: dict[str, str] | None = None,
+    *,
+    split: str = "search",
+    seed: int = 0,
+    gpus: int = 0,
+) -> Job:
     """The job measuring a code candidate (or the code search's source) on `split`.
 
     `candidate` is a recorded Candidate (its genotype's files are used) or an id with `files`."""
@@ -109,8 +122,15 @@ def code_job(workspace: Workspace, candidate: "str | Candidate", files: dict[str
     if files is None:
         raise CladeError(f"code_job({candidate!r}): give the candidate's files (or the recorded Candidate)")
     candidate_id = candidate
-    return Job(id=job_id(candidate_id, split), kind="code", genotype={"tree": str(tree_dir(workspace)), "files": files},
-               models={f"input-{k}": str(v) for k, v in input_paths(workspace).items()},
-               evaluation=EvaluationSpec(command=evaluation_argv(workspace, split), split=split,
-                                         timeout_s=config.timeout_s, fitness_key=config.fitness_key),
-               limits=workspace.config.sandbox.limits, device={"gpus": gpus}, seed=seed)
+    return Job(
+        id=job_id(candidate_id, split),
+        kind="code",
+        genotype={"tree": str(tree_dir(workspace)), "files": files},
+        models={f"input-{k}": str(v) for k, v in input_paths(workspace).items()},
+        evaluation=EvaluationSpec(
+            command=evaluation_argv(workspace, split), split=split, timeout_s=config.timeout_s, fitness_key=config.fitness_key
+        ),
+        limits=workspace.config.sandbox.limits,
+        device={"gpus": gpus},
+        seed=seed,
+    )

@@ -33,8 +33,7 @@ def identical_to(archive, files: dict[str, str], command: list[str]) -> str | No
     return next((s.id for s in archive.candidates(kind="source") if archive.get(s.id).genotype.files == files), None)
 
 
-def novelty_problem(archive, parent: dict[str, str], child: dict[str, str], command: list[str],
-                    max_similarity: float | None) -> str | None:
+def novelty_problem(archive, parent: dict[str, str], child: dict[str, str], command: list[str], max_similarity: float | None) -> str | None:
     """Why the child is not novel enough (for the LLM and the record), or None."""
     if child == parent:
         return "the edit leaves the workspace identical to its parent; make a real change"
@@ -44,6 +43,8 @@ def novelty_problem(archive, parent: dict[str, str], child: dict[str, str], comm
     if max_similarity is not None:
         ratio = similarity(parent, child)
         if ratio >= max_similarity:
-            return (f"the edit is too small: the workspace is {ratio:.4f} similar to its parent "
-                    f"(code.novelty.max_similarity is {max_similarity}); make a more substantial change")
+            return (
+                f"the edit is too small: the workspace is {ratio:.4f} similar to its parent "
+                f"(code.novelty.max_similarity is {max_similarity}); make a more substantial change"
+            )
     return None

@@ -43,25 +43,50 @@ def mutate(talk: Conversation, s: Setting, parent: Candidate) -> OperatorResult:
     files = parent.genotype.files
     diagnosis = diagnose(talk, s, parent) if s.config.diagnose else None
     note = f"A diagnosis of this candidate, made from its code and evaluation log:\n{diagnosis}" if diagnosis else ""
-    prompt = render("code_mutate.md", s.prompts_dir, brief=s.brief or "(none)", summary=s.summary or "(empty)",
-                    lessons=_lessons(s), parent=describe(parent), editable=", ".join(s.config.editable),
-                    files=show_files(files, s.config), diagnosis=note)
+    prompt = render(
+        "code_mutate.md",
+        s.prompts_dir,
+        brief=s.brief or "(none)",
+        summary=s.summary or "(empty)",
+        lessons=_lessons(s),
+        parent=describe(parent),
+        editable=", ".join(s.config.editable),
+        files=show_files(files, s.config),
+        diagnosis=note,
+    )
     return OperatorResult(_edit(talk, s, prompt.text, files), prompt.template_hash, diagnosis)
 
 
 def crossover(talk: Conversation, s: Setting, a: Candidate, b: Candidate) -> OperatorResult:
-    prompt = render("code_crossover.md", s.prompts_dir, brief=s.brief or "(none)", summary=s.summary or "(empty)",
-                    lessons=_lessons(s), parent_a=describe(a), parent_b=describe(b), edit_a=own_edit(s.archive, a),
-                    edit_b=own_edit(s.archive, b), diff_ab=s.archive.diff(a.id, b.id) or "(identical)",
-                    editable=", ".join(s.config.editable), files=show_files(a.genotype.files, s.config))
+    prompt = render(
+        "code_crossover.md",
+        s.prompts_dir,
+        brief=s.brief or "(none)",
+        summary=s.summary or "(empty)",
+        lessons=_lessons(s),
+        parent_a=describe(a),
+        parent_b=describe(b),
+        edit_a=own_edit(s.archive, a),
+        edit_b=own_edit(s.archive, b),
+        diff_ab=s.archive.diff(a.id, b.id) or "(identical)",
+        editable=", ".join(s.config.editable),
+        files=show_files(a.genotype.files, s.config),
+    )
     return OperatorResult(_edit(talk, s, prompt.text, a.genotype.files), prompt.template_hash)
 
 
 def diagnose(talk: Conversation, s: Setting, parent: Candidate) -> str:
     """The DGM's first step: one LLM reply saying what limits the parent and what to improve."""
-    log = parent.logs[-s.config.log_chars:] if parent.logs else "(no log recorded)"
-    prompt = render("code_diagnose.md", s.prompts_dir, brief=s.brief or "(none)", parent=describe(parent),
-                    editable=", ".join(s.config.editable), files=show_files(parent.genotype.files, s.config), log=log)
+    log = parent.logs[-s.config.log_chars :] if parent.logs else "(no log recorded)"
+    prompt = render(
+        "code_diagnose.md",
+        s.prompts_dir,
+        brief=s.brief or "(none)",
+        parent=describe(parent),
+        editable=", ".join(s.config.editable),
+        files=show_files(parent.genotype.files, s.config),
+        log=log,
+    )
     return talk.ask([system(s), {"role": "user", "content": prompt.text}]).strip()
 
 
@@ -70,6 +95,7 @@ def _edit(talk: Conversation, s: Setting, prompt: str, base: dict[str, str]) -> 
 
     def check(child: dict[str, str]) -> str | None:
         return _too_large(child, s.config) or novel(child)
+
     messages = [system(s), {"role": "user", "content": prompt}]
     return write_edit(talk, messages, base, s.config.editable, s.repair_rounds, check)
 
@@ -92,8 +118,10 @@ def show_files(files: dict[str, str], config: CodeConfig) -> str:
     shown = {p: t for p, t in sorted(files.items()) if any(glob_matches(p, g) for g in config.editable)}
     total = sum(len(t) for t in shown.values())
     if total > config.prompt_chars:
-        raise BadInput(f"clade.yaml: the editable files hold {total} characters, over code.prompt_chars "
-                       f"({config.prompt_chars}); narrow code.editable or raise the limit")
+        raise BadInput(
+            f"clade.yaml: the editable files hold {total} characters, over code.prompt_chars "
+            f"({config.prompt_chars}); narrow code.editable or raise the limit"
+        )
     return "\n\n".join(f"{path}\n```\n{text}\n```" for path, text in shown.items()) or "(no editable files yet)"
 
 

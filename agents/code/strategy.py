@@ -67,9 +67,13 @@ class CodeStrategy:
                 raise
             # Replies were paid for: recorded invalid with that spend, so the budget counts it (after a resume too).
             why = "stopped by the budget" if isinstance(exc, BudgetExceeded) else "the LLM failed"
-            made = OperatorResult(edit=EditResult(files=dict(parents[0].genotype.files),
-                                                  invalid=f"{why} after {talk.replies} paid repl{'y' if talk.replies == 1 else 'ies'} ({exc})"),
-                                  template_hash="")
+            made = OperatorResult(
+                edit=EditResult(
+                    files=dict(parents[0].genotype.files),
+                    invalid=f"{why} after {talk.replies} paid repl{'y' if talk.replies == 1 else 'ies'} ({exc})",
+                ),
+                template_hash="",
+            )
         return self._proposal(parents, operator, made, talk)
 
     def _proposal(self, parents: list[Candidate], operator: str, made: OperatorResult, talk: Conversation) -> Proposal:
@@ -80,7 +84,15 @@ class CodeStrategy:
             params["problems"] = made.edit.problems
         if made.edit.invalid:
             params["last_reply"] = made.edit.last_reply  # what the LLM last sent; the genotype stays the parent's tree
-        return Proposal(kind="code", parents=[p.id for p in parents], strategy=self.name,
-                        genotype={"files": made.edit.files, "command": list(self.config.command)},
-                        rationale=made.edit.rationale or made.diagnosis or "", model=talk.model.name,
-                        template_hash=made.template_hash or None, params=params, cost=talk.cost, invalid=made.edit.invalid)
+        return Proposal(
+            kind="code",
+            parents=[p.id for p in parents],
+            strategy=self.name,
+            genotype={"files": made.edit.files, "command": list(self.config.command)},
+            rationale=made.edit.rationale or made.diagnosis or "",
+            model=talk.model.name,
+            template_hash=made.template_hash or None,
+            params=params,
+            cost=talk.cost,
+            invalid=made.edit.invalid,
+        )

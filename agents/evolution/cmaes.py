@@ -71,9 +71,11 @@ def check_replay(members: dict, generation: int, asked) -> None:
     for i, x in enumerate(asked):
         recorded = members[(generation, i)].proposer.params.get("x")
         if recorded is None or len(recorded) != len(x) or max(abs(a - b) for a, b in zip(recorded, x)) > 1e-9:
-            raise CladeError(f"CMA-ES replay diverged at generation {generation} member {i} (candidate "
-                             f"{members[(generation, i)].id}): the recorded genome differs from the replayed one "
-                             "(was the run's seed, population, sigma or the cma version changed?)")
+            raise CladeError(
+                f"CMA-ES replay diverged at generation {generation} member {i} (candidate "
+                f"{members[(generation, i)].id}): the recorded genome differs from the replayed one "
+                "(was the run's seed, population, sigma or the cma version changed?)"
+            )
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,9 @@ class Current:
     mean: list[float]
 
 
-def replay(run: str, history: list[Candidate], x0: list[float], *, sigma: float, population: int,
-           seed: int, generations: int | None) -> Current | None:
+def replay(
+    run: str, history: list[Candidate], x0: list[float], *, sigma: float, population: int, seed: int, generations: int | None
+) -> Current | None:
     """The run's current generation after telling every complete one; None when `generations` are done."""
     members = run_members(run, history)
     es = new_es(x0, sigma, population, run_seed(run, seed))

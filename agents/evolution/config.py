@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class EvolutionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     method: Literal["ties", "dare_ties", "task_arithmetic", "linear", "slerp"] = Field(
-        "task_arithmetic", description="the default was tuned on the tiny zoo (agents/evolution/README.md)")
+        "task_arithmetic", description="the default was tuned on the tiny zoo (agents/evolution/README.md)"
+    )
     sources: list[str] | None = Field(None, description="source names to merge (None: every source in clade.yaml)")
     layer_groups: int = Field(2, gt=0, description="consecutive layer groups, each with its own weight/density per source")
     population: int = Field(8, gt=1)
@@ -48,8 +49,10 @@ class EvolutionConfig(BaseModel):
     path_repeats: int = Field(1, gt=0, le=4, description="paths: slots are every model's layers, repeated this many times")
     scale_min: float = Field(0.5, ge=0)
     scale_max: float = Field(1.5, gt=0)
-    scale_filters: list[str] = Field(default_factory=lambda: ["o_proj", "down_proj"],
-                                     description="paths: tensor-name substrings a step's scale multiplies (the layer's residual outputs)")
+    scale_filters: list[str] = Field(
+        default_factory=lambda: ["o_proj", "down_proj"],
+        description="paths: tensor-name substrings a step's scale multiplies (the layer's residual outputs)",
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> "EvolutionConfig":

@@ -61,7 +61,9 @@ def layer_count(models: dict[str, Any], names: list[str]) -> int:
     counts = {}
     for name in names:
         if name not in models:
-            raise BadInput(f"clade.yaml: planner.evolution names model {name!r}, which is neither a source nor the base ({', '.join(models)})")
+            raise BadInput(
+                f"clade.yaml: planner.evolution names model {name!r}, which is neither a source nor the base ({', '.join(models)})"
+            )
         path = models[name] / "config.json"
         counts[name] = config_layer_count(json.loads(path.read_text(encoding="utf-8")), models[name])
     if len(set(counts.values())) > 1:
@@ -74,15 +76,25 @@ def parameter_encoding(structure: Structure, ctx: Context) -> Encoding:
     base = "base" if "base" in models else None
     n_layers = layer_count(models, [*structure.sources, *([base] if base and structure.method in WITH_BASE else [])])
     genome_size(structure, n_layers)  # checks the layer groups fit
-    return Encoding(x0=x0(structure), decode=lambda x: decode(structure, x, n_layers, base), models=models,
-                    sources=source_ids(ctx), params={"space": "parameters", "structure": structure.model_dump()},
-                    describe=f"{structure.method} over {', '.join(structure.sources)} in {structure.layer_groups} layer group(s)")
+    return Encoding(
+        x0=x0(structure),
+        decode=lambda x: decode(structure, x, n_layers, base),
+        models=models,
+        sources=source_ids(ctx),
+        params={"space": "parameters", "structure": structure.model_dump()},
+        describe=f"{structure.method} over {', '.join(structure.sources)} in {structure.layer_groups} layer group(s)",
+    )
 
 
 def path_encoding(structure: PathStructure, ctx: Context) -> Encoding:
     models = ctx.workspace.model_paths()
     n_layers = layer_count(models, structure.models)
     size = path_size(structure, n_layers)
-    return Encoding(x0=path_x0(structure, n_layers), decode=lambda x: decode_path(structure, x, n_layers), models=models,
-                    sources=source_ids(ctx), params={"space": "paths", "structure": structure.model_dump()},
-                    describe=f"layer path over {', '.join(structure.models)} ({size // 2} slots)")
+    return Encoding(
+        x0=path_x0(structure, n_layers),
+        decode=lambda x: decode_path(structure, x, n_layers),
+        models=models,
+        sources=source_ids(ctx),
+        params={"space": "paths", "structure": structure.model_dump()},
+        describe=f"layer path over {', '.join(structure.models)} ({size // 2} slots)",
+    )

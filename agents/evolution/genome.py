@@ -94,7 +94,7 @@ def group_values(structure: Structure, x: list[float]) -> list[dict[str, dict[st
     s, k = structure, structure.genes_per_group()
     out = []
     for g in range(s.layer_groups):
-        genes = [float(v) for v in x[g * k:(g + 1) * k]]
+        genes = [float(v) for v in x[g * k : (g + 1) * k]]
         out.append(_decode_group(s, genes))
     return out
 

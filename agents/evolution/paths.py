@@ -43,8 +43,13 @@ class PathStructure(BaseModel):
 
     @classmethod
     def from_config(cls, config: EvolutionConfig, models: list[str]) -> "PathStructure":
-        return cls(models=models, repeats=config.path_repeats, scale_min=config.scale_min,
-                   scale_max=config.scale_max, scale_filters=config.scale_filters)
+        return cls(
+            models=models,
+            repeats=config.path_repeats,
+            scale_min=config.scale_min,
+            scale_max=config.scale_max,
+            scale_filters=config.scale_filters,
+        )
 
 
 def slots(structure: PathStructure, n_layers: int) -> list[tuple[str, int]]:
@@ -68,15 +73,16 @@ def path_steps(structure: PathStructure, x: list[float], n_layers: int) -> list[
     cells = slots(structure, n_layers)
     if len(x) != 2 * len(cells):
         raise ValueError(f"path genome of {len(x)} genes for a structure of {2 * len(cells)}")
-    indicators, scales = [float(v) for v in x[:len(cells)]], [float(v) for v in x[len(cells):]]
+    indicators, scales = [float(v) for v in x[: len(cells)]], [float(v) for v in x[len(cells) :]]
     chosen = [i for i, v in enumerate(indicators) if v > 0] or [max(range(len(cells)), key=indicators.__getitem__)]
     return [(*cells[i], to_range(scales[i], structure.scale_min, structure.scale_max)) for i in chosen]
 
 
 def decode_path(structure: PathStructure, x: list[float], n_layers: int) -> dict[str, Any]:
     """The `layer_path` recipe mapping the genome `x` stands for."""
-    steps = [{"model": m, "layer": layer, "parameters": {"scale": _scale(structure, s)}}
-             for m, layer, s in path_steps(structure, x, n_layers)]
+    steps = [
+        {"model": m, "layer": layer, "parameters": {"scale": _scale(structure, s)}} for m, layer, s in path_steps(structure, x, n_layers)
+    ]
     return {"merge_method": "passthrough", "layer_path": steps}
 
 

@@ -18,8 +18,9 @@ from agents.evolution.genome import Structure
 from agents.strategy import Context, Proposal
 
 
-def cma_proposals(run: str, structure: Structure, ctx: Context, *, config: EvolutionConfig,
-                  generations: int | None, strategy: str, seed: int = 0) -> list[Proposal]:
+def cma_proposals(
+    run: str, structure: Structure, ctx: Context, *, config: EvolutionConfig, generations: int | None, strategy: str, seed: int = 0
+) -> list[Proposal]:
     """The next up to `ctx.wanted` members of the CMA-ES run `run` over `structure`'s genome.
 
     `config` gives population and sigma (its method/sources/layer_groups are not used: the
@@ -30,21 +31,20 @@ def cma_proposals(run: str, structure: Structure, ctx: Context, *, config: Evolu
     one that fails is returned with `invalid` set, so it is recorded and told as a failure.
     Parents are the source candidates (from `ctx.sources`) the recipe merges, base included.
     """
-    return run_proposals(run, parameter_encoding(structure, ctx), ctx, config=config,
-                         generations=generations, strategy=strategy, seed=seed)
+    return run_proposals(run, parameter_encoding(structure, ctx), ctx, config=config, generations=generations, strategy=strategy, seed=seed)
 
 
-def run_proposals(run: str, encoding: Encoding, ctx: Context, *, config: EvolutionConfig,
-                  generations: int | None, strategy: str, seed: int = 0) -> list[Proposal]:
+def run_proposals(
+    run: str, encoding: Encoding, ctx: Context, *, config: EvolutionConfig, generations: int | None, strategy: str, seed: int = 0
+) -> list[Proposal]:
     if ctx.wanted <= 0:
         return []
-    current = replay(run, ctx.history, encoding.x0, sigma=config.sigma, population=config.population,
-                     seed=seed, generations=generations)
+    current = replay(run, ctx.history, encoding.x0, sigma=config.sigma, population=config.population, seed=seed, generations=generations)
     if current is None:
         return []
     recorded = run_members(run, ctx.history)
     missing = [i for i in range(config.population) if (current.generation, i) not in recorded]
-    return [member_proposal(run, encoding, current.generation, i, current.solutions[i], strategy) for i in missing[:ctx.wanted]]
+    return [member_proposal(run, encoding, current.generation, i, current.solutions[i], strategy) for i in missing[: ctx.wanted]]
 
 
 def in_flight(run: str, history) -> int:
@@ -52,11 +52,19 @@ def in_flight(run: str, history) -> int:
     return sum(1 for c in run_members(run, history).values() if c.status not in FINISHED)
 
 
-def member_proposal(run: str, encoding: Encoding, generation: int, index: int, x: list[float], strategy: str,
-                    how: str = "CMA-ES") -> Proposal:
+def member_proposal(
+    run: str, encoding: Encoding, generation: int, index: int, x: list[float], strategy: str, how: str = "CMA-ES"
+) -> Proposal:
     """The proposal for one member: the decoded recipe (with `invalid` set if the engine refuses it)."""
     params = {"run": run, "generation": generation, "index": index, "x": x, **encoding.params}
     rationale = f"{how} run {run}, generation {generation}, member {index}: {encoding.describe}"
     recipe, invalid = encoding.decode_checked(x)
-    return Proposal(kind="merge", parents=encoding.parents(recipe), genotype={"recipe": recipe}, strategy=strategy,
-                    rationale=rationale, params=params, invalid=invalid)
+    return Proposal(
+        kind="merge",
+        parents=encoding.parents(recipe),
+        genotype={"recipe": recipe},
+        strategy=strategy,
+        rationale=rationale,
+        params=params,
+        invalid=invalid,
+    )

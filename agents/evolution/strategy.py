@@ -31,13 +31,17 @@ def search_sources(config: EvolutionConfig, workspace: Workspace) -> list[str]:
     known = [s.name for s in workspace.config.sources]
     where = workspace.root / "clade.yaml"
     if not known:
-        raise BadInput(f"{where}: no models under `sources:`, so there is nothing to merge; list them (sources: [{{name: adder, "
-                       "path: models/adder}]) with the evaluation tasks, or start from `clade init DIR --example tiny-zoo`")
+        raise BadInput(
+            f"{where}: no models under `sources:`, so there is nothing to merge; list them (sources: [{{name: adder, "
+            "path: models/adder}]) with the evaluation tasks, or start from `clade init DIR --example tiny-zoo`"
+        )
     names = config.sources if config.sources is not None else known
     unknown = [n for n in names if n not in known]
     if unknown or not names:
-        raise BadInput(f"{where}: planner.evolution.sources {', '.join(unknown) or '(empty)'}: not among the sources listed under "
-                       f"`sources:` ({', '.join(known)})")
+        raise BadInput(
+            f"{where}: planner.evolution.sources {', '.join(unknown) or '(empty)'}: not among the sources listed under "
+            f"`sources:` ({', '.join(known)})"
+        )
     return list(names)
 
 
@@ -75,8 +79,15 @@ class EvolutionStrategy(_SpaceStrategy):
 
     def propose(self, ctx: Context) -> list[Proposal]:
         run = f"evolution/{self.config.space}"
-        return run_proposals(run, self.encoding(ctx), ctx, config=self.config, generations=self.config.generations,
-                             strategy=self.name, seed=session_seed(self.seed, ctx.session))
+        return run_proposals(
+            run,
+            self.encoding(ctx),
+            ctx,
+            config=self.config,
+            generations=self.config.generations,
+            strategy=self.name,
+            seed=session_seed(self.seed, ctx.session),
+        )
 
 
 class RandomStrategy(_SpaceStrategy):
@@ -96,8 +107,10 @@ class RandomStrategy(_SpaceStrategy):
             if k not in taken:
                 indices.append(k)
             k += 1
-        return [member_proposal(self.run, encoding, 0, k, self.genome(k, len(encoding.x0), ctx.session), self.name,
-                                how="uniform random") for k in indices]
+        return [
+            member_proposal(self.run, encoding, 0, k, self.genome(k, len(encoding.x0), ctx.session), self.name, how="uniform random")
+            for k in indices
+        ]
 
     def genome(self, index: int, size: int, session: str = "") -> list[float]:
         rng = random.Random(f"{session_seed(self.seed, session)}:{self.run}:{self.config.space}:{index}")

@@ -47,8 +47,10 @@ def _api_key(config: LLMConfig, env: Mapping[str, str]) -> str | None:
         return PLACEHOLDER_KEY if config.api_base else None
     key = env.get(config.api_key_env, "")
     if not key:
-        raise BadInput(f"clade.yaml planner.llm.api_key_env: the environment variable {config.api_key_env} is not set; "
-                       f"export it with the API key for {config.model}")
+        raise BadInput(
+            f"clade.yaml planner.llm.api_key_env: the environment variable {config.api_key_env} is not set; "
+            f"export it with the API key for {config.model}"
+        )
     return key
 
 
@@ -85,8 +87,16 @@ class LiteLLMModel:
         extra = {"api_base": c.api_base} if c.api_base else {}
         if self._key is not None:
             extra["api_key"] = self._key
-        return litellm.completion(model=c.model, messages=messages, temperature=c.temperature, max_tokens=c.max_tokens,
-                                  timeout=c.timeout_s, num_retries=0, max_retries=0, **extra)
+        return litellm.completion(
+            model=c.model,
+            messages=messages,
+            temperature=c.temperature,
+            max_tokens=c.max_tokens,
+            timeout=c.timeout_s,
+            num_retries=0,
+            max_retries=0,
+            **extra,
+        )
 
     def _delay(self, attempt: int, failure: Failure) -> float:
         if failure.retry_after is not None:
@@ -109,8 +119,9 @@ class LiteLLMModel:
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion = int(getattr(usage, "completion_tokens", 0) or 0)
         text = (getattr(message, "content", None) or "") if message is not None else ""
-        return Reply(text=text, model=self.name, prompt_tokens=prompt, completion_tokens=completion,
-                     dollars=self.pricing.dollars(prompt, completion))
+        return Reply(
+            text=text, model=self.name, prompt_tokens=prompt, completion_tokens=completion, dollars=self.pricing.dollars(prompt, completion)
+        )
 
 
 def scrub(text: str, key: str | None) -> str:

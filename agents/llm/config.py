@@ -1,10 +1,10 @@
 """`planner.llm` in clade.yaml: which model, where, and how hard to retry.
 
-    planner:
-      llm:
-        model: openai/gpt-4o-mini      # any litellm model string (anthropic/..., ollama/..., openai/<name> + api_base)
-        api_base: null                 # an OpenAI-compatible server, e.g. http://localhost:8000/v1
-        api_key_env: OPENAI_API_KEY    # the environment variable holding the key (read on the host only)
+planner:
+  llm:
+    model: openai/gpt-4o-mini      # any litellm model string (anthropic/..., ollama/..., openai/<name> + api_base)
+    api_base: null                 # an OpenAI-compatible server, e.g. http://localhost:8000/v1
+    api_key_env: OPENAI_API_KEY    # the environment variable holding the key (read on the host only)
 """
 
 from __future__ import annotations

@@ -31,11 +31,13 @@ class Pricing:
         import litellm  # imported by the client first, with the local cost map
 
         try:
-            prompt, completion = litellm.cost_per_token(model=self.config.model, prompt_tokens=prompt_tokens,
-                                                        completion_tokens=completion_tokens)
+            prompt, completion = litellm.cost_per_token(
+                model=self.config.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
         except Exception as exc:  # litellm raises several types for "not in the map"; the reason is kept
             self.source = f"none: {self.config.model} is not in litellm's cost map ({type(exc).__name__})"
-            log.warning("%s: dollars are counted as 0; set planner.llm.input_per_mtok and output_per_mtok "
-                        "in clade.yaml to count them", self.source)
+            log.warning(
+                "%s: dollars are counted as 0; set planner.llm.input_per_mtok and output_per_mtok in clade.yaml to count them", self.source
+            )
             return 0.0
         return float(prompt) + float(completion)

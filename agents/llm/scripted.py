@@ -17,8 +17,15 @@ ScriptItem = str | BaseException | Callable[[list[Message]], str]
 
 
 class ScriptedModel:
-    def __init__(self, script: Iterable[ScriptItem], *, name: str = "scripted", tokens_per_reply: int = 10,
-                 dollars_per_reply: float = 0.0, exhausted: type[Exception] = AssertionError):
+    def __init__(
+        self,
+        script: Iterable[ScriptItem],
+        *,
+        name: str = "scripted",
+        tokens_per_reply: int = 10,
+        dollars_per_reply: float = 0.0,
+        exhausted: type[Exception] = AssertionError,
+    ):
         self.script, self.name, self.exhausted = list(script), name, exhausted
         self.tokens_per_reply, self.dollars_per_reply = tokens_per_reply, dollars_per_reply
         self.calls: list[list[Message]] = []
@@ -26,12 +33,14 @@ class ScriptedModel:
     def query(self, messages: list[Message]) -> Reply:
         self.calls.append([dict(m) for m in messages])
         if not self.script:
-            raise self.exhausted(f"scripted model {self.name!r}: no reply left for call {len(self.calls)} "
-                                 f"(the script holds {len(self.calls) - 1})")
+            raise self.exhausted(
+                f"scripted model {self.name!r}: no reply left for call {len(self.calls)} (the script holds {len(self.calls) - 1})"
+            )
         item = self.script.pop(0)
         if isinstance(item, BaseException):
             raise item
         text = item(messages) if callable(item) else item
         half = self.tokens_per_reply // 2
-        return Reply(text=text, model=self.name, prompt_tokens=half, completion_tokens=self.tokens_per_reply - half,
-                     dollars=self.dollars_per_reply)
+        return Reply(
+            text=text, model=self.name, prompt_tokens=half, completion_tokens=self.tokens_per_reply - half, dollars=self.dollars_per_reply
+        )

@@ -25,13 +25,13 @@ def is_scripted(model: str) -> bool:
 
 
 def load_scripted(model: str, workspace_root: Path) -> ScriptedModel:
-    path = (workspace_root / model[len(PREFIX):]).resolve()
+    path = (workspace_root / model[len(PREFIX) :]).resolve()
     try:
         items = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise BadInput(f"planner.llm.model {model!r}: cannot read {path} as JSON ({exc})") from None
     if not isinstance(items, list) or not all(isinstance(i, (str, list)) for i in items):
-        raise BadInput(f"{path}: expected a JSON list of reply texts or rule lists ({{\"if\": ..., \"reply\": ...}})")
+        raise BadInput(f'{path}: expected a JSON list of reply texts or rule lists ({{"if": ..., "reply": ...}})')
     return ScriptedModel([_item(i, path) for i in items], name=model, exhausted=LLMUnavailable)
 
 
@@ -48,4 +48,5 @@ def _item(item, path: Path):
             if needle in last:
                 return reply
         raise LLMUnavailable(f"{path}: no rule of this reply matches the prompt starting {' '.join(last[:120].split())!r}")
+
     return answer

@@ -61,8 +61,10 @@ def awaiting_review(archive, *, split: str = "search", top: int | None = None) -
     rows = [r for r in archive.candidates(split=split, status="succeeded") if r.kind in REVIEWABLE]
     pending = [c for c in (archive.get(r.id) for r in rows) if verdict(c) is None][:top]
     best = best_source(archive, split=split)
-    return [ReviewItem(candidate=c, parents=[archive.get(p) for p in c.parents], best_source=best,
-                       genotype_text=genotype_text(archive, c)) for c in pending]
+    return [
+        ReviewItem(candidate=c, parents=[archive.get(p) for p in c.parents], best_source=best, genotype_text=genotype_text(archive, c))
+        for c in pending
+    ]
 
 
 def best_source(archive, *, split: str = "search") -> Candidate | None:

@@ -33,11 +33,22 @@ def declared_license(model_dir: Path) -> str | None:
 
 def model_card(c: Candidate, lineage: list[Candidate], licenses: dict[str, str | None], *, workspace: str, seed: int) -> str:
     """`lineage`: every ancestor, nearest first; `licenses`: source name -> declared license."""
-    return "\n".join([*_front_matter(licenses), f"# {workspace}: merge candidate {c.id}", "",
-                      f"A {c.genotype.recipe.get('merge_method', '?')} merge of {', '.join(sorted(licenses))}, bred by "
-                      "Clade and approved by a reviewer. Weights re-materialised from the recipe below "
-                      f"(seed {seed}); they load with `AutoModelForCausalLM.from_pretrained`.", "",
-                      *_metrics(c), *_search(c, seed), *_lineage(c, lineage), *_recipe(c), *_licenses(licenses)])
+    return "\n".join(
+        [
+            *_front_matter(licenses),
+            f"# {workspace}: merge candidate {c.id}",
+            "",
+            f"A {c.genotype.recipe.get('merge_method', '?')} merge of {', '.join(sorted(licenses))}, bred by "
+            "Clade and approved by a reviewer. Weights re-materialised from the recipe below "
+            f"(seed {seed}); they load with `AutoModelForCausalLM.from_pretrained`.",
+            "",
+            *_metrics(c),
+            *_search(c, seed),
+            *_lineage(c, lineage),
+            *_recipe(c),
+            *_licenses(licenses),
+        ]
+    )
 
 
 def _front_matter(licenses: dict[str, str | None]) -> list[str]:
@@ -53,8 +64,12 @@ def _metrics(c: Candidate) -> list[str]:
     held = c.metrics.get(HELD_OUT)
     if held is None:
         return lines + ["Not measured on the held-out split.", ""]
-    lines += [f"Fitness: {held.fitness:.4f}" if held.fitness is not None else "Fitness: not computed", "",
-              "| task | metric | value |", "|---|---|---|"]
+    lines += [
+        f"Fitness: {held.fitness:.4f}" if held.fitness is not None else "Fitness: not computed",
+        "",
+        "| task | metric | value |",
+        "|---|---|---|",
+    ]
     lines += [f"| {t} | {m} | {v:.4f} |" for t, ms in sorted(held.tasks.items()) for m, v in sorted(ms.items())]
     search = c.fitness("search")
     note = f"Fitness on the search split, which selected it: {search:.4f}." if search is not None else ""
@@ -63,8 +78,14 @@ def _metrics(c: Candidate) -> list[str]:
 
 def _search(c: Candidate, seed: int) -> list[str]:
     p = c.proposer
-    lines = ["## The search that found it", "", f"- proposed by strategy `{p.strategy}`" + (f" with model `{p.model}`" if p.model else ""),
-             f"- session: {p.session or 'none (a person or `clade chat`)'}", f"- created: {c.created_at.isoformat()}", f"- merge seed: {seed}"]
+    lines = [
+        "## The search that found it",
+        "",
+        f"- proposed by strategy `{p.strategy}`" + (f" with model `{p.model}`" if p.model else ""),
+        f"- session: {p.session or 'none (a person or `clade chat`)'}",
+        f"- created: {c.created_at.isoformat()}",
+        f"- merge seed: {seed}",
+    ]
     if p.template_hash:
         lines.append(f"- prompt template hash: {p.template_hash}")
     if p.rationale:
@@ -74,8 +95,13 @@ def _search(c: Candidate, seed: int) -> list[str]:
 
 
 def _lineage(c: Candidate, lineage: list[Candidate]) -> list[str]:
-    lines = ["## Lineage", "", "Nearest first, back to the source models (ids are Clade archive candidates):", "",
-             f"- `{c.id}` (this model) from {', '.join(f'`{p}`' for p in c.parents)}"]
+    lines = [
+        "## Lineage",
+        "",
+        "Nearest first, back to the source models (ids are Clade archive candidates):",
+        "",
+        f"- `{c.id}` (this model) from {', '.join(f'`{p}`' for p in c.parents)}",
+    ]
     for a in lineage:
         if a.kind == "source":
             lines.append(f"- `{a.id}` source model **{a.genotype.name}** ({a.genotype.path or 'no path recorded'})")
@@ -90,6 +116,12 @@ def _recipe(c: Candidate) -> list[str]:
 
 
 def _licenses(licenses: dict[str, str | None]) -> list[str]:
-    lines = ["## Licenses of the source models", "", "As declared in each source's model card (README.md `license:`); "
-             "check each before you redistribute the merge.", "", "| source | license |", "|---|---|"]
+    lines = [
+        "## Licenses of the source models",
+        "",
+        "As declared in each source's model card (README.md `license:`); check each before you redistribute the merge.",
+        "",
+        "| source | license |",
+        "|---|---|",
+    ]
     return lines + [f"| {name} | {lic or 'not declared'} |" for name, lic in sorted(licenses.items())] + [""]

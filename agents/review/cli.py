@@ -95,6 +95,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.json:
         print(report.model_dump_json(indent=1))
     else:
-        print(f"exported {report.kind} candidate {report.id} to {report.out_dir} ({len(report.files)} files"
-              + (f", merge seed {report.seed})" if report.seed is not None else ")"))
+        print(
+            f"exported {report.kind} candidate {report.id} to {report.out_dir} ({len(report.files)} files"
+            + (f", merge seed {report.seed})" if report.seed is not None else ")")
+        )
     return 0

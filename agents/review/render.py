@@ -15,8 +15,10 @@ LOG_LINES = 10
 
 
 RATIONALE_CHARS = 72
-FOOTER = ("details: `clade show ID`; compare: `clade diff A B`; approve: `clade approve ID [--comment TEXT]`; "
-          "reject: `clade reject ID --reason TEXT`")
+FOOTER = (
+    "details: `clade show ID`; compare: `clade diff A B`; approve: `clade approve ID [--comment TEXT]`; "
+    "reject: `clade reject ID --reason TEXT`"
+)
 
 
 def review_table(items: list[ReviewItem]) -> str:
@@ -25,8 +27,19 @@ def review_table(items: list[ReviewItem]) -> str:
         return NOTHING
     best = items[0].best_source
     gain = f"TEST-{_name(best)}" if best is not None else "TEST-SOURCE"
-    body = [(_label(i.candidate), i.candidate.kind, _fit(i.candidate, "search"), _fit(i.candidate, "test"), _gain(i),
-             ",".join(_name(p) for p in i.parents), _by(i.candidate), _short(i.candidate.proposer.rationale)) for i in items]
+    body = [
+        (
+            _label(i.candidate),
+            i.candidate.kind,
+            _fit(i.candidate, "search"),
+            _fit(i.candidate, "test"),
+            _gain(i),
+            ",".join(_name(p) for p in i.parents),
+            _by(i.candidate),
+            _short(i.candidate.proposer.rationale),
+        )
+        for i in items
+    ]
     return columns(("ID", "KIND", "SEARCH", "TEST", gain, "PARENTS", "BY", "RATIONALE"), body) + f"\n{len(items)} awaiting review. {FOOTER}"
 
 
@@ -75,7 +88,11 @@ def _excerpt(text: str, limit: int, what: str) -> list[str]:
 
 def item_text(item: ReviewItem) -> str:
     c = item.candidate
-    who = c.proposer.strategy + (f" / {c.proposer.model}" if c.proposer.model else "") + (f", session {c.proposer.session}" if c.proposer.session else "")
+    who = (
+        c.proposer.strategy
+        + (f" / {c.proposer.model}" if c.proposer.model else "")
+        + (f", session {c.proposer.session}" if c.proposer.session else "")
+    )
     lines = [f"== {c.id}  {c.kind}  fitness(search) {_fit(c, 'search')}  proposed by {who}"]
     if c.proposer.rationale:
         lines.append(f"rationale: {' '.join(c.proposer.rationale.split())}")
@@ -105,9 +122,17 @@ def review_text(items: list[ReviewItem]) -> str:
 
 def item_json(item: ReviewItem) -> dict:
     c = item.candidate
-    return {"id": c.id, "kind": c.kind, "fitness": c.fitness("search"), "proposer": c.proposer.model_dump(mode="json"),
-            "genotype": item.genotype_text, "cost": c.cost.model_dump(),
-            "metrics": [{"role": role, "id": x.id, "name": x.genotype.name if x.kind == "source" else None,
-                         **{s: x.fitness(s) for s in SPLITS}} for role, x in comparison(item)],
-            "reviews": [r.model_dump(mode="json") for r in c.reviews],
-            "log_tail": "\n".join(c.logs.rstrip("\n").splitlines()[-LOG_LINES:])}
+    return {
+        "id": c.id,
+        "kind": c.kind,
+        "fitness": c.fitness("search"),
+        "proposer": c.proposer.model_dump(mode="json"),
+        "genotype": item.genotype_text,
+        "cost": c.cost.model_dump(),
+        "metrics": [
+            {"role": role, "id": x.id, "name": x.genotype.name if x.kind == "source" else None, **{s: x.fitness(s) for s in SPLITS}}
+            for role, x in comparison(item)
+        ],
+        "reviews": [r.model_dump(mode="json") for r in c.reviews],
+        "log_tail": "\n".join(c.logs.rstrip("\n").splitlines()[-LOG_LINES:]),
+    }

@@ -32,7 +32,7 @@ def select_parents(rt: Runtime, rng: random.Random) -> dict[str, str]:
     if config.rule == "mixed":
         picks = selection.mixed(pool, config.parents, rng, exploit=config.exploit, elites=config.elites)
     elif config.rule == "best":
-        picks = [(c.id, "best") for c in selection.by_rank(pool)[:config.parents]]
+        picks = [(c.id, "best") for c in selection.by_rank(pool)[: config.parents]]
     else:
         picks = [(cid, config.rule) for cid in getattr(selection, config.rule)(pool, config.parents, rng)]
     chosen: dict[str, str] = {}
@@ -47,12 +47,13 @@ def why_chosen(cid: str, draw: str, pool: list, config) -> str:
     c = ranked[rank - 1]
     where = f"rank {rank} of {len(ranked)} scored candidates on the search split (fitness {c.fitness:.4f}), {c.children} child(ren) so far"
     if draw == "exploit":
-        return (f"exploit draw (probability {config.exploit:g}): among the {config.elites} best; {where}. "
-                "Build on what makes it strong.")
+        return f"exploit draw (probability {config.exploit:g}): among the {config.elites} best; {where}. Build on what makes it strong."
     if draw == "explore":
         chance = selection.dgm_robust_weights(pool)[cid]
-        return (f"explore draw (probability {1 - config.exploit:g}, DGM rule: good candidates with few children are likelier; "
-                f"this one had a {chance:.0%} chance): {where}. Try a direction its line has not tried yet.")
+        return (
+            f"explore draw (probability {1 - config.exploit:g}, DGM rule: good candidates with few children are likelier; "
+            f"this one had a {chance:.0%} chance): {where}. Try a direction its line has not tried yet."
+        )
     if draw == "best":
         return f"selection rule best: {where}."
     return f"selection rule {draw}: {where}."
@@ -67,11 +68,23 @@ def build_context(rt: Runtime, session: str, parents: dict[str, str], wanted: in
     """`parents`: parent id -> why it was chosen (select_parents)."""
     past = rt.history(session)
     summary = rt.archive.summary(max_tokens=SUMMARY_TOKENS, metric_of=fitness_metrics(rt.workspace))
-    return Context(workspace=rt.workspace, archive=rt.archive, session=session, budget=rt.budget,
-                   rng=session_rng(rt, len(past)), wanted=wanted, history=past, sources=refresh_sources(rt),
-                   parents=list(parents), parent_notes=dict(parents), in_flight=[c for c in past if c.status in UNFINISHED],
-                   summary=summary, brief=read_brief(rt.workspace),
-                   lessons=[f"{c.id}: {c.lesson}" for c in past if c.lesson][-LESSONS:], model=None if fallback else rt.model)
+    return Context(
+        workspace=rt.workspace,
+        archive=rt.archive,
+        session=session,
+        budget=rt.budget,
+        rng=session_rng(rt, len(past)),
+        wanted=wanted,
+        history=past,
+        sources=refresh_sources(rt),
+        parents=list(parents),
+        parent_notes=dict(parents),
+        in_flight=[c for c in past if c.status in UNFINISHED],
+        summary=summary,
+        brief=read_brief(rt.workspace),
+        lessons=[f"{c.id}: {c.lesson}" for c in past if c.lesson][-LESSONS:],
+        model=None if fallback else rt.model,
+    )
 
 
 def refresh_sources(rt: Runtime) -> list[Candidate]:

@@ -29,10 +29,12 @@ class Progress:
 
     def headline(self) -> str:
         budget = "unlimited" if self.budget is None else str(self.budget)
-        return (f"[{self.session}] {self.candidates}/{budget} candidates | running {len(self.running)} | "
-                f"search split: best {_f(self.best)} ({self.best_id or '-'}) vs best source {_f(self.best_source)} "
-                f"({self.best_source_name or '-'}) | "
-                f"LLM {self.tokens} tokens ${self.dollars:.4f}")
+        return (
+            f"[{self.session}] {self.candidates}/{budget} candidates | running {len(self.running)} | "
+            f"search split: best {_f(self.best)} ({self.best_id or '-'}) vs best source {_f(self.best_source)} "
+            f"({self.best_source_name or '-'}) | "
+            f"LLM {self.tokens} tokens ${self.dollars:.4f}"
+        )
 
 
 def _f(value: float | None) -> str:

@@ -23,14 +23,16 @@ from sandbox.job import Job, Result
 from tools.evaluate.spec import EvaluationConfig
 
 
-def build_job(workspace: Workspace, candidate: Candidate, *, split: str, seed: int, gpus: int,
-              evaluation: EvaluationConfig | None = None) -> Job:
+def build_job(
+    workspace: Workspace, candidate: Candidate, *, split: str, seed: int, gpus: int, evaluation: EvaluationConfig | None = None
+) -> Job:
     """The sandbox job that measures `candidate` on `split`; `evaluation`: the session's evaluation configuration."""
     if candidate.kind == "merge":
         return merge_job(workspace, candidate.id, candidate.genotype.recipe, split=split, seed=seed, gpus=gpus, evaluation=evaluation)
     if candidate.kind == "source" and workspace.config.code is None:
-        return merge_job(workspace, candidate.id, source_recipe(candidate.genotype.name), split=split, seed=seed, gpus=gpus,
-                         evaluation=evaluation)
+        return merge_job(
+            workspace, candidate.id, source_recipe(candidate.genotype.name), split=split, seed=seed, gpus=gpus, evaluation=evaluation
+        )
     from agents.code.jobs import code_job
 
     return code_job(workspace, candidate.id, candidate.genotype.files, split=split, seed=seed, gpus=gpus)

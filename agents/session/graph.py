@@ -26,9 +26,15 @@ def build_graph(rt: Runtime, checkpointer: Any = None):
     from langgraph.graph import END, StateGraph
 
     graph = StateGraph(SessionState)
-    for name, node in (("observe", planning.observe), ("select", planning.select), ("propose", planning.propose),
-                       ("validate", proposals.validate), ("execute", running.execute), ("record", running.record),
-                       ("reflect", running.reflect)):
+    for name, node in (
+        ("observe", planning.observe),
+        ("select", planning.select),
+        ("propose", planning.propose),
+        ("validate", proposals.validate),
+        ("execute", running.execute),
+        ("record", running.record),
+        ("reflect", running.reflect),
+    ):
         graph.add_node(name, partial(node, rt=rt))
     graph.set_entry_point("observe")
     graph.add_conditional_edges("observe", planning.route_observe, {"execute": "execute", "select": "select", "stop": END})

@@ -51,8 +51,12 @@ def comparison(candidate: Candidate, rt: Runtime) -> Comparison:
     session = candidate.proposer.session
     earlier = rt.history(session, fresh=False) if session else []
     earlier = [c for c in earlier if c.id != candidate.id and c.created_at <= candidate.created_at]
-    return Comparison(parents=[rt.archive.get(p) for p in candidate.parents], session_best=_best(earlier),
-                      best_source=_best(rt.sources), metric_of=fitness_metrics(rt.workspace))
+    return Comparison(
+        parents=[rt.archive.get(p) for p in candidate.parents],
+        session_best=_best(earlier),
+        best_source=_best(rt.sources),
+        metric_of=fitness_metrics(rt.workspace),
+    )
 
 
 def _best(candidates: list[Candidate]) -> Candidate | None:
@@ -64,10 +68,15 @@ def _llm_lesson(candidate: Candidate, cmp: Comparison, rt: Runtime) -> tuple[str
     from agents.prompts import render
 
     rt.budget.check_spend()  # not the candidate count: the candidate reflected on is counted already
-    prompt = render("reflect.md", rt.prompts_dir, candidate=f"{candidate.id}: {what(candidate)}",
-                    rationale=whole_sentences(candidate.proposer.rationale or "(none given)", MAX_LESSON),
-                    result=result_text(candidate, cmp), comparisons="\n".join(comparison_lines(candidate, cmp)) or "(nothing to compare with)",
-                    limit=MAX_LESSON)
+    prompt = render(
+        "reflect.md",
+        rt.prompts_dir,
+        candidate=f"{candidate.id}: {what(candidate)}",
+        rationale=whole_sentences(candidate.proposer.rationale or "(none given)", MAX_LESSON),
+        result=result_text(candidate, cmp),
+        comparisons="\n".join(comparison_lines(candidate, cmp)) or "(nothing to compare with)",
+        limit=MAX_LESSON,
+    )
     reply = rt.model.query([{"role": "user", "content": prompt.text}])
     rt.budget.charge_llm(reply.tokens, reply.dollars)
     return whole_sentences(reply.text, MAX_LESSON), Cost(llm_tokens=reply.tokens, dollars=reply.dollars)

@@ -75,8 +75,10 @@ def _within(proposals: list[Proposal], wanted: int, name: str, rt: Runtime) -> l
     if len(proposals) <= wanted:
         return proposals
     extra = proposals[wanted:]
-    rt.display.line(f"strategy {name} returned {len(proposals)} proposals for {wanted} wanted; keeping the first {wanted}, "
-                    f"their cost charged to the last one kept")
+    rt.display.line(
+        f"strategy {name} returned {len(proposals)} proposals for {wanted} wanted; keeping the first {wanted}, "
+        f"their cost charged to the last one kept"
+    )
     last = proposals[wanted - 1]
     cost = sum((p.cost for p in extra), last.cost)
     params = {**last.params, "dropped_proposals": len(extra)}
@@ -90,7 +92,11 @@ def _llm_failed(state: SessionState, rt: Runtime, exc: LLMUnavailable) -> dict:
     if failures < limit:
         return {"proposals": [], "llm_failures": failures}
     if rt.make_fallback is None:
-        return {"proposals": [], "llm_failures": failures, **_end(rt, f"{failures} consecutive LLM failures (last: {exc}); no fallback for a code search")}
+        return {
+            "proposals": [],
+            "llm_failures": failures,
+            **_end(rt, f"{failures} consecutive LLM failures (last: {exc}); no fallback for a code search"),
+        }
     reason = f"{failures} consecutive LLM failures (last: {exc}); falling back to evolution for the rest of the session"
     rt.display.line(reason)
     rt.hooks.on_fallback(reason)

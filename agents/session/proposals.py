@@ -27,8 +27,9 @@ def to_candidates(proposals: list[Proposal], session: str, rt: Runtime) -> list[
 
 
 def _candidate(p: Proposal, session: str, rt: Runtime) -> Candidate:
-    proposer = Proposer(strategy=p.strategy, model=p.model, template_hash=p.template_hash, rationale=p.rationale,
-                        session=session, params=p.params)
+    proposer = Proposer(
+        strategy=p.strategy, model=p.model, template_hash=p.template_hash, rationale=p.rationale, session=session, params=p.params
+    )
     fields = dict(kind=p.kind, parents=_known_parents(p.parents, rt), proposer=proposer, cost=p.cost)
     reason = p.invalid or _unknown_parents(p.parents, rt)
     if reason is None:

@@ -95,8 +95,10 @@ def hold(workspace: Workspace, session: str):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BadInput(f"session {session} is being run by another `clade run` in {workspace.root} (lock {path}); "
-                           "wait for it to end, or stop it first") from None
+            raise BadInput(
+                f"session {session} is being run by another `clade run` in {workspace.root} (lock {path}); "
+                "wait for it to end, or stop it first"
+            ) from None
         try:
             yield
         finally:

@@ -78,10 +78,19 @@ def best_on_search(history: list[Candidate]) -> Candidate | None:
 def progress(rt: Runtime, session: str, running: list[str] | None = None) -> Progress:
     history = rt.history(session)
     best, source = best_on_search(history), best_on_search(rt.sources)
-    return Progress(session=session, strategy=rt.strategy.name, candidates=len(history), budget=rt.budget.config.candidates,
-                    running=running or [], best_id=best.id if best else None, best=best.fitness("search") if best else None,
-                    best_source=source.fitness("search") if source else None,
-                    best_source_name=_name(source) if source else None, tokens=rt.budget.spent.tokens, dollars=rt.budget.spent.dollars)
+    return Progress(
+        session=session,
+        strategy=rt.strategy.name,
+        candidates=len(history),
+        budget=rt.budget.config.candidates,
+        running=running or [],
+        best_id=best.id if best else None,
+        best=best.fitness("search") if best else None,
+        best_source=source.fitness("search") if source else None,
+        best_source_name=_name(source) if source else None,
+        tokens=rt.budget.spent.tokens,
+        dollars=rt.budget.spent.dollars,
+    )
 
 
 def final_report(rt: Runtime, session: str) -> Summary:
@@ -93,8 +102,14 @@ def final_report(rt: Runtime, session: str) -> Summary:
     counts = {s: sum(c.status == s for c in history) for s in COUNTED}
     by_search, by_test = best_on(rt.sources, "search"), best_on(rt.sources, "test")
     weights = task_weights(rt.workspace)
-    summary = Summary(session=session, candidates=len(history), **counts, best_id=best.id if best else None,
-                      best_search_source=_figure(by_search), best_test_source=_figure(by_test))
+    summary = Summary(
+        session=session,
+        candidates=len(history),
+        **counts,
+        best_id=best.id if best else None,
+        best_search_source=_figure(by_search),
+        best_test_source=_figure(by_test),
+    )
     if best is not None:
         summary.best_search_fitness, summary.best_test_fitness = best.fitness("search"), best.fitness("test")
         summary.best_test_interval = _own_interval(best, weights)
@@ -163,16 +178,22 @@ def sentence(s: Summary) -> str:
     head = f"session {s.session}: {s.candidates} candidates ({counts})"
     if s.best_id is None:
         return f"{head}; no candidate succeeded"
-    best = (f"best {s.best_id} (chosen on the search split, {_f(s.best_search_fitness)}): held-out (test split) fitness "
-            f"{_f(s.best_test_fitness)}{_ci(s.best_test_interval)}")
+    best = (
+        f"best {s.best_id} (chosen on the search split, {_f(s.best_search_fitness)}): held-out (test split) fitness "
+        f"{_f(s.best_test_fitness)}{_ci(s.best_test_interval)}"
+    )
     parts = [head, best]
-    for cmp, fig, which in ((s.vs_best_search_source, s.best_search_source, "best on the search split"),
-                            (s.vs_best_test_source, s.best_test_source, "best held out")):
+    for cmp, fig, which in (
+        (s.vs_best_search_source, s.best_search_source, "best on the search split"),
+        (s.vs_best_test_source, s.best_test_source, "best held out"),
+    ):
         if cmp is None or fig is None or (which == "best held out" and s.best_test_source.id == s.best_search_source.id):
             continue
         both = " and held out" if s.best_test_source and s.best_search_source and s.best_test_source.id == s.best_search_source.id else ""
-        parts.append(f"vs {fig.name} (the source {which}{both}, held-out {_f(fig.test_fitness)}): "
-                     f"{cmp.difference:+.4f}{_ci(cmp.interval, signed=True)}")
+        parts.append(
+            f"vs {fig.name} (the source {which}{both}, held-out {_f(fig.test_fitness)}): "
+            f"{cmp.difference:+.4f}{_ci(cmp.interval, signed=True)}"
+        )
     return "; ".join(parts)
 
 

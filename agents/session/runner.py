@@ -80,12 +80,24 @@ def _run_held(s: Session, archive) -> Summary:
 
 def _run(s: Session, archive, executor, evaluation, display: Display, started: float) -> Summary:
     rec = s.record
-    sources = measure_sources(s.workspace, archive, executor, record_sources(s.workspace, archive), seed=rec.seed, display=display,
-                              evaluation=evaluation)
-    rt = Runtime(workspace=s.workspace, archive=archive, executor=executor, budget=_budget(rec, archive),
-                 strategy=s.strategy, make_fallback=_fallback(s.workspace), model=s.model, display=display,
-                 hooks=_hooks(s, started, display), seed=rec.seed, sources=sources, evaluation=evaluation,
-                 prompts_dir=s.workspace.config.planner.prompts_path(s.workspace))
+    sources = measure_sources(
+        s.workspace, archive, executor, record_sources(s.workspace, archive), seed=rec.seed, display=display, evaluation=evaluation
+    )
+    rt = Runtime(
+        workspace=s.workspace,
+        archive=archive,
+        executor=executor,
+        budget=_budget(rec, archive),
+        strategy=s.strategy,
+        make_fallback=_fallback(s.workspace),
+        model=s.model,
+        display=display,
+        hooks=_hooks(s, started, display),
+        seed=rec.seed,
+        sources=sources,
+        evaluation=evaluation,
+        prompts_dir=s.workspace.config.planner.prompts_path(s.workspace),
+    )
     display.line(f"session {rec.id}: strategy {s.strategy.name}, budget {rec.budget.candidates} candidates, {executor.slots} slot(s)")
     with closing(sqlite3.connect(records.checkpoints_path(s.workspace), check_same_thread=False)) as conn:
         final = _invoke(rt, rec, conn)
@@ -109,8 +121,12 @@ def _invoke(rt: Runtime, rec: SessionRecord, conn: sqlite3.Connection) -> dict:
 def _budget(rec: SessionRecord, archive) -> Budget:
     """The session's spend so far, from the archive (candidates, LLM tokens and dollars) and its record (wall time)."""
     mine = [archive.get(cid) for cid in archive.session_candidates(rec.id)]
-    spent = Spend(candidates=len(mine), tokens=sum(c.cost.llm_tokens for c in mine),
-                  dollars=sum(c.cost.dollars for c in mine), wall_s=rec.earlier_wall_s())
+    spent = Spend(
+        candidates=len(mine),
+        tokens=sum(c.cost.llm_tokens for c in mine),
+        dollars=sum(c.cost.dollars for c in mine),
+        wall_s=rec.earlier_wall_s(),
+    )
     return Budget(rec.budget, spent)
 
 

@@ -57,7 +57,9 @@ def record(state: SessionState, rt: Runtime) -> dict:
 
 
 def _said(m: SplitMetrics) -> str:
-    cut = f" (cut by the evaluation cascade after {max(m.examples.values(), default=0)} example(s) per task)" if m.stage == "cascade" else ""
+    cut = (
+        f" (cut by the evaluation cascade after {max(m.examples.values(), default=0)} example(s) per task)" if m.stage == "cascade" else ""
+    )
     return f" search fitness {m.fitness:.4f}{cut}"
 
 
@@ -69,8 +71,7 @@ def result_event(result: Result, split: str) -> ResultEvent:
     if result.status == "ok" and result.fitness is not None:
         e = result.evaluation or _evaluation(result, split)
         per_example = {t: s.rounded() for t, s in e.per_example.items()} if split in PER_EXAMPLE_SPLITS else {}
-        metrics = {split: SplitMetrics(fitness=result.fitness, tasks=e.tasks, per_example=per_example, stage=e.stage,
-                                       examples=e.examples)}
+        metrics = {split: SplitMetrics(fitness=result.fitness, tasks=e.tasks, per_example=per_example, stage=e.stage, examples=e.examples)}
         return ResultEvent(status="succeeded", metrics=metrics, cost=cost, logs=logs)
     reason = result.reason or f"sandbox status {result.status} with no fitness"
     return ResultEvent(status="failed", reason=reason, cost=cost, logs=logs)
@@ -88,9 +89,14 @@ def _evaluation(result: Result, split: str) -> EvalResult:
         tasks = {"command": flat} if flat else {}
     examples = m.get("examples")
     found = m.get("per_example")
-    return EvalResult(fitness=result.fitness, split=split, tasks=tasks, stage="cascade" if m.get("stage") == "cascade" else "full",
-                      examples={t: int(n) for t, n in examples.items() if _number(n)} if isinstance(examples, dict) else {},
-                      per_example={t: ExampleScores.model_validate(s) for t, s in found.items()} if isinstance(found, dict) else {})
+    return EvalResult(
+        fitness=result.fitness,
+        split=split,
+        tasks=tasks,
+        stage="cascade" if m.get("stage") == "cascade" else "full",
+        examples={t: int(n) for t, n in examples.items() if _number(n)} if isinstance(examples, dict) else {},
+        per_example={t: ExampleScores.model_validate(s) for t, s in found.items()} if isinstance(found, dict) else {},
+    )
 
 
 def _number(value: object) -> bool:
@@ -115,4 +121,3 @@ def reflect(state: SessionState, rt: Runtime) -> dict:
         rt.archive.attach_result(cid, ResultEvent(lesson=lesson, cost=cost))
     rt.display.update(progress(rt, state["session"]))
     return {"done": [], "rounds": state.get("rounds", 0) + 1}
-

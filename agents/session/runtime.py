@@ -60,8 +60,10 @@ class Runtime:
         again; `fresh=False` returns what was loaded last (for a second look in the same round)."""
         if fresh:
             ids = self.archive.session_candidates(session)
-            self._history = {cid: c if c is not None and _settled(c) else self.archive.get(cid)
-                             for cid, c in ((cid, self._history.get(cid)) for cid in ids)}
+            self._history = {
+                cid: c if c is not None and _settled(c) else self.archive.get(cid)
+                for cid, c in ((cid, self._history.get(cid)) for cid in ids)
+            }
         return list(self._history.values())
 
     def gpus_per_job(self) -> int:

@@ -43,13 +43,26 @@ def record_sources(workspace: Workspace, archive) -> list[Candidate]:
     return found
 
 
-def measure_sources(workspace: Workspace, archive, executor: Executor, sources: list[Candidate], *, seed: int,
-                    display=None, evaluation=None, force: bool = False) -> list[Candidate]:
+def measure_sources(
+    workspace: Workspace,
+    archive,
+    executor: Executor,
+    sources: list[Candidate],
+    *,
+    seed: int,
+    display=None,
+    evaluation=None,
+    force: bool = False,
+) -> list[Candidate]:
     """Run every missing (source, split) measurement as one parallel batch (`force`: every one); failures are
     recorded, not raised. A source whose search measurement failed is missing it, so it is measured again."""
     gpus, suite = 1 if executor.gpus else 0, workspace.config.code is None
-    jobs = [(c, split, build_job(workspace, c, split=split, seed=seed, gpus=gpus, evaluation=evaluation))
-            for c in sources for split in SPLITS if force or _missing(c, split, suite)]
+    jobs = [
+        (c, split, build_job(workspace, c, split=split, seed=seed, gpus=gpus, evaluation=evaluation))
+        for c in sources
+        for split in SPLITS
+        if force or _missing(c, split, suite)
+    ]
     if jobs and display is not None:
         display.line(f"measuring {len(sources)} source(s) on {', '.join(SPLITS)}: {len(jobs)} job(s)")
     results = executor.run([job for _, _, job in jobs]) if jobs else {}

@@ -30,5 +30,18 @@ class SessionState(TypedDict, total=False):
 
 
 def initial_state(session: str, *, fallback: bool = False) -> SessionState:
-    return SessionState(session=session, parents=[], parent_notes={}, proposals=[], pending=[], results={}, done=[],
-                        wait=False, llm_failures=0, fallback=fallback, rounds=0, stop=None, ending=None)
+    return SessionState(
+        session=session,
+        parents=[],
+        parent_notes={},
+        proposals=[],
+        pending=[],
+        results={},
+        done=[],
+        wait=False,
+        llm_failures=0,
+        fallback=fallback,
+        rounds=0,
+        stop=None,
+        ending=None,
+    )

@@ -39,8 +39,9 @@ class Outcome(Generic[T]):
     errors: list[str] = field(default_factory=list)  # each round's error, in order
 
 
-def converse(ctx: Context, prompt: Rendered, read: Callable[[str], T], *, repair_rounds: int,
-             prompts_dir: Path | None = None) -> Outcome[T]:
+def converse(
+    ctx: Context, prompt: Rendered, read: Callable[[str], T], *, repair_rounds: int, prompts_dir: Path | None = None
+) -> Outcome[T]:
     if ctx.model is None:
         raise CladeError("the llm and hybrid strategies need ctx.model (planner.llm in clade.yaml)")
     messages: list[Message] = [{"role": "user", "content": prompt.text}]

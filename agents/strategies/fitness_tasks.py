@@ -36,7 +36,11 @@ class FitnessTask:
         what = self.description or f"a {self.kind} task (no description in its task file)"
         meaning = METRIC_MEANING.get(self.metric, "")
         count = f"; {self.examples} examples" if self.examples is not None else ""
-        return f"- {self.name}: {what}. Metric {self.metric}" + (f" ({meaning})" if meaning else "") + f"; weight {self.weight:g} ({share}){count}."
+        return (
+            f"- {self.name}: {what}. Metric {self.metric}"
+            + (f" ({meaning})" if meaning else "")
+            + f"; weight {self.weight:g} ({share}){count}."
+        )
 
 
 def fitness_tasks(workspace: Workspace, count_split: str | None = None) -> list[FitnessTask]:
@@ -50,8 +54,10 @@ def fitness_tasks(workspace: Workspace, count_split: str | None = None) -> list[
         suite = load_suite(workspace)
     except BadInput:
         return []  # a broken suite fails every evaluation with its own message; the prompt just shows no tasks
-    return [FitnessTask(t.name, t.spec.kind, t.spec.fitness_metric, t.weight, " ".join(t.spec.description.split()),
-                        _count(t, count_split)) for t in suite.tasks]
+    return [
+        FitnessTask(t.name, t.spec.kind, t.spec.fitness_metric, t.weight, " ".join(t.spec.description.split()), _count(t, count_split))
+        for t in suite.tasks
+    ]
 
 
 def _count(task, split: str | None) -> int | None:
@@ -78,6 +84,8 @@ def tasks_text(workspace: Workspace, split: str = "search") -> str:
         return "(no evaluation tasks: the fitness is the number the evaluation command prints)"
     total = sum(t.weight for t in tasks)
     head = f"The fitness is the weighted mean over these tasks of each task's metric, on the {split} split (higher is better):"
-    tail = ("Small differences between candidates may be noise of these few examples: the session's best on the search split "
-            "is finally judged on a held-out split it was never chosen on, so a recipe tuned to a few search examples does not pay.")
+    tail = (
+        "Small differences between candidates may be noise of these few examples: the session's best on the search split "
+        "is finally judged on a held-out split it was never chosen on, so a recipe tuned to a few search examples does not pay."
+    )
     return "\n".join([head, *(t.line(total) for t in tasks), tail])

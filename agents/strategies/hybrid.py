@@ -62,21 +62,38 @@ class HybridStrategy:
 
     def members(self, run: str, structure: Structure, ctx: Context, info: dict) -> list[Proposal]:
         config = self.planner.evolution.model_copy(update={"sigma": info.get("sigma", self.planner.evolution.sigma)})
-        proposals = run_proposals(run, _encoding(structure, ctx, info), ctx, config=config,
-                                  generations=self.planner.hybrid_generations, strategy=self.name,
-                                  seed=session_seed(self.planner.seed, ctx.session))
+        proposals = run_proposals(
+            run,
+            _encoding(structure, ctx, info),
+            ctx,
+            config=config,
+            generations=self.planner.hybrid_generations,
+            strategy=self.name,
+            seed=session_seed(self.planner.seed, ctx.session),
+        )
         return [_with_info(p, info) for p in proposals]
 
     def next_structure(self, ctx: Context, runs: list[HybridRun]) -> list[Proposal]:
         shown = Shown(metric_of=fitness_metrics(ctx.workspace))
         prompt = self.prompt(ctx, runs, shown)
-        out = converse(ctx, prompt, lambda text: self.read(text, ctx, runs), repair_rounds=self.planner.repair_rounds,
-                       prompts_dir=self.prompts_dir)
+        out = converse(
+            ctx, prompt, lambda text: self.read(text, ctx, runs), repair_rounds=self.planner.repair_rounds, prompts_dir=self.prompts_dir
+        )
         params = {"hybrid_structure": len(runs) + 1, "replies": out.replies, "repairs": out.errors}
         if out.value is None:
-            return [Proposal(kind="merge", parents=parents_of(ctx, []), genotype={"recipe": {}}, strategy=self.name,
-                             model=ctx.model.name, template_hash=prompt.template_hash, cost=out.cost, params=params,
-                             invalid=f"no valid structure: {out.invalid}")]
+            return [
+                Proposal(
+                    kind="merge",
+                    parents=parents_of(ctx, []),
+                    genotype={"recipe": {}},
+                    strategy=self.name,
+                    model=ctx.model.name,
+                    template_hash=prompt.template_hash,
+                    cost=out.cost,
+                    params=params,
+                    invalid=f"no valid structure: {out.invalid}",
+                )
+            ]
         reply, structure, start = out.value
         info = {"rationale": reply.rationale, "model": ctx.model.name, "template_hash": prompt.template_hash, **params, **start}
         proposals = self.members(f"{PREFIX}{len(runs) + 1}", structure, ctx, info)
@@ -91,34 +108,61 @@ class HybridStrategy:
             if same_structure(run.structure, structure):
                 raise ReplyError(f"{describe_structure(structure)} was already tuned in {run.name}; choose a different structure")
         values = start_.start_values(structure, reply.start)
-        start = {"x0": start_.start_genes(structure, values), "sigma": start_.check_sigma(reply.sigma, self.planner.evolution.sigma),
-                 "start": start_.start_summary(structure, values)}
+        start = {
+            "x0": start_.start_genes(structure, values),
+            "sigma": start_.check_sigma(reply.sigma, self.planner.evolution.sigma),
+            "start": start_.start_summary(structure, values),
+        }
         _check_start(structure, ctx, start)
         return reply, structure, start
 
     def prompt(self, ctx: Context, runs: list[HybridRun], shown: Shown | None = None) -> Rendered:
         e, shown = self.planner.evolution, shown or Shown(metric_of=fitness_metrics(ctx.workspace))
-        return render(TEMPLATE, self.prompts_dir, brief=ctx.brief.strip() or "(no brief: maximise the search fitness)",
-                      tasks=tasks_text(ctx.workspace),
-                      budget=view.budget_text(ctx, shown, run_size=e.population * self.planner.hybrid_generations),
-                      summary=ctx.summary.strip() or "(empty)", sources=view.sources_text(ctx, shown), layers=view.layers_text(ctx),
-                      outcomes=outcomes_text(runs, shown), in_flight=shown_.in_flight_text(ctx, shown),
-                      failures=shown_.failures_text(ctx), lessons=shown_.lessons_text(ctx),
-                      generations=self.planner.hybrid_generations, population=e.population, max_groups=view.layer_count(ctx),
-                      weight_max=f"{e.weight_max:g}", density_min=f"{e.density_min:g}", x0_weight=f"{e.x0_weight:g}",
-                      x0_density=f"{e.x0_density:g}", x0_t=f"{e.x0_t:g}", sigma=f"{e.sigma:g}", steps=start_.step_text(e),
-                      sigma_min=f"{start_.SIGMA_RANGE[0]:g}", sigma_max=f"{start_.SIGMA_RANGE[1]:g}",
-                      fixed=start_.fixed_text(), example=structure_example(ctx))
+        return render(
+            TEMPLATE,
+            self.prompts_dir,
+            brief=ctx.brief.strip() or "(no brief: maximise the search fitness)",
+            tasks=tasks_text(ctx.workspace),
+            budget=view.budget_text(ctx, shown, run_size=e.population * self.planner.hybrid_generations),
+            summary=ctx.summary.strip() or "(empty)",
+            sources=view.sources_text(ctx, shown),
+            layers=view.layers_text(ctx),
+            outcomes=outcomes_text(runs, shown),
+            in_flight=shown_.in_flight_text(ctx, shown),
+            failures=shown_.failures_text(ctx),
+            lessons=shown_.lessons_text(ctx),
+            generations=self.planner.hybrid_generations,
+            population=e.population,
+            max_groups=view.layer_count(ctx),
+            weight_max=f"{e.weight_max:g}",
+            density_min=f"{e.density_min:g}",
+            x0_weight=f"{e.x0_weight:g}",
+            x0_density=f"{e.x0_density:g}",
+            x0_t=f"{e.x0_t:g}",
+            sigma=f"{e.sigma:g}",
+            steps=start_.step_text(e),
+            sigma_min=f"{start_.SIGMA_RANGE[0]:g}",
+            sigma_max=f"{start_.SIGMA_RANGE[1]:g}",
+            fixed=start_.fixed_text(),
+            example=structure_example(ctx),
+        )
 
 
 def structure_example(ctx: Context) -> str:
     """The reply format's example, with this workspace's source names."""
     names, with_base = view.example_models(ctx), ctx.workspace.config.base is not None
     method = "ties" if with_base else "linear"
-    start = {n: {"weight": [0.9, 0.6] if i == 0 else 0.7, **({"density": 0.5} if method in WITH_DENSITY else {})}
-             for i, n in enumerate(names)}
-    reply = {"rationale": "why this structure and start, given the outcomes above, in two or three sentences",
-             "method": method, "sources": names, "layer_groups": 2, "start": start, "sigma": 0.2}
+    start = {
+        n: {"weight": [0.9, 0.6] if i == 0 else 0.7, **({"density": 0.5} if method in WITH_DENSITY else {})} for i, n in enumerate(names)
+    }
+    reply = {
+        "rationale": "why this structure and start, given the outcomes above, in two or three sentences",
+        "method": method,
+        "sources": names,
+        "layer_groups": 2,
+        "start": start,
+        "sigma": 0.2,
+    }
     return "```json\n{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in reply.items()) + "\n}\n```"
 
 
@@ -157,5 +201,11 @@ def _structure(reply: StructureReply, planner: PlannerConfig, ctx: Context) -> S
 
 def _with_info(p: Proposal, info: dict) -> Proposal:
     rationale = f"{info['rationale']} [{p.rationale}]" if info.get("rationale") else p.rationale
-    return p.model_copy(update={"params": {**p.params, "hybrid": info}, "rationale": rationale,
-                                "model": info.get("model"), "template_hash": info.get("template_hash")})
+    return p.model_copy(
+        update={
+            "params": {**p.params, "hybrid": info},
+            "rationale": rationale,
+            "model": info.get("model"),
+            "template_hash": info.get("template_hash"),
+        }
+    )

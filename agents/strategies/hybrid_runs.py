@@ -34,8 +34,8 @@ class HybridRun:
 
 
 def run_number(name: object) -> int | None:
-    if isinstance(name, str) and name.startswith(PREFIX) and name[len(PREFIX):].isdigit():
-        return int(name[len(PREFIX):])
+    if isinstance(name, str) and name.startswith(PREFIX) and name[len(PREFIX) :].isdigit():
+        return int(name[len(PREFIX) :])
     return None
 
 
@@ -46,8 +46,10 @@ def hybrid_runs(history: list[Candidate]) -> list[HybridRun]:
         params = c.proposer.params
         if run_number(params.get("run")) is not None and "structure" in params:
             grouped.setdefault(params["run"], []).append(c)
-    runs = [HybridRun(name, run_number(name), Structure.model_validate(members[0].proposer.params["structure"]), members)
-            for name, members in grouped.items()]
+    runs = [
+        HybridRun(name, run_number(name), Structure.model_validate(members[0].proposer.params["structure"]), members)
+        for name, members in grouped.items()
+    ]
     return sorted(runs, key=lambda r: r.number)
 
 
@@ -80,10 +82,12 @@ def outcome_text(run: HybridRun, shown: Shown | None = None) -> str:
     s, done = run.structure, [c for c in run.members if c.status in ("succeeded", "failed", "invalid", "rejected")]
     ok = [c for c in done if c.status == "succeeded"]
     sigma = run.info.get("sigma")
-    lines = [f"- {run.name}: {describe_structure(s)}",
-             f"  your rationale: {run.info.get('rationale', '(none recorded)')}",
-             f"  started at [{numbers_text(s, start_of(run))}]" + (f" with sigma {sigma:g}" if sigma is not None else ""),
-             f"  {len(run.members)} candidates, {len(ok)} succeeded, {len(done) - len(ok)} failed"]
+    lines = [
+        f"- {run.name}: {describe_structure(s)}",
+        f"  your rationale: {run.info.get('rationale', '(none recorded)')}",
+        f"  started at [{numbers_text(s, start_of(run))}]" + (f" with sigma {sigma:g}" if sigma is not None else ""),
+        f"  {len(run.members)} candidates, {len(ok)} succeeded, {len(done) - len(ok)} failed",
+    ]
     best = run.best()
     if best is None:
         lines.append("  no candidate of this structure succeeded")

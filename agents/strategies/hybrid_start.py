@@ -45,7 +45,7 @@ def start_values(s: Structure, start: dict[str, Any] | None) -> list[dict[str, d
 
 def _source_start(src: str, given: Any, names: list[str], defaults: dict[str, float], s: Structure) -> dict[str, list[float]]:
     if not isinstance(given, dict):
-        raise ReplyError(f"start.{src} must be an object like {{\"weight\": 0.8}}, not {given!r}")
+        raise ReplyError(f'start.{src} must be an object like {{"weight": 0.8}}, not {given!r}')
     unknown = sorted(set(given) - set(names))
     if unknown:
         raise ReplyError(f"start.{src} names {unknown}; {s.method} tunes only {', '.join(names)}")
@@ -83,13 +83,16 @@ def check_sigma(sigma: float | None, default: float) -> float:
 
 def step_text(config: EvolutionConfig) -> str:
     """How far one sigma moves each kind of number at the default start (one standard deviation)."""
+
     def spread(value: float, low: float, high: float) -> float:
         u = sigmoid(from_range(value, low, high))
         return (high - low) * u * (1 - u) * config.sigma
 
-    return (f"a weight of {config.x0_weight:g} by about ±{spread(config.x0_weight, 0, config.weight_max):.3f}, "
-            f"a density of {config.x0_density:g} by about ±{spread(config.x0_density, config.density_min, 1):.3f}, "
-            f"t of {config.x0_t:g} by about ±{spread(config.x0_t, 0, 1):.3f}")
+    return (
+        f"a weight of {config.x0_weight:g} by about ±{spread(config.x0_weight, 0, config.weight_max):.3f}, "
+        f"a density of {config.x0_density:g} by about ±{spread(config.x0_density, config.density_min, 1):.3f}, "
+        f"t of {config.x0_t:g} by about ±{spread(config.x0_t, 0, 1):.3f}"
+    )
 
 
 def fixed_text() -> str:

@@ -74,13 +74,17 @@ class LLMStrategy:
             check_built_on(reply.built_on, ctx)
             return reply, tried[-1], check_recipe(tried[-1], models, tasks)
 
-        out = converse(ctx, prompt, read, repair_rounds=self.planner.repair_rounds,
-                       prompts_dir=self.prompts_dir)
-        fields = dict(kind="merge", strategy=self.name, model=ctx.model.name, template_hash=prompt.template_hash,
-                      cost=out.cost, params={"replies": out.replies, "repairs": out.errors})
+        out = converse(ctx, prompt, read, repair_rounds=self.planner.repair_rounds, prompts_dir=self.prompts_dir)
+        fields = dict(
+            kind="merge",
+            strategy=self.name,
+            model=ctx.model.name,
+            template_hash=prompt.template_hash,
+            cost=out.cost,
+            params={"replies": out.replies, "repairs": out.errors},
+        )
         if out.value is None:
-            return Proposal(parents=parents_of(ctx, []), genotype={"recipe": tried[-1] if tried else {}},
-                            invalid=out.invalid, **fields)
+            return Proposal(parents=parents_of(ctx, []), genotype={"recipe": tried[-1] if tried else {}}, invalid=out.invalid, **fields)
         reply, recipe, named = out.value
         parents = list(dict.fromkeys(reply.built_on)) or parents_of(ctx, named)
         return Proposal(parents=parents, genotype={"recipe": recipe}, rationale=reply.rationale, **fields)
@@ -88,21 +92,34 @@ class LLMStrategy:
     def prompt(self, ctx: Context, shown: Shown | None = None) -> Rendered:
         shown = shown or Shown(metric_of=fitness_metrics(ctx.workspace))
         n_layers = view.layer_count(ctx)
-        return render(TEMPLATE, self.prompts_dir, brief=ctx.brief.strip() or "(no brief: maximise the search fitness)",
-                      tasks=tasks_text(ctx.workspace), budget=view.budget_text(ctx, shown),
-                      summary=ctx.summary.strip() or "(empty)", sources=view.sources_text(ctx, shown), layers=view.layers_text(ctx),
-                      lineage=shown_.lineage_text(ctx, shown), in_flight=shown_.in_flight_text(ctx, shown),
-                      failures=shown_.failures_text(ctx), lessons=shown_.lessons_text(ctx), methods=view.methods_text(),
-                      example=view.merge_example(ctx, min(2, n_layers), built_on=ctx.parents[:1]), path_example=view.path_example(ctx, n_layers),
-                      scale_filters=", ".join(self.planner.evolution.scale_filters))
+        return render(
+            TEMPLATE,
+            self.prompts_dir,
+            brief=ctx.brief.strip() or "(no brief: maximise the search fitness)",
+            tasks=tasks_text(ctx.workspace),
+            budget=view.budget_text(ctx, shown),
+            summary=ctx.summary.strip() or "(empty)",
+            sources=view.sources_text(ctx, shown),
+            layers=view.layers_text(ctx),
+            lineage=shown_.lineage_text(ctx, shown),
+            in_flight=shown_.in_flight_text(ctx, shown),
+            failures=shown_.failures_text(ctx),
+            lessons=shown_.lessons_text(ctx),
+            methods=view.methods_text(),
+            example=view.merge_example(ctx, min(2, n_layers), built_on=ctx.parents[:1]),
+            path_example=view.path_example(ctx, n_layers),
+            scale_filters=", ".join(self.planner.evolution.scale_filters),
+        )
 
 
 def check_built_on(ids: list[str], ctx: Context) -> None:
     """ReplyError naming any id in `built_on` that is not a scored candidate the LLM could have seen."""
     unknown = [i for i in ids if (c := shown_.find(ctx, i)) is None or c.kind not in ("merge", "source")]
     if unknown:
-        raise ReplyError(f"built_on names {', '.join(unknown)}, which are not merge or source candidates of this archive; "
-                         "use ids shown above, or leave built_on empty")
+        raise ReplyError(
+            f"built_on names {', '.join(unknown)}, which are not merge or source candidates of this archive; "
+            "use ids shown above, or leave built_on empty"
+        )
 
 
 def check_new(recipe: dict[str, Any], ctx: Context, shown: Shown) -> None:
@@ -110,15 +127,19 @@ def check_new(recipe: dict[str, Any], ctx: Context, shown: Shown) -> None:
     key = genotype_hash("merge", MergeGenotype(recipe=recipe))
     for c in (*ctx.history, *ctx.in_flight):
         if c.kind == "merge" and c.genotype_hash() == key:
-            raise ReplyError(f"this recipe is exactly {c.id}'s ({shown_.scores(c, shown)}); a duplicate is never run: "
-                             "change at least one number, or propose another recipe")
+            raise ReplyError(
+                f"this recipe is exactly {c.id}'s ({shown_.scores(c, shown)}); a duplicate is never run: "
+                "change at least one number, or propose another recipe"
+            )
     if any(genotype_hash("merge", MergeGenotype(recipe=p.genotype.get("recipe", {}))) == key for p in shown.siblings):
         raise ReplyError("this recipe is the one proposed just before it in the same round; propose a different one")
     found = ctx.archive.find_genotype(key) if ctx.archive is not None else []
     if found:
         c = ctx.archive.get(found[0])
-        raise ReplyError(f"this recipe is exactly {c.id}'s ({shown_.scores(c, shown)}), tried in an earlier session; "
-                         "change at least one number, or propose another recipe")
+        raise ReplyError(
+            f"this recipe is exactly {c.id}'s ({shown_.scores(c, shown)}), tried in an earlier session; "
+            "change at least one number, or propose another recipe"
+        )
 
 
 def parents_of(ctx: Context, named: list[str]) -> list[str]:

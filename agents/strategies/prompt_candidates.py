@@ -90,8 +90,11 @@ def _fitness(c: Candidate) -> str:
 def in_flight_text(ctx: Context, shown: Shown) -> str:
     """This session's candidates not finished yet, then this call's earlier proposals (not recorded yet)."""
     lines = [f"- {c.id} ({c.status}): {what(c)}" + _why(c.proposer.rationale) for c in ctx.in_flight]
-    lines += [f"- proposed just before this one, in the same round: {recipe_text(p.genotype.get('recipe', {}))}" + _why(p.rationale)
-              for p in shown.siblings if not p.invalid]
+    lines += [
+        f"- proposed just before this one, in the same round: {recipe_text(p.genotype.get('recipe', {}))}" + _why(p.rationale)
+        for p in shown.siblings
+        if not p.invalid
+    ]
     return "\n".join(lines) or "(none)"
 
 
@@ -101,8 +104,9 @@ def _why(rationale: str) -> str:
 
 def failures_text(ctx: Context, limit: int = FAILURES) -> str:
     failed = [c for c in ctx.history if c.status in FAILED_STATUSES][-limit:]
-    lines = [f"- {c.id} {c.status}: {whole_sentences(c.reason or 'no reason recorded', RATIONALE_CHARS)}\n  recipe: {what(c)}"
-             for c in failed]
+    lines = [
+        f"- {c.id} {c.status}: {whole_sentences(c.reason or 'no reason recorded', RATIONALE_CHARS)}\n  recipe: {what(c)}" for c in failed
+    ]
     return "\n".join(lines) or "(none in this session)"
 
 

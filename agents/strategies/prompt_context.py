@@ -68,7 +68,9 @@ def methods_text(names: list[str] | None = None) -> str:
 
 
 def _method_line(spec) -> str:
-    inputs = f"{spec.min_models}" + ("+" if spec.max_models is None else f"-{spec.max_models}" if spec.max_models != spec.min_models else "")
+    inputs = f"{spec.min_models}" + (
+        "+" if spec.max_models is None else f"-{spec.max_models}" if spec.max_models != spec.min_models else ""
+    )
     model = ", ".join(_param(p) for p in spec.model_params) or "none"
     method = ", ".join(_param(p) for p in spec.params) or "none"
     data = "; learns from calibration data (the search split of the workspace's tasks, added for you)" if spec.calibration else ""
@@ -93,8 +95,7 @@ def layer_count(ctx: Context) -> int:
 def layer_counts(models: dict[str, Path]) -> dict[str, int]:
     from tools.merge.sources import config_layer_count
 
-    return {name: config_layer_count(json.loads((path / "config.json").read_text(encoding="utf-8")), path)
-            for name, path in models.items()}
+    return {name: config_layer_count(json.loads((path / "config.json").read_text(encoding="utf-8")), path) for name, path in models.items()}
 
 
 def layers_text(ctx: Context) -> str:
@@ -115,16 +116,21 @@ def budget_text(ctx: Context, shown: Shown, run_size: int | None = None) -> str:
     lines.append(_best_line(ctx))
     left = b.remaining_candidates()
     if left is not None and c.candidates and left - len(shown.siblings) <= max(1, int(NEAR_END * c.candidates)):
-        lines.append("- The budget is nearly spent: these are among the session's last proposals. Prefer refining the best "
-                     "recipe so far (small changes to its numbers) over exploring a new direction.")
+        lines.append(
+            "- The budget is nearly spent: these are among the session's last proposals. Prefer refining the best "
+            "recipe so far (small changes to its numbers) over exploring a new direction."
+        )
     return "\n".join(lines)
 
 
 def _candidates_line(ctx: Context, shown: Shown) -> str:
     b, total = ctx.budget, ctx.budget.config.candidates
     used, flying, round_ = b.spent.candidates, len(ctx.in_flight), len(shown.siblings) + 1
-    place = f"This is proposal {round_} of {ctx.wanted} asked for now" + (
-        " (the earlier ones are listed under proposals in flight)" if round_ > 1 else "") + "."
+    place = (
+        f"This is proposal {round_} of {ctx.wanted} asked for now"
+        + (" (the earlier ones are listed under proposals in flight)" if round_ > 1 else "")
+        + "."
+    )
     if total is None:
         return f"- Candidates: {used} recorded by this session ({flying} still running); no candidate limit. {place}"
     after = max(0, total - used - round_)
@@ -139,8 +145,10 @@ def _run_line(ctx: Context, run_size: int) -> str:
         return f"- Candidates: {used} recorded by this session ({flying} still running); no candidate limit. The structure you choose now gets a CMA-ES run of {run_size} candidates."
     left = max(0, total - used)
     cut = f", so the run will be cut short after {left}" if left < run_size else ""
-    return (f"- Candidates: {used} of {total} used by this session ({flying} of them still running), {left} left. The structure "
-            f"you choose now gets a CMA-ES run of {run_size} candidates{cut}.")
+    return (
+        f"- Candidates: {used} of {total} used by this session ({flying} of them still running), {left} left. The structure "
+        f"you choose now gets a CMA-ES run of {run_size} candidates{cut}."
+    )
 
 
 def _best_line(ctx: Context) -> str:
@@ -180,12 +188,19 @@ def merge_example(ctx: Context, groups: int, built_on: list[str] | None = None) 
     names, with_base = example_models(ctx), ctx.workspace.config.base is not None
     per_group = groups > 1
     values = [[0.9, 0.5], [0.4, 0.8]]
-    params = {n: {"weight": values[i] if per_group else values[i][0], **({"density": 0.6} if with_base else {})}
-              for i, n in enumerate(names)}
-    reply = {"rationale": "why this should beat what was tried, in two or three sentences",
-             "method": "ties" if with_base else "linear", "base": "base" if with_base else None, "sources": names,
-             "layer_groups": groups, "parameters": params, "method_parameters": {"normalize": False} if with_base else {},
-             "built_on": list(built_on or [])}
+    params = {
+        n: {"weight": values[i] if per_group else values[i][0], **({"density": 0.6} if with_base else {})} for i, n in enumerate(names)
+    }
+    reply = {
+        "rationale": "why this should beat what was tried, in two or three sentences",
+        "method": "ties" if with_base else "linear",
+        "base": "base" if with_base else None,
+        "sources": names,
+        "layer_groups": groups,
+        "parameters": params,
+        "method_parameters": {"normalize": False} if with_base else {},
+        "built_on": list(built_on or []),
+    }
     return _pretty(reply)
 
 

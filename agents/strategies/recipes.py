@@ -30,15 +30,18 @@ def to_recipe(reply: MergeReply, n_layers: int, scale_filters: list[str], tasks:
     if reply.layer_groups > n_layers:
         raise ReplyError(f"layer_groups {reply.layer_groups} is more than the {n_layers} layers; use at most {n_layers}")
     groups = reply.layer_groups
-    source_values = {s: {k: _per_group(v, groups, f"parameters.{s}.{k}") for k, v in reply.parameters.get(s, {}).items()}
-                     for s in reply.sources}
+    source_values = {
+        s: {k: _per_group(v, groups, f"parameters.{s}.{k}") for k, v in reply.parameters.get(s, {}).items()} for s in reply.sources
+    }
     method_values = {k: _per_group(v, groups, f"method_parameters.{k}") for k, v in reply.method_parameters.items()}
     recipe: dict[str, Any] = {"merge_method": reply.method}
     if reply.base is not None:
         recipe["base_model"] = reply.base
     if _needs_data(reply.method):
         if not tasks:
-            raise ReplyError(f"method {reply.method} learns from calibration data and this workspace has no evaluation tasks; choose another method")
+            raise ReplyError(
+                f"method {reply.method} learns from calibration data and this workspace has no evaluation tasks; choose another method"
+            )
         recipe["calibration"] = {"tasks": list(tasks), "split": "search"}
     if groups == 1:
         return _models_form(recipe, reply, source_values, method_values)

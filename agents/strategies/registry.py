@@ -29,11 +29,15 @@ def make_strategy(name: str, planner: PlannerConfig, workspace: Workspace) -> St
     if name not in MERGE_STRATEGIES:
         raise BadInput(f"--planner {name}: unknown strategy; choose one of {', '.join(MERGE_STRATEGIES)}")
     if name in NEEDS_LLM and planner.llm is None:
-        raise BadInput(f"{workspace.root / 'clade.yaml'}: --planner {name} needs planner.llm (e.g. planner: {{llm: {{model: openai/gpt-4o-mini}}}}); or use --planner evolution")
+        raise BadInput(
+            f"{workspace.root / 'clade.yaml'}: --planner {name} needs planner.llm (e.g. planner: {{llm: {{model: openai/gpt-4o-mini}}}}); or use --planner evolution"
+        )
     code = workspace.config.code is not None
     if code and name not in NEEDS_LLM:
-        raise BadInput(f"{workspace.root / 'clade.yaml'}: this is a code workspace (it has a code: section) and code search needs an LLM; "
-                       "set planner.llm and use --planner llm or hybrid")
+        raise BadInput(
+            f"{workspace.root / 'clade.yaml'}: this is a code workspace (it has a code: section) and code search needs an LLM; "
+            "set planner.llm and use --planner llm or hybrid"
+        )
     if code:
         return getattr(import_module(CODE_STRATEGY[0]), CODE_STRATEGY[1])(planner, workspace, prompts_dir=planner.prompts_path(workspace))
     module, cls = MERGE_STRATEGIES[name]

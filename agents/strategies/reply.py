@@ -50,8 +50,10 @@ class MergeReply(_Reply):
     parameters: dict[str, dict[str, PerGroup]] = Field(default_factory=dict, description="source -> name -> value(s)")
     method_parameters: dict[str, PerGroup] = Field(default_factory=dict)
     layer_path: list[PathStep] | None = None
-    built_on: list[str] = Field(default_factory=list, description="candidate ids the recipe builds on (its lineage parents); "
-                                                                  "empty: the parents chosen for the proposal")
+    built_on: list[str] = Field(
+        default_factory=list,
+        description="candidate ids the recipe builds on (its lineage parents); empty: the parents chosen for the proposal",
+    )
 
     @model_validator(mode="after")
     def _form(self) -> "MergeReply":
@@ -74,7 +76,8 @@ class StructureReply(_Reply):
     sources: list[str] = Field(min_length=1)
     layer_groups: int = Field(1, gt=0)
     start: dict[str, PerGroup | dict[str, PerGroup]] | None = Field(
-        None, description="source -> {weight, density}: CMA-ES's start point (slerp: {t}); left out: the configured x0")
+        None, description="source -> {weight, density}: CMA-ES's start point (slerp: {t}); left out: the configured x0"
+    )
     sigma: float | None = Field(None, description="CMA-ES's initial step size in gene space; left out: planner.evolution.sigma")
 
 
@@ -118,4 +121,4 @@ def _bare(text: str) -> str:
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end < start:
         raise ReplyError("no JSON object found: reply with one JSON object in a ```json fence")
-    return text[start:end + 1]
+    return text[start : end + 1]

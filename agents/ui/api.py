@@ -79,8 +79,18 @@ def _overview(state: UIState, split: str, v: str) -> dict:
     for s in found:
         s["archive_spend"] = by_session.get(s["id"], _spend_row(0, 0, 0, 0))
     splits = sorted({"search", split} | {r[0] for r in archive.index.query("SELECT DISTINCT split FROM fitness")})
-    return {"workspace": state.workspace.config.name, "root": str(state.workspace.root), "split": split, "splits": splits,
-            "total": len(rows), "counts": counts, "spend": total, "sessions": found, "curve": curve(rows), "version": v}
+    return {
+        "workspace": state.workspace.config.name,
+        "root": str(state.workspace.root),
+        "split": split,
+        "splits": splits,
+        "total": len(rows),
+        "counts": counts,
+        "spend": total,
+        "sessions": found,
+        "curve": curve(rows),
+        "version": v,
+    }
 
 
 def _rows(state: UIState, split: str, v: str) -> list:
@@ -128,9 +138,22 @@ def _graph(state: UIState, split: str, v: str) -> dict:
 
 
 def _node(p, r, group: str) -> dict:
-    return {"id": p.id, "column": p.column, "row": p.row, "kind": r.kind, "status": r.status, "verdict": r.verdict,
-            "name": r.name, "fitness": r.fitness, "parents": list(r.parents), "strategy": r.strategy, "session": r.session,
-            "group": group, "reason": r.reason, "created_at": r.created_at}
+    return {
+        "id": p.id,
+        "column": p.column,
+        "row": p.row,
+        "kind": r.kind,
+        "status": r.status,
+        "verdict": r.verdict,
+        "name": r.name,
+        "fitness": r.fitness,
+        "parents": list(r.parents),
+        "strategy": r.strategy,
+        "session": r.session,
+        "group": group,
+        "reason": r.reason,
+        "created_at": r.created_at,
+    }
 
 
 def candidate(state: UIState, ref: str, split: str) -> dict:
@@ -140,13 +163,21 @@ def candidate(state: UIState, ref: str, split: str) -> dict:
     c = archive.get(ref)
     files = {path: data.decode("utf-8", "replace") for path, data in sorted(archive.files(c.id).items()) if path != "candidate.json"}
     parents = [archive.get(p) for p in c.parents]
-    return {"candidate": c.model_dump(mode="json"), "split": split, "verdict": c.verdict(), "name": c.source_name(),
-            "workspace": state.workspace.config.name, "root": str(state.workspace.root),
-            "names": {p.id: p.source_name() for p in parents if p.source_name()},
-            "children": archive.children_counts([c.id]).get(c.id, 0), "files": files,
-            "tasks": task_table(c, parents, views.task_metrics(state, split)),
-            "diffs": [_diff(archive, p.id, c.id) for p in parents],
-            "reviewable": c.kind in REVIEWABLE, "approvable": c.kind in REVIEWABLE and c.status == "succeeded"}
+    return {
+        "candidate": c.model_dump(mode="json"),
+        "split": split,
+        "verdict": c.verdict(),
+        "name": c.source_name(),
+        "workspace": state.workspace.config.name,
+        "root": str(state.workspace.root),
+        "names": {p.id: p.source_name() for p in parents if p.source_name()},
+        "children": archive.children_counts([c.id]).get(c.id, 0),
+        "files": files,
+        "tasks": task_table(c, parents, views.task_metrics(state, split)),
+        "diffs": [_diff(archive, p.id, c.id) for p in parents],
+        "reviewable": c.kind in REVIEWABLE,
+        "approvable": c.kind in REVIEWABLE and c.status == "succeeded",
+    }
 
 
 def _diff(archive, parent: str, child: str) -> dict:
@@ -158,12 +189,22 @@ def task_table(c, parents: list, fitness_metrics: list[str]) -> list[dict]:
     """Per split and task metric: the candidate's score, each parent's, and `delta` (the candidate minus its best parent)."""
     rows = []
     for split in sorted(c.metrics, key=lambda s: (s != "search", s != "test", s)):
-        flat = lambda x: {f"{t}/{k}": v for t, vals in (x.metrics[split].tasks.items() if split in x.metrics else ()) for k, v in vals.items()}
+        flat = lambda x: {
+            f"{t}/{k}": v for t, vals in (x.metrics[split].tasks.items() if split in x.metrics else ()) for k, v in vals.items()
+        }
         mine, theirs = flat(c), [flat(p) for p in parents]
         for metric in sorted(mine, key=lambda m: (m not in fitness_metrics, m)):
             known = [t[metric] for t in theirs if metric in t]
-            rows.append({"split": split, "metric": metric, "fitness_metric": metric in fitness_metrics, "value": mine[metric],
-                         "parents": [t.get(metric) for t in theirs], "delta": mine[metric] - max(known) if known else None})
+            rows.append(
+                {
+                    "split": split,
+                    "metric": metric,
+                    "fitness_metric": metric in fitness_metrics,
+                    "value": mine[metric],
+                    "parents": [t.get(metric) for t in theirs],
+                    "delta": mine[metric] - max(known) if known else None,
+                }
+            )
     return rows
 
 

@@ -17,16 +17,25 @@ TOKEN_ENV = "CLADE_UI_TOKEN"
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("ui", help="local web page: lineage, fitness, review, chat",
-                              description="Serve the workspace's page: session overview, lineage graph, candidate review, "
-                                          "and a chat with the planner. It reads the archive live while a session runs.")
+    p = subparsers.add_parser(
+        "ui",
+        help="local web page: lineage, fitness, review, chat",
+        description="Serve the workspace's page: session overview, lineage graph, candidate review, "
+        "and a chat with the planner. It reads the archive live while a session runs.",
+    )
     p.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0: any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; any other needs a token)")
-    p.add_argument("--token", help=f"the token every request must carry (default: ${TOKEN_ENV}; on a non-loopback "
-                                   "--host without one, a new token is generated and printed)")
+    p.add_argument(
+        "--token",
+        help=f"the token every request must carry (default: ${TOKEN_ENV}; on a non-loopback "
+        "--host without one, a new token is generated and printed)",
+    )
     p.add_argument("--who", help="the name recorded on reviews and chat proposals (default: your login name)")
-    p.add_argument("--model", metavar="MODEL", help="the chat's LLM, overriding planner.llm.model: a litellm model string, "
-                                                    "or scripted:FILE to replay canned replies offline")
+    p.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="the chat's LLM, overriding planner.llm.model: a litellm model string, or scripted:FILE to replay canned replies offline",
+    )
     p.set_defaults(handler=cmd_ui)
 
 

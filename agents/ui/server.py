@@ -34,12 +34,17 @@ BODY_TIMEOUT_S = 5.0  # a body that stops arriving before its Content-Length is 
 SPLITS = ("search", "test")
 STATIC = Path(__file__).resolve().parent / "static"
 SCRIPTS = ("common.js", "plots.js", "graph.js", "candidate.js", "app.js")  # loaded in this order (index.html)
-FILES = {"/": ("index.html", "text/html; charset=utf-8"), "/static/style.css": ("style.css", "text/css; charset=utf-8"),
-         **{f"/static/{name}": (name, "text/javascript; charset=utf-8") for name in SCRIPTS}}
+FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+    **{f"/static/{name}": (name, "text/javascript; charset=utf-8") for name in SCRIPTS},
+}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
 }
 ID = r"(?P<id>[^/]+)"  # archive.resolve says what is wrong with a bad id
 GET_ROUTES = [
@@ -87,8 +92,16 @@ class UIServer(ThreadingHTTPServer):
         self.state.close()
 
 
-def build_server(workspace: Workspace, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, token: str | None = None,
-                 model=None, llm=None, who: str = "ui") -> UIServer:
+def build_server(
+    workspace: Workspace,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+    model=None,
+    llm=None,
+    who: str = "ui",
+) -> UIServer:
     """Bind the page's server (nothing else is touched when binding fails); `model` is the chat's LLM
     (else the one `llm`, an LLMConfig, or planner.llm names)."""
     if not is_loopback(host) and not token:
@@ -162,7 +175,9 @@ class Handler(BaseHTTPRequestHandler):
                     return self._json(500, {"error": str(exc)})
                 except Exception as exc:  # a bug: the traceback goes to the terminal, the page gets one line
                     traceback.print_exc(file=sys.stderr)
-                    return self._json(500, {"error": f"internal error ({type(exc).__name__}: {exc}); the traceback is on the `clade ui` terminal"})
+                    return self._json(
+                        500, {"error": f"internal error ({type(exc).__name__}: {exc}); the traceback is on the `clade ui` terminal"}
+                    )
         self._json(404, {"error": f"no such page: {method} {path}"})
 
     def _body(self) -> object:
@@ -229,4 +244,3 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(body)
-

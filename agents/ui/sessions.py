@@ -32,10 +32,19 @@ def _read(path: Path) -> dict:
         return {"id": path.stem, "error": str(exc)}
     except OSError as exc:  # unreadable (permissions), or removed since the listing
         return {"id": path.stem, "error": f"{path}: cannot read it ({exc.strerror})"}
-    return {"id": record.id, "strategy": record.strategy, "status": record.status, "backend": record.backend,
-            "budget": record.budget.model_dump(exclude_none=True), "budget_text": record.budget.describe(), "runs": len(record.runs),
-            "wall_s": sum(r.wall_s for r in record.runs), "stop_reason": record.stop_reason, "fallback": record.fallback,
-            "created_at": record.created_at.isoformat()}
+    return {
+        "id": record.id,
+        "strategy": record.strategy,
+        "status": record.status,
+        "backend": record.backend,
+        "budget": record.budget.model_dump(exclude_none=True),
+        "budget_text": record.budget.describe(),
+        "runs": len(record.runs),
+        "wall_s": sum(r.wall_s for r in record.runs),
+        "stop_reason": record.stop_reason,
+        "fallback": record.fallback,
+        "created_at": record.created_at.isoformat(),
+    }
 
 
 def _mtime(path: Path) -> int:

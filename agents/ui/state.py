@@ -77,5 +77,4 @@ def build_state(workspace: Workspace, *, model=None, llm=None, who: str) -> UISt
     """The server's state; `model` (a agents.llm Model) is what the chat panel talks to, else the
     one `llm` (default: `planner.llm` in clade.yaml) names, made on the first chat message."""
     archive = LiveArchive(workspace.path(workspace.config.archive.path), fsync=workspace.config.archive.fsync)
-    return UIState(workspace=workspace, archive=archive, chat=ChatPanel(workspace, archive.get, model=model, llm=llm, who=who),
-                   who=who)
+    return UIState(workspace=workspace, archive=archive, chat=ChatPanel(workspace, archive.get, model=model, llm=llm, who=who), who=who)

@@ -37,10 +37,22 @@ def compare(state: UIState, a: str, b: str, split: str) -> dict:
     archive = state.archive.get()
     left, right = archive.get(a), archive.get(b)
     note = archive.diff_note(left.id, right.id)
-    side = lambda c: {"id": c.id, "name": c.source_name(), "kind": c.kind, "status": c.status, "verdict": c.verdict(),
-                      "fitness": c.fitness(split)}
-    return {"a": side(left), "b": side(right), "split": split, "metrics": metric_rows(left, right),
-            "diff": "" if note else archive.diff(left.id, right.id), "note": note}
+    side = lambda c: {
+        "id": c.id,
+        "name": c.source_name(),
+        "kind": c.kind,
+        "status": c.status,
+        "verdict": c.verdict(),
+        "fitness": c.fitness(split),
+    }
+    return {
+        "a": side(left),
+        "b": side(right),
+        "split": split,
+        "metrics": metric_rows(left, right),
+        "diff": "" if note else archive.diff(left.id, right.id),
+        "note": note,
+    }
 
 
 def task_metrics(state: UIState, split: str) -> list[str]:
@@ -61,10 +73,21 @@ def pareto(state: UIState, split: str) -> dict:
     """Succeeded candidates' task scores and the front over them (every task's fitness metric, maximised)."""
     archive = state.archive.get()
     rows = [r for r in archive.candidates(split=split, status="succeeded", with_metrics=True) if r.metrics]
-    objectives = [m for m in task_metrics(state, split) if any(m in r.metrics for r in rows)] or sorted({m for r in rows for m in r.metrics})
+    objectives = [m for m in task_metrics(state, split) if any(m in r.metrics for r in rows)] or sorted(
+        {m for r in rows for m in r.metrics}
+    )
     front = {r.id for r in archive.pareto(split=split, objectives=objectives)} if objectives and rows else set()
-    points = [{"id": r.id, "name": r.name, "kind": r.kind, "fitness": r.fitness, "front": r.id in front,
-               "scores": {m: r.metrics.get(m) for m in objectives}} for r in rows]
+    points = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "kind": r.kind,
+            "fitness": r.fitness,
+            "front": r.id in front,
+            "scores": {m: r.metrics.get(m) for m in objectives},
+        }
+        for r in rows
+    ]
     return {"split": split, "objectives": objectives, "points": points, "front": len(front)}
 
 
@@ -75,6 +98,14 @@ def spend(state: UIState) -> dict:
         points = sessions.setdefault(session, [])
         t = datetime.fromisoformat(created).timestamp()
         last = points[-1] if points else {"t0": t, "compute_s": 0.0, "llm_tokens": 0, "dollars": 0.0}
-        points.append({"id": cid, "t0": last["t0"], "t": round(t - last["t0"], 3), "compute_s": last["compute_s"] + (compute or 0.0),
-                       "llm_tokens": last["llm_tokens"] + (tokens or 0), "dollars": last["dollars"] + (dollars or 0.0)})
+        points.append(
+            {
+                "id": cid,
+                "t0": last["t0"],
+                "t": round(t - last["t0"], 3),
+                "compute_s": last["compute_s"] + (compute or 0.0),
+                "llm_tokens": last["llm_tokens"] + (tokens or 0),
+                "dollars": last["dollars"] + (dollars or 0.0),
+            }
+        )
     return {"sessions": [{"id": s, "points": [{k: v for k, v in p.items() if k != "t0"} for p in pts]} for s, pts in sessions.items()]}

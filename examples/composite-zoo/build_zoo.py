@@ -49,8 +49,10 @@ class Phase:
 BASE = Phase({"add": 0.4, "copy": 0.3, "read": 0.1, "write": 0.2}, steps=800, lr=3e-3, schedule_steps=1600, warmup=50, seed=1)
 EXPERTS = {  # each expert: its phases, in order
     "adder": [Phase({"add": 1.0}, steps=300, lr=1e-3, schedule_steps=300, warmup=20, seed=101, trains="upper")],
-    "reader": [Phase({"read": 1.0}, steps=200, lr=1e-3, schedule_steps=200, warmup=20, seed=102, trains="lower"),
-               Phase({"read": 0.5, "write": 0.5}, steps=150, lr=1e-3, schedule_steps=150, warmup=20, seed=103)],
+    "reader": [
+        Phase({"read": 1.0}, steps=200, lr=1e-3, schedule_steps=200, warmup=20, seed=102, trains="lower"),
+        Phase({"read": 0.5, "write": 0.5}, steps=150, lr=1e-3, schedule_steps=150, warmup=20, seed=103),
+    ],
 }
 
 
@@ -58,10 +60,17 @@ def new_model(tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=256, num_hidden_layers=LAYERS,
-        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=32,
-        tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=256,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=32,
+        tie_word_embeddings=False,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
     return LlamaForCausalLM(config)
 

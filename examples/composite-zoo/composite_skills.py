@@ -53,7 +53,11 @@ def kel_addition(rng: random.Random) -> tuple[str, str]:
 
 
 SKILLS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
-    "add": addition, "read": reading, "copy": copying, "write": writing, "kel_add": kel_addition,
+    "add": addition,
+    "read": reading,
+    "copy": copying,
+    "write": writing,
+    "kel_add": kel_addition,
 }
 TASKS = ("add", "read", "kel_add")  # the evaluated tasks
 EXPERTS = {"add": "adder", "read": "reader"}
@@ -116,9 +120,5 @@ def build_tokenizer():
     core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     core.decoder = decoders.Fuse()
-    core.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", vocab["<s>"])]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
-    )
+    core.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", vocab["<s>"])])
+    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>")

@@ -29,12 +29,20 @@ def merge_grid() -> dict[str, dict]:
     grid = {}
     for lam in (0.6, 0.8, 1.0):
         grid[f"task_arithmetic lambda={lam}"] = {
-            "merge_method": "task_arithmetic", "base_model": "base", "models": _models(weight=1.0),
-            "parameters": {"lambda": lam}, "dtype": "float32"}
+            "merge_method": "task_arithmetic",
+            "base_model": "base",
+            "models": _models(weight=1.0),
+            "parameters": {"lambda": lam},
+            "dtype": "float32",
+        }
     for density in (0.5, 0.8):
         grid[f"ties density={density}"] = {
-            "merge_method": "ties", "base_model": "base", "models": _models(weight=1.0, density=density),
-            "parameters": {"normalize": False}, "dtype": "float32"}
+            "merge_method": "ties",
+            "base_model": "base",
+            "models": _models(weight=1.0, density=density),
+            "parameters": {"normalize": False},
+            "dtype": "float32",
+        }
     grid["linear (plain average)"] = {"merge_method": "linear", "models": _models(weight=1.0), "dtype": "float32"}
     return grid
 

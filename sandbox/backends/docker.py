@@ -68,15 +68,24 @@ def mounts(job_dir: Path, read_only: Sequence[str], host_python: bool) -> dict[s
     return volumes
 
 
-def container_options(config: SandboxConfig, job_dir: Path, limits: Limits, read_only: Sequence[str],
-                      gpus: Sequence[int], env: Mapping[str, str]) -> dict:
+def container_options(
+    config: SandboxConfig, job_dir: Path, limits: Limits, read_only: Sequence[str], gpus: Sequence[int], env: Mapping[str, str]
+) -> dict:
     """Every option of the job's container (pure: tests assert on it)."""
     options = dict(
-        network_mode="none", read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
-        user=job_user(), init=True, working_dir=str(job_dir), environment=dict(env),
+        network_mode="none",
+        read_only=True,
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        user=job_user(),
+        init=True,
+        working_dir=str(job_dir),
+        environment=dict(env),
         tmpfs={"/tmp": f"size={config.docker.scratch_mb}m,mode=1777"},
         volumes=mounts(job_dir, read_only, config.docker.mount_host_python),
-        ulimits=ulimits(limits), device_requests=device_requests(gpus), pids_limit=limits.max_procs or -1,
+        ulimits=ulimits(limits),
+        device_requests=device_requests(gpus),
+        pids_limit=limits.max_procs or -1,
     )
     if limits.memory_mb is not None:
         options.update(mem_limit=f"{limits.memory_mb}m", memswap_limit=f"{limits.memory_mb}m")
@@ -158,11 +167,21 @@ class DockerBackend:
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
         job_dir = prepare(job, self._root.get())
         extra = {"PYTHONPATH": str(REPO_ROOT)} if self.config.docker.mount_host_python else {}
-        outcome = self.run(worker_argv(self.python(), job_dir), job_dir, job.limits, read_only=job.read_only_paths(), gpus=gpus, extra_env=extra)
+        outcome = self.run(
+            worker_argv(self.python(), job_dir), job_dir, job.limits, read_only=job.read_only_paths(), gpus=gpus, extra_env=extra
+        )
         return finish(job, job_dir, outcome)
 
-    def run(self, argv: Sequence[str], job_dir: Path, limits: Limits, *, read_only: Sequence[str] = (),
-            gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
+    def run(
+        self,
+        argv: Sequence[str],
+        job_dir: Path,
+        limits: Limits,
+        *,
+        read_only: Sequence[str] = (),
+        gpus: list[int] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> RunOutcome:
         job_dir = Path(job_dir).resolve()
         self._require_image()  # first: without the image nothing else matters (not even input permissions)
         check_inputs(read_only)
@@ -179,8 +198,13 @@ class DockerBackend:
             state, peak = handle.state(), verdict.peak_memory_bytes
         finally:
             handle.remove()
-        killer = (f"exceeded the memory limit of {limits.memory_mb} MB (killed by the kernel's OOM killer)" if state.get("OOMKilled")
-                  else f"hit the process limit of {limits.max_procs} (fork failed)" if handle.pids_hit else None)
+        killer = (
+            f"exceeded the memory limit of {limits.memory_mb} MB (killed by the kernel's OOM killer)"
+            if state.get("OOMKilled")
+            else f"hit the process limit of {limits.max_procs} (fork failed)"
+            if handle.pids_hit
+            else None
+        )
         return verdict_outcome(verdict, job_dir, limits, backend="docker", isolation="docker", peak_bytes=peak, killer=killer)
 
     def _require_image(self) -> None:
@@ -218,8 +242,10 @@ OFFLINE_IMAGE = "clade-sandbox-test:latest"
 
 def build_hint(image: str) -> str:
     """How to get the image: the one wording `sandbox doctor`, the backend and the READMEs use."""
-    return (f"build it in a Clade checkout with `docker build -t {image} -f sandbox/Dockerfile .`, or without a registry "
-            f"run `bash sandbox/host_setup.sh` and set sandbox.docker: {{image: {OFFLINE_IMAGE}, mount_host_python: true}}")
+    return (
+        f"build it in a Clade checkout with `docker build -t {image} -f sandbox/Dockerfile .`, or without a registry "
+        f"run `bash sandbox/host_setup.sh` and set sandbox.docker: {{image: {OFFLINE_IMAGE}, mount_host_python: true}}"
+    )
 
 
 def missing_image(image: str) -> str:
@@ -257,8 +283,9 @@ def check_readable(paths: Sequence[str], limit: int = 20000) -> None:
             if checked >= limit:
                 break
             if _unreadable(entry):
-                raise BadInput(f"{entry}: not readable by the docker job's user {JOB_UID}; run "
-                               f"`chmod -R o+rX {top}` or run Clade as an ordinary user")
+                raise BadInput(
+                    f"{entry}: not readable by the docker job's user {JOB_UID}; run `chmod -R o+rX {top}` or run Clade as an ordinary user"
+                )
 
 
 def _entries(top: str):
@@ -277,8 +304,10 @@ def _own_job_dir(job_dir: Path) -> None:
 
 
 def _peak_memory(container_id: str) -> int | None:
-    for path in (f"/sys/fs/cgroup/memory/docker/{container_id}/memory.max_usage_in_bytes",
-                 f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/memory.peak"):
+    for path in (
+        f"/sys/fs/cgroup/memory/docker/{container_id}/memory.max_usage_in_bytes",
+        f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/memory.peak",
+    ):
         try:
             return int(Path(path).read_text().split()[0])
         except (OSError, ValueError, IndexError):
@@ -287,8 +316,10 @@ def _peak_memory(container_id: str) -> int | None:
 
 
 def _pids_hit(container_id: str) -> bool:
-    for path in (f"/sys/fs/cgroup/pids/docker/{container_id}/pids.events",
-                 f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/pids.events"):
+    for path in (
+        f"/sys/fs/cgroup/pids/docker/{container_id}/pids.events",
+        f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/pids.events",
+    ):
         if event_count(Path(path), "max") > 0:
             return True
     return False

@@ -74,6 +74,7 @@ def _preexec(cgroup: JobCgroup | None, rlimits: list[tuple[int, int]]):
             cgroup.enter()
         for which, value in rlimits:
             resource.setrlimit(which, (value, value))
+
     return setup
 
 
@@ -174,8 +175,14 @@ class LocalBackend:
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
         """Run the worker on `job` in a fresh job directory; the result is also in its result.json."""
         job_dir = prepare(job, self._root.get())
-        outcome = self.run(worker_argv(sys.executable, job_dir), job_dir, job.limits, read_only=job.read_only_paths(),
-                           gpus=gpus, extra_env={"PYTHONPATH": str(REPO_ROOT)})
+        outcome = self.run(
+            worker_argv(sys.executable, job_dir),
+            job_dir,
+            job.limits,
+            read_only=job.read_only_paths(),
+            gpus=gpus,
+            extra_env={"PYTHONPATH": str(REPO_ROOT)},
+        )
         return finish(job, job_dir, outcome)
 
     def prefix(self, job_dir: Path, read_only: Sequence[str], gpu: bool = False) -> tuple[str, list[str]]:
@@ -184,8 +191,16 @@ class LocalBackend:
             _refuse_or_warn(kind, self.config.isolation)
         return kind, (prefix if kind != "none" else SHIM)
 
-    def run(self, argv: Sequence[str], job_dir: Path, limits: Limits, *, read_only: Sequence[str] = (),
-            gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
+    def run(
+        self,
+        argv: Sequence[str],
+        job_dir: Path,
+        limits: Limits,
+        *,
+        read_only: Sequence[str] = (),
+        gpus: list[int] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> RunOutcome:
         """Run `argv` in `job_dir` under every protection available; always returns an outcome."""
         job_dir = Path(job_dir).resolve()
         check_inputs(read_only)
@@ -198,8 +213,9 @@ class LocalBackend:
             verdict = watch(handle, job_dir, limits, sample_memory=cgroup is None)
             handle.kill()  # whatever the top process left behind
             peak = cgroup.peak_memory_bytes() if cgroup is not None else verdict.peak_memory_bytes
-            return verdict_outcome(verdict, job_dir, limits, backend="local", isolation=kind, peak_bytes=peak,
-                                   killer=_kernel_killer(cgroup, limits))
+            return verdict_outcome(
+                verdict, job_dir, limits, backend="local", isolation=kind, peak_bytes=peak, killer=_kernel_killer(cgroup, limits)
+            )
         finally:
             if cgroup is not None:
                 cgroup.remove()
@@ -207,8 +223,16 @@ class LocalBackend:
     def _start(self, argv, job_dir, env, limits, cgroup) -> LocalHandle:
         rlimits = _rlimits(limits, cap_procs=cgroup is None and os.geteuid() != 0)
         with open(job_dir / STDOUT, "wb") as out, open(job_dir / STDERR, "wb") as err:
-            proc = subprocess.Popen(argv, cwd=job_dir, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    start_new_session=True, preexec_fn=_preexec(cgroup, rlimits))
+            proc = subprocess.Popen(
+                argv,
+                cwd=job_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                preexec_fn=_preexec(cgroup, rlimits),
+            )
         return LocalHandle(proc, cgroup, job_dir)
 
 

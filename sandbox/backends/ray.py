@@ -59,8 +59,13 @@ class RayBackend:
         except ImportError:
             raise BadInput("clade.yaml sandbox.backend is 'ray' but Ray is not installed; pip install 'clade[ray]'") from None
         if not ray.is_initialized():
-            ray.init(address=self.config.ray.address, num_cpus=self.config.ray.num_cpus, include_dashboard=False,
-                     log_to_driver=False, configure_logging=False)
+            ray.init(
+                address=self.config.ray.address,
+                num_cpus=self.config.ray.num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
         return ray
 
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
@@ -69,12 +74,26 @@ class RayBackend:
         task = ray.remote(num_cpus=1, num_gpus=job.device.gpus, max_retries=0)(_execute_on_node)
         return Result.model_validate(ray.get(task.remote(job.model_dump(mode="json"), self.config.model_dump(mode="json"))))
 
-    def run(self, argv: Sequence[str], job_dir: Path, limits: Limits, *, read_only: Sequence[str] = (),
-            gpus: list[int] | None = None, extra_env: Mapping[str, str] | None = None) -> RunOutcome:
+    def run(
+        self,
+        argv: Sequence[str],
+        job_dir: Path,
+        limits: Limits,
+        *,
+        read_only: Sequence[str] = (),
+        gpus: list[int] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> RunOutcome:
         ray = self._ray()
         task = ray.remote(num_cpus=1, num_gpus=len(gpus or []), max_retries=0)(_run_on_node)
-        ref = task.remote(list(argv), str(Path(job_dir).resolve()), limits.model_dump(mode="json"), list(read_only),
-                          dict(extra_env or {}), self.config.model_dump(mode="json"))
+        ref = task.remote(
+            list(argv),
+            str(Path(job_dir).resolve()),
+            limits.model_dump(mode="json"),
+            list(read_only),
+            dict(extra_env or {}),
+            self.config.model_dump(mode="json"),
+        )
         return RunOutcome.model_validate(ray.get(ref))
 
     def close(self) -> None:

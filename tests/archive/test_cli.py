@@ -104,7 +104,9 @@ def test_a_foreign_repository_is_refused_untouched(tmp_path, capsys):
     repo = tmp_path / "code"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     (repo / "f.txt").write_text("hello\n")
-    subprocess.run(["git", "-C", str(repo), "-c", "user.name=x", "-c", "user.email=x@y", "commit", "-qam", "x", "--allow-empty"], check=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=x", "-c", "user.email=x@y", "commit", "-qam", "x", "--allow-empty"], check=True
+    )
     before = snapshot(repo)
     code, out, err = run(capsys, "candidates", "--workspace", str(tmp_path))
     assert code == 2 and "not a Clade archive" in err and len(err.strip().splitlines()) == 1
@@ -156,11 +158,15 @@ def test_an_index_from_a_newer_clade_exits_2(ws, capsys):
 
 def test_read_only_commands_import_no_torch(ws):
     root, ids = ws
-    probe = ("import sys; from agents.cli import main; "
-             f"codes = [main(['candidates', '--json', '--workspace', {str(root)!r}]), main(['show', {ids['m']!r}, '--workspace', {str(root)!r}])]; "
-             "heavy = [m for m in ('torch', 'transformers', 'litellm') if m in sys.modules]; "
-             "print('HEAVY', heavy, codes)")
-    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
+    probe = (
+        "import sys; from agents.cli import main; "
+        f"codes = [main(['candidates', '--json', '--workspace', {str(root)!r}]), main(['show', {ids['m']!r}, '--workspace', {str(root)!r}])]; "
+        "heavy = [m for m in ('torch', 'transformers', 'litellm') if m in sys.modules]; "
+        "print('HEAVY', heavy, codes)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}
+    ).stdout
     assert out.splitlines()[-1] == "HEAVY [] [0, 0]"
 
 

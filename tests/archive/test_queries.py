@@ -65,8 +65,12 @@ def test_diff_between_two_genotypes(archive, family):
     assert f"--- {family['c1']}/recipe.yaml" in text and f"+++ {family['c2']}/recipe.yaml" in text
     assert "-    weight: 0.1\n+    weight: 0.9\n" in text
     assert archive.diff(family["c1"], family["c1"]) == ""
-    code = archive.record(Candidate(kind="code", parents=[family["a"]], genotype={"files": {"t.py": "a = 1\n"}, "command": ["python", "t.py"]}))
-    edit = archive.record(Candidate(kind="code", parents=[code], genotype={"files": {"t.py": "a = 2\n", "u.py": "b\n"}, "command": ["python", "t.py"]}))
+    code = archive.record(
+        Candidate(kind="code", parents=[family["a"]], genotype={"files": {"t.py": "a = 1\n"}, "command": ["python", "t.py"]})
+    )
+    edit = archive.record(
+        Candidate(kind="code", parents=[code], genotype={"files": {"t.py": "a = 2\n", "u.py": "b\n"}, "command": ["python", "t.py"]})
+    )
     text = archive.diff(code, edit)
     assert "-a = 1\n+a = 2\n" in text and f"+++ {edit}/workspace/u.py" in text and "genotype.json" not in text
 
@@ -107,8 +111,16 @@ def test_summary_shows_each_best_candidates_recipe_and_score_per_task(archive, f
 def test_summary_does_not_repeat_a_shared_rationale(archive, family):
     members = []
     for cid, fitness in ((family["c1"], 0.95), (family["c2"], 0.94)):
-        members.append(archive.record(Candidate(kind="merge", parents=[cid], genotype={"recipe": {"merge_method": "linear", "w": fitness}},
-                                                proposer=Proposer(strategy="hybrid", rationale="One structure, tuned by CMA-ES."))))
+        members.append(
+            archive.record(
+                Candidate(
+                    kind="merge",
+                    parents=[cid],
+                    genotype={"recipe": {"merge_method": "linear", "w": fitness}},
+                    proposer=Proposer(strategy="hybrid", rationale="One structure, tuned by CMA-ES."),
+                )
+            )
+        )
         archive.attach_result(members[-1], ResultEvent(status="succeeded", metrics={"search": SplitMetrics(fitness=fitness)}))
     lines = archive.summary().splitlines()
     assert lines[2].endswith("why: One structure, tuned by CMA-ES.") and lines[3].endswith(f"why: as {members[0]}")

@@ -50,8 +50,14 @@ def test_fold_applies_results_and_reviews_in_order():
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     events = [
         ResultEvent(at=t0, status="running"),
-        ResultEvent(at=t0 + timedelta(seconds=1), status="succeeded", metrics={"search": SplitMetrics(fitness=0.5)}, cost={"compute_s": 10}),
-        ResultEvent(at=t0 + timedelta(seconds=2), metrics={"search": SplitMetrics(fitness=0.6), "test": SplitMetrics(fitness=0.4)}, cost={"compute_s": 5}),
+        ResultEvent(
+            at=t0 + timedelta(seconds=1), status="succeeded", metrics={"search": SplitMetrics(fitness=0.5)}, cost={"compute_s": 10}
+        ),
+        ResultEvent(
+            at=t0 + timedelta(seconds=2),
+            metrics={"search": SplitMetrics(fitness=0.6), "test": SplitMetrics(fitness=0.4)},
+            cost={"compute_s": 5},
+        ),
         ReviewEvent(at=t0 + timedelta(seconds=3), verdict="approved", comment="ok", who="ana"),
     ]
     state = fold(merge_candidate(), events)

@@ -20,8 +20,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def writer(path: Path, tag: str, count: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tests.archive.writer", str(path), tag, str(count)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.archive.writer", str(path), tag, str(count)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def assert_sound(path: Path, recorded: set[str], attached: set[str]) -> None:

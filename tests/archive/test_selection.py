@@ -23,8 +23,15 @@ from tools.errors import BadInput
 
 
 def cand(cid: str, fitness: float | None, children: int = 0, status: str = "succeeded", **metrics: float) -> CandidateSummary:
-    return CandidateSummary(id=cid, kind="merge", status=status, parents=(), fitness=fitness, children=children,
-                            metrics={k.replace("__", "/"): v for k, v in metrics.items()})
+    return CandidateSummary(
+        id=cid,
+        kind="merge",
+        status=status,
+        parents=(),
+        fitness=fitness,
+        children=children,
+        metrics={k.replace("__", "/"): v for k, v in metrics.items()},
+    )
 
 
 def test_dgm_weight_is_sigmoid_of_score_times_novelty():
@@ -62,8 +69,13 @@ def test_tournament_takes_the_best_of_the_draw():
 
 def test_map_elites_keeps_the_best_per_cell():
     d = Descriptor("arc/acc", 0.0, 1.0, bins=2)
-    pool = [cand("a", 0.4, arc__acc=0.1), cand("b", 0.7, arc__acc=0.2), cand("c", 0.2, arc__acc=0.9),
-            cand("d", 0.9), cand("e", 0.3, arc__acc=1.5)]
+    pool = [
+        cand("a", 0.4, arc__acc=0.1),
+        cand("b", 0.7, arc__acc=0.2),
+        cand("c", 0.2, arc__acc=0.9),
+        cand("d", 0.9),
+        cand("e", 0.3, arc__acc=1.5),
+    ]
     cells = map_elites_cells(pool, [d])
     assert {cell: c.id for cell, c in cells.items()} == {(0,): "b", (1,): "e"}  # 1.5 clips into the last bin
     assert set(map_elites(pool, [d], 100, random.Random(0))) == {"b", "e"}
@@ -103,10 +115,12 @@ def test_mixed_exploits_the_elites_and_explores_by_the_dgm_rule():
 
 def test_pareto_keeps_a_parent_strong_on_one_task_that_fitness_rank_drops():
     # "specialist" has the worst mean fitness but the best composite score: it is on the front
-    pool = [cand("allround", 0.80, add__em=0.95, read__em=0.95, kel_add__em=0.50),
-            cand("specialist", 0.60, add__em=0.40, read__em=0.60, kel_add__em=0.80),
-            cand("dominated", 0.70, add__em=0.90, read__em=0.90, kel_add__em=0.30),
-            cand("failed", None, status="failed", add__em=1.0, read__em=1.0, kel_add__em=1.0)]
+    pool = [
+        cand("allround", 0.80, add__em=0.95, read__em=0.95, kel_add__em=0.50),
+        cand("specialist", 0.60, add__em=0.40, read__em=0.60, kel_add__em=0.80),
+        cand("dominated", 0.70, add__em=0.90, read__em=0.90, kel_add__em=0.30),
+        cand("failed", None, status="failed", add__em=1.0, read__em=1.0, kel_add__em=1.0),
+    ]
     assert [c.id for c in pareto_members(pool)] == ["allround", "specialist"]
     picks = Counter(pareto(pool, 400, random.Random(0)))
     assert set(picks) == {"allround", "specialist"} and picks["specialist"] > 150

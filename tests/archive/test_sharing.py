@@ -94,9 +94,14 @@ def test_bundle_to_an_unusable_target_exits_2_with_one_line(tmp_path, capsys, ca
     with open_archive(tmp_path / "archive") as archive:
         source(archive, "a")
     (tmp_path / "dir").mkdir()
-    target = {"a directory": str(tmp_path / "dir"), "missing parent": str(tmp_path / "no" / "x.bundle"),
-              "under a file": str(tmp_path / "clade.yaml" / "x.bundle"), "read-only file system": "/proc/x.bundle", "empty": "",
-              "too long": str(tmp_path / ("b" * 300))}[case]
+    target = {
+        "a directory": str(tmp_path / "dir"),
+        "missing parent": str(tmp_path / "no" / "x.bundle"),
+        "under a file": str(tmp_path / "clade.yaml" / "x.bundle"),
+        "read-only file system": "/proc/x.bundle",
+        "empty": "",
+        "too long": str(tmp_path / ("b" * 300)),
+    }[case]
     before = sorted(p.name for p in tmp_path.iterdir())
     assert main(["archive", "bundle", target, "--force", "--workspace", str(tmp_path)]) == 2
     err = capsys.readouterr().err

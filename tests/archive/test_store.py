@@ -28,8 +28,13 @@ def test_the_tree_holds_the_genotype(archive):
     assert yaml.safe_load(git(archive.git_dir, "show", f"{child}:recipe.yaml")) == recipe(a, b, weight=0.25)
     record = json.loads(git(archive.git_dir, "show", f"{child}:candidate.json"))
     assert record["kind"] == "merge" and record["parents"] == [a, b]
-    code = archive.record(Candidate(kind="code", parents=[a], genotype={"files": {"train.py": "lr = 3e-4\n", "pkg/model.py": "x = 1\n"},
-                                                                      "command": ["python", "train.py"]}))
+    code = archive.record(
+        Candidate(
+            kind="code",
+            parents=[a],
+            genotype={"files": {"train.py": "lr = 3e-4\n", "pkg/model.py": "x = 1\n"}, "command": ["python", "train.py"]},
+        )
+    )
     assert git(archive.git_dir, "show", f"{code}:workspace/pkg/model.py") == "x = 1\n"
     assert set(archive.files(code)) == {"candidate.json", "workspace/train.py", "workspace/pkg/model.py"}
 
@@ -108,8 +113,11 @@ def test_results_are_attached_without_rewriting_history(archive):
 
 def test_failed_candidates_are_records_with_reasons(archive):
     a = source(archive, "a")
-    bad = archive.record(Candidate(kind="merge", parents=[a], genotype={"recipe": {"merge_method": "nope"}},
-                                   status="invalid", reason="unknown merge_method 'nope'"))
+    bad = archive.record(
+        Candidate(
+            kind="merge", parents=[a], genotype={"recipe": {"merge_method": "nope"}}, status="invalid", reason="unknown merge_method 'nope'"
+        )
+    )
     m = merge(archive, [a])
     archive.attach_result(m, ResultEvent(status="failed", reason="CUDA out of memory", logs="Traceback\n..."))
     assert archive.get(bad).reason == "unknown merge_method 'nope'"

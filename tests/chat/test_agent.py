@@ -24,9 +24,11 @@ def log_lines(ws):
 
 def test_questions_are_answered_from_the_archive_through_tools(zoo):
     ws, archive, ids = zoo
-    script = ['{"tool": "query_candidates", "args": {"status": "succeeded", "kind": "merge"}}',
-              lambda msgs: json.dumps({"tool": "show", "args": {"id": json.loads(msgs[-1]["content"].split("\n", 1)[1])[0]["id"]}}),
-              lambda msgs: json.dumps({"answer": "best is " + json.loads(msgs[-1]["content"].split("\n", 1)[1])["id"]})]
+    script = [
+        '{"tool": "query_candidates", "args": {"status": "succeeded", "kind": "merge"}}',
+        lambda msgs: json.dumps({"tool": "show", "args": {"id": json.loads(msgs[-1]["content"].split("\n", 1)[1])[0]["id"]}}),
+        lambda msgs: json.dumps({"answer": "best is " + json.loads(msgs[-1]["content"].split("\n", 1)[1])["id"]}),
+    ]
     chat, shown = agent(zoo, script)
     turn = chat.send("which merge is best?")
     assert turn.reply == f"best is {ids['ta']}"
@@ -39,9 +41,12 @@ def test_questions_are_answered_from_the_archive_through_tools(zoo):
 
 def test_compare_lineage_failures(zoo):
     ws, archive, ids = zoo
-    script = [json.dumps({"tool": "compare", "args": {"a": ids["ta"], "b": ids["lin"]}}),
-              json.dumps({"tool": "lineage", "args": {"id": ids["lin"]}}),
-              json.dumps({"tool": "failures", "args": {"n": 5}}), '{"answer": "done"}']
+    script = [
+        json.dumps({"tool": "compare", "args": {"a": ids["ta"], "b": ids["lin"]}}),
+        json.dumps({"tool": "lineage", "args": {"id": ids["lin"]}}),
+        json.dumps({"tool": "failures", "args": {"n": 5}}),
+        '{"answer": "done"}',
+    ]
     chat, _ = agent(zoo, script)
     compare, lineage, failures = (a.result for a in chat.send("tell me").actions)
     assert "-merge_method: task_arithmetic" in compare["diff"] and compare["a"]["metrics"]["search"]["fitness"] == 0.6
@@ -51,7 +56,10 @@ def test_compare_lineage_failures(zoo):
 
 def test_propose_records_a_queued_candidate(zoo):
     ws, archive, ids = zoo
-    recipe = {**LINEAR, "models": [{"model": "reverser", "parameters": {"weight": 0.7}}, {"model": "sorter", "parameters": {"weight": 0.3}}]}
+    recipe = {
+        **LINEAR,
+        "models": [{"model": "reverser", "parameters": {"weight": 0.7}}, {"model": "sorter", "parameters": {"weight": 0.3}}],
+    }
     script = [json.dumps({"tool": "propose", "args": {"recipe": recipe, "rationale": "more reverser"}}), '{"answer": "queued"}']
     chat, _ = agent(zoo, script)
     result = chat.send("propose 70/30 reverser sorter").actions[0].result
@@ -64,8 +72,11 @@ def test_propose_records_a_queued_candidate(zoo):
 
 def test_invalid_or_duplicate_proposals_come_back_as_errors_and_record_nothing(zoo):
     ws, archive, ids = zoo
-    script = [json.dumps({"tool": "propose", "args": {"recipe": {"merge_method": "linear", "models": [{"model": "nobody"}]}}}),
-              json.dumps({"tool": "propose", "args": {"recipe": LINEAR}}), '{"answer": "sorry"}']
+    script = [
+        json.dumps({"tool": "propose", "args": {"recipe": {"merge_method": "linear", "models": [{"model": "nobody"}]}}}),
+        json.dumps({"tool": "propose", "args": {"recipe": LINEAR}}),
+        '{"answer": "sorry"}',
+    ]
     chat, _ = agent(zoo, script)
     before = len(archive.candidates())
     first, second = (a.result for a in chat.send("propose").actions)
@@ -76,8 +87,11 @@ def test_invalid_or_duplicate_proposals_come_back_as_errors_and_record_nothing(z
 
 def test_edit_brief_writes_the_file_and_logs_the_action(zoo):
     ws, archive, ids = zoo
-    script = ['{"tool": "edit_brief", "args": {"text": "Maximise add."}}', '{"tool": "edit_brief", "args": {"append": "Keep sort above 0.5."}}',
-              '{"answer": "brief updated"}']
+    script = [
+        '{"tool": "edit_brief", "args": {"text": "Maximise add."}}',
+        '{"tool": "edit_brief", "args": {"append": "Keep sort above 0.5."}}',
+        '{"answer": "brief updated"}',
+    ]
     chat, shown = agent(zoo, script)
     chat.send("set the brief")
     assert (ws.root / "brief.md").read_text() == "Maximise add.\n\nKeep sort above 0.5.\n"
@@ -104,9 +118,18 @@ def test_tool_steps_and_tokens_are_bounded(zoo):
         chat.send("two")
 
 
-@pytest.mark.parametrize("text, ok", [('{"answer": "x"}', True), ('{"tool": "show", "args": {"id": "ab12"}}', True),
-                                      ('{"tool": "show"}', True), ('[1]', False), ('{"answer": 3}', False),
-                                      ('{"answer": "x", "tool": "show"}', False), ('sure! {"answer": "x"}', False)])
+@pytest.mark.parametrize(
+    "text, ok",
+    [
+        ('{"answer": "x"}', True),
+        ('{"tool": "show", "args": {"id": "ab12"}}', True),
+        ('{"tool": "show"}', True),
+        ("[1]", False),
+        ('{"answer": 3}', False),
+        ('{"answer": "x", "tool": "show"}', False),
+        ('sure! {"answer": "x"}', False),
+    ],
+)
 def test_parse_reply(text, ok):
     assert isinstance(parse_reply(text), dict) == ok
 
@@ -114,7 +137,10 @@ def test_parse_reply(text, ok):
 def test_run_now_runs_the_proposal_through_the_local_sandbox_and_attaches_its_result(zoo):
     ws, archive, ids = zoo
     recipe = {**LINEAR, "models": [{"model": "adder", "parameters": {"weight": 0.9}}, {"model": "sorter", "parameters": {"weight": 0.1}}]}
-    script = [json.dumps({"tool": "propose", "args": {"recipe": recipe, "rationale": "mostly adder", "run_now": True}}), '{"answer": "ran"}']
+    script = [
+        json.dumps({"tool": "propose", "args": {"recipe": recipe, "rationale": "mostly adder", "run_now": True}}),
+        '{"answer": "ran"}',
+    ]
     chat, _ = agent(zoo, script)
     result = chat.send("try 90/10 adder sorter now").actions[0].result
     c = archive.get(result["id"])
@@ -129,8 +155,13 @@ def test_a_code_proposal_in_a_merge_workspace_is_refused_and_nothing_is_queued(z
 
     ws, archive, ids = zoo
     src, child = add_code(archive)
-    edit = {"kind": "code", "parents": [child], "files": {"train.py": "lr = 0.02\n"}, "rationale": "lower lr",
-            "command": ["python", "train.py"]}
+    edit = {
+        "kind": "code",
+        "parents": [child],
+        "files": {"train.py": "lr = 0.02\n"},
+        "rationale": "lower lr",
+        "command": ["python", "train.py"],
+    }
     chat, _ = agent(zoo, [json.dumps({"tool": "propose", "args": edit}), '{"answer": "refused"}'])
     [refused] = (a.result for a in chat.send("lower the lr").actions)
     assert "no code: section" in refused["error"] and archive.queued() == []
@@ -152,9 +183,15 @@ def test_run_now_records_a_failed_job_and_a_sandbox_that_cannot_start(zoo):
         raise BadInput("sandbox.backend docker: docker is not installed")
 
     ws, archive, ids = zoo
-    for sandbox, reason in ((FakeSandbox(), "FakeSandbox has no scripted result"), (FakeSandbox(refuse), "the sandbox could not run it: sandbox.backend docker")):
+    for sandbox, reason in (
+        (FakeSandbox(), "FakeSandbox has no scripted result"),
+        (FakeSandbox(refuse), "the sandbox could not run it: sandbox.backend docker"),
+    ):
         weight = 0.8 if reason.startswith("Fake") else 0.7
-        recipe = {**LINEAR, "models": [{"model": "adder", "parameters": {"weight": weight}}, {"model": "sorter", "parameters": {"weight": 0.2}}]}
+        recipe = {
+            **LINEAR,
+            "models": [{"model": "adder", "parameters": {"weight": weight}}, {"model": "sorter", "parameters": {"weight": 0.2}}],
+        }
         script = [json.dumps({"tool": "propose", "args": {"recipe": recipe, "run_now": True}}), '{"answer": "done"}']
         chat, _ = agent(zoo, script, sandbox=sandbox)
         result = chat.send("run it").actions[0].result

@@ -37,7 +37,7 @@ def test_chat_through_the_openai_compatible_stub_server(zoo, monkeypatch, capsys
         assert clade(monkeypatch, "chat", "--message", "how good is the task arithmetic merge?", "--workspace", str(ws.root)) == 0
         requests = stub.requests
     out = capsys.readouterr().out
-    assert f"  [show] {{\"id\": \"{ids['ta']}\"}} -> ok" in out
+    assert f'  [show] {{"id": "{ids["ta"]}"}} -> ok' in out
     assert "[edit_brief]" in out and "brief.md rewritten (0 ->" in out
     assert out.rstrip().endswith(f"planner> {ids['ta']} scores 0.55 on the held-out split; brief updated.")
     assert len(requests) == 3 and requests[0].headers.get("Authorization") == f"Bearer {KEY}"

@@ -14,13 +14,13 @@ from archive import Archive, Candidate, ResultEvent, SplitMetrics
 from archive.secrets import Redactor
 
 SOLUTION = "VALUE = 1\n\n\ndef answer():\n    return VALUE\n"
-SCORE = textwrap.dedent('''\
+SCORE = textwrap.dedent("""\
     import json, sys
     sys.path.insert(0, ".")
     import solution
     print("evaluating on", sys.argv[1])
     print(json.dumps({"fitness": solution.answer() / 10, "raw": solution.answer()}))
-''')
+""")
 
 
 def make_workspace(root: Path, **code) -> Workspace:
@@ -29,8 +29,13 @@ def make_workspace(root: Path, **code) -> Workspace:
     (root / "seed" / "README.txt").write_text("not editable\n")
     (root / "eval").mkdir()
     (root / "eval" / "score.py").write_text(SCORE)
-    section = {"workspace": "seed", "editable": ["*.py"], "inputs": {"eval": "eval"},
-               "command": ["{python}", "{eval}/score.py", "{split}"], **code}
+    section = {
+        "workspace": "seed",
+        "editable": ["*.py"],
+        "inputs": {"eval": "eval"},
+        "command": ["{python}", "{eval}/score.py", "{split}"],
+        **code,
+    }
     config = {"name": "toy", "code": section, "sandbox": {"limits": {"wall_s": 60}}, "planner": {"llm": {"model": "scripted"}}}
     (root / "clade.yaml").write_text(yaml.safe_dump(config))
     return load_workspace(root)

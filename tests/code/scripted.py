@@ -19,6 +19,7 @@ def responder(make_edit: Callable[[str, int], str], diagnosis: str = "Diagnosis:
             count["edits"] += 1
             return make_edit(prompt, count["edits"])
         return "Lesson: raising the constant raised the score."
+
     return reply
 
 

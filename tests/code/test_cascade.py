@@ -26,8 +26,14 @@ def test_the_full_evaluation_runs_only_after_the_quick_check_passes(tmp_path):
 def test_files_of_the_candidate_cannot_stand_in_for_the_cascade_or_the_standard_library(tmp_path):
     ws = make_workspace(tmp_path / "ws", quick={"command": QUICK, "threshold": 2})
     fake = "print('{\"fitness\": 99}')\n"
-    files = {**seed_files(ws), "solution.py": "VALUE = 1\n", "agents/code/cascade.py": fake, "agents/__init__.py": "",
-             "agents/code/__init__.py": "", "json.py": "raise SystemExit('shadowed json')\n"}
+    files = {
+        **seed_files(ws),
+        "solution.py": "VALUE = 1\n",
+        "agents/code/cascade.py": fake,
+        "agents/__init__.py": "",
+        "agents/code/__init__.py": "",
+        "json.py": "raise SystemExit('shadowed json')\n",
+    }
     result = LocalBackend(ws.config.sandbox).execute(code_job(ws, "shadow", files, split="search"))
     assert result.status == "failed" and result.fitness is None  # the real cascade ran: VALUE 1 is below 2
     assert "below the cascade threshold 2" in result.reason + result.stderr

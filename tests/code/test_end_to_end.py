@@ -22,10 +22,12 @@ from tests.code.scripted import scripted_model
 
 def run(ws, model, candidates: int):
     planner = ws.config.planner
-    record = SessionRecord(id=new_session_id(), strategy="llm", seed=0,
-                           budget=planner.budget.model_copy(update={"candidates": candidates}), backend="local")
-    session = Session(workspace=ws, record=record, strategy=make_strategy("llm", planner, ws),
-                      backend=make_backend(ws.config.sandbox), model=model)
+    record = SessionRecord(
+        id=new_session_id(), strategy="llm", seed=0, budget=planner.budget.model_copy(update={"candidates": candidates}), backend="local"
+    )
+    session = Session(
+        workspace=ws, record=record, strategy=make_strategy("llm", planner, ws), backend=make_backend(ws.config.sandbox), model=model
+    )
     with Archive.open(ws.path(ws.config.archive.path), create=True, redactor=Redactor()) as archive:
         summary = run_session(session, archive)
         history = [archive.get(c) for c in archive.session_candidates(record.id)]
@@ -83,7 +85,9 @@ def test_the_self_improve_example_runs_end_to_end(tmp_path):
     cheap = '"--candidates", "1", "--tasks", "add", "--examples", "20"]'
     config.write_text(config.read_text().replace('"--candidates", "6"]', cheap))
     ws = load_workspace(tmp_path / "ws")
-    summary, history, diffs = run(ws, scripted_model(lambda prompt, n: edit("  population: 8", "  population: 4", path="planner.yaml")), candidates=1)
+    summary, history, diffs = run(
+        ws, scripted_model(lambda prompt, n: edit("  population: 8", "  population: 4", path="planner.yaml")), candidates=1
+    )
     [child] = history
     assert child.status == "succeeded", child.reason
     assert "-  population: 8\n+  population: 4\n" in diffs[child.id]

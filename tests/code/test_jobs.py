@@ -46,10 +46,7 @@ def test_the_sandbox_runs_the_candidate_tree_and_reads_its_metrics(workspace):
 def test_a_candidate_cannot_rewrite_its_judge(workspace):
     judge = workspace.root / "eval" / "score.py"
     before = judge.read_text()
-    attack = ("import pathlib, sys\n"
-              f"pathlib.Path({str(judge)!r}).write_text('print(1)')\n"
-              "VALUE = 10\n\n\ndef answer():\n    return VALUE\n")
+    attack = f"import pathlib, sys\npathlib.Path({str(judge)!r}).write_text('print(1)')\nVALUE = 10\n\n\ndef answer():\n    return VALUE\n"
     result = run(workspace, {"solution.py": attack}, cid="c2")
     assert result.status == "failed" and judge.read_text() == before
     assert "Read-only file system" in result.stdout + result.stderr + result.reason
-

@@ -16,8 +16,19 @@ GOOD = edit("VALUE = 1", "VALUE = 4")
 
 
 def context(ws, archive, model, parents, budget=None, wanted=1):
-    return Context(workspace=ws, archive=archive, session="s1", budget=budget or Budget(BudgetConfig()), rng=random.Random(0),
-                   wanted=wanted, parents=parents, summary="(summary)", brief="make it bigger", lessons=["bigger helped"], model=model)
+    return Context(
+        workspace=ws,
+        archive=archive,
+        session="s1",
+        budget=budget or Budget(BudgetConfig()),
+        rng=random.Random(0),
+        wanted=wanted,
+        parents=parents,
+        summary="(summary)",
+        brief="make it bigger",
+        lessons=["bigger helped"],
+        model=model,
+    )
 
 
 def strategy(ws, **planner):
@@ -64,7 +75,9 @@ def test_crossover_shows_both_parents_and_their_diffs_and_keeps_both(tmp_path, a
     ws = make_workspace(tmp_path / "ws", diagnose=False)
     files = seed_files(ws)
     seed = record_seed(archive, files)
-    a = record_child(archive, seed, {**files, "solution.py": files["solution.py"].replace("VALUE = 1", "VALUE = 3")}, 0.3, ws.config.code.command)
+    a = record_child(
+        archive, seed, {**files, "solution.py": files["solution.py"].replace("VALUE = 1", "VALUE = 3")}, 0.3, ws.config.code.command
+    )
     b = record_child(archive, seed, {**files, "solution.py": files["solution.py"] + "\n\nBONUS = 2\n"}, 0.2, ws.config.code.command)
     model = ScriptedModel([edit("    return VALUE", "    return VALUE + 2")])
     [p] = strategy(ws, selection={"rule": "dgm", "parents": 2}).propose(context(ws, archive, model, [a, b]))
@@ -77,7 +90,9 @@ def test_a_child_identical_to_an_archived_one_is_sent_back(tmp_path, archive):
     ws = make_workspace(tmp_path / "ws", diagnose=False)
     files = seed_files(ws)
     seed = record_seed(archive, files)
-    twin = record_child(archive, seed, {**files, "solution.py": files["solution.py"].replace("VALUE = 1", "VALUE = 4")}, 0.4, ws.config.code.command)
+    twin = record_child(
+        archive, seed, {**files, "solution.py": files["solution.py"].replace("VALUE = 1", "VALUE = 4")}, 0.4, ws.config.code.command
+    )
     model = ScriptedModel([GOOD, edit("VALUE = 1", "VALUE = 6")])
     [p] = strategy(ws).propose(context(ws, archive, model, [seed]))
     assert f"identical to archived candidate {twin}" in model.calls[1][-1]["content"]
@@ -180,8 +195,9 @@ def test_a_child_too_large_to_show_as_a_parent_later_is_sent_back(tmp_path, arch
 def test_a_child_that_reverts_to_the_seed_is_sent_back(tmp_path, archive):
     ws = make_workspace(tmp_path / "ws", diagnose=False)
     seed = record_seed(archive, seed_files(ws))
-    child = record_child(archive, seed, {**seed_files(ws), "solution.py": "VALUE = 4\n\n\ndef answer():\n    return VALUE\n"},
-                         0.4, ws.config.code.command)
+    child = record_child(
+        archive, seed, {**seed_files(ws), "solution.py": "VALUE = 4\n\n\ndef answer():\n    return VALUE\n"}, 0.4, ws.config.code.command
+    )
     model = ScriptedModel([edit("VALUE = 4", "VALUE = 1"), edit("VALUE = 4", "VALUE = 6")])
     [p] = strategy(ws).propose(context(ws, archive, model, [child]))
     assert f"identical to archived candidate {seed}" in model.calls[1][-1]["content"]

@@ -29,8 +29,11 @@ def test_a_mixed_indentation_difference_does_not_match():
 
 
 def test_failure_report_names_the_block_the_closest_lines_and_what_applied():
-    reply = block("merge_op.py", "import torch", "import torch\nimport math") + "\n" + \
-        block("merge_op.py", "    total = sum(delta)\n    return base + 0.8 * total", "    return base")
+    reply = (
+        block("merge_op.py", "import torch", "import torch\nimport math")
+        + "\n"
+        + block("merge_op.py", "    total = sum(delta)\n    return base + 0.8 * total", "    return base")
+    )
     outcome = apply_edits(TREE, parse_edits(reply), EDITABLE)
     report = failure_report(outcome)
     assert [e.index for e in outcome.applied] == [1] and outcome.failures[0].edit.index == 2
@@ -40,7 +43,9 @@ def test_failure_report_names_the_block_the_closest_lines_and_what_applied():
 
 
 def test_later_blocks_see_earlier_ones():
-    reply = block("merge_op.py", "def scale(x):", "def rescale(x):") + block("merge_op.py", "def rescale(x):\n    return x", "def rescale(x):\n    return x / 2")
+    reply = block("merge_op.py", "def scale(x):", "def rescale(x):") + block(
+        "merge_op.py", "def rescale(x):\n    return x", "def rescale(x):\n    return x / 2"
+    )
     outcome = apply_edits(TREE, parse_edits(reply), EDITABLE)
     assert outcome.ok and "def rescale(x):\n    return x / 2\n" in outcome.files["merge_op.py"]
 

@@ -20,8 +20,10 @@ def binary(p: float, n: int, seed: int) -> list[float]:
 
 
 def model(p_add: float, p_sort: float, n: int = 200, seed: int = 0) -> dict[str, ExampleScores]:
-    return {"add": ExampleScores(metric="exact_match", values=binary(p_add, n, seed)),
-            "sort": ExampleScores(metric="exact_match", values=binary(p_sort, n, seed + 1))}
+    return {
+        "add": ExampleScores(metric="exact_match", values=binary(p_add, n, seed)),
+        "sort": ExampleScores(metric="exact_match", values=binary(p_sort, n, seed + 1)),
+    }
 
 
 def test_fitness_interval_is_centred_and_about_as_wide_as_the_standard_error():

@@ -28,7 +28,7 @@ def test_last_stdout_line_is_the_metrics(tmp_path):
         ("import sys; print('{\"acc\": 1}'); sys.stderr.write('boom\\n'); sys.exit(3)", "exited with status 3: boom"),
         ("print('accuracy: 0.5')", "did not print a JSON object on its last stdout line"),
         ("print('[1, 2]')", "did not print a JSON object"),
-        ("print('{\"acc\": \"high\"}')", "metric 'acc' = 'high'"),
+        ('print(\'{"acc": "high"}\')', "metric 'acc' = 'high'"),
         ("print('{\"ok\": true}')", "metric 'ok' = True"),
         ("print('{\"acc\": NaN}')", "finite number"),
     ],
@@ -41,8 +41,10 @@ def test_failures_are_the_candidates(tmp_path, code, message):
 
 def test_timeout_kills_the_whole_process_group(tmp_path):
     pidfile = tmp_path / "child.pid"
-    code = ("import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']);"
-            f"open({str(pidfile)!r}, 'w').write(str(p.pid)); time.sleep(300)")
+    code = (
+        "import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']);"
+        f"open({str(pidfile)!r}, 'w').write(str(p.pid)); time.sleep(300)"
+    )
     with pytest.raises(CommandFailed, match="timed out after 2 s"):
         run_command_evaluator(_py(code), tmp_path, timeout_s=2)
     child = int(pidfile.read_text())

@@ -53,8 +53,17 @@ BAD_VALUES = {  # field path -> values that are wrong there
     ("version",): [2, "1", None, [], 1.5],
     ("name",): [[], {}, None],
     ("base",): [[], {}, 3],
-    ("sources",): ["adder", {"a": 1}, 3, [1], [None], [{"name": "", "path": "m"}], [{"name": "a"}], [{"name": "a b", "path": "m"}],
-                   [{"name": "a", "path": "m", "extra": 1}]],
+    ("sources",): [
+        "adder",
+        {"a": 1},
+        3,
+        [1],
+        [None],
+        [{"name": "", "path": "m"}],
+        [{"name": "a"}],
+        [{"name": "a b", "path": "m"}],
+        [{"name": "a", "path": "m", "extra": 1}],
+    ],
     ("evaluation",): [[], "tasks", 3, None],
     ("evaluation", "tasks"): ["tasks/add.yaml", {}, [3], [None], [], [{"name": "x"}], ["tasks/none.yaml"], [[]]],
     ("evaluation", "weights"): [[1], "x", {"add": "x"}, {"add": -1}, {"add": None}, {"nope": 1}, {"add": 0}],
@@ -68,8 +77,17 @@ BAD_VALUES = {  # field path -> values that are wrong there
     ("unknown_field",): [1, "x"],
 }
 SPECIAL_WEIGHTS = [".nan", ".inf", "-.inf", ".NaN"]
-WHOLE_FILES = [b"- a\n- b\n", b"null\n", b"just a string\n", b"42\n", b"\xff\xfe not utf-8", b"evaluation: [\n", b"a: b: c\n",
-               b"{" * 5000, b"&a [*a]"]
+WHOLE_FILES = [
+    b"- a\n- b\n",
+    b"null\n",
+    b"just a string\n",
+    b"42\n",
+    b"\xff\xfe not utf-8",
+    b"evaluation: [\n",
+    b"a: b: c\n",
+    b"{" * 5000,
+    b"&a [*a]",
+]
 CONFIG_CASES = [(path, value) for path, values in BAD_VALUES.items() for value in values]
 
 
@@ -143,7 +161,7 @@ def test_task_spec_path_is_a_directory(workspace, model_dir, capsys):
 DATA_FILES = {
     "not utf-8": b'{"prompt": "\xff\xfe", "answer": "1"}\n',
     "latin-1": '{"prompt": "caf\u00e9", "answer": "1"}\n'.encode("latin-1"),
-    "a list line": b'[1, 2]\n',
+    "a list line": b"[1, 2]\n",
     "a number line": b"3\n",
     "a string line": b'"text"\n',
     "a null line": b"null\n",
@@ -181,15 +199,28 @@ def test_jsonl_data_path_that_is_no_regular_file(workspace, model_dir, capsys, k
 
 # ---- clade eval arguments -----------------------------------------------------------------------------------
 
+
 def eval_args(model_dir: Path, tmp: Path) -> list[list[str]]:
     (tmp / "a-file").write_text("x")
-    return [["eval"], ["eval", str(tmp / "nope")], ["eval", str(tmp / "a-file")], ["eval", str(tmp)],
-            ["eval", str(model_dir), "--split", "bogus"], ["eval", str(model_dir), "--split", ""],
-            ["eval", str(model_dir), "--threads", "0"], ["eval", str(model_dir), "--threads", "-3"],
-            ["eval", str(model_dir), "--threads", "x"], ["eval", str(model_dir), "--threads", "99999999999"],
-            ["eval", str(model_dir), "--device", "bogus"], ["eval", str(model_dir), "--device", ""],
-            ["eval", str(model_dir), "--device", "cuda:99"], ["eval", str(model_dir), "--device", "cpu:-1"],
-            ["eval", str(model_dir), "--json", "extra"], ["eval", str(model_dir), "--nope"], ["eval", "\x01"]]
+    return [
+        ["eval"],
+        ["eval", str(tmp / "nope")],
+        ["eval", str(tmp / "a-file")],
+        ["eval", str(tmp)],
+        ["eval", str(model_dir), "--split", "bogus"],
+        ["eval", str(model_dir), "--split", ""],
+        ["eval", str(model_dir), "--threads", "0"],
+        ["eval", str(model_dir), "--threads", "-3"],
+        ["eval", str(model_dir), "--threads", "x"],
+        ["eval", str(model_dir), "--threads", "99999999999"],
+        ["eval", str(model_dir), "--device", "bogus"],
+        ["eval", str(model_dir), "--device", ""],
+        ["eval", str(model_dir), "--device", "cuda:99"],
+        ["eval", str(model_dir), "--device", "cpu:-1"],
+        ["eval", str(model_dir), "--json", "extra"],
+        ["eval", str(model_dir), "--nope"],
+        ["eval", "\x01"],
+    ]
 
 
 EVAL_ARGS = 17
@@ -201,6 +232,9 @@ def test_eval_arguments(workspace, model_dir, capsys, tmp_path_factory, index):
     refused(capsys, workspace, *argv)
 
 
-CASES = {"clade.yaml": len(CONFIG_CASES) + len(SPECIAL_WEIGHTS) + len(WHOLE_FILES),
-         "task YAML": len(TASK_CASES) + len(TASK_FILES) + 1,
-         "JSONL data": len(DATA_FILES) + len(SPECIAL_PATHS), "eval arguments": EVAL_ARGS}
+CASES = {
+    "clade.yaml": len(CONFIG_CASES) + len(SPECIAL_WEIGHTS) + len(WHOLE_FILES),
+    "task YAML": len(TASK_CASES) + len(TASK_FILES) + 1,
+    "JSONL data": len(DATA_FILES) + len(SPECIAL_PATHS),
+    "eval arguments": EVAL_ARGS,
+}

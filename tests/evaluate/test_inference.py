@@ -20,8 +20,9 @@ def test_batched_greedy_matches_transformers_generate(tiny_llama, tokenizer):
     for batch in generation_batches(prompts, batch_size=3, pad_id=tokenizer.pad_token_id, device="cpu"):
         got.update(zip(batch.rows, greedy_generate(tiny_llama, batch, 6, stop)))
     for row, ids in enumerate(prompts):
-        ref = tiny_llama.generate(torch.tensor([ids]), max_new_tokens=6, do_sample=False, eos_token_id=tokenizer.eos_token_id,
-                                  pad_token_id=tokenizer.pad_token_id)[0, len(ids):].tolist()
+        ref = tiny_llama.generate(
+            torch.tensor([ids]), max_new_tokens=6, do_sample=False, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
+        )[0, len(ids) :].tolist()
         ref = ref[: ref.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in ref else ref
         assert got[row] == ref, PROMPTS[row]
 
@@ -38,11 +39,13 @@ def test_generation_stops_at_every_stop_id(tiny_llama, tokenizer):
 
 
 def test_score_is_the_continuation_log_likelihood(tiny_llama, tokenizer):
-    pairs = [(_ids(tokenizer, [p])[0], tokenizer(a, add_special_tokens=False)["input_ids"]) for p, a in
-             [("12+34=", "46"), ("rev abcdef=", "fedcba"), ("9+9=", "18")]]
+    pairs = [
+        (_ids(tokenizer, [p])[0], tokenizer(a, add_special_tokens=False)["input_ids"])
+        for p, a in [("12+34=", "46"), ("rev abcdef=", "fedcba"), ("9+9=", "18")]
+    ]
     ctx = _ids(tokenizer, ["sort qwe="])[0]
     own = tiny_llama.generate(torch.tensor([ctx]), max_new_tokens=3, min_new_tokens=3, do_sample=False, pad_token_id=0)
-    pairs.append((ctx, own[0, len(ctx):].tolist()))  # the model's own greedy continuation
+    pairs.append((ctx, own[0, len(ctx) :].tolist()))  # the model's own greedy continuation
     got = {}
     for batch in score_batches(pairs, batch_size=2, pad_id=0, device="cpu"):
         got.update(zip(batch.rows, score(tiny_llama, batch)))

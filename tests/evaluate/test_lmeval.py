@@ -15,8 +15,11 @@ pytest.importorskip("lm_eval")
 
 from tools.evaluate.lmeval import evaluate_lmeval  # noqa: E402
 
-MC = [{"question": "1+1=", "choices": ["2", "3"], "gold": 0}, {"question": "2+2=", "choices": ["4", "44"], "gold": 1},
-      {"question": "3+3=", "choices": ["5", "6", "7"], "gold": 1}]
+MC = [
+    {"question": "1+1=", "choices": ["2", "3"], "gold": 0},
+    {"question": "2+2=", "choices": ["4", "44"], "gold": 1},
+    {"question": "3+3=", "choices": ["5", "6", "7"], "gold": 1},
+]
 TEXTS = [{"text": "hello world"}, {"text": "abc abc abc abc"}]
 
 
@@ -25,17 +28,33 @@ def local(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
-    files = {"mc": write_jsonl(tmp_path / "mc.jsonl", MC), "gen": write_jsonl(tmp_path / "add.jsonl", addition_records(10)),
-             "ppl": write_jsonl(tmp_path / "ppl.jsonl", TEXTS)}
+    files = {
+        "mc": write_jsonl(tmp_path / "mc.jsonl", MC),
+        "gen": write_jsonl(tmp_path / "add.jsonl", addition_records(10)),
+        "ppl": write_jsonl(tmp_path / "ppl.jsonl", TEXTS),
+    }
     common = {"dataset_path": "json", "test_split": "test", "target_delimiter": ""}
     tasks = {
-        "clade_mc": {"output_type": "multiple_choice", "doc_to_text": "{{question}}", "doc_to_choice": "{{choices}}",
-                     "doc_to_target": "{{gold}}", "metric_list": [{"metric": "acc"}]},
-        "clade_gen": {"output_type": "generate_until", "doc_to_text": "{{prompt}}", "doc_to_target": "{{answer}}",
-                      "generation_kwargs": {"until": ["\n"], "max_gen_toks": 4, "do_sample": False},
-                      "metric_list": [{"metric": "exact_match"}]},
-        "clade_ppl": {"output_type": "loglikelihood_rolling", "doc_to_text": "", "doc_to_target": "{{text}}",
-                      "metric_list": [{"metric": "bits_per_byte"}]},
+        "clade_mc": {
+            "output_type": "multiple_choice",
+            "doc_to_text": "{{question}}",
+            "doc_to_choice": "{{choices}}",
+            "doc_to_target": "{{gold}}",
+            "metric_list": [{"metric": "acc"}],
+        },
+        "clade_gen": {
+            "output_type": "generate_until",
+            "doc_to_text": "{{prompt}}",
+            "doc_to_target": "{{answer}}",
+            "generation_kwargs": {"until": ["\n"], "max_gen_toks": 4, "do_sample": False},
+            "metric_list": [{"metric": "exact_match"}],
+        },
+        "clade_ppl": {
+            "output_type": "loglikelihood_rolling",
+            "doc_to_text": "",
+            "doc_to_target": "{{text}}",
+            "metric_list": [{"metric": "bits_per_byte"}],
+        },
     }
     for (name, spec), data in zip(tasks.items(), files.values()):
         spec = {"task": name, **common, "dataset_kwargs": {"data_files": {"test": str(data)}}, **spec}

@@ -20,8 +20,13 @@ def _suite(tmp_path, tasks, **config):
 def _gen_task(tmp_path, name="add", records=None, **fields):
     write_jsonl(tmp_path / f"{name}.s.jsonl", records or addition_records(10))
     write_jsonl(tmp_path / f"{name}.t.jsonl", addition_records(4, offset=50))
-    return {"name": name, "kind": "generation", "data": {"search": f"{name}.s.jsonl", "test": f"{name}.t.jsonl"},
-            "max_new_tokens": 4, **fields}
+    return {
+        "name": name,
+        "kind": "generation",
+        "data": {"search": f"{name}.s.jsonl", "test": f"{name}.t.jsonl"},
+        "max_new_tokens": 4,
+        **fields,
+    }
 
 
 def _answers(records, wrong=()):
@@ -138,9 +143,11 @@ def test_cache_keeps_a_bounded_number_of_tokenizers(tmp_path, tiny_llama):
 
 def test_per_example_scores_give_back_each_task_metric(tmp_path, oracle, tiny_llama, tokenizer):
     records = addition_records(10)
-    suite = _suite(tmp_path, [_gen_task(tmp_path, metric="char_accuracy"), _gen_task(tmp_path, "b", score_target=True,
-                                                                                    metric="target_logprob")],
-                   weights={"add": 2.0, "b": 1.0})
+    suite = _suite(
+        tmp_path,
+        [_gen_task(tmp_path, metric="char_accuracy"), _gen_task(tmp_path, "b", score_target=True, metric="target_logprob")],
+        weights={"add": 2.0, "b": 1.0},
+    )
     result = evaluate_module(oracle(_answers(records, wrong={0, 3})), tokenizer, suite)
     add = result.per_example["add"]
     assert (add.metric, len(add.values), add.weights) == ("char_accuracy", 10, None) and sorted(set(add.values)) == [0.0, 1.0]

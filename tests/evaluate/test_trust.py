@@ -59,12 +59,15 @@ def test_a_config_declaring_fewer_layers_than_the_weights_is_refused(workspace, 
     eval_fails(capsys, workspace, copy, "model.layers.1.")
 
 
-@pytest.mark.parametrize(("damage", "named"), [
-    (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:3000]), "model.safetensors"),
-    (lambda d: (d / "config.json").write_text("null"), "config.json"),
-    (lambda d: (d / "config.json").write_text('{"num_hidden_layers": 1000000000000}'), "num_hidden_layers"),
-    (lambda d: (d / "tokenizer.json").write_text("[1"), "tokenizer.json"),
-])
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:3000]), "model.safetensors"),
+        (lambda d: (d / "config.json").write_text("null"), "config.json"),
+        (lambda d: (d / "config.json").write_text('{"num_hidden_layers": 1000000000000}'), "num_hidden_layers"),
+        (lambda d: (d / "tokenizer.json").write_text("[1"), "tokenizer.json"),
+    ],
+)
 def test_damaged_model_files_are_refused(workspace, model_dir, tmp_path, capsys, damage, named):
     copy = Path(shutil.copytree(model_dir, tmp_path / "damaged"))
     damage(copy)

@@ -67,8 +67,10 @@ def merged(tmp_path_factory):
     root = tmp_path_factory.mktemp("vllm") / "zoo"
     copy_example("tiny-zoo", root)
     workspace = load_workspace(root)
-    recipe = {"merge_method": "linear", "models": [{"model": "adder", "parameters": {"weight": 0.6}},
-                                                   {"model": "sorter", "parameters": {"weight": 0.4}}]}
+    recipe = {
+        "merge_method": "linear",
+        "models": [{"model": "adder", "parameters": {"weight": 0.6}}, {"model": "sorter", "parameters": {"weight": 0.4}}],
+    }
     merger = ResidentMerger({k: str(v) for k, v in workspace.model_paths().items()})
     module = merger.apply(recipe)
     tokenizer = load_tokenizer(merger.tokenizer_dir(recipe))

@@ -21,8 +21,7 @@ TARGET = [1.0, -1.0, 0.5, 0.0, 2.0, -0.5]
 
 def propose(context, history, wanted=100, run="r", generations=None, seed=0, structure=STRUCTURE):
     """A fresh call, as after a kill: nothing but the history carries over."""
-    return cma_proposals(run, structure, context(history, wanted), config=CONFIG, generations=generations,
-                         strategy="evolution", seed=seed)
+    return cma_proposals(run, structure, context(history, wanted), config=CONFIG, generations=generations, strategy="evolution", seed=seed)
 
 
 def score(x) -> float:

@@ -53,11 +53,14 @@ def test_random_fills_gaps_left_by_a_kill(zoo, context):
     assert [p.params["index"] for p in RandomStrategy(planner(), zoo).propose(context(history, wanted=2))] == [1, 4]
 
 
-@pytest.mark.parametrize("evolution, message", [
-    ({"space": "both"}, "planner.evolution.space `both` is not implemented"),
-    ({"sources": ["adder", "nobody"]}, "planner.evolution.sources nobody: not among the sources"),
-    ({"method": "slerp"}, "planner.evolution: .*slerp merges exactly two models"),
-])
+@pytest.mark.parametrize(
+    "evolution, message",
+    [
+        ({"space": "both"}, "planner.evolution.space `both` is not implemented"),
+        ({"sources": ["adder", "nobody"]}, "planner.evolution.sources nobody: not among the sources"),
+        ({"method": "slerp"}, "planner.evolution: .*slerp merges exactly two models"),
+    ],
+)
 def test_configuration_mistakes_are_bad_input_naming_the_field(zoo, evolution, message):
     with pytest.raises(BadInput, match=message):
         EvolutionStrategy(planner(**evolution), zoo)

@@ -27,8 +27,16 @@ def stub():
 
 @pytest.fixture
 def llm_config(stub) -> LLMConfig:
-    return LLMConfig(model="openai/stub-model", api_base=stub.url, api_key_env=KEY_ENV, timeout_s=5,
-                     max_retries=3, backoff_s=0.5, input_per_mtok=1.0, output_per_mtok=2.0)
+    return LLMConfig(
+        model="openai/stub-model",
+        api_base=stub.url,
+        api_key_env=KEY_ENV,
+        timeout_s=5,
+        max_retries=3,
+        backoff_s=0.5,
+        input_per_mtok=1.0,
+        output_per_mtok=2.0,
+    )
 
 
 class SleepLog(list):
@@ -55,20 +63,38 @@ def zoo():
 
 
 def source_candidates() -> list[Candidate]:
-    return [Candidate(id=f"src-{n}", kind="source", genotype={"name": n, "path": f"models/{n}"}, status="succeeded",
-                      metrics={"search": SplitMetrics(fitness=SOURCE_FITNESS[n])}) for n in SOURCES]
+    return [
+        Candidate(
+            id=f"src-{n}",
+            kind="source",
+            genotype={"name": n, "path": f"models/{n}"},
+            status="succeeded",
+            metrics={"search": SplitMetrics(fitness=SOURCE_FITNESS[n])},
+        )
+        for n in SOURCES
+    ]
 
 
 def planner(**overrides) -> PlannerConfig:
     return PlannerConfig(llm=LLMConfig(model="openai/stub-model"), **overrides)
 
 
-def make_context(workspace, model, *, history=(), wanted: int = 1, budget: BudgetConfig | None = None,
-                 parents=(), archive=None) -> Context:
-    return Context(workspace=workspace, archive=archive, session="s1", budget=Budget(budget or BudgetConfig(candidates=None)),
-                   rng=random.Random(0), wanted=wanted, history=list(history), sources=source_candidates(),
-                   parents=list(parents), summary="Archive: 4 candidates (succeeded 4).", brief="Beat every source on all three tasks.",
-                   lessons=["ties over all three experts at density 0.5 beat the best source by 0.02"], model=model)
+def make_context(workspace, model, *, history=(), wanted: int = 1, budget: BudgetConfig | None = None, parents=(), archive=None) -> Context:
+    return Context(
+        workspace=workspace,
+        archive=archive,
+        session="s1",
+        budget=Budget(budget or BudgetConfig(candidates=None)),
+        rng=random.Random(0),
+        wanted=wanted,
+        history=list(history),
+        sources=source_candidates(),
+        parents=list(parents),
+        summary="Archive: 4 candidates (succeeded 4).",
+        brief="Beat every source on all three tasks.",
+        lessons=["ties over all three experts at density 0.5 beat the best source by 0.02"],
+        model=model,
+    )
 
 
 def record(proposal, number: int, *, status: str | None = None, fitness: float | None = None) -> Candidate:
@@ -77,8 +103,16 @@ def record(proposal, number: int, *, status: str | None = None, fitness: float |
     metrics = {"search": SplitMetrics(fitness=fitness)} if fitness is not None else {}
     if proposal.invalid:
         status = "invalid"
-    return Candidate(id=f"c{number:04d}", kind="merge", parents=proposal.parents, genotype=proposal.genotype,
-                     proposer=Proposer(strategy=proposal.strategy, session="s1", params=proposal.params,
-                                       rationale=proposal.rationale, model=proposal.model),
-                     status=status, reason=proposal.invalid or ("it broke" if status == "failed" else None),
-                     metrics=metrics, cost=proposal.cost)
+    return Candidate(
+        id=f"c{number:04d}",
+        kind="merge",
+        parents=proposal.parents,
+        genotype=proposal.genotype,
+        proposer=Proposer(
+            strategy=proposal.strategy, session="s1", params=proposal.params, rationale=proposal.rationale, model=proposal.model
+        ),
+        status=status,
+        reason=proposal.invalid or ("it broke" if status == "failed" else None),
+        metrics=metrics,
+        cost=proposal.cost,
+    )

@@ -154,8 +154,11 @@ def test_the_stub_reads_header_names_case_insensitively(stub, sent):
     import urllib.request
 
     stub.reply("ok")
-    request = urllib.request.Request(stub.url + "/chat/completions", data=json.dumps({"messages": HELLO}).encode(),
-                                     headers={sent: "Bearer x", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        stub.url + "/chat/completions",
+        data=json.dumps({"messages": HELLO}).encode(),
+        headers={sent: "Bearer x", "Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request, timeout=10).read()
     seen = stub.requests[0].headers
     assert seen["Authorization"] == seen["authorization"] == seen.get("AUTHORIZATION") == "Bearer x"

@@ -10,12 +10,17 @@ from agents.llm.client import make_model
 from agents.strategies.llm import LLMStrategy
 from tests.llm.conftest import FAKE_KEY, KEY_ENV, make_context, planner
 
-TIES = {"rationale": "ties over adder and reverser", "method": "ties", "base": "base", "sources": ["adder", "reverser"],
-        "parameters": {"adder": {"weight": 0.9, "density": 0.5}, "reverser": {"weight": 0.7, "density": 0.5}}}
+TIES = {
+    "rationale": "ties over adder and reverser",
+    "method": "ties",
+    "base": "base",
+    "sources": ["adder", "reverser"],
+    "parameters": {"adder": {"weight": 0.9, "density": 0.5}, "reverser": {"weight": 0.7, "density": 0.5}},
+}
 
 
 def test_llm_strategy_through_litellm_and_the_stub(stub, llm_config, sleeps, zoo):
-    stub.error(429, retry_after=0).reply("```json\n{\"method\": \"ties\",\n```").reply(f"```json\n{json.dumps(TIES)}\n```")
+    stub.error(429, retry_after=0).reply('```json\n{"method": "ties",\n```').reply(f"```json\n{json.dumps(TIES)}\n```")
     model = make_model(llm_config, {KEY_ENV: FAKE_KEY}, sleep=sleeps)
     [p] = LLMStrategy(planner(), zoo).propose(make_context(zoo, model))
     assert p.invalid is None and p.model == "openai/stub-model" and p.rationale == TIES["rationale"]

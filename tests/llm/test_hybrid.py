@@ -14,10 +14,18 @@ from agents.strategies.hybrid import HybridStrategy
 from agents.workspace import load_workspace
 from tests.llm.conftest import ZOO, make_context, planner, record
 
-TIES = {"rationale": "adder and sorter share little; ties resolves sign conflicts", "method": "ties",
-        "sources": ["adder", "sorter"], "layer_groups": 2}
-LINEAR = {"rationale": "a plain average of all three as a control", "method": "linear",
-          "sources": ["adder", "reverser", "sorter"], "layer_groups": 1}
+TIES = {
+    "rationale": "adder and sorter share little; ties resolves sign conflicts",
+    "method": "ties",
+    "sources": ["adder", "sorter"],
+    "layer_groups": 2,
+}
+LINEAR = {
+    "rationale": "a plain average of all three as a control",
+    "method": "linear",
+    "sources": ["adder", "reverser", "sorter"],
+    "layer_groups": 1,
+}
 
 
 def hybrid(generations: int = 2) -> HybridStrategy:
@@ -63,11 +71,17 @@ def test_after_the_run_the_llm_sees_its_outcome_and_picks_the_next(zoo):
     model = ScriptedModel([fenced(LINEAR)])
     nxt = hybrid(generations=1).propose(make_context(zoo, model, history=done, wanted=10))
     prompt = model.calls[0][0]["content"]
-    for expected in ("- hybrid-1: ties over adder, sorter in 2 layer group(s)", f"your rationale: {TIES['rationale']}",
-                     "3 candidates, 3 succeeded, 0 failed", "best: c0001 (generation 0), search fitness 0.7000",
-                     "started at [adder weight 0.800/0.800, adder density 0.500/0.500", "with sigma 0.2",
-                     "CMA-ES moved the numbers to [adder weight",
-                     "mean fitness per generation: gen 0: 0.6533", "1 generation(s) of 3 candidates"):
+    for expected in (
+        "- hybrid-1: ties over adder, sorter in 2 layer group(s)",
+        f"your rationale: {TIES['rationale']}",
+        "3 candidates, 3 succeeded, 0 failed",
+        "best: c0001 (generation 0), search fitness 0.7000",
+        "started at [adder weight 0.800/0.800, adder density 0.500/0.500",
+        "with sigma 0.2",
+        "CMA-ES moved the numbers to [adder weight",
+        "mean fitness per generation: gen 0: 0.6533",
+        "1 generation(s) of 3 candidates",
+    ):
         assert expected in prompt, expected
     assert {p.params["run"] for p in nxt} == {"hybrid-2"} and nxt[0].genotype["recipe"]["merge_method"] == "linear"
 
@@ -75,8 +89,9 @@ def test_after_the_run_the_llm_sees_its_outcome_and_picks_the_next(zoo):
 def test_a_repeated_or_impossible_structure_is_repaired(zoo):
     first = hybrid(generations=1).propose(make_context(zoo, ScriptedModel([fenced(TIES)]), wanted=10))
     done = finished(first, 0, lambda i: 0.6)
-    model = ScriptedModel([fenced(TIES), fenced({**LINEAR, "sources": ["adder", "multiplier"]}),
-                           fenced({**LINEAR, "layer_groups": 9}), fenced(LINEAR)])
+    model = ScriptedModel(
+        [fenced(TIES), fenced({**LINEAR, "sources": ["adder", "multiplier"]}), fenced({**LINEAR, "layer_groups": 9}), fenced(LINEAR)]
+    )
     nxt = hybrid(generations=1).propose(make_context(zoo, model, history=done, wanted=10))
     repairs = [call[-1]["content"] for call in model.calls[1:]]
     assert "ties over adder, sorter in 2 layer group(s) was already tuned in hybrid-1" in repairs[0]
@@ -137,13 +152,16 @@ def hybrid_structure(p):
     return Structure.model_validate(p.params["structure"])
 
 
-@pytest.mark.parametrize("start, sigma, error", [
-    ({"adder": {"weight": 1.6}}, None, "start.adder.weight = 1.6 must be a number strictly inside (0, 1.5)"),
-    ({"adder": {"weight": [0.5, 0.6, 0.7]}}, None, "start.adder.weight has 3 values for 2 layer group(s)"),
-    ({"reverser": {"weight": 0.5}}, None, "start names ['reverser'], which are not among the structure's sources"),
-    ({"adder": {"t": 0.5}}, None, "start.adder names ['t']; ties tunes only weight, density"),
-    (None, 5.0, "sigma = 5 must be in [0.02, 2]"),
-])
+@pytest.mark.parametrize(
+    "start, sigma, error",
+    [
+        ({"adder": {"weight": 1.6}}, None, "start.adder.weight = 1.6 must be a number strictly inside (0, 1.5)"),
+        ({"adder": {"weight": [0.5, 0.6, 0.7]}}, None, "start.adder.weight has 3 values for 2 layer group(s)"),
+        ({"reverser": {"weight": 0.5}}, None, "start names ['reverser'], which are not among the structure's sources"),
+        ({"adder": {"t": 0.5}}, None, "start.adder names ['t']; ties tunes only weight, density"),
+        (None, 5.0, "sigma = 5 must be in [0.02, 2]"),
+    ],
+)
 def test_a_start_or_sigma_out_of_range_is_sent_back(zoo, start, sigma, error):
     bad = {**TIES, **({"start": start} if start else {}), **({"sigma": sigma} if sigma else {})}
     model = ScriptedModel([fenced(bad), fenced(TIES)])

@@ -13,9 +13,14 @@ from agents.prompts import render
 from agents.strategies.llm import LLMStrategy
 from tests.llm.conftest import make_context, planner, record
 
-TIES = {"rationale": "ties over adder and sorter keeps both skills", "method": "ties", "base": "base",
-        "sources": ["adder", "sorter"], "layer_groups": 2,
-        "parameters": {"adder": {"weight": [1.0, 0.6], "density": 0.5}, "sorter": {"weight": 0.8, "density": 0.5}}}
+TIES = {
+    "rationale": "ties over adder and sorter keeps both skills",
+    "method": "ties",
+    "base": "base",
+    "sources": ["adder", "sorter"],
+    "layer_groups": 2,
+    "parameters": {"adder": {"weight": [1.0, 0.6], "density": 0.5}, "sorter": {"weight": 0.8, "density": 0.5}},
+}
 
 
 def fenced(obj) -> str:
@@ -37,23 +42,49 @@ def test_valid_proposal(zoo):
 
 
 def _placeholders() -> dict:
-    names = ("brief", "tasks", "budget", "summary", "sources", "layers", "lineage", "in_flight", "failures", "lessons", "methods",
-             "example", "path_example", "scale_filters")
+    names = (
+        "brief",
+        "tasks",
+        "budget",
+        "summary",
+        "sources",
+        "layers",
+        "lineage",
+        "in_flight",
+        "failures",
+        "lessons",
+        "methods",
+        "example",
+        "path_example",
+        "scale_filters",
+    )
     return {n: "" for n in names}
 
 
 def test_prompt_shows_what_the_llm_needs(zoo):
-    model = ScriptedModel([fenced(TIES), fenced({**TIES, "layer_groups": 1, "parameters": {"adder": {"weight": 0.7}, "sorter": {"weight": 0.8}}})])
-    failed = record(LLMStrategy(planner(), zoo).propose(make_context(zoo, ScriptedModel([fenced(TIES)])))[0], 1,
-                    status="failed")
-    parent = record(LLMStrategy(planner(), zoo).propose(make_context(zoo, ScriptedModel([fenced(TIES)])))[0], 2,
-                    fitness=0.61).model_copy(update={"lesson": "two groups helped addition"})
+    model = ScriptedModel(
+        [fenced(TIES), fenced({**TIES, "layer_groups": 1, "parameters": {"adder": {"weight": 0.7}, "sorter": {"weight": 0.8}}})]
+    )
+    failed = record(LLMStrategy(planner(), zoo).propose(make_context(zoo, ScriptedModel([fenced(TIES)])))[0], 1, status="failed")
+    parent = record(LLMStrategy(planner(), zoo).propose(make_context(zoo, ScriptedModel([fenced(TIES)])))[0], 2, fitness=0.61).model_copy(
+        update={"lesson": "two groups helped addition"}
+    )
     LLMStrategy(planner(), zoo).propose(make_context(zoo, model, history=[failed, parent], parents=["c0002"]))
     prompt = model.calls[0][0]["content"]
-    for expected in ("Beat every source on all three tasks.", "Archive: 4 candidates", "- adder: candidate src-adder, search fitness 0.5500",
-                     "every model has 4 transformer layers", "- c0002 (merge by llm): search fitness 0.6100",
-                     "lesson: two groups helped addition", "- c0001 failed: it broke", "ties over all three experts",
-                     "- dare_ties: base required", "density (default 1.0, in (0, 1])", "o_proj, down_proj", '"layer_groups": 2'):
+    for expected in (
+        "Beat every source on all three tasks.",
+        "Archive: 4 candidates",
+        "- adder: candidate src-adder, search fitness 0.5500",
+        "every model has 4 transformer layers",
+        "- c0002 (merge by llm): search fitness 0.6100",
+        "lesson: two groups helped addition",
+        "- c0001 failed: it broke",
+        "ties over all three experts",
+        "- dare_ties: base required",
+        "density (default 1.0, in (0, 1])",
+        "o_proj, down_proj",
+        '"layer_groups": 2',
+    ):
         assert expected in prompt, expected
     assert "{{" not in prompt
     # The same recipe again is refused before it costs a candidate: the repair names the earlier one and its score.
@@ -142,9 +173,22 @@ def test_an_llm_failure_during_repairs_keeps_the_spend_on_an_invalid_proposal(zo
 
 
 def test_chosen_parents_are_the_proposals_parents(zoo):
-    model = ScriptedModel([fenced({"rationale": "a path", "method": "passthrough", "layer_path": [
-        {"model": "adder", "layer": 0}, {"model": "adder", "layer": 1}, {"model": "sorter", "layer": 2, "scale": 0.9},
-        {"model": "sorter", "layer": 3}]})])
+    model = ScriptedModel(
+        [
+            fenced(
+                {
+                    "rationale": "a path",
+                    "method": "passthrough",
+                    "layer_path": [
+                        {"model": "adder", "layer": 0},
+                        {"model": "adder", "layer": 1},
+                        {"model": "sorter", "layer": 2, "scale": 0.9},
+                        {"model": "sorter", "layer": 3},
+                    ],
+                }
+            )
+        ]
+    )
     parent = record(LLMStrategy(planner(), zoo).propose(make_context(zoo, ScriptedModel([fenced(TIES)])))[0], 7, fitness=0.6)
     [p] = LLMStrategy(planner(), zoo).propose(make_context(zoo, model, history=[parent], parents=["c0007"]))
     assert p.invalid is None and p.parents == ["c0007"] and len(p.genotype["recipe"]["layer_path"]) == 4

@@ -40,20 +40,31 @@ def weights(recipe: dict) -> dict[str, float]:
 
 def skill_sandbox() -> FakeSandbox:
     """Each task scores 0.45 + 0.5 x its expert's weight (best at 1), minus 0.1 x the other experts' total weight above 1."""
+
     def run(job: Job) -> Result:
         w = weights(job.genotype["recipe"])
         crowd = max(0.0, sum(v for m, v in w.items() if m in SKILL) - 1.0)
         tasks = {task: round(0.45 + 0.5 * (1 - abs(1 - w.get(expert, 0.0))) - 0.1 * crowd, 3) for expert, task in SKILL.items()}
         fitness = sum(tasks.values()) / 3
         per_example = {t: {"metric": "char_accuracy", "values": per_example_values(v)} for t, v in tasks.items()}
-        return Result(job_id=job.id, status="ok", fitness=fitness,
-                      metrics={"fitness": fitness, "tasks": {t: {"char_accuracy": v} for t, v in tasks.items()}, "per_example": per_example})
+        return Result(
+            job_id=job.id,
+            status="ok",
+            fitness=fitness,
+            metrics={"fitness": fitness, "tasks": {t: {"char_accuracy": v} for t, v in tasks.items()}, "per_example": per_example},
+        )
+
     return FakeSandbox(run)
 
 
 def ta(rationale: str, **w: float) -> dict:
-    return {"rationale": rationale, "method": "task_arithmetic", "base": "base", "sources": list(w),
-            "parameters": {m: {"weight": v} for m, v in w.items()}}
+    return {
+        "rationale": rationale,
+        "method": "task_arithmetic",
+        "base": "base",
+        "sources": list(w),
+        "parameters": {m: {"weight": v} for m, v in w.items()},
+    }
 
 
 FIRST = ta("Task arithmetic of all three at 0.8 keeps each skill.", adder=0.8, reverser=0.8, sorter=0.8)
@@ -69,13 +80,21 @@ class Breeder:
 
     def __init__(self):
         self.kinds: list[str] = []
-        self.proposals = [self.prose(FIRST), self.cut_off(SECOND), self.prose(FIRST), self.bare(FOURTH),
-                          self.prose(FIFTH), self.prose(SIXTH)]
+        self.proposals = [
+            self.prose(FIRST),
+            self.cut_off(SECOND),
+            self.prose(FIRST),
+            self.bare(FOURTH),
+            self.prose(FIFTH),
+            self.prose(SIXTH),
+        ]
         self.repairs = [self.prose(SECOND), self.built_on_best(THIRD)]
 
     @staticmethod
     def prose(obj) -> str:
-        return f"Looking at the per-task scores, here is my proposal.\n\n```json\n{json.dumps(obj, indent=2)}\n```\n\nI expect a small gain."
+        return (
+            f"Looking at the per-task scores, here is my proposal.\n\n```json\n{json.dumps(obj, indent=2)}\n```\n\nI expect a small gain."
+        )
 
     @staticmethod
     def bare(obj) -> str:
@@ -90,6 +109,7 @@ class Breeder:
         def reply(prompt: str) -> str:
             best = re.search(r"Best of this session so far: (\w+) at", prompt).group(1)
             return Breeder.prose({**obj, "built_on": [best]})
+
         return reply
 
     def __call__(self, body: dict) -> str:
@@ -109,13 +129,20 @@ class Breeder:
 def test_a_realistic_conversation_through_a_real_session(workspace, archive):
     breeder = Breeder()
     with StubServer(default=Reply(breeder)) as stub:
-        workspace.config.planner.llm = LLMConfig(model="openai/stub-model", api_base=stub.url, max_retries=0,
-                                                 input_per_mtok=1.0, output_per_mtok=2.0)
-        record = records.SessionRecord(id=records.new_session_id(), strategy="llm", seed=0, budget=BudgetConfig(candidates=6),
-                                       backend="local")
-        session = Session(workspace=workspace, record=record, strategy=make_strategy("llm", workspace.config.planner, workspace),
-                          backend=skill_sandbox(), model=make_model(workspace.config.planner.llm, {}),
-                          display=PlainDisplay(io.StringIO()))
+        workspace.config.planner.llm = LLMConfig(
+            model="openai/stub-model", api_base=stub.url, max_retries=0, input_per_mtok=1.0, output_per_mtok=2.0
+        )
+        record = records.SessionRecord(
+            id=records.new_session_id(), strategy="llm", seed=0, budget=BudgetConfig(candidates=6), backend="local"
+        )
+        session = Session(
+            workspace=workspace,
+            record=record,
+            strategy=make_strategy("llm", workspace.config.planner, workspace),
+            backend=skill_sandbox(),
+            model=make_model(workspace.config.planner.llm, {}),
+            display=PlainDisplay(io.StringIO()),
+        )
         summary = run_session(session, archive)
         asked = [r.messages for r in stub.requests]
     mine = [archive.get(c) for c in archive.session_candidates(summary.session)]
@@ -132,8 +159,10 @@ def test_a_realistic_conversation_through_a_real_session(workspace, archive):
     # The two prompts of the first round differ: the second lists the first proposal as in flight.
     round_one = [m[0]["content"] for m in asked[:2]]
     assert round_one[0] != round_one[1]
-    assert "proposed just before this one, in the same round: task_arithmetic base=base: adder(weight 0.8), reverser(weight 0.8), " \
-           "sorter(weight 0.8)" in round_one[1]
+    assert (
+        "proposed just before this one, in the same round: task_arithmetic base=base: adder(weight 0.8), reverser(weight 0.8), "
+        "sorter(weight 0.8)" in round_one[1]
+    )
 
     # The repaired third proposal says what it built on (the session's best, read from its prompt): that is its parent.
     third = mine[2]

@@ -25,15 +25,43 @@ def make_config(arch: str, layers: int = 3, vocab: int = VOCAB, tied: bool = Fal
     import transformers
 
     if arch == "llama":
-        return transformers.LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, tie_word_embeddings=tied)
+        return transformers.LlamaConfig(
+            vocab_size=vocab,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+            tie_word_embeddings=tied,
+        )
     if arch == "qwen2":
-        return transformers.Qwen2Config(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, tie_word_embeddings=tied)
+        return transformers.Qwen2Config(
+            vocab_size=vocab,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=layers,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=64,
+            tie_word_embeddings=tied,
+        )
     if arch == "gpt2":
         return transformers.GPT2Config(vocab_size=vocab, n_embd=32, n_layer=layers, n_head=4, n_positions=64)
     raise ValueError(arch)
 
 
-def make_model(path: Path, arch: str = "llama", seed: int = 0, layers: int = 3, vocab: int = VOCAB, tied: bool = False, tokenizer: bool = True, base: Path | None = None, noise: float = 0.02) -> Path:
+def make_model(
+    path: Path,
+    arch: str = "llama",
+    seed: int = 0,
+    layers: int = 3,
+    vocab: int = VOCAB,
+    tied: bool = False,
+    tokenizer: bool = True,
+    base: Path | None = None,
+    noise: float = 0.02,
+) -> Path:
     """A random model; with `base`, the base's weights plus small noise (a fine-tune-like model)."""
     import transformers
 

@@ -68,7 +68,7 @@ def slerp(t: float, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def model_stock(base: torch.Tensor, models: list[torch.Tensor]) -> torch.Tensor:
     deltas = [(m - base).reshape(-1).double() for m in models]
-    cosines = [float(a @ b / (a.norm() * b.norm())) for i, a in enumerate(deltas) for b in deltas[i + 1:]]
+    cosines = [float(a @ b / (a.norm() * b.norm())) for i, a in enumerate(deltas) for b in deltas[i + 1 :]]
     c, n = sum(cosines) / len(cosines), len(models)
     t = n * c / (1 + (n - 1) * c)
     return t * sum(m.double() for m in models) / n + (1 - t) * base.double()

@@ -37,7 +37,11 @@ def run_cli(tmp_path, recipe: dict, capsys) -> tuple[int, str]:
 
 
 def pair(a, b, **extra) -> dict:
-    return {"merge_method": "linear", "models": [{"model": str(a), "parameters": {"weight": 1.0}}, {"model": str(b), "parameters": {"weight": 1.0}}], **extra}
+    return {
+        "merge_method": "linear",
+        "models": [{"model": str(a), "parameters": {"weight": 1.0}}, {"model": str(b), "parameters": {"weight": 1.0}}],
+        **extra,
+    }
 
 
 def expect(tmp_path, capsys, recipe, *fragments):
@@ -61,14 +65,26 @@ def test_shape_mismatch(zoo, tmp_path, capsys):
     def shrink(t):
         t["model.layers.0.mlp.up_proj.weight"] = t["model.layers.0.mlp.up_proj.weight"][:10].clone()
 
-    expect(tmp_path, capsys, pair(zoo["base"], altered(zoo["a"], tmp_path / "odd", shrink)), "model.layers.0.mlp.up_proj.weight: shape mismatch")
+    expect(
+        tmp_path,
+        capsys,
+        pair(zoo["base"], altered(zoo["a"], tmp_path / "odd", shrink)),
+        "model.layers.0.mlp.up_proj.weight: shape mismatch",
+    )
 
 
 def test_different_vocabularies_without_a_tokenizer_to_check_a_cut_against(zoo, tmp_path, capsys):
     shutil.copytree(zoo["bigvocab"], tmp_path / "big")
     for file in ("tokenizer.json", "tokenizer_config.json"):
         (tmp_path / "big" / file).unlink(missing_ok=True)
-    expect(tmp_path, capsys, pair(zoo["base"], tmp_path / "big"), "tensor model.embed_tokens.weight: the inputs have different vocabularies", "has no tokenizer files", "tokenizer_source: base")
+    expect(
+        tmp_path,
+        capsys,
+        pair(zoo["base"], tmp_path / "big"),
+        "tensor model.embed_tokens.weight: the inputs have different vocabularies",
+        "has no tokenizer files",
+        "tokenizer_source: base",
+    )
 
 
 def test_different_vocabularies_whose_tokenizers_disagree(zoo, tmp_path, capsys):
@@ -133,7 +149,11 @@ def test_unknown_device(zoo, tmp_path):
 
 @pytest.mark.parametrize("density", [0.0, 1.5, -0.2])
 def test_density_outside_unit_interval(zoo, tmp_path, density):
-    recipe = {"merge_method": "ties", "base_model": "base", "models": [{"model": "a", "parameters": {"weight": 1.0, "density": [1.0, density]}}]}
+    recipe = {
+        "merge_method": "ties",
+        "base_model": "base",
+        "models": [{"model": "a", "parameters": {"weight": 1.0, "density": [1.0, density]}}],
+    }
     with pytest.raises(BadInput, match=r"model a: parameter density = .* for tensor model\.layers\.[12]\..* is outside \(0, 1\]"):
         merge_to_dir(load_recipe(recipe, models=zoo), tmp_path / "out")
     assert not (tmp_path / "out").exists()

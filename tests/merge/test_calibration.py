@@ -32,8 +32,11 @@ def task_file(tmp_path) -> Path:
 
 
 def recipe(zoo, task_file, method="regmean", models=("base", "a"), **calibration):
-    return {"merge_method": method, "models": [{"model": str(zoo[m])} for m in models],
-            "calibration": {"tasks": [str(task_file)], "batch_size": 4} | calibration}
+    return {
+        "merge_method": method,
+        "models": [{"model": str(zoo[m])} for m in models],
+        "calibration": {"tasks": [str(task_file)], "batch_size": 4} | calibration,
+    }
 
 
 def tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -73,7 +76,7 @@ def test_fisher_is_the_mean_squared_gradient_of_the_answers_log_likelihood(zoo, 
         ids = torch.tensor([context + answer])
         logp = model(ids).logits[0, :-1].log_softmax(-1).gather(-1, ids[0, 1:, None]).squeeze(-1)
         model.zero_grad()
-        logp[len(context) - 1:].sum().backward()
+        logp[len(context) - 1 :].sum().backward()
         total = total + model.model.layers[0].mlp.up_proj.weight.grad.square()
     stat = stats[Input(str(zoo["a"]), "model.layers.0.mlp.up_proj.weight")]
     assert stat.tokens == 2 and stat.norm > 0
@@ -132,14 +135,17 @@ def test_per_model_tasks(zoo, task_file, tmp_path):
     assert len(data[str(zoo["base"])].pairs) == len(RECORDS) and len(data[str(zoo["a"])].pairs) == 1
 
 
-@pytest.mark.parametrize("change,match", [
-    ({"split": "test"}, "the test split is held out"),
-    ({"tasks": []}, "name at least one task"),
-    ({"tasks": ["nope"]}, "'nope' is neither a task of the workspace"),
-    ({"split": "train"}, "has no 'train' split"),
-    ({"examples": 0}, "calibration.examples"),
-    ({"bogus": 1}, "calibration.bogus"),
-])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"split": "test"}, "the test split is held out"),
+        ({"tasks": []}, "name at least one task"),
+        ({"tasks": ["nope"]}, "'nope' is neither a task of the workspace"),
+        ({"split": "train"}, "has no 'train' split"),
+        ({"examples": 0}, "calibration.examples"),
+        ({"bogus": 1}, "calibration.bogus"),
+    ],
+)
 def test_bad_calibration_sections_are_refused_in_one_line(zoo, task_file, change, match):
     r = recipe(zoo, task_file)
     r["calibration"] = r["calibration"] | change
@@ -171,8 +177,11 @@ def test_a_record_longer_than_the_context_is_named(zoo, task_file):
 
 
 def test_gpt2_conv1d_layers_get_grams_too(zoo, task_file):
-    r = {"merge_method": "regmean", "models": [{"model": str(zoo["gbase"])}, {"model": str(zoo["ga"])}],
-         "calibration": {"tasks": [str(task_file)]}}
+    r = {
+        "merge_method": "regmean",
+        "models": [{"model": str(zoo["gbase"])}, {"model": str(zoo["ga"])}],
+        "calibration": {"tasks": [str(task_file)]},
+    }
     prepared = prepare(load_recipe(r))
     stats = collect(prepared, TensorReader(prepared.sources, "cpu"), 0)
     stat = stats[Input(str(zoo["ga"]), "transformer.h.0.attn.c_attn.weight")]

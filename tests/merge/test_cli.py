@@ -9,13 +9,24 @@ import yaml
 from agents.cli import main
 from tests.merge.test_engine import weights
 
-TIES = {"merge_method": "dare_ties", "base_model": "base", "models": [{"model": "a", "parameters": {"weight": 1.0, "density": 0.5}}, {"model": "b", "parameters": {"weight": 0.5, "density": 0.7}}]}
+TIES = {
+    "merge_method": "dare_ties",
+    "base_model": "base",
+    "models": [
+        {"model": "a", "parameters": {"weight": 1.0, "density": 0.5}},
+        {"model": "b", "parameters": {"weight": 0.5, "density": 0.7}},
+    ],
+}
 
 
 def workspace(tmp_path, zoo):
     root = tmp_path / "ws"
     root.mkdir()
-    config = {"version": 1, "base": str(zoo["base"]), "sources": [{"name": "a", "path": str(zoo["a"])}, {"name": "b", "path": str(zoo["b"])}]}
+    config = {
+        "version": 1,
+        "base": str(zoo["base"]),
+        "sources": [{"name": "a", "path": str(zoo["a"])}, {"name": "b", "path": str(zoo["b"])}],
+    }
     (root / "clade.yaml").write_text(yaml.safe_dump(config))
     (root / "recipe.yaml").write_text(yaml.safe_dump(TIES))
     return root
@@ -42,7 +53,10 @@ def test_workspace_found_from_the_current_directory_and_seed_matters(zoo, tmp_pa
 
 def test_without_a_workspace_references_are_paths_relative_to_the_cwd(zoo, tmp_path, monkeypatch):
     monkeypatch.chdir(zoo["a"].parent)
-    recipe = {"merge_method": "linear", "models": [{"model": "a", "parameters": {"weight": 1}}, {"model": "./b", "parameters": {"weight": 1}}]}
+    recipe = {
+        "merge_method": "linear",
+        "models": [{"model": "a", "parameters": {"weight": 1}}, {"model": "./b", "parameters": {"weight": 1}}],
+    }
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
     assert main(["merge", str(tmp_path / "r.yaml"), str(tmp_path / "out")]) == 0
 

@@ -29,6 +29,7 @@ def grams(*matrices):
 
 # ---------------------------------------------------------------- RegMean
 
+
 def test_regmean_with_identity_grams_is_the_weighted_mean():
     a, b = torch.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([[5.0, 6.0], [7.0, 8.0]])
     out = run("regmean", [a, b], model_params=[{"weight": 1.0}, {"weight": 3.0}], stats=grams(torch.eye(2), torch.eye(2)))
@@ -84,6 +85,7 @@ def test_tensors_without_statistics_are_averaged(method):
 
 # ---------------------------------------------------------------- Fisher
 
+
 def fishers(*pairs):
     return [Statistic(torch.tensor(f), norm=n) for f, n in pairs]
 
@@ -112,6 +114,7 @@ def test_fisher_per_model_weights_scale_the_coefficients():
 
 # ---------------------------------------------------------------- TSV-M
 
+
 def test_tsvm_of_task_vectors_in_orthogonal_subspaces_is_their_sum():
     base = torch.full((4, 4), 0.5)
     e = torch.eye(4)
@@ -125,10 +128,14 @@ def fusionbench_tsvm(deltas):
     """TSV-M as FusionBench writes it: zero-padded r-column concatenations, polar factors of those."""
     r = min(deltas[0].shape)
     k = int(r * (1 / len(deltas)))
-    su, ss, sv = torch.zeros(deltas[0].shape[0], r, dtype=torch.float64), torch.zeros(r, dtype=torch.float64), torch.zeros(r, deltas[0].shape[1], dtype=torch.float64)
+    su, ss, sv = (
+        torch.zeros(deltas[0].shape[0], r, dtype=torch.float64),
+        torch.zeros(r, dtype=torch.float64),
+        torch.zeros(r, deltas[0].shape[1], dtype=torch.float64),
+    )
     for i, d in enumerate(deltas):
         u, s, vh = torch.linalg.svd(d, full_matrices=False)
-        su[:, i * k:(i + 1) * k], ss[i * k:(i + 1) * k], sv[i * k:(i + 1) * k] = u[:, :k], s[:k], vh[:k]
+        su[:, i * k : (i + 1) * k], ss[i * k : (i + 1) * k], sv[i * k : (i + 1) * k] = u[:, :k], s[:k], vh[:k]
     uu, _, vu = torch.linalg.svd(su, full_matrices=False)
     uv, _, vv = torch.linalg.svd(sv, full_matrices=False)
     return torch.linalg.multi_dot((uu, vu, torch.diag(ss), uv, vv))
@@ -153,6 +160,7 @@ def test_spectral_methods_average_vectors_and_too_small_matrices():
 
 
 # ---------------------------------------------------------------- ISO-C / ISO-CTS
+
 
 def test_iso_c_flattens_the_spectrum_of_the_sum():
     base = torch.eye(2)
@@ -184,8 +192,8 @@ def fusionbench_iso_cts(deltas, fraction):
     cu, cs, cv = torch.zeros(shape[0], r, dtype=u.dtype), torch.zeros(r, dtype=u.dtype), torch.zeros(r, shape[1], dtype=u.dtype)
     for i, d in enumerate(deltas):
         ut, st, vt = torch.linalg.svd(d - u[:, :kc] @ u[:, :kc].T @ d, full_matrices=False)
-        cu[:, i * n:(i + 1) * n], cs[i * n:(i + 1) * n], cv[i * n:(i + 1) * n] = ut[:, :n], st[:n], vt[:n]
-    cu[:, t * n:], cs[t * n:], cv[t * n:] = u[:, :kc], s[:kc], v[:kc]
+        cu[:, i * n : (i + 1) * n], cs[i * n : (i + 1) * n], cv[i * n : (i + 1) * n] = ut[:, :n], st[:n], vt[:n]
+    cu[:, t * n :], cs[t * n :], cv[t * n :] = u[:, :kc], s[:kc], v[:kc]
     a, _, b = torch.linalg.svd(cu, full_matrices=False)
     c, _, d = torch.linalg.svd(cv, full_matrices=False)
     return (a @ b) @ torch.diag(torch.full_like(cs, cs.mean().item())) @ (c @ d)
@@ -208,6 +216,7 @@ def test_iso_cts_with_the_whole_space_common_is_iso_c():
 
 
 # ---------------------------------------------------------------- WUDI
+
 
 def fusionbench_wudi(deltas, steps, lr):
     tvs = torch.stack(deltas)
@@ -252,13 +261,17 @@ def test_spectral_methods_keep_half_precision_and_finish_in_the_compute_dtype():
 
 # ---------------------------------------------------------------- validation
 
-@pytest.mark.parametrize("method,params,model_params,match", [
-    ("regmean", {"alpha": 1.5}, {}, "alpha = 1.5"),
-    ("fisher", {}, {"weight": 0.0}, "weight = 0.0"),
-    ("iso_cts", {"common_space_fraction": -0.1}, {}, "common_space_fraction"),
-    ("wudi", {"steps": -1.0}, {}, "steps"),
-    ("tsvm", {}, {"weight": -1.0}, "weight"),
-])
+
+@pytest.mark.parametrize(
+    "method,params,model_params,match",
+    [
+        ("regmean", {"alpha": 1.5}, {}, "alpha = 1.5"),
+        ("fisher", {}, {"weight": 0.0}, "weight = 0.0"),
+        ("iso_cts", {"common_space_fraction": -0.1}, {}, "common_space_fraction"),
+        ("wudi", {"steps": -1.0}, {}, "steps"),
+        ("tsvm", {}, {"weight": -1.0}, "weight"),
+    ],
+)
 def test_out_of_range_values_are_refused(method, params, model_params, match):
     spec = METHODS[method]
     full = {p.name: p.default for p in spec.params} | params
@@ -268,7 +281,9 @@ def test_out_of_range_values_are_refused(method, params, model_params, match):
 
 def test_registry_says_which_methods_learn_from_data():
     assert {m for m, s in METHODS.items() if s.calibration} == {"regmean", "regmean_plusplus", "fisher"}
-    assert {m: METHODS[m].base for m in ("tsvm", "iso_c", "iso_cts", "wudi")} == dict.fromkeys(("tsvm", "iso_c", "iso_cts", "wudi"), "required")
+    assert {m: METHODS[m].base for m in ("tsvm", "iso_c", "iso_cts", "wudi")} == dict.fromkeys(
+        ("tsvm", "iso_c", "iso_cts", "wudi"), "required"
+    )
 
 
 def test_regmean_of_a_weight_stored_inputs_first_is_the_same_merge_transposed():

@@ -19,7 +19,11 @@ def weights(model_dir) -> dict[str, torch.Tensor]:
 
 
 def linear(a: str, b: str, wa=1.0, wb=1.0, **extra) -> dict:
-    return {"merge_method": "linear", "models": [{"model": a, "parameters": {"weight": wa}}, {"model": b, "parameters": {"weight": wb}}], **extra}
+    return {
+        "merge_method": "linear",
+        "models": [{"model": a, "parameters": {"weight": wa}}, {"model": b, "parameters": {"weight": wb}}],
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("pair", [("base", "a"), ("qbase", "qa"), ("gbase", "ga")])
@@ -94,10 +98,14 @@ def test_dtype_and_out_dtype(zoo, tmp_path):
 def test_slices_rewrite_layer_count_and_renumber(zoo, tmp_path):
     import transformers
 
-    recipe = {"merge_method": "linear", "parameters": {"weight": 1.0}, "slices": [
-        {"sources": [{"model": "a", "layer_range": [0, 2]}]},
-        {"sources": [{"model": "b", "layer_range": [1, 3]}]},
-    ]}
+    recipe = {
+        "merge_method": "linear",
+        "parameters": {"weight": 1.0},
+        "slices": [
+            {"sources": [{"model": "a", "layer_range": [0, 2]}]},
+            {"sources": [{"model": "b", "layer_range": [1, 3]}]},
+        ],
+    }
     merge_to_dir(load_recipe(recipe, models=zoo), tmp_path / "out")
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     merged, a, b = weights(tmp_path / "out"), weights(zoo["a"]), weights(zoo["b"])
@@ -113,9 +121,14 @@ def test_slices_rewrite_layer_count_and_renumber(zoo, tmp_path):
 def test_per_layer_config_lists_follow_the_layers(zoo, tmp_path):
     import transformers
 
-    recipe = {"merge_method": "linear", "parameters": {"weight": 1.0}, "slices": [
-        {"sources": [{"model": "qa", "layer_range": [0, 3]}]}, {"sources": [{"model": "qa", "layer_range": [2, 3]}]},
-    ]}
+    recipe = {
+        "merge_method": "linear",
+        "parameters": {"weight": 1.0},
+        "slices": [
+            {"sources": [{"model": "qa", "layer_range": [0, 3]}]},
+            {"sources": [{"model": "qa", "layer_range": [2, 3]}]},
+        ],
+    }
     merge_to_dir(load_recipe(recipe, models=zoo), tmp_path / "out")
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert len(config["layer_types"]) == config["num_hidden_layers"] == 4
@@ -151,7 +164,13 @@ def test_layer_path_repeats_layers(zoo, tmp_path):
 def test_gpt2_layer_path_rewrites_n_layer(zoo, tmp_path):
     import transformers
 
-    path = [{"model": "ga", "layer": 1}, {"model": "gbase", "layer": 0}, {"model": "ga", "layer": 1}, {"model": "ga", "layer": 2}, {"model": "gbase", "layer": 2}]
+    path = [
+        {"model": "ga", "layer": 1},
+        {"model": "gbase", "layer": 0},
+        {"model": "ga", "layer": 1},
+        {"model": "ga", "layer": 2},
+        {"model": "gbase", "layer": 2},
+    ]
     merge_to_dir(load_recipe({"layer_path": path}, models=zoo), tmp_path / "out")
     merged, ga = weights(tmp_path / "out"), weights(zoo["ga"])
     assert json.loads((tmp_path / "out" / "config.json").read_text())["n_layer"] == 5
@@ -163,7 +182,14 @@ def test_gpt2_layer_path_rewrites_n_layer(zoo, tmp_path):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu(zoo, tmp_path):
-    recipe = {"merge_method": "ties", "base_model": "base", "models": [{"model": "a", "parameters": {"weight": 1.0, "density": 0.5}}, {"model": "b", "parameters": {"weight": 0.5, "density": 0.7}}]}
+    recipe = {
+        "merge_method": "ties",
+        "base_model": "base",
+        "models": [
+            {"model": "a", "parameters": {"weight": 1.0, "density": 0.5}},
+            {"model": "b", "parameters": {"weight": 0.5, "density": 0.7}},
+        ],
+    }
     merge_to_dir(load_recipe(recipe, models=zoo), tmp_path / "cpu")
     merge_to_dir(load_recipe(recipe, models=zoo), tmp_path / "cuda", device="cuda")
     cpu, cuda = weights(tmp_path / "cpu"), weights(tmp_path / "cuda")
@@ -174,6 +200,8 @@ def test_cuda_matches_cpu(zoo, tmp_path):
 def test_different_vocabularies_whose_tokenizers_agree_are_cut_to_the_common_rows(zoo, tmp_path):
     report = merge_to_dir(load_recipe(linear("bigvocab", "a"), models=zoo), tmp_path / "out")
     merged, big, a = weights(tmp_path / "out"), weights(zoo["bigvocab"]), weights(zoo["a"])
-    torch.testing.assert_close(merged["model.embed_tokens.weight"], (big["model.embed_tokens.weight"][:96] + a["model.embed_tokens.weight"]) / 2)
+    torch.testing.assert_close(
+        merged["model.embed_tokens.weight"], (big["model.embed_tokens.weight"][:96] + a["model.embed_tokens.weight"]) / 2
+    )
     assert json.loads((tmp_path / "out" / "config.json").read_text())["vocab_size"] == 96
     assert any("cut to their common 96 rows" in w for w in report.warnings)

@@ -17,11 +17,25 @@ import yaml
 from agents.cli import main
 
 VALID = {  # each a recipe that merges (checked by test_the_seeds_are_valid); the mutations break them
-    "linear": {"merge_method": "linear", "models": [{"model": "A", "parameters": {"weight": 0.5}}, {"model": "B", "parameters": {"weight": 0.5}}]},
-    "ties": {"merge_method": "ties", "base_model": "BASE", "parameters": {"normalize": True},
-             "models": [{"model": "A", "parameters": {"weight": 1.0, "density": 0.5}}, {"model": "B", "parameters": {"weight": 1.0, "density": 0.5}}]},
-    "slices": {"merge_method": "slerp", "base_model": "A", "parameters": {"t": 0.3},
-               "slices": [{"sources": [{"model": "A", "layer_range": [0, 3]}, {"model": "B", "layer_range": [0, 3]}]}]},
+    "linear": {
+        "merge_method": "linear",
+        "models": [{"model": "A", "parameters": {"weight": 0.5}}, {"model": "B", "parameters": {"weight": 0.5}}],
+    },
+    "ties": {
+        "merge_method": "ties",
+        "base_model": "BASE",
+        "parameters": {"normalize": True},
+        "models": [
+            {"model": "A", "parameters": {"weight": 1.0, "density": 0.5}},
+            {"model": "B", "parameters": {"weight": 1.0, "density": 0.5}},
+        ],
+    },
+    "slices": {
+        "merge_method": "slerp",
+        "base_model": "A",
+        "parameters": {"t": 0.3},
+        "slices": [{"sources": [{"model": "A", "layer_range": [0, 3]}, {"model": "B", "layer_range": [0, 3]}]}],
+    },
     "layer_path": {"layer_path": [{"model": "A", "layer": 0}, {"model": "B", "layer": 1}, {"model": "A", "layer": 2}]},
 }
 NOT_A_NUMBER = [None, "x", [], {}, True, [1, "x"]]
@@ -85,7 +99,11 @@ def recipe_cases() -> list[tuple[str, dict]]:
         for value in NOT_A_NUMBER + BAD_NUMBERS:
             add(f"weight={value!r}", seed, lambda r, v=value: _set(r, ("models", 0, "parameters", "weight"), v))
         if seed == "linear":  # ties normalises by the weights that agree in sign: 1 and -1 is a valid ties recipe
-            add("weights summing to 0", seed, lambda r: (_set(r, ("models", 0, "parameters", "weight"), 1.0), _set(r, ("models", 1, "parameters", "weight"), -1.0)))
+            add(
+                "weights summing to 0",
+                seed,
+                lambda r: (_set(r, ("models", 0, "parameters", "weight"), 1.0), _set(r, ("models", 1, "parameters", "weight"), -1.0)),
+            )
         add("parameters is a number", seed, lambda r: _set(r, ("models", 0, "parameters"), 3))
         add("conditional without value", seed, lambda r: _set(r, ("models", 0, "parameters", "weight"), {"filter": "mlp"}))
         add("conditional extra key", seed, lambda r: _set(r, ("models", 0, "parameters", "weight"), {"filter": "mlp", "value": 1, "x": 2}))
@@ -120,7 +138,9 @@ def models(zoo):
 
 def resolve(node, models):
     if isinstance(node, dict):
-        return {k: (models.get(v, v) if k in ("model", "base_model") and isinstance(v, str) else resolve(v, models)) for k, v in node.items()}
+        return {
+            k: (models.get(v, v) if k in ("model", "base_model") and isinstance(v, str) else resolve(v, models)) for k, v in node.items()
+        }
     if isinstance(node, list):
         return [resolve(v, models) for v in node]
     return node
@@ -164,6 +184,7 @@ def test_malformed_recipe(name, recipe, models, tmp_path, capsys):
 
 # ---- damaged model files: a copy of model B with one file damaged, merged with model A ----
 
+
 def header_with(raw_header) -> bytes:
     body = json.dumps(raw_header).encode()
     return struct.pack("<Q", len(body)) + body
@@ -185,12 +206,14 @@ def truncate(fraction):
     def change(path):
         data = _weights(path).read_bytes()
         _weights(path).write_bytes(data[: int(len(data) * fraction)])
+
     return change
 
 
 def replace_header(value):
     def change(path):
         _weights(path).write_bytes(header_with(value) + b"\0" * 64)
+
     return change
 
 
@@ -200,6 +223,7 @@ def edit_entry(field, value):
         header[name][field] = value
         body = json.dumps(header).encode()
         _weights(path).write_bytes(struct.pack("<Q", len(body)) + body + data[8 + size :])
+
     return change
 
 
@@ -216,12 +240,14 @@ def header_size(value):
     def change(path):
         data = _weights(path).read_bytes()
         _weights(path).write_bytes(struct.pack("<Q", value) + data[8:])
+
     return change
 
 
 def write_file(name, content: bytes):
     def change(path):
         (path / name).write_bytes(content)
+
     return change
 
 
@@ -230,12 +256,14 @@ def config_edit(**fields):
         config = json.loads((path / "config.json").read_text())
         config.update(fields)
         (path / "config.json").write_text(json.dumps(config))
+
     return change
 
 
 def remove(name):
     def change(path):
         (path / name).unlink()
+
     return change
 
 
@@ -245,8 +273,18 @@ def damaged_cases():
         cases.append((f"weights truncated to {fraction:.1%}", truncate(fraction)))
     for value in ([], [1, 2], 3, None, "text", True, {"t": 5}, {"t": []}):
         cases.append((f"header is {json.dumps(value)}", replace_header(value)))
-    for field, value in (("dtype", "F13"), ("dtype", None), ("shape", None), ("shape", [-4, -8]), ("shape", "x"), ("shape", [10**12]),
-                         ("data_offsets", None), ("data_offsets", [5]), ("data_offsets", [-8, 0]), ("data_offsets", ["a", "b"])):
+    for field, value in (
+        ("dtype", "F13"),
+        ("dtype", None),
+        ("shape", None),
+        ("shape", [-4, -8]),
+        ("shape", "x"),
+        ("shape", [10**12]),
+        ("data_offsets", None),
+        ("data_offsets", [5]),
+        ("data_offsets", [-8, 0]),
+        ("data_offsets", ["a", "b"]),
+    ):
         cases.append((f"header {field}={json.dumps(value)}", edit_entry(field, value)))
     cases.append(("offsets past the end", offsets_past_end))
     for value in (0, 7, 2**40, 2**63):
@@ -256,15 +294,26 @@ def damaged_cases():
     for value in (b"[]", b"null", b'"a string"', b"3", b"{", b"", b"\xff\xfe not utf-8", b"[1, 2, 3]", b"true"):
         cases.append((f"config.json = {value[:12]!r}", write_file("config.json", value)))
     cases.append(("config.json missing", remove("config.json")))
-    for key, value in (("num_hidden_layers", 10**12), ("num_hidden_layers", -1), ("num_hidden_layers", "3"), ("num_hidden_layers", None),
-                       ("num_hidden_layers", 2), ("num_hidden_layers", 4), ("num_hidden_layers", 0), ("num_hidden_layers", True),
-                       ("num_hidden_layers", 3.0), ("hidden_size", 64)):
+    for key, value in (
+        ("num_hidden_layers", 10**12),
+        ("num_hidden_layers", -1),
+        ("num_hidden_layers", "3"),
+        ("num_hidden_layers", None),
+        ("num_hidden_layers", 2),
+        ("num_hidden_layers", 4),
+        ("num_hidden_layers", 0),
+        ("num_hidden_layers", True),
+        ("num_hidden_layers", 3.0),
+        ("hidden_size", 64),
+    ):
         cases.append((f"config {key}={json.dumps(value)}", config_edit(**{key: value})))
     for value in (b"{", b"\xff\xfe", b"[]", b"null", b'{"model": 3}', b'{"model": {"vocab": {"a": 1000}}}', b'{"added_tokens": 5}'):
         cases.append((f"tokenizer.json = {value[:16]!r}", write_file("tokenizer.json", value)))
     cases.append(("tokenizer_config.json not JSON", write_file("tokenizer_config.json", b"{oops")))
     cases.append(("weights index not JSON", write_file("model.safetensors.index.json", b"{oops")))
-    cases.append(("weights index names a missing shard", write_file("model.safetensors.index.json", b'{"weight_map": {"x": "nope.safetensors"}}')))
+    cases.append(
+        ("weights index names a missing shard", write_file("model.safetensors.index.json", b'{"weight_map": {"x": "nope.safetensors"}}'))
+    )
     cases.append(("weights index is a list", write_file("model.safetensors.index.json", b"[]")))
     return cases
 
@@ -280,7 +329,11 @@ def test_damaged_model_files(name, damage, zoo, tmp_path_factory, capsys):
     work = root / "work"
     work.mkdir()
     # the damaged model is the base: its config.json and tokenizer are the output's templates
-    recipe = {"merge_method": "linear", "tokenizer_source": "base", "base_model": str(model),
-              "models": [{"model": str(model), "parameters": {"weight": 1.0}}, {"model": str(zoo["base"]), "parameters": {"weight": 1.0}}]}
+    recipe = {
+        "merge_method": "linear",
+        "tokenizer_source": "base",
+        "base_model": str(model),
+        "models": [{"model": str(model), "parameters": {"weight": 1.0}}, {"model": str(zoo["base"]), "parameters": {"weight": 1.0}}],
+    }
     err = refused(work, capsys, write_recipe(work, recipe))
     assert str(model) in err or "model" in err, err

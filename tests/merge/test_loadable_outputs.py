@@ -34,8 +34,15 @@ def refused(tmp_path, capsys, recipe, *fragments):
 def wide(tmp_path_factory):
     """A Llama like the zoo's but with hidden size 64 (the zoo's have 32)."""
     path = tmp_path_factory.mktemp("wide") / "wide"
-    config = transformers.LlamaConfig(vocab_size=96, hidden_size=64, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
-                                      num_key_value_heads=2, max_position_embeddings=64)
+    config = transformers.LlamaConfig(
+        vocab_size=96,
+        hidden_size=64,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
     transformers.AutoModelForCausalLM.from_config(config).save_pretrained(path)
     make_tokenizer().save_pretrained(path)
     return path
@@ -46,7 +53,9 @@ def linear(*models):
 
 
 def test_qwen2_with_llama_is_refused_both_ways(zoo, tmp_path, capsys):
-    refused(tmp_path, capsys, linear(zoo["base"], zoo["qbase"]), "different architectures", "is llama", "is qwen2", "mixed_architectures: true")
+    refused(
+        tmp_path, capsys, linear(zoo["base"], zoo["qbase"]), "different architectures", "is llama", "is qwen2", "mixed_architectures: true"
+    )
     refused(tmp_path, capsys, linear(zoo["qbase"], zoo["base"]), "different architectures")
     path = {"layer_path": [{"model": str(zoo["base"]), "layer": 0}, {"model": str(zoo["qbase"]), "layer": 1}]}
     refused(tmp_path, capsys, path, "different architectures")

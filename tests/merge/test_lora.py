@@ -33,7 +33,7 @@ def test_adapted_weights_are_w_plus_scaled_b_a(lora, tmp_path):
     out = copy_only(lora, "model_a+lora_a", tmp_path)
     base, adapter = weights(lora["model_a"]), load_file(lora["lora_a"] / "adapter_model.safetensors")
     key = "base_model.model.model.layers.1.self_attn.{}"
-    for module, scale in (("q_proj", 8 / 4), ("v_proj", 3 / 2)):   # v_proj: rank_pattern 2, alpha_pattern 3
+    for module, scale in (("q_proj", 8 / 4), ("v_proj", 3 / 2)):  # v_proj: rank_pattern 2, alpha_pattern 3
         a, b = adapter[key.format(module) + ".lora_A.weight"], adapter[key.format(module) + ".lora_B.weight"]
         name = f"model.layers.1.self_attn.{module}.weight"
         torch.testing.assert_close(out[name], base[name] + scale * (b @ a))
@@ -43,17 +43,27 @@ def test_adapted_weights_are_w_plus_scaled_b_a(lora, tmp_path):
 
 
 def test_an_adapter_directory_alone_is_its_base_plus_the_adapter(lora, tmp_path):
-    assert all(torch.equal(a, b) for a, b in zip(copy_only(lora, "lora_a", tmp_path, "alone").values(), copy_only(lora, "model_a+lora_a", tmp_path, "plus").values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(copy_only(lora, "lora_a", tmp_path, "alone").values(), copy_only(lora, "model_a+lora_a", tmp_path, "plus").values())
+    )
 
 
 def test_rslora_scales_by_the_square_root_of_the_rank(lora, tmp_path):
     shutil.copytree(lora["lora_a"], tmp_path / "rs")
-    config = json.loads((tmp_path / "rs" / "adapter_config.json").read_text()) | {"use_rslora": True, "rank_pattern": {}, "alpha_pattern": {}}
+    config = json.loads((tmp_path / "rs" / "adapter_config.json").read_text()) | {
+        "use_rslora": True,
+        "rank_pattern": {},
+        "alpha_pattern": {},
+    }
     (tmp_path / "rs" / "adapter_config.json").write_text(json.dumps(config))
     adapter = {k: v for k, v in load_file(tmp_path / "rs" / "adapter_model.safetensors").items() if "q_proj" in k}
     save_file(adapter, tmp_path / "rs" / "adapter_model.safetensors")
     out = copy_only(lora | {"rs": tmp_path / "rs"}, "model_a+rs", tmp_path)
-    a, b = adapter["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"], adapter["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"]
+    a, b = (
+        adapter["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"],
+        adapter["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"],
+    )
     base = weights(lora["model_a"])["model.layers.0.self_attn.q_proj.weight"]
     torch.testing.assert_close(out["model.layers.0.self_attn.q_proj.weight"], base + 8 / math.sqrt(4) * (b @ a))
 
@@ -68,15 +78,32 @@ def _broken(lora, tmp_path, config_change=None, tensors_change=None):
     return lora | {"bad": tmp_path / "bad"}
 
 
-@pytest.mark.parametrize("config_change, tensors_change, message", [
-    (lambda c: c | {"use_dora": True}, None, "DoRA adapters"),
-    (lambda c: c | {"peft_type": "IA3"}, None, "peft_type 'IA3' is not supported"),
-    (lambda c: c | {"bias": "lora_only"}, None, "trained biases"),
-    (None, lambda t: t | {"base_model.model.model.layers.0.self_attn.x_proj.lora_A.weight": torch.zeros(4, 32), "base_model.model.model.layers.0.self_attn.x_proj.lora_B.weight": torch.zeros(32, 4)}, "adapts model.layers.0.self_attn.x_proj.weight, which model"),
-    (None, lambda t: {k: v for k, v in t.items() if "layers.0.self_attn.q_proj.lora_B" not in k}, "has lora_A without its partner"),
-    (None, lambda t: t | {"base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(16, 4)}, "do not fit model.layers.0.self_attn.q_proj.weight"),
-    (None, lambda t: t | {"base_model.model.surprise.weight": torch.zeros(2)}, "neither a LoRA matrix nor a weight"),
-])
+@pytest.mark.parametrize(
+    "config_change, tensors_change, message",
+    [
+        (lambda c: c | {"use_dora": True}, None, "DoRA adapters"),
+        (lambda c: c | {"peft_type": "IA3"}, None, "peft_type 'IA3' is not supported"),
+        (lambda c: c | {"bias": "lora_only"}, None, "trained biases"),
+        (
+            None,
+            lambda t: (
+                t
+                | {
+                    "base_model.model.model.layers.0.self_attn.x_proj.lora_A.weight": torch.zeros(4, 32),
+                    "base_model.model.model.layers.0.self_attn.x_proj.lora_B.weight": torch.zeros(32, 4),
+                }
+            ),
+            "adapts model.layers.0.self_attn.x_proj.weight, which model",
+        ),
+        (None, lambda t: {k: v for k, v in t.items() if "layers.0.self_attn.q_proj.lora_B" not in k}, "has lora_A without its partner"),
+        (
+            None,
+            lambda t: t | {"base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(16, 4)},
+            "do not fit model.layers.0.self_attn.q_proj.weight",
+        ),
+        (None, lambda t: t | {"base_model.model.surprise.weight": torch.zeros(2)}, "neither a LoRA matrix nor a weight"),
+    ],
+)
 def test_unsupported_or_malformed_adapters_are_refused_naming_them(lora, tmp_path, config_change, tensors_change, message):
     models = _broken(lora, tmp_path, config_change, tensors_change)
     with pytest.raises(BadInput, match=message):

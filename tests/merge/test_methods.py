@@ -40,6 +40,7 @@ def deltas_of(base, tensors):
 
 # ---------------------------------------------------------------- linear / task arithmetic
 
+
 def test_linear_is_weighted_mean_and_plain_sum_without_normalize(models):
     _, ts = models
     w = [0.2, 0.5, 1.3]
@@ -59,6 +60,7 @@ def test_task_arithmetic(models, normalize, lam):
 
 
 # ---------------------------------------------------------------- TIES family
+
 
 @pytest.mark.parametrize("normalize,lam,rescale", [(True, 1.0, False), (False, 1.3, False), (True, 1.0, True)])
 def test_ties_matches_formula(models, normalize, lam, rescale):
@@ -146,6 +148,7 @@ def test_threshold_selection_equals_a_stable_sort_on_large_tensors_with_ties(n):
 
 # ---------------------------------------------------------------- slerp / nuslerp
 
+
 @pytest.mark.parametrize("t", [0.0, 0.3, 0.5, 1.0])
 def test_slerp_matches_formula(models, t):
     base, ts = models
@@ -195,6 +198,7 @@ def test_nuslerp_zero_weight_sum_interpolates_halfway():
 
 # ---------------------------------------------------------------- model_stock / passthrough
 
+
 def test_model_stock_matches_formula(models):
     base, ts = models
     torch.testing.assert_close(run("model_stock", ts, base, [{}] * 3).double(), ref.model_stock(base, ts), **TOL)
@@ -225,6 +229,7 @@ def test_passthrough_scales_only_when_asked(models):
 
 
 # ---------------------------------------------------------------- DARE / DELLA randomness
+
 
 def big_delta(n=200_000):
     g = torch.Generator().manual_seed(1)
@@ -297,6 +302,7 @@ def test_dare_ties_drops_then_elects(models):
 
 # ---------------------------------------------------------------- contract: purity, dtypes
 
+
 def _example_call(name, ts, base):
     spec = METHODS[name]
     n = 1 if spec.max_models == 1 else 2 if spec.max_models == 2 else 3
@@ -336,6 +342,7 @@ def test_every_method_has_mergekit_parameter_names_and_defaults():
 
 # ---------------------------------------------------------------- validation
 
+
 def bad(call, *fragments):
     with pytest.raises(BadInput) as caught:
         call()
@@ -348,16 +355,33 @@ def bad(call, *fragments):
 @pytest.mark.parametrize("density", [0.0, -0.1, 1.5])
 def test_density_outside_0_1_is_refused(density):
     spec = get_method("ties")
-    bad(lambda: spec.check_values([{"weight": 1.0, "density": density}], {"normalize": True, "rescale": False, "lambda": 1.0, "int8_mask": False},
-                                  models=["chat"], tensor="model.layers.0.mlp.up_proj.weight"),
-        "model chat", "density", repr(density), "(0, 1]", "model.layers.0.mlp.up_proj.weight")
+    bad(
+        lambda: spec.check_values(
+            [{"weight": 1.0, "density": density}],
+            {"normalize": True, "rescale": False, "lambda": 1.0, "int8_mask": False},
+            models=["chat"],
+            tensor="model.layers.0.mlp.up_proj.weight",
+        ),
+        "model chat",
+        "density",
+        repr(density),
+        "(0, 1]",
+        "model.layers.0.mlp.up_proj.weight",
+    )
 
 
 @pytest.mark.parametrize("density,epsilon", [(0.1, 0.15), (0.9, 0.15), (0.5, 0.5)])
 def test_della_density_plus_minus_epsilon_outside_0_1_is_refused(density, epsilon):
     spec = get_method("della")
-    bad(lambda: spec.check_values([{"weight": 1.0, "density": density, "epsilon": epsilon}], {"normalize": True, "rescale": True, "lambda": 1.0}, models=["m"]),
-        "model m", "density ± epsilon", f"{density:g} ± {epsilon:g}", "(0, 1]")
+    bad(
+        lambda: spec.check_values(
+            [{"weight": 1.0, "density": density, "epsilon": epsilon}], {"normalize": True, "rescale": True, "lambda": 1.0}, models=["m"]
+        ),
+        "model m",
+        "density ± epsilon",
+        f"{density:g} ± {epsilon:g}",
+        "(0, 1]",
+    )
 
 
 def test_della_bounds_that_fit_pass_including_density_one():
@@ -367,27 +391,43 @@ def test_della_bounds_that_fit_pass_including_density_one():
 
 
 def test_missing_required_parameters_are_named():
-    bad(lambda: get_method("linear").check_values([{"weight": 1.0}, {"weight": None}], {"normalize": True}, models=["a", "b"]),
-        "model b", "weight", "missing")
-    bad(lambda: get_method("slerp").check_values([{}], {"t": None}, tensor="lm_head.weight"),
-        "merge_method slerp", "parameter t", "missing", "lm_head.weight")
+    bad(
+        lambda: get_method("linear").check_values([{"weight": 1.0}, {"weight": None}], {"normalize": True}, models=["a", "b"]),
+        "model b",
+        "weight",
+        "missing",
+    )
+    bad(
+        lambda: get_method("slerp").check_values([{}], {"t": None}, tensor="lm_head.weight"),
+        "merge_method slerp",
+        "parameter t",
+        "missing",
+        "lm_head.weight",
+    )
 
 
 def test_unknown_parameter_names_are_refused_with_the_accepted_list():
-    bad(lambda: get_method("slerp").check_names(["t", "weight"], "models[1].parameters"),
-        "field models[1].parameters.weight", "merge_method slerp", "accepted: t")
+    bad(
+        lambda: get_method("slerp").check_names(["t", "weight"], "models[1].parameters"),
+        "field models[1].parameters.weight",
+        "merge_method slerp",
+        "accepted: t",
+    )
     bad(lambda: get_method("linear").check_names(["density"]), "parameters.density", "accepted: normalize, weight")
     get_method("ties").check_names(["weight", "density", "int8_mask", "lambda"])
 
 
-@pytest.mark.parametrize("name,count,has_base,fragments", [
-    ("slerp", 2, True, ["slerp", "exactly 1", "besides the base", "got 2"]),
-    ("slerp", 1, False, ["field base_model", "slerp needs a base_model"]),
-    ("model_stock", 1, True, ["model_stock", "at least 2", "got 1"]),
-    ("passthrough", 2, False, ["passthrough", "exactly 1", "got 2"]),
-    ("nuslerp", 3, False, ["nuslerp", "exactly 2", "got 3"]),
-    ("ties", 2, False, ["ties needs a base_model"]),
-])
+@pytest.mark.parametrize(
+    "name,count,has_base,fragments",
+    [
+        ("slerp", 2, True, ["slerp", "exactly 1", "besides the base", "got 2"]),
+        ("slerp", 1, False, ["field base_model", "slerp needs a base_model"]),
+        ("model_stock", 1, True, ["model_stock", "at least 2", "got 1"]),
+        ("passthrough", 2, False, ["passthrough", "exactly 1", "got 2"]),
+        ("nuslerp", 3, False, ["nuslerp", "exactly 2", "got 3"]),
+        ("ties", 2, False, ["ties needs a base_model"]),
+    ],
+)
 def test_wrong_number_of_models_is_refused(name, count, has_base, fragments):
     bad(lambda: get_method(name).check_inputs(count, has_base, "slices[0]"), *fragments)
 
@@ -401,8 +441,11 @@ def test_counts_that_fit_pass():
 
 def test_linear_zero_weight_sum_with_normalize_is_refused():
     spec = get_method("linear")
-    bad(lambda: spec.check_values([{"weight": 1.0}, {"weight": -1.0}], {"normalize": True}, models=["a", "b"]),
-        "weights of model a, model b sum to 0", "normalize: false")
+    bad(
+        lambda: spec.check_values([{"weight": 1.0}, {"weight": -1.0}], {"normalize": True}, models=["a", "b"]),
+        "weights of model a, model b sum to 0",
+        "normalize: false",
+    )
     spec.check_values([{"weight": 1.0}, {"weight": -1.0}], {"normalize": False})
 
 

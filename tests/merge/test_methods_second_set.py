@@ -22,7 +22,7 @@ def models():
 def test_sce_weights_by_task_vector_energy_and_erases_minority_signs(models):
     base, ts = models
     deltas = [t.double() - base.double() for t in ts]
-    energy = torch.tensor([float((d ** 2).mean()) for d in deltas])
+    energy = torch.tensor([float((d**2).mean()) for d in deltas])
     weights = energy / energy.sum()
     elected = torch.where(sum(deltas) >= 0, 1.0, -1.0).double()
     num, den = torch.zeros_like(deltas[0]), torch.zeros_like(deltas[0])
@@ -110,7 +110,9 @@ def test_karcher_converges_to_the_point_minimising_squared_geodesic_distance(mod
     out = run("karcher", ts, max_iter=100, tol=1e-9)
     mean = out.double().reshape(-1) / out.double().norm()
     units = [t.double().reshape(-1) / t.double().norm() for t in ts]
-    gradient = sum(torch.acos((mean @ u).clamp(-1, 1)) / torch.sin(torch.acos((mean @ u).clamp(-1, 1))) * (u - (mean @ u) * mean) for u in units)
+    gradient = sum(
+        torch.acos((mean @ u).clamp(-1, 1)) / torch.sin(torch.acos((mean @ u).clamp(-1, 1))) * (u - (mean @ u) * mean) for u in units
+    )
     assert float(gradient.norm()) < 1e-4
     assert math.isclose(float(out.double().norm()), sum(float(t.double().norm()) for t in ts) / 3, rel_tol=1e-5)
 
@@ -125,20 +127,23 @@ def test_ram_averages_shared_changes_and_keeps_unique_ones():
 
 def test_ramplus_tl_boosts_unique_changes_by_the_shared_to_unique_ratio():
     base = torch.zeros(5)
-    a = torch.tensor([0.4, 0.2, 0.1, 0.0, 0.0])   # unique: 2 entries, shared: 1
-    b = torch.tensor([0.0, 0.6, 0.0, 0.5, 0.0])   # unique: 1, shared: 1
+    a = torch.tensor([0.4, 0.2, 0.1, 0.0, 0.0])  # unique: 2 entries, shared: 1
+    b = torch.tensor([0.0, 0.6, 0.0, 0.5, 0.0])  # unique: 1, shared: 1
     out = run("ramplus_tl", [a, b], base, r=0.5, alpha=0.8)
     boost_a, boost_b = 1 + 0.5 * min(1 / 2, 0.8), 1 + 0.5 * min(1 / 1, 0.8)
     torch.testing.assert_close(out, torch.tensor([0.4 * boost_a, 0.4, 0.1 * boost_a, 0.5 * boost_b, 0.0]), **TOL)
 
 
-@pytest.mark.parametrize("name, params, message", [
-    ("sce", {"select_topk": 1.5}, "select_topk = 1.5"),
-    ("sce", {"select_topk": 0.0}, "select_topk = 0.0"),
-    ("karcher", {"max_iter": -1}, "max_iter = -1"),
-    ("ramplus_tl", {"epsilon": 0.0}, "epsilon = 0.0"),
-    ("nearswap", {}, "parameter t is missing"),
-])
+@pytest.mark.parametrize(
+    "name, params, message",
+    [
+        ("sce", {"select_topk": 1.5}, "select_topk = 1.5"),
+        ("sce", {"select_topk": 0.0}, "select_topk = 0.0"),
+        ("karcher", {"max_iter": -1}, "max_iter = -1"),
+        ("ramplus_tl", {"epsilon": 0.0}, "epsilon = 0.0"),
+        ("nearswap", {}, "parameter t is missing"),
+    ],
+)
 def test_out_of_range_and_missing_values_are_refused(models, name, params, message):
     base, ts = models
     with pytest.raises(BadInput, match=message):

@@ -23,18 +23,29 @@ def test_per_expert_checkpoints_come_out_fused_and_load(moe, tmp_path):
 
     merge_to_dir(load_recipe({"merge_method": "passthrough", "models": [{"model": "mixtral_a"}]}, models=moe), tmp_path / "out")
     out, raw = weights(tmp_path / "out"), weights(moe["mixtral_a"])
-    experts = [torch.cat([raw[f"model.layers.1.block_sparse_moe.experts.{e}.w1.weight"], raw[f"model.layers.1.block_sparse_moe.experts.{e}.w3.weight"]]) for e in range(3)]
+    experts = [
+        torch.cat(
+            [raw[f"model.layers.1.block_sparse_moe.experts.{e}.w1.weight"], raw[f"model.layers.1.block_sparse_moe.experts.{e}.w3.weight"]]
+        )
+        for e in range(3)
+    ]
     assert torch.equal(out["model.layers.1.mlp.experts.gate_up_proj"], torch.stack(experts))
-    assert torch.equal(out["model.layers.1.mlp.experts.down_proj"], torch.stack([raw[f"model.layers.1.block_sparse_moe.experts.{e}.w2.weight"] for e in range(3)]))
+    assert torch.equal(
+        out["model.layers.1.mlp.experts.down_proj"],
+        torch.stack([raw[f"model.layers.1.block_sparse_moe.experts.{e}.w2.weight"] for e in range(3)]),
+    )
     assert torch.equal(out["model.layers.1.mlp.gate.weight"], raw["model.layers.1.block_sparse_moe.gate.weight"])
     model = transformers.MixtralForCausalLM.from_pretrained(tmp_path / "out")
     assert torch.equal(model.state_dict()["model.layers.1.mlp.experts.gate_up_proj"], out["model.layers.1.mlp.experts.gate_up_proj"])
 
 
-@pytest.mark.parametrize("drop, message", [
-    ("model.layers.0.block_sparse_moe.experts.2.w3.weight", "model.layers.0 expert 2 lacks its up projection"),
-    ("model.layers.0.block_sparse_moe.experts.1.", "model.layers.0 has experts \\[0, 2\\], not 0..1"),
-])
+@pytest.mark.parametrize(
+    "drop, message",
+    [
+        ("model.layers.0.block_sparse_moe.experts.2.w3.weight", "model.layers.0 expert 2 lacks its up projection"),
+        ("model.layers.0.block_sparse_moe.experts.1.", "model.layers.0 has experts \\[0, 2\\], not 0..1"),
+    ],
+)
 def test_incomplete_expert_sets_are_refused_naming_the_layer(moe, tmp_path, drop, message):
     import shutil
 

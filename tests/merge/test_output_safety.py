@@ -17,8 +17,18 @@ from tools.paths import MARKER
 
 def recipe_file(tmp_path, zoo, **extra) -> str:
     file = tmp_path / "r.yaml"
-    file.write_text(yaml.safe_dump({"merge_method": "linear", "models": [{"model": str(zoo["a"]), "parameters": {"weight": 1.0}},
-                                                                       {"model": str(zoo["b"]), "parameters": {"weight": 1.0}}], **extra}))
+    file.write_text(
+        yaml.safe_dump(
+            {
+                "merge_method": "linear",
+                "models": [
+                    {"model": str(zoo["a"]), "parameters": {"weight": 1.0}},
+                    {"model": str(zoo["b"]), "parameters": {"weight": 1.0}},
+                ],
+                **extra,
+            }
+        )
+    )
     return str(file)
 
 
@@ -106,8 +116,14 @@ def test_dry_run_reports_the_replacement_and_refuses_the_rest(zoo, tmp_path, cap
 @pytest.mark.parametrize("case", ["empty", "under_a_file", "a_file", "too_long", "nul", "proc"])
 def test_unwritable_output_paths(zoo, tmp_path, capsys, case):
     (tmp_path / "plain.txt").write_text("x")
-    target = {"empty": "", "under_a_file": str(tmp_path / "plain.txt" / "out"), "a_file": str(tmp_path / "plain.txt"),
-              "too_long": str(tmp_path / ("n" * 300)), "nul": str(tmp_path / "a\0b"), "proc": "/proc/clade-out"}[case]
+    target = {
+        "empty": "",
+        "under_a_file": str(tmp_path / "plain.txt" / "out"),
+        "a_file": str(tmp_path / "plain.txt"),
+        "too_long": str(tmp_path / ("n" * 300)),
+        "nul": str(tmp_path / "a\0b"),
+        "proc": "/proc/clade-out",
+    }[case]
     before = snapshot(tmp_path)
     refused(capsys, ["merge", recipe_file(tmp_path, zoo), target], "")
     assert {k: v for k, v in snapshot(tmp_path).items() if k != "r.yaml"} == {k: v for k, v in before.items() if k != "r.yaml"}

@@ -21,8 +21,15 @@ from tools.merge.tensorfile import read_tensor
 
 def test_tensors_equal_torch_load_including_views_into_shared_storage(tmp_path):
     storage = torch.randn(40)
-    state = {"a": torch.randn(3, 4), "h": torch.randn(5).half(), "b": torch.randn(2, 3).bfloat16(), "i": torch.arange(7),
-             "m": torch.ones(3, dtype=torch.bool), "view": storage[10:22].view(3, 4), "tied": storage[10:22].view(3, 4)}
+    state = {
+        "a": torch.randn(3, 4),
+        "h": torch.randn(5).half(),
+        "b": torch.randn(2, 3).bfloat16(),
+        "i": torch.arange(7),
+        "m": torch.ones(3, dtype=torch.bool),
+        "view": storage[10:22].view(3, 4),
+        "tied": storage[10:22].view(3, 4),
+    }
     torch.save(state, tmp_path / "pytorch_model.bin")
     refs = read_pickle_index(tmp_path / "pytorch_model.bin")
     reference = torch.load(tmp_path / "pytorch_model.bin", weights_only=True)
@@ -54,7 +61,9 @@ def test_sharded_bin_checkpoints_follow_their_index(zoo, tmp_path):
     halves = {"pytorch_model-00001-of-00002.bin": names[::2], "pytorch_model-00002-of-00002.bin": names[1::2]}
     for file, part in halves.items():
         torch.save({k: state[k] for k in part}, tmp_path / "m" / file)
-    (tmp_path / "m" / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": {k: f for f, part in halves.items() for k in part}}))
+    (tmp_path / "m" / "pytorch_model.bin.index.json").write_text(
+        json.dumps({"weight_map": {k: f for f, part in halves.items() for k in part}})
+    )
     merge_to_dir(load_recipe(linear(str(tmp_path / "m"), "a", 1.0, 0.0), models=zoo), tmp_path / "out")
     assert torch.equal(weights(tmp_path / "out")["model.norm.weight"], state["model.norm.weight"])
 
@@ -81,12 +90,15 @@ def test_a_pickle_that_would_run_code_is_refused_before_anything_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p.write_bytes(b"\x80\x02}q\x00."), "not a zip-format PyTorch checkpoint"),
-    (lambda p: torch.save({"t": torch.randn(4, 3).t()}, p), "tensor t is stored non-contiguously"),
-    (lambda p: torch.save([torch.randn(2)], p), "does not hold a plain mapping"),
-    (lambda p: _checkpoint_with_pickle(p, b"\x80\x02}q\x00X\x01\x00\x00\x00"), "its pickle does not read as a state dict"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.write_bytes(b"\x80\x02}q\x00."), "not a zip-format PyTorch checkpoint"),
+        (lambda p: torch.save({"t": torch.randn(4, 3).t()}, p), "tensor t is stored non-contiguously"),
+        (lambda p: torch.save([torch.randn(2)], p), "does not hold a plain mapping"),
+        (lambda p: _checkpoint_with_pickle(p, b"\x80\x02}q\x00X\x01\x00\x00\x00"), "its pickle does not read as a state dict"),
+    ],
+)
 def test_unsupported_bin_layouts_are_refused_naming_the_file(tmp_path, make, message):
     make(tmp_path / "pytorch_model.bin")
     with pytest.raises(BadInput, match=message) as info:

@@ -15,7 +15,14 @@ NORMALIZE = Param("normalize", True, kind="bool")
 
 
 def value(setting, t=0.0, name="model.layers.0.mlp.up_proj.weight"):
-    return evaluate(name, Recipe.model_validate({"merge_method": "linear", "models": [{"model": "m", "parameters": {"x": setting}}]}).models[0].parameters["x"], t, float)
+    return evaluate(
+        name,
+        Recipe.model_validate({"merge_method": "linear", "models": [{"model": "m", "parameters": {"x": setting}}]})
+        .models[0]
+        .parameters["x"],
+        t,
+        float,
+    )
 
 
 def test_scalar_is_returned_as_is():
@@ -71,23 +78,42 @@ def test_non_numeric_value_is_rejected():
 
 def test_yaml_file_loads_and_resolves_names(tmp_path, zoo):
     file = tmp_path / "r.yaml"
-    file.write_text("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\n  - model: " + str(zoo["b"]) + "\n    parameters: {weight: 1}\n")
+    file.write_text(
+        "merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\n  - model: "
+        + str(zoo["b"])
+        + "\n    parameters: {weight: 1}\n"
+    )
     recipe = load_recipe(file, models={"a": zoo["a"]})
     assert recipe._paths == {"a": zoo["a"].resolve(), str(zoo["b"]): zoo["b"].resolve()}
 
 
-@pytest.mark.parametrize("data, field", [
-    ({"models": [{"model": "a"}]}, "merge_method"),
-    ({"merge_method": "linear"}, "exactly one of models, slices, layer_path"),
-    ({"merge_method": "linear", "models": [{"model": "a"}], "slices": [{"sources": [{"model": "a", "layer_range": [0, 1]}]}]}, "exactly one"),
-    ({"merge_method": "linear", "slices": [{"sources": [{"model": "a", "layer_range": [0, 2]}, {"model": "b", "layer_range": [0, 3]}]}]}, "same number of layers"),
-    ({"merge_method": "linear", "slices": [{"sources": [{"model": "a", "layer_range": [2, 2]}]}]}, "layer_range"),
-    ({"merge_method": "linear", "models": [{"model": "a", "weight": 1}]}, "models.0.weight"),
-    ({"merge_method": "no_such_method", "models": [{"model": "a"}]}, "unknown method 'no_such_method'"),
-    ({"merge_method": "linear", "models": [{"model": "a", "parameters": {"wieght": 1}}]}, "models\\[0\\].parameters.wieght: unknown parameter"),
-    ({"merge_method": "linear", "models": [{"model": "a"}], "parameters": {"tt": 0.5}}, "parameters.tt: unknown parameter"),
-    ({"merge_method": "linear", "layer_path": [{"model": "a", "layer": 0}]}, "layer_path recipe uses merge_method passthrough"),
-])
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"models": [{"model": "a"}]}, "merge_method"),
+        ({"merge_method": "linear"}, "exactly one of models, slices, layer_path"),
+        (
+            {"merge_method": "linear", "models": [{"model": "a"}], "slices": [{"sources": [{"model": "a", "layer_range": [0, 1]}]}]},
+            "exactly one",
+        ),
+        (
+            {
+                "merge_method": "linear",
+                "slices": [{"sources": [{"model": "a", "layer_range": [0, 2]}, {"model": "b", "layer_range": [0, 3]}]}],
+            },
+            "same number of layers",
+        ),
+        ({"merge_method": "linear", "slices": [{"sources": [{"model": "a", "layer_range": [2, 2]}]}]}, "layer_range"),
+        ({"merge_method": "linear", "models": [{"model": "a", "weight": 1}]}, "models.0.weight"),
+        ({"merge_method": "no_such_method", "models": [{"model": "a"}]}, "unknown method 'no_such_method'"),
+        (
+            {"merge_method": "linear", "models": [{"model": "a", "parameters": {"wieght": 1}}]},
+            "models\\[0\\].parameters.wieght: unknown parameter",
+        ),
+        ({"merge_method": "linear", "models": [{"model": "a"}], "parameters": {"tt": 0.5}}, "parameters.tt: unknown parameter"),
+        ({"merge_method": "linear", "layer_path": [{"model": "a", "layer": 0}]}, "layer_path recipe uses merge_method passthrough"),
+    ],
+)
 def test_bad_recipes_name_the_field(data, field):
     with pytest.raises(BadInput, match=field):
         load_recipe(data)

@@ -9,10 +9,29 @@ from tests.merge.test_engine import weights
 from tools.merge.api import ResidentMerger, load_recipe, merge_to_dir
 
 RECIPES = {
-    "linear": {"merge_method": "linear", "models": [{"model": "a", "parameters": {"weight": [0.2, 0.9]}}, {"model": "b", "parameters": {"weight": 0.5}}]},
-    "ties": {"merge_method": "ties", "base_model": "base", "models": [{"model": "a", "parameters": {"weight": 1.0, "density": 0.5}}, {"model": "b", "parameters": {"weight": 0.7, "density": [0.3, 0.9]}}]},
-    "dare_ties": {"merge_method": "dare_ties", "base_model": "base", "models": [{"model": "a", "parameters": {"weight": 1.0, "density": 0.5}}, {"model": "b", "parameters": {"weight": 0.7, "density": 0.6}}]},
-    "layer_path": {"layer_path": [{"model": "a", "layer": 2}, {"model": "b", "layer": 0}, {"model": "a", "layer": 2}, {"model": "b", "layer": 1}]},
+    "linear": {
+        "merge_method": "linear",
+        "models": [{"model": "a", "parameters": {"weight": [0.2, 0.9]}}, {"model": "b", "parameters": {"weight": 0.5}}],
+    },
+    "ties": {
+        "merge_method": "ties",
+        "base_model": "base",
+        "models": [
+            {"model": "a", "parameters": {"weight": 1.0, "density": 0.5}},
+            {"model": "b", "parameters": {"weight": 0.7, "density": [0.3, 0.9]}},
+        ],
+    },
+    "dare_ties": {
+        "merge_method": "dare_ties",
+        "base_model": "base",
+        "models": [
+            {"model": "a", "parameters": {"weight": 1.0, "density": 0.5}},
+            {"model": "b", "parameters": {"weight": 0.7, "density": 0.6}},
+        ],
+    },
+    "layer_path": {
+        "layer_path": [{"model": "a", "layer": 2}, {"model": "b", "layer": 0}, {"model": "a", "layer": 2}, {"model": "b", "layer": 1}]
+    },
 }
 
 
@@ -67,7 +86,10 @@ def test_generates_and_names_its_tokenizer(zoo, merger):
 
 
 def test_tied_template_module_shares_its_head(zoo, merger, tmp_path):
-    recipe = {"merge_method": "linear", "models": [{"model": "tied", "parameters": {"weight": 1.0}}, {"model": "a", "parameters": {"weight": 1.0}}]}
+    recipe = {
+        "merge_method": "linear",
+        "models": [{"model": "tied", "parameters": {"weight": 1.0}}, {"model": "a", "parameters": {"weight": 1.0}}],
+    }
     module = merger.apply(recipe)
     merge_to_dir(load_recipe(recipe, models=zoo), tmp_path / "out")
     on_disk = weights(tmp_path / "out")
@@ -80,8 +102,11 @@ def test_a_failed_apply_never_hands_back_its_half_filled_module(zoo):
 
     fresh = ResidentMerger(zoo)
     good = fresh.apply(RECIPES["linear"])
-    overflow = {"merge_method": "linear", "parameters": {"normalize": False},
-                "models": [{"model": "a", "parameters": {"weight": 3e38}}, {"model": "b", "parameters": {"weight": 3e38}}]}
+    overflow = {
+        "merge_method": "linear",
+        "parameters": {"normalize": False},
+        "models": [{"model": "a", "parameters": {"weight": 3e38}}, {"model": "b", "parameters": {"weight": 3e38}}],
+    }
     with pytest.raises(BadInput, match="produced NaN or Inf"):
         fresh.apply(overflow)
     again = fresh.apply(RECIPES["linear"])

@@ -30,7 +30,12 @@ FAMILIES = {
     "dare_ties": {"merge_method": "dare_ties", "base_model": "base", "models": DENSE},
     "della": {"merge_method": "della", "base_model": "base", "models": DENSE, "parameters": {"epsilon": 0.1}},
     "breadcrumbs": {"merge_method": "breadcrumbs", "base_model": "base", "models": DENSE, "parameters": {"gamma": 0.01}},
-    "slerp": {"merge_method": "slerp", "base_model": "base", "models": [{"model": "base"}, {"model": "a"}], "parameters": {"t": [0.2, 0.8]}},
+    "slerp": {
+        "merge_method": "slerp",
+        "base_model": "base",
+        "models": [{"model": "base"}, {"model": "a"}],
+        "parameters": {"t": [0.2, 0.8]},
+    },
     "nuslerp": {"merge_method": "nuslerp", "base_model": "base", "models": AB},
     "multislerp": {"merge_method": "multislerp", "models": AB},
     "model_stock": {"merge_method": "model_stock", "base_model": "base", "models": [{"model": "a"}, {"model": "b"}]},
@@ -105,7 +110,9 @@ def test_estimate_counts_sources_once_and_the_model_per_worker(bf16_zoo):
     one, two = estimate(bf16_zoo, 1), estimate(bf16_zoo, 2)
     files = sum(f.stat().st_size for p in bf16_zoo.values() for f in p.glob("*.safetensors"))
     assert one.sources == two.sources == files
-    assert two.total - one.total == one.per_worker and one.model == max(f.stat().st_size for p in bf16_zoo.values() for f in p.glob("*.safetensors"))
+    assert two.total - one.total == one.per_worker and one.model == max(
+        f.stat().st_size for p in bf16_zoo.values() for f in p.glob("*.safetensors")
+    )
 
 
 def test_a_search_that_cannot_fit_is_refused_with_the_numbers(bf16_zoo):

@@ -24,7 +24,13 @@ def toks(tmp_path_factory):
 
 
 def recipe(models, **extra):
-    return {"merge_method": "linear", "base_model": "tok_base", "models": [{"model": m, "parameters": {"weight": 1.0}} for m in models], "dtype": "float32", **extra}
+    return {
+        "merge_method": "linear",
+        "base_model": "tok_base",
+        "models": [{"model": m, "parameters": {"weight": 1.0}} for m in models],
+        "dtype": "float32",
+        **extra,
+    }
 
 
 def test_union_gives_each_token_its_own_rows_and_the_only_holder_for_new_ones(toks, tmp_path):
@@ -35,14 +41,19 @@ def test_union_gives_each_token_its_own_rows_and_the_only_holder_for_new_ones(to
     vocab = transformers.AutoTokenizer.from_pretrained(tmp_path / "out").get_vocab()
     embed = "model.embed_tokens.weight"
     assert out[embed].shape == (66, 32) and json.loads((tmp_path / "out" / "config.json").read_text())["vocab_size"] == 66
-    torch.testing.assert_close(out[embed][vocab["<|im_start|>"]], chat[embed][64])   # only tok_chatml has it
+    torch.testing.assert_close(out[embed][vocab["<|im_start|>"]], chat[embed][64])  # only tok_chatml has it
     torch.testing.assert_close(out[embed][5], (base[embed][5] + chat[embed][5]) / 2)  # both have it: the linear merge
     assert "tokenizer.json" in report.tokenizer_files
 
 
 def test_pad_to_multiple_of_fills_the_extra_rows_with_the_mean_row(toks, tmp_path):
-    r = {"merge_method": "linear", "base_model": "tok_chatml", "models": [{"model": "tok_chatml", "parameters": {"weight": 1.0}}], "dtype": "float32",
-         "tokenizer": {"source": "base", "pad_to_multiple_of": 16}}
+    r = {
+        "merge_method": "linear",
+        "base_model": "tok_chatml",
+        "models": [{"model": "tok_chatml", "parameters": {"weight": 1.0}}],
+        "dtype": "float32",
+        "tokenizer": {"source": "base", "pad_to_multiple_of": 16},
+    }
     merge_to_dir(load_recipe(r, models=toks), tmp_path / "out")
     out = weights(tmp_path / "out")["lm_head.weight"]
     assert out.shape[0] == 80
@@ -69,14 +80,41 @@ def test_chat_template_auto_takes_the_plurality(toks, tmp_path):
     assert transformers.AutoTokenizer.from_pretrained(tmp_path / "auto").chat_template == TEMPLATES["chatml"]
 
 
-@pytest.mark.parametrize("extra, message", [
-    ({"chat_template": "chat-ml"}, "field chat_template: 'chat-ml' is neither a known template"),
-    ({"tokenizer": {"source": "base", "tokens": {"_tok_5": {"source": {"kind": "model_token", "model": "tok_chatml", "token": "<nope>"}, "force": True}}}}, "model tok_chatml has no token '<nope>'"),
-    ({"tokenizer": {"source": "base", "tokens": {"_tok_5": {"source": {"kind": "model_token", "model": "tok_chatml", "token_id": 900}, "force": True}}}}, "token id 900 is outside model tok_chatml's 66 rows"),
-    ({"tokenizer": {"source": "base", "tokens": {"_tok_5": {"force": True}}}}, "field tokenizer.tokens._tok_5.source: missing"),
-    ({"tokenizer": {"source": "base", "tokens": {"_tok_5": {"source": {"kind": "model_token", "model": "tok_chatml", "token_id": 1, "token": "<s>"}}}}}, "exactly one of token_id and token"),
-    ({"tokenizer": {"source": "base", "pad_to_multiple_of": 0}}, "pad_to_multiple_of"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"chat_template": "chat-ml"}, "field chat_template: 'chat-ml' is neither a known template"),
+        (
+            {
+                "tokenizer": {
+                    "source": "base",
+                    "tokens": {"_tok_5": {"source": {"kind": "model_token", "model": "tok_chatml", "token": "<nope>"}, "force": True}},
+                }
+            },
+            "model tok_chatml has no token '<nope>'",
+        ),
+        (
+            {
+                "tokenizer": {
+                    "source": "base",
+                    "tokens": {"_tok_5": {"source": {"kind": "model_token", "model": "tok_chatml", "token_id": 900}, "force": True}},
+                }
+            },
+            "token id 900 is outside model tok_chatml's 66 rows",
+        ),
+        ({"tokenizer": {"source": "base", "tokens": {"_tok_5": {"force": True}}}}, "field tokenizer.tokens._tok_5.source: missing"),
+        (
+            {
+                "tokenizer": {
+                    "source": "base",
+                    "tokens": {"_tok_5": {"source": {"kind": "model_token", "model": "tok_chatml", "token_id": 1, "token": "<s>"}}},
+                }
+            },
+            "exactly one of token_id and token",
+        ),
+        ({"tokenizer": {"source": "base", "pad_to_multiple_of": 0}}, "pad_to_multiple_of"),
+    ],
+)
 def test_malformed_tokenizer_settings_are_refused_naming_the_field(toks, tmp_path, extra, message):
     with pytest.raises(BadInput, match=message.replace("(", "\\(").replace(")", "\\)")):
         merge_to_dir(load_recipe(recipe(["tok_base", "tok_chatml"], **extra), models=toks), tmp_path / "out")
@@ -84,7 +122,11 @@ def test_malformed_tokenizer_settings_are_refused_naming_the_field(toks, tmp_pat
 
 
 def test_union_and_chat_template_need_tokenizer_files(toks, tmp_path):
-    r = {"merge_method": "linear", "base_model": "model_b", "models": [{"model": "model_b", "parameters": {"weight": 1.0}}, {"model": "tok_base", "parameters": {"weight": 1.0}}]}
+    r = {
+        "merge_method": "linear",
+        "base_model": "model_b",
+        "models": [{"model": "model_b", "parameters": {"weight": 1.0}}, {"model": "tok_base", "parameters": {"weight": 1.0}}],
+    }
     with pytest.raises(BadInput, match="model model_b .*: the base model has no tokenizer files"):
         merge_to_dir(load_recipe(r | {"tokenizer_source": "union"}, models=toks), tmp_path / "out")
     with pytest.raises(BadInput, match="field chat_template: the tokenizer source model_b .* has no tokenizer files"):

@@ -29,9 +29,19 @@ def test_version_prints_the_checkout_version_and_exits_0(capsys, monkeypatch):
 
 def test_sessions_lists_each_session_with_budget_counts_and_best(zoo, monkeypatch, capsys):
     ws, archive, ids = zoo
-    records.save(ws, records.SessionRecord(id="s1", strategy="llm", seed=3, backend="local", status="finished",
-                                           budget=BudgetConfig(candidates=8, dollars=2.0), stop_reason="budget reached",
-                                           runs=[records.Run(wall_s=42.0, ended=True)]))
+    records.save(
+        ws,
+        records.SessionRecord(
+            id="s1",
+            strategy="llm",
+            seed=3,
+            backend="local",
+            status="finished",
+            budget=BudgetConfig(candidates=8, dollars=2.0),
+            stop_reason="budget reached",
+            runs=[records.Run(wall_s=42.0, ended=True)],
+        ),
+    )
     (records.sessions_dir(ws) / "s-broken.json").write_text("{not json")
     assert clade(monkeypatch, "sessions", "--workspace", str(ws.root)) == 0
     out = capsys.readouterr().out.splitlines()
@@ -89,8 +99,12 @@ def test_every_flag_of_every_command_is_in_the_readme_list():
 
     sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
     segments = readme_segments()
-    missing = [f"clade {name} {flag}" for name, command in sub.choices.items() for flag in option_flags(command)
-               if flag not in segments.get(name, "")]
+    missing = [
+        f"clade {name} {flag}"
+        for name, command in sub.choices.items()
+        for flag in option_flags(command)
+        if flag not in segments.get(name, "")
+    ]
     assert not missing, f"flags of `clade --help` missing from the README's command list: {missing}"
 
 
@@ -100,8 +114,15 @@ def test_run_dry_run_on_a_fresh_workspace_records_nothing(workspace, monkeypatch
     out = capsys.readouterr().out
     assert sorted(p.relative_to(workspace.root) for p in workspace.root.rglob("*")) == before  # no archive, no .clade
     assert "strategy  evolution (seed 0)" in out and "budget    7 candidates" in out and "2 slot(s)" in out
-    assert "adder (models/adder): not recorded yet" in out and "sort (generation, fitness metric char_accuracy, weight 1): 100 search, 200 test" in out
-    assert "first proposals (2):" in out and "1. evolution from base, adder, reverser, sorter:" in out and "merge_method: task_arithmetic" in out
+    assert (
+        "adder (models/adder): not recorded yet" in out
+        and "sort (generation, fitness metric char_accuracy, weight 1): 100 search, 200 test" in out
+    )
+    assert (
+        "first proposals (2):" in out
+        and "1. evolution from base, adder, reverser, sorter:" in out
+        and "merge_method: task_arithmetic" in out
+    )
     assert "&id" not in out
     assert clade(monkeypatch, "run", "--dry-run", "--json", "--workspace", str(workspace.root)) == 0
     plan = json.loads(capsys.readouterr().out)
@@ -133,11 +154,20 @@ def test_run_dry_run_does_not_spend_on_a_paid_llm(zoo, monkeypatch, capsys):
 def test_the_new_read_only_commands_import_no_torch_transformers_or_litellm(zoo):
     ws, archive, ids = zoo
     root = str(ws.root)
-    calls = [["sessions", "--workspace", root], ["diff", "adder", ids["ta"], "--workspace", root], ["review", "--workspace", root],
-             ["candidates", "--review", "none", "--session", "s1", "--workspace", root], ["lineage", "sorter", "--workspace", root],
-             ["show", "sorter", "--workspace", root]]
-    probe = ("import sys, io, contextlib; from agents.cli import main\n"
-             f"with contextlib.redirect_stdout(io.StringIO()): codes = [main(argv) for argv in {calls!r}]\n"
-             "print('HEAVY', [m for m in ('torch', 'transformers', 'litellm') if m in sys.modules], codes)")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    calls = [
+        ["sessions", "--workspace", root],
+        ["diff", "adder", ids["ta"], "--workspace", root],
+        ["review", "--workspace", root],
+        ["candidates", "--review", "none", "--session", "s1", "--workspace", root],
+        ["lineage", "sorter", "--workspace", root],
+        ["show", "sorter", "--workspace", root],
+    ]
+    probe = (
+        "import sys, io, contextlib; from agents.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()): codes = [main(argv) for argv in {calls!r}]\n"
+        "print('HEAVY', [m for m in ('torch', 'transformers', 'litellm') if m in sys.modules], codes)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     assert done.stdout.splitlines()[-1] == "HEAVY [] [0, 0, 0, 0, 0, 0]", done.stderr

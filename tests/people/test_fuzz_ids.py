@@ -7,16 +7,52 @@ import pytest
 
 from tests.review.fixtures import clade, make_workspace, open_archive, populate
 
-MALFORMED = ["", " ", "zzzz", "abc", "0", "12", "../etc/passwd", "-", "--", "%s%n", "{id}", "a\nb", "ｆｆｆｆ", "é" * 3,
-             "f" * 41, "0" * 4000, "HEAD", "refs/heads/main", "*", "?", "\t", "null", "None", "1e9", "ffff\x00"]
+MALFORMED = [
+    "",
+    " ",
+    "zzzz",
+    "abc",
+    "0",
+    "12",
+    "../etc/passwd",
+    "-",
+    "--",
+    "%s%n",
+    "{id}",
+    "a\nb",
+    "ｆｆｆｆ",
+    "é" * 3,
+    "f" * 41,
+    "0" * 4000,
+    "HEAD",
+    "refs/heads/main",
+    "*",
+    "?",
+    "\t",
+    "null",
+    "None",
+    "1e9",
+    "ffff\x00",
+]
 UNKNOWN = ["ffffffff", "00000000", "0123456789abcdef0123", "deadbeef" * 5]
 COMMANDS = {  # argv around the id; an export's OUT_DIR must not be created
-    "show": lambda i, out: ["show", i], "lineage": lambda i, out: ["lineage", i], "diff a": lambda i, out: ["diff", i, "adder"],
-    "diff b": lambda i, out: ["diff", "adder", i], "approve": lambda i, out: ["approve", i],
-    "reject": lambda i, out: ["reject", i, "--reason", "no"], "export": lambda i, out: ["export", i, str(out)],
+    "show": lambda i, out: ["show", i],
+    "lineage": lambda i, out: ["lineage", i],
+    "diff a": lambda i, out: ["diff", i, "adder"],
+    "diff b": lambda i, out: ["diff", "adder", i],
+    "approve": lambda i, out: ["approve", i],
+    "reject": lambda i, out: ["reject", i, "--reason", "no"],
+    "export": lambda i, out: ["export", i, str(out)],
 }
-LISTING = [["candidates", "--split", "bogus"], ["candidates", "--top", "-5"], ["candidates", "--top", "0"],
-           ["candidates", "--top", "x"], ["candidates", "--split", ""], ["review", "--top", "-1"], ["candidates", "--status", "nope"]]
+LISTING = [
+    ["candidates", "--split", "bogus"],
+    ["candidates", "--top", "-5"],
+    ["candidates", "--top", "0"],
+    ["candidates", "--top", "x"],
+    ["candidates", "--split", ""],
+    ["review", "--top", "-1"],
+    ["candidates", "--status", "nope"],
+]
 
 
 @pytest.fixture(scope="module")

@@ -99,6 +99,9 @@ def test_review_is_a_table_by_default(zoo, monkeypatch, capsys):
     assert lines[3].startswith("2 awaiting review. details: `clade show ID`")
     code, out, _ = run(monkeypatch, capsys, ws, "show", ids["lin"])
     relatives = out.split("fitness beside its relatives:\n")[1].splitlines()
-    assert [line.split() for line in relatives[:4]] == [["search", "test"], ["this", ids["lin"], "0.4000", "-"],
-                                                        ["parent", ids["adder"], "(adder)", "0.3000", "0.2500"],
-                                                        ["parent", ids["sorter"], "(sorter)", "0.2000", "0.1500"]]
+    assert [line.split() for line in relatives[:4]] == [
+        ["search", "test"],
+        ["this", ids["lin"], "0.4000", "-"],
+        ["parent", ids["adder"], "(adder)", "0.3000", "0.2500"],
+        ["parent", ids["sorter"], "(sorter)", "0.2000", "0.1500"],
+    ]

@@ -55,8 +55,15 @@ def test_a_bad_number_argument_names_the_option_not_a_function(workspace, monkey
 def test_a_boolean_layer_count_is_named_as_such(workspace, monkeypatch, capsys):
     config = workspace.root / "models" / "sorter" / "config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "num_hidden_layers": True}))
-    code, out, err = run(monkeypatch, capsys, "merge", str(workspace.root / "recipes" / "task_arithmetic.yaml"),
-                         str(workspace.root / "out"), "--workspace", str(workspace.root))
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "merge",
+        str(workspace.root / "recipes" / "task_arithmetic.yaml"),
+        str(workspace.root / "out"),
+        "--workspace",
+        str(workspace.root),
+    )
     assert code == 2 and "num_hidden_layers is true, not a number of layers" in err and "True layers" not in err
 
 
@@ -70,20 +77,32 @@ def test_an_empty_clade_yaml_says_there_is_nothing_to_search(tmp_path, monkeypat
 
 def test_semantic_merge_errors_name_the_recipe_file(workspace, monkeypatch, capsys):
     recipe = workspace.root / "typo.yaml"
-    recipe.write_text(yaml.safe_dump({"merge_method": "linear", "models": [{"model": "adder", "parameters": {"weight": 1}},
-                                                                         {"model": "addr", "parameters": {"weight": 1}}]}))
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "merge_method": "linear",
+                "models": [{"model": "adder", "parameters": {"weight": 1}}, {"model": "addr", "parameters": {"weight": 1}}],
+            }
+        )
+    )
     code, out, err = run(monkeypatch, capsys, "merge", str(recipe), str(workspace.root / "out"), "--workspace", str(workspace.root))
     assert code == 2 and err.startswith(f"clade: error: {recipe}: model addr: directory ") and err.count("\n") == 1
     assert not (workspace.root / "out").exists()
 
 
 def test_git_failures_give_git_s_reason_not_the_tail_of_a_wrapped_sentence():
-    stderr = ("fatal: '/nowhere' does not appear to be a git repository\nfatal: Could not read from remote repository.\n\n"
-              "Please make sure you have the correct access rights\nand the repository exists.\n")
+    stderr = (
+        "fatal: '/nowhere' does not appear to be a git repository\nfatal: Could not read from remote repository.\n\n"
+        "Please make sure you have the correct access rights\nand the repository exists.\n"
+    )
     assert git_reason(stderr) == "'/nowhere' does not appear to be a git repository; Could not read from remote repository"
-    rejected = (" ! [rejected]        refs/notes/clade -> refs/notes/clade (fetch first)\n"
-                "error: failed to push some refs to '/r'\nhint: Updates were rejected because the remote contains work\n")
-    assert git_reason(rejected) == "! [rejected]        refs/notes/clade -> refs/notes/clade (fetch first); failed to push some refs to '/r'"
+    rejected = (
+        " ! [rejected]        refs/notes/clade -> refs/notes/clade (fetch first)\n"
+        "error: failed to push some refs to '/r'\nhint: Updates were rejected because the remote contains work\n"
+    )
+    assert (
+        git_reason(rejected) == "! [rejected]        refs/notes/clade -> refs/notes/clade (fetch first); failed to push some refs to '/r'"
+    )
     assert git_reason("") == "git gave no reason"
 
 
@@ -98,11 +117,17 @@ def test_fsck_names_candidates_not_git_objects(zoo, monkeypatch, capsys):
     ws, archive, ids = zoo
     git_dir = str(archive.git_dir)
     missing = "0123456789abcdef0123456789abcdef01234567"
-    tree = subprocess.run(["git", "--git-dir", git_dir, "mktree", "--missing"], input=f"100644 blob {missing}\tcandidate.json\n",
-                          capture_output=True, text=True, check=True).stdout.strip()
+    tree = subprocess.run(
+        ["git", "--git-dir", git_dir, "mktree", "--missing"],
+        input=f"100644 blob {missing}\tcandidate.json\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     env = {**os.environ, "GIT_AUTHOR_NAME": "x", "GIT_AUTHOR_EMAIL": "x@y", "GIT_COMMITTER_NAME": "x", "GIT_COMMITTER_EMAIL": "x@y"}
-    commit = subprocess.run(["git", "--git-dir", git_dir, "commit-tree", tree, "-m", "broken"], capture_output=True, text=True,
-                            check=True, env=env).stdout.strip()
+    commit = subprocess.run(
+        ["git", "--git-dir", git_dir, "commit-tree", tree, "-m", "broken"], capture_output=True, text=True, check=True, env=env
+    ).stdout.strip()
     subprocess.run(["git", "--git-dir", git_dir, "update-ref", f"refs/candidates/{commit[:10]}", commit], check=True)
     code, out, err = run(monkeypatch, capsys, "archive", "fsck", "--workspace", str(ws.root))
     assert code == 2
@@ -118,7 +143,9 @@ def test_merge_dry_run_prints_the_plan_and_writes_nothing(workspace, monkeypatch
     assert "adder (" in out and "memory    about" in out and "time      about" in out and f"to {out_dir} (new)" in out
     code, out, err = run(monkeypatch, capsys, "merge", str(recipe), str(out_dir), "--dry-run", "--json", "--workspace", str(workspace.root))
     plan = json.loads(out)
-    assert plan["tensors"] == 39 and plan["merged"] == 39 and {s["name"] for s in plan["sources"]} == {"base", "adder", "reverser", "sorter"}
+    assert (
+        plan["tensors"] == 39 and plan["merged"] == 39 and {s["name"] for s in plan["sources"]} == {"base", "adder", "reverser", "sorter"}
+    )
     assert plan["bytes_read"] == sum(s["bytes"] for s in plan["sources"]) and plan["peak_memory_bytes"] > 0
     assert plan["estimated_seconds"] > 0 and plan["calibrated_on"].startswith("model.")
     code, out, err = run(monkeypatch, capsys, "merge", str(recipe), str(out_dir), "--json", "--workspace", str(workspace.root))
@@ -153,7 +180,9 @@ def test_eval_progress_counts_every_example(workspace):
 
     calls = []
     suite = load_suite(workspace)
-    evaluate_model_dir(workspace.root / "models" / "base", suite, split="search", progress=lambda n, note="", total=None: calls.append((n, note, total)))
+    evaluate_model_dir(
+        workspace.root / "models" / "base", suite, split="search", progress=lambda n, note="", total=None: calls.append((n, note, total))
+    )
     assert [c[1] for c in calls] == ["add", "reverse", "sort"] and sum(c[0] for c in calls) == calls[0][2] == 300
 
 
@@ -163,8 +192,11 @@ def test_docker_guidance_is_one_wording_in_doctor_backend_and_readmes():
     hint = build_hint("clade-sandbox:latest")
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert "docker build -t clade-sandbox:latest -f sandbox/Dockerfile ." in hint and "bash sandbox/host_setup.sh" in hint
-    for part in ("docker build -t clade-sandbox:latest -f sandbox/Dockerfile .", "bash sandbox/host_setup.sh",
-                 "sandbox.docker: {image: clade-sandbox-test:latest, mount_host_python: true}"):
+    for part in (
+        "docker build -t clade-sandbox:latest -f sandbox/Dockerfile .",
+        "bash sandbox/host_setup.sh",
+        "sandbox.docker: {image: clade-sandbox-test:latest, mount_host_python: true}",
+    ):
         assert part in readme and part in hint
     assert "clade-sandbox-test" in (ROOT / "sandbox" / "host_setup.sh").read_text()
     assert "docker build -t clade-sandbox:latest -f sandbox/Dockerfile ." in (ROOT / "sandbox" / "Dockerfile").read_text()

@@ -32,14 +32,20 @@ CASES = {
     "truncated base weights": (lambda ws: truncate(ws.root / "models/base/model.safetensors"), "model.safetensors"),
     "source config a list": (lambda ws: (ws.root / "models/adder/config.json").write_text("[1, 2]"), "models/adder/config.json"),
     "tiny wall_s": (lambda ws: edit(ws, lambda c: c.update(sandbox={"limits": {"wall_s": 0.001}})), "wall_s"),
-    "layer groups over the layer count": (lambda ws: edit(ws, lambda c: c.update(planner={"evolution": {"layer_groups": 99}})),
-                                          "layer_groups"),
+    "layer groups over the layer count": (
+        lambda ws: edit(ws, lambda c: c.update(planner={"evolution": {"layer_groups": 99}})),
+        "layer_groups",
+    ),
     "method needing a base, none set": (lambda ws: edit(ws, lambda c: c.pop("base")), "needs a base"),
     "base is a file": (lambda ws: edit(ws, lambda c: c.update(base="clade.yaml")), "is a file"),
-    "source named base beside base:": (lambda ws: edit(ws, lambda c: c["sources"].append({"name": "base", "path": "models/adder"})),
-                                       "named `base`"),
-    "data file is a directory": (lambda ws: (ws.root / "data/add.test.jsonl").unlink() or (ws.root / "data/add.test.jsonl").mkdir(),
-                                 "is a directory"),
+    "source named base beside base:": (
+        lambda ws: edit(ws, lambda c: c["sources"].append({"name": "base", "path": "models/adder"})),
+        "named `base`",
+    ),
+    "data file is a directory": (
+        lambda ws: (ws.root / "data/add.test.jsonl").unlink() or (ws.root / "data/add.test.jsonl").mkdir(),
+        "is a directory",
+    ),
 }
 
 
@@ -49,8 +55,9 @@ def test_run_refuses_a_broken_setup_before_the_first_job(workspace, monkeypatch,
     breaks, named = CASES[case]
     breaks(workspace)
     before = tree(workspace.root)
-    code = clade(monkeypatch, "run", *(["--dry-run"] if dry else []), "--budget", "2", "--planner", "evolution",
-                 "--workspace", str(workspace.root))
+    code = clade(
+        monkeypatch, "run", *(["--dry-run"] if dry else []), "--budget", "2", "--planner", "evolution", "--workspace", str(workspace.root)
+    )
     out, err = capsys.readouterr()
     assert code == 2, (out, err)
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and named in err, err

@@ -103,8 +103,12 @@ def test_every_example_ships_the_reply_files_it_mentions():
 def test_the_self_improve_replies_edit_planner_yaml_into_valid_settings():
     root = EXAMPLES_DIR / "self-improve"
     seed = {"planner.yaml": (root / "planner" / "planner.yaml").read_text()}
-    edits = {rule["reply"] for item in json.loads((root / "offline-replies.json").read_text())
-             for rule in item if rule.get("if") == "edit blocks"}
+    edits = {
+        rule["reply"]
+        for item in json.loads((root / "offline-replies.json").read_text())
+        for rule in item
+        if rule.get("if") == "edit blocks"
+    }
     assert len(edits) >= 3
     for reply in edits:
         outcome = apply_edits(seed, parse_edits(reply), editable=["planner.yaml"])

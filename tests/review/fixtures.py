@@ -10,10 +10,18 @@ from archive.record import Candidate, Proposer, ResultEvent, SplitMetrics
 from archive.secrets import Redactor
 from archive.store import Archive
 
-TA = {"merge_method": "task_arithmetic", "base_model": "base", "dtype": "float32", "parameters": {"lambda": 0.8},
-      "models": [{"model": m, "parameters": {"weight": 1.0}} for m in ("adder", "reverser", "sorter")]}
-LINEAR = {"merge_method": "linear", "dtype": "float32",
-          "models": [{"model": "adder", "parameters": {"weight": 0.5}}, {"model": "sorter", "parameters": {"weight": 0.5}}]}
+TA = {
+    "merge_method": "task_arithmetic",
+    "base_model": "base",
+    "dtype": "float32",
+    "parameters": {"lambda": 0.8},
+    "models": [{"model": m, "parameters": {"weight": 1.0}} for m in ("adder", "reverser", "sorter")],
+}
+LINEAR = {
+    "merge_method": "linear",
+    "dtype": "float32",
+    "models": [{"model": "adder", "parameters": {"weight": 0.5}}, {"model": "sorter", "parameters": {"weight": 0.5}}],
+}
 
 
 def metrics(search: float, test: float | None = None) -> dict:
@@ -35,18 +43,35 @@ def populate(archive: Archive) -> dict[str, str]:
         ids[name] = archive.record(Candidate(kind="source", genotype={"name": name, "path": f"models/{name}"}))
         archive.attach_result(ids[name], ResultEvent(status="succeeded", metrics=metrics(fit, fit - 0.05)))
     sources = [ids[n] for n in ("base", "adder", "reverser", "sorter")]
-    ids["ta"] = record_merge(archive, sources, TA, "task arithmetic of all three", ResultEvent(
-        status="succeeded", metrics=metrics(0.6, 0.55), logs="merged 12 tensors\nevaluated 3 tasks", cost={"compute_s": 3.5}))
-    ids["lin"] = record_merge(archive, [ids["adder"], ids["sorter"]], LINEAR, "half and half", ResultEvent(
-        status="succeeded", metrics=metrics(0.4)))
-    ids["bad"] = record_merge(archive, [ids["adder"]], {**LINEAR, "merge_method": "ties"}, "ties", ResultEvent(
-        status="failed", reason="worker ran out of memory", logs="Killed"))
+    ids["ta"] = record_merge(
+        archive,
+        sources,
+        TA,
+        "task arithmetic of all three",
+        ResultEvent(status="succeeded", metrics=metrics(0.6, 0.55), logs="merged 12 tensors\nevaluated 3 tasks", cost={"compute_s": 3.5}),
+    )
+    ids["lin"] = record_merge(
+        archive, [ids["adder"], ids["sorter"]], LINEAR, "half and half", ResultEvent(status="succeeded", metrics=metrics(0.4))
+    )
+    ids["bad"] = record_merge(
+        archive,
+        [ids["adder"]],
+        {**LINEAR, "merge_method": "ties"},
+        "ties",
+        ResultEvent(status="failed", reason="worker ran out of memory", logs="Killed"),
+    )
     return ids
 
 
 def record_merge(archive: Archive, parents: list[str], recipe: dict, why: str, result: ResultEvent) -> str:
-    cid = archive.record(Candidate(kind="merge", parents=parents, genotype={"recipe": recipe},
-                                   proposer=Proposer(strategy="llm", model="scripted", rationale=why, session="s1", params={"seed": 3})))
+    cid = archive.record(
+        Candidate(
+            kind="merge",
+            parents=parents,
+            genotype={"recipe": recipe},
+            proposer=Proposer(strategy="llm", model="scripted", rationale=why, session="s1", params={"seed": 3}),
+        )
+    )
     archive.attach_result(cid, result)
     return cid
 
@@ -54,8 +79,13 @@ def record_merge(archive: Archive, parents: list[str], recipe: dict, why: str, r
 def add_code(archive: Archive) -> tuple[str, str]:
     """A code source and one succeeded edit of it."""
     src = archive.record(Candidate(kind="source", genotype={"name": "seed", "files": {"train.py": "lr = 0.1\n", "util/io.py": "x = 1\n"}}))
-    child = archive.record(Candidate(kind="code", parents=[src], genotype={"files": {"train.py": "lr = 0.05\n", "util/io.py": "x = 1\n"},
-                                                                         "command": ["python", "train.py"]}))
+    child = archive.record(
+        Candidate(
+            kind="code",
+            parents=[src],
+            genotype={"files": {"train.py": "lr = 0.05\n", "util/io.py": "x = 1\n"}, "command": ["python", "train.py"]},
+        )
+    )
     archive.attach_result(child, ResultEvent(status="succeeded", metrics=metrics(0.7)))
     return src, child
 

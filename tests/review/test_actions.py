@@ -38,7 +38,9 @@ def test_approve_and_reject_record_who_when_and_reach_the_summary(zoo):
     assert f"{ids['lin']} rejected by bo: copies adder" in summary
 
 
-@pytest.mark.parametrize("name, words", [("bad", r"its status is failed \(worker ran out of memory\)"), ("adder", "a source cannot be approved")])
+@pytest.mark.parametrize(
+    "name, words", [("bad", r"its status is failed \(worker ran out of memory\)"), ("adder", "a source cannot be approved")]
+)
 def test_approving_a_failed_candidate_or_a_source_writes_nothing(zoo, name, words):
     ws, archive, ids = zoo
     before = archive.notes.head()

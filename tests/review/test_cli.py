@@ -20,15 +20,21 @@ def test_review_details_list_best_first_with_parents_best_source_cost_and_logs(z
 
 def test_review_json(zoo, monkeypatch, capsys):
     ws, archive, ids = zoo
-    rs = record_merge(archive, [ids["reverser"], ids["sorter"]], {**LINEAR, "models": LINEAR["models"][::-1]}, "",
-                ResultEvent(status="succeeded", metrics=metrics(0.35, 0.3)))
+    rs = record_merge(
+        archive,
+        [ids["reverser"], ids["sorter"]],
+        {**LINEAR, "models": LINEAR["models"][::-1]},
+        "",
+        ResultEvent(status="succeeded", metrics=metrics(0.35, 0.3)),
+    )
     assert clade(monkeypatch, "review", "--json", "--workspace", str(ws.root)) == 0
     items = json.loads(capsys.readouterr().out)
     assert [i["id"] for i in items] == [ids["ta"], ids["lin"], rs]
     assert items[1]["metrics"] == [
         {"role": "candidate", "id": ids["lin"], "name": None, "search": 0.4, "test": None},
         {"role": "parent", "id": ids["adder"], "name": "adder", "search": 0.3, "test": 0.25},
-        {"role": "parent", "id": ids["sorter"], "name": "sorter", "search": 0.2, "test": 0.15000000000000002}]
+        {"role": "parent", "id": ids["sorter"], "name": "sorter", "search": 0.2, "test": 0.15000000000000002},
+    ]
     assert items[2]["metrics"][-1] == {"role": "best source", "id": ids["adder"], "name": "adder", "search": 0.3, "test": 0.25}
     assert items[0]["cost"]["compute_s"] == 3.5 and items[0]["log_tail"].endswith("evaluated 3 tasks")
     assert items[0]["proposer"]["session"] == "s1" and "task_arithmetic" in items[0]["genotype"]
@@ -62,7 +68,7 @@ def test_review_approve_reject_and_chat_registration_import_no_torch_transformer
     ws, archive, ids = zoo
     code = f"""
 import sys, agents.cli
-for argv in (["review", "--json"], ["approve", "{ids['ta']}", "--who", "ana"], ["reject", "{ids['lin']}", "--reason", "weak"]):
+for argv in (["review", "--json"], ["approve", "{ids["ta"]}", "--who", "ana"], ["reject", "{ids["lin"]}", "--reason", "weak"]):
     assert agents.cli.main([*argv, "--workspace", {str(ws.root)!r}]) == 0
 heavy = sorted(m for m in ("torch", "transformers", "litellm") if m in sys.modules)
 assert not heavy, heavy

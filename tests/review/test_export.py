@@ -66,8 +66,12 @@ def test_export_refusals_exit_2_and_write_nothing(zoo, monkeypatch, capsys, tmp_
     assert clade(monkeypatch, "export", ref, str(out), "--workspace", str(ws.root)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert {"rejected": "was rejected", "unreviewed": "has not been reviewed", "nonexistent": "no such candidate",
-            "not empty": "is not empty"}[case] in err
+    assert {
+        "rejected": "was rejected",
+        "unreviewed": "has not been reviewed",
+        "nonexistent": "no such candidate",
+        "not empty": "is not empty",
+    }[case] in err
     assert [p.name for p in tmp_path.iterdir() if p.name != "ws"] == (["out"] if case == "not empty" else [])
     assert case != "not empty" or [p.name for p in out.iterdir()] == ["keep.txt"]
 
@@ -117,7 +121,12 @@ def test_export_to_an_unwritable_target_exits_2_with_one_line(zoo, monkeypatch, 
     ws, archive, ids = zoo
     approve(archive, ids["ta"], who="ana")
     (tmp_path / "f").write_text("a file")
-    target = {"empty": "", "too long": str(tmp_path / ("x" * 300)), "read-only file system": "/proc/clade-export", "a file": str(tmp_path / "f")}[case]
+    target = {
+        "empty": "",
+        "too long": str(tmp_path / ("x" * 300)),
+        "read-only file system": "/proc/clade-export",
+        "a file": str(tmp_path / "f"),
+    }[case]
     assert clade(monkeypatch, "export", ids["ta"], target, "--workspace", str(ws.root)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -128,8 +137,14 @@ def test_rejecting_a_queued_candidate_takes_it_off_the_queue(zoo):
     from archive.record import Candidate, Proposer
 
     ws, archive, ids = zoo
-    queued = archive.record(Candidate(kind="merge", parents=[ids["ta"]], genotype={"recipe": {"merge_method": "linear", "models": []}},
-                                      proposer=Proposer(strategy="chat")))
+    queued = archive.record(
+        Candidate(
+            kind="merge",
+            parents=[ids["ta"]],
+            genotype={"recipe": {"merge_method": "linear", "models": []}},
+            proposer=Proposer(strategy="chat"),
+        )
+    )
     assert archive.queued() == [queued]
     reject(archive, queued, reason="not worth a run", who="ana")
     assert archive.queued() == [] and archive.get(queued).status == "rejected"

@@ -26,7 +26,12 @@ def exec_json(tmp_path, *args: str, env_extra=None, code: int = 0) -> dict:
 
 def test_exec_reports_ok_and_output(tmp_path):
     report = exec_json(tmp_path, "--", PY, "-c", "print('hello')")
-    assert {k: report[k] for k in ("status", "exit_code", "stdout", "stderr")} == {"status": "ok", "exit_code": 0, "stdout": "hello\n", "stderr": ""}
+    assert {k: report[k] for k in ("status", "exit_code", "stdout", "stderr")} == {
+        "status": "ok",
+        "exit_code": 0,
+        "stdout": "hello\n",
+        "stderr": "",
+    }
 
 
 def test_exec_exits_with_the_commands_own_code(tmp_path):
@@ -37,9 +42,24 @@ def test_exec_exits_with_the_commands_own_code(tmp_path):
 
 
 def test_exec_forwards_standard_input(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "agents.cli", "sandbox", "exec", "--", PY, "-c",
-                           "import sys; data = sys.stdin.read(); print(data.upper()); sys.exit(len(data))"],
-                          cwd=tmp_path, input="hello\n", capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agents.cli",
+            "sandbox",
+            "exec",
+            "--",
+            PY,
+            "-c",
+            "import sys; data = sys.stdin.read(); print(data.upper()); sys.exit(len(data))",
+        ],
+        cwd=tmp_path,
+        input="hello\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.stdout == "HELLO\n\n" and done.returncode == 6
 
 
@@ -50,8 +70,18 @@ def test_exec_timeout_and_memory_options(tmp_path):
     assert report["status"] == "killed" and "memory limit of 200 MB" in report["reason"]
 
 
-@pytest.mark.parametrize("option", [["--memory", "-1"], ["--memory", "0"], ["--timeout", "nan"], ["--timeout", "inf"],
-                                    ["--timeout", "0"], ["--timeout", "-5"], ["--memory", "x"]])
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--memory", "-1"],
+        ["--memory", "0"],
+        ["--timeout", "nan"],
+        ["--timeout", "inf"],
+        ["--timeout", "0"],
+        ["--timeout", "-5"],
+        ["--memory", "x"],
+    ],
+)
 def test_exec_refuses_bad_limits(tmp_path, option):
     done = clade("sandbox", "exec", *option, "--", "true", cwd=tmp_path)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

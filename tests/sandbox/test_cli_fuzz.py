@@ -10,9 +10,18 @@ import pytest
 TIMEOUTS = ["nan", "inf", "-inf", "0", "-5", "0.001", "1e308", "x", "", "NaN", "1e-9", "0x10"]
 MEMORIES = ["-1", "0", "1", "15", "x", "1.5", "", "-99999999999"]
 BACKENDS = ["nope", "", "LOCAL"]
-CONFIGS = ["sandbox: {limits: {wall_s: .nan}}\n", "sandbox: {limits: {wall_s: 0}}\n", "sandbox: {limits: {memory_mb: -1}}\n",
-           "sandbox: {backend: nope}\n", "sandbox: []\n", "- a list\n", "sandbox: {limits: {wall_s: .inf}}\n", "\xff\n",
-           "sandbox: {limits: {wall_s: 0.001}}\n", "sandbox: {jobs_dir: [1]}\n"]
+CONFIGS = [
+    "sandbox: {limits: {wall_s: .nan}}\n",
+    "sandbox: {limits: {wall_s: 0}}\n",
+    "sandbox: {limits: {memory_mb: -1}}\n",
+    "sandbox: {backend: nope}\n",
+    "sandbox: []\n",
+    "- a list\n",
+    "sandbox: {limits: {wall_s: .inf}}\n",
+    "\xff\n",
+    "sandbox: {limits: {wall_s: 0.001}}\n",
+    "sandbox: {jobs_dir: [1]}\n",
+]
 JOBS_DIRS = ["under-a-file", "read-only", "too-long-name", "missing-parent-file"]
 
 
@@ -73,8 +82,12 @@ def test_unusable_jobs_dir(here, capsys, kind):
     if kind == "read-only" and os.geteuid() == 0:
         pytest.skip("root writes into read-only directories")
     (here / "afile").write_text("")
-    target = {"under-a-file": here / "afile" / "jobs", "read-only": here / "ro", "too-long-name": here / ("x" * 300),
-              "missing-parent-file": here / "afile"}[kind]
+    target = {
+        "under-a-file": here / "afile" / "jobs",
+        "read-only": here / "ro",
+        "too-long-name": here / ("x" * 300),
+        "missing-parent-file": here / "afile",
+    }[kind]
     if kind == "read-only":
         target.mkdir(mode=0o500)
     (here / "clade.yaml").write_text(f"sandbox: {{jobs_dir: '{target}'}}\n")

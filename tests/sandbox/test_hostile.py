@@ -30,8 +30,10 @@ def assert_normal_job_succeeds(backend, tmp_path: Path, limits) -> None:
 
 def test_network_is_unreachable(backend, job_dir, tmp_path, limits, tcp_server):
     port, accepted = tcp_server
-    source = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
-              "    print('CONNECTED')\nexcept OSError as exc:\n    print('blocked', exc)\n    raise SystemExit(3)")
+    source = (
+        f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+        "    print('CONNECTED')\nexcept OSError as exc:\n    print('blocked', exc)\n    raise SystemExit(3)"
+    )
     outcome = run_py(backend, job_dir, source, limits)
     assert "CONNECTED" not in outcome.stdout and accepted == []
     assert outcome.status == "failed" and "exited with code 3" in outcome.reason
@@ -44,8 +46,10 @@ def test_host_secret_never_enters(backend, job_dir, tmp_path, limits, monkeypatc
     monkeypatch.setenv("HF_TOKEN", secret)
     # A host process that started with the key (setenv alone never shows in /proc/<pid>/environ).
     holder = subprocess.Popen([PY, "-c", "import time; time.sleep(120)"], env={**os.environ, "OPENAI_API_KEY": secret})
-    source = ("import os, glob\nprint(dict(os.environ))\nfor path in glob.glob('/proc/*/environ'):\n"
-              "    try:\n        print(open(path, 'rb').read())\n    except OSError:\n        pass")
+    source = (
+        "import os, glob\nprint(dict(os.environ))\nfor path in glob.glob('/proc/*/environ'):\n"
+        "    try:\n        print(open(path, 'rb').read())\n    except OSError:\n        pass"
+    )
     try:
         outcome = run_py(backend, job_dir, source, limits.model_copy(update={"output_bytes": 10_000_000}))
     finally:
@@ -71,9 +75,11 @@ def outside_dir():
 def test_writes_outside_job_dir_fail(backend, job_dir, tmp_path, limits, outside_dir):
     if backend.name == "local" and backend.prefix(job_dir, [])[0] != "bwrap":
         pytest.skip("bubblewrap is not usable here: the local backend cannot make the file system read-only")
-    source = (f"import pathlib\nfor target in ['{outside_dir}/escape.txt', '{tmp_path}/escape.txt', 'inside.txt']:\n"
-              "    try:\n        pathlib.Path(target).write_text('x')\n        print('wrote', target)\n"
-              "    except OSError as exc:\n        print('refused', target, exc.strerror)")
+    source = (
+        f"import pathlib\nfor target in ['{outside_dir}/escape.txt', '{tmp_path}/escape.txt', 'inside.txt']:\n"
+        "    try:\n        pathlib.Path(target).write_text('x')\n        print('wrote', target)\n"
+        "    except OSError as exc:\n        print('refused', target, exc.strerror)"
+    )
     outcome = run_py(backend, job_dir, source, limits)
     assert not (outside_dir / "escape.txt").exists() and not (tmp_path / "escape.txt").exists()
     assert (job_dir / "inside.txt").read_text() == "x" and f"refused {outside_dir}/escape.txt" in outcome.stdout
@@ -86,9 +92,11 @@ def test_host_files_outside_the_allow_list_are_unreadable(backend, job_dir, tmp_
     secret = outside_dir / "api-key.txt"
     secret.write_text("sk-on-disk-secret")
     secret.chmod(0o600)
-    source = (f"for path in ['{secret}', '/etc/shadow', '/var/run/docker.sock']:\n"
-              "    try:\n        print('READ', path, open(path).read())\n"
-              "    except OSError as exc:\n        print('refused', path, exc.strerror)")
+    source = (
+        f"for path in ['{secret}', '/etc/shadow', '/var/run/docker.sock']:\n"
+        "    try:\n        print('READ', path, open(path).read())\n"
+        "    except OSError as exc:\n        print('refused', path, exc.strerror)"
+    )
     outcome = run_py(backend, job_dir, source, limits)
     assert outcome.status == "ok" and "READ" not in outcome.stdout and "sk-on-disk-secret" not in outcome.stdout, outcome
     assert_normal_job_succeeds(backend, tmp_path, limits)
@@ -140,9 +148,11 @@ def _marked(marker: str) -> list[psutil.Process]:
 
 def test_child_that_outlives_the_job_is_killed(backend, job_dir, tmp_path, limits):
     marker = f"clade-orphan-{uuid.uuid4().hex[:8]}"
-    source = ("import os, subprocess, time\n"
-              f"subprocess.Popen(['{PY}', '-c', 'import time; time.sleep(300)', '{marker}'], start_new_session=True)\n"
-              "time.sleep(0.5)\nprint('parent exits')")
+    source = (
+        "import os, subprocess, time\n"
+        f"subprocess.Popen(['{PY}', '-c', 'import time; time.sleep(300)', '{marker}'], start_new_session=True)\n"
+        "time.sleep(0.5)\nprint('parent exits')"
+    )
     outcome = run_py(backend, job_dir, source, limits)
     assert outcome.status == "ok" and "parent exits" in outcome.stdout
     survivors = _marked(marker)

@@ -17,8 +17,13 @@ EVAL = "import json\nprint('evaluating')\nprint(json.dumps({'fitness': %s, 'loss
 
 
 def code_job(tree, files=None, **changes) -> Job:
-    fields = dict(id="code-1", kind="code", genotype=CodeGenotype(tree=str(tree), files=files or {}).model_dump(),
-                  evaluation=EvaluationSpec(command=[PY, "eval.py"]), limits=Limits(wall_s=60, memory_mb=1024))
+    fields = dict(
+        id="code-1",
+        kind="code",
+        genotype=CodeGenotype(tree=str(tree), files=files or {}).model_dump(),
+        evaluation=EvaluationSpec(command=[PY, "eval.py"]),
+        limits=Limits(wall_s=60, memory_mb=1024),
+    )
     return Job(**{**fields, **changes})
 
 

@@ -11,8 +11,11 @@ import pytest
 from sandbox.config import Limits
 from sandbox.job import EvaluationSpec, Job
 
-RECIPE = {"merge_method": "linear", "dtype": "float32",
-          "models": [{"model": "a", "parameters": {"weight": 0.7}}, {"model": "b", "parameters": {"weight": 0.3}}]}
+RECIPE = {
+    "merge_method": "linear",
+    "dtype": "float32",
+    "models": [{"model": "a", "parameters": {"weight": 0.7}}, {"model": "b", "parameters": {"weight": 0.3}}],
+}
 TEXTS = ["hello world", "merge me gently", "tiny models, big plans", "abc def ghi"]
 
 
@@ -36,7 +39,8 @@ def workspace(tmp_path_factory):
         (root / f"text.{split}.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS))
     (root / "clade.yaml").write_text(
         "version: 1\nbase: models/base\nsources:\n  - {name: a, path: models/a}\n  - {name: b, path: models/b}\n"
-        "evaluation:\n  tasks:\n    - {name: ppl, kind: perplexity, data: {search: text.search.jsonl, test: text.test.jsonl}}\n")
+        "evaluation:\n  tasks:\n    - {name: ppl, kind: perplexity, data: {search: text.search.jsonl, test: text.test.jsonl}}\n"
+    )
     subprocess.run(["chmod", "-R", "o+rX", str(root)], check=True)  # the docker job's user (65534) reads it
     return root
 
@@ -45,8 +49,15 @@ def merge_job(workspace) -> Job:
     from agents.workspace import load_workspace
 
     models = {name: str(path) for name, path in load_workspace(workspace).model_paths().items()}
-    return Job(id="merge-1", kind="merge", genotype={"recipe": RECIPE}, models=models, seed=3,
-               evaluation=EvaluationSpec(suite=suite_of(workspace)), limits=Limits(wall_s=300, memory_mb=4096))
+    return Job(
+        id="merge-1",
+        kind="merge",
+        genotype={"recipe": RECIPE},
+        models=models,
+        seed=3,
+        evaluation=EvaluationSpec(suite=suite_of(workspace)),
+        limits=Limits(wall_s=300, memory_mb=4096),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -134,11 +145,16 @@ def test_the_job_carries_its_evaluation_and_the_worker_imports_nothing_from_agen
     job_dir = tmp_path / "job"
     job_dir.mkdir()
     write_json_atomic(job_dir / JOB_FILE, job)
-    probe = ("import sys; from sandbox.worker import main; main([sys.argv[1]]); "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'agents'))")
+    probe = (
+        "import sys; from sandbox.worker import main; main([sys.argv[1]]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'agents'))"
+    )
     done = subprocess.run([sys.executable, "-c", probe, str(job_dir)], capture_output=True, text=True, check=True)
     result = Result.model_validate_json((job_dir / RESULT_FILE).read_text())
     assert result.status == "ok", (result.reason, done.stderr[-2000:])
     assert result.fitness == pytest.approx(host_fitness, abs=1e-6)
     assert done.stdout.strip().splitlines()[-1] == "[]"
-    assert all(isinstance(task, dict) and task["data"]["search"].startswith("/") for task in json.loads(job.model_dump_json())["evaluation"]["suite"]["tasks"])
+    assert all(
+        isinstance(task, dict) and task["data"]["search"].startswith("/")
+        for task in json.loads(job.model_dump_json())["evaluation"]["suite"]["tasks"]
+    )

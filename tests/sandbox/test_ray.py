@@ -26,7 +26,9 @@ def ray_backend(ray_cluster, tmp_path_factory):
 def test_ray_task_times_out_then_normal_job_runs_isolated(ray_backend, tmp_path):
     outcome = ray_backend.run([PY, "-c", "while True: pass"], tmp_path / "hang", Limits(wall_s=1))
     assert (outcome.status, outcome.backend) == ("timeout", "ray")
-    outcome = ray_backend.run([PY, "-c", "import os; print(os.getuid(), 'OPENAI_API_KEY' in os.environ)"], tmp_path / "ok", Limits(wall_s=30))
+    outcome = ray_backend.run(
+        [PY, "-c", "import os; print(os.getuid(), 'OPENAI_API_KEY' in os.environ)"], tmp_path / "ok", Limits(wall_s=30)
+    )
     assert outcome.status == "ok" and outcome.stdout.split()[1] == "False"
 
 

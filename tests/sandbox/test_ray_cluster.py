@@ -37,16 +37,22 @@ NODES = [
 def test_placements_follow_gpus_cpus_and_the_nodes_that_hold_the_sources():
     shared = plan_placements(NODES, RayConfig(cpus_per_worker=2))
     assert [(p.label, p.gpu, p.cpus) for p in shared] == [("10.0.0.1-aaaaaaaa", False, 2)] * 2 + [("10.0.0.2-bbbbbbbb", True, 1)] * 2
-    listed = plan_placements(NODES, RayConfig(workers_per_node=1, nodes=[RayNode(match="10.0.0.2", paths={"/data": "/nvme/data"}),
-                                                                         RayNode(match="10.0.0.3")]))
+    listed = plan_placements(
+        NODES, RayConfig(workers_per_node=1, nodes=[RayNode(match="10.0.0.2", paths={"/data": "/nvme/data"}), RayNode(match="10.0.0.3")])
+    )
     assert [(p.label, p.gpu, p.paths) for p in listed] == [("10.0.0.2", True, (("/data", "/nvme/data"),))]
     assert [p.label for p in plan_placements(NODES, RayConfig(nodes=[RayNode(match="clade_head")]))] == ["clade_head"] * 4
 
 
 def test_a_job_is_rewritten_to_the_nodes_copy_of_its_inputs():
     task = GenerationTask(kind="generation", name="t", data={"search": "/data/tasks/s.jsonl", "test": "/elsewhere/t.jsonl"})
-    job = Job(id="j", kind="merge", genotype={"recipe": {}}, models={"a": "/data/models/a", "b": "/elsewhere/b"},
-              evaluation=EvaluationSpec(suite=EvaluationConfig(tasks=[task])))
+    job = Job(
+        id="j",
+        kind="merge",
+        genotype={"recipe": {}},
+        models={"a": "/data/models/a", "b": "/elsewhere/b"},
+        evaluation=EvaluationSpec(suite=EvaluationConfig(tasks=[task])),
+    )
     mapped = map_job(job, (("/data/models", "/fast/models"), ("/data", "/nvme/data")))
     assert mapped.models == {"a": "/fast/models/a", "b": "/elsewhere/b"}
     assert mapped.evaluation.suite.tasks[0].data == {"search": "/nvme/data/tasks/s.jsonl", "test": "/elsewhere/t.jsonl"}
@@ -81,10 +87,18 @@ def merge_job(zoo: Path, n: int, weight: float) -> Job:
     from agents.workspace import load_workspace
 
     ws = zoo / "ws"
-    recipe = {"merge_method": "linear", "models": [{"model": "adder", "parameters": {"weight": weight}},
-                                                   {"model": "sorter", "parameters": {"weight": 1 - weight}}]}
-    return Job(id=f"c{n}", kind="merge", genotype={"recipe": recipe}, models={m: str(ws / "models" / m) for m in ("adder", "sorter")},
-               evaluation=EvaluationSpec(suite=evaluation_config(load_workspace(ws))), limits=Limits(wall_s=600))
+    recipe = {
+        "merge_method": "linear",
+        "models": [{"model": "adder", "parameters": {"weight": weight}}, {"model": "sorter", "parameters": {"weight": 1 - weight}}],
+    }
+    return Job(
+        id=f"c{n}",
+        kind="merge",
+        genotype={"recipe": recipe},
+        models={m: str(ws / "models" / m) for m in ("adder", "sorter")},
+        evaluation=EvaluationSpec(suite=evaluation_config(load_workspace(ws))),
+        limits=Limits(wall_s=600),
+    )
 
 
 def test_resident_actors_on_both_nodes_serve_warm_candidates_from_their_own_copies(cluster, zoo):
@@ -158,11 +172,15 @@ def test_a_node_killed_mid_session_loses_no_candidate(cluster, zoo, capfd):
 
     killer = threading.Thread(target=kill_b_once_it_serves, daemon=True)
     killer.start()
-    record = records.SessionRecord(id=records.new_session_id(), strategy="scripted", seed=0, budget=BudgetConfig(candidates=4), backend="ray")
+    record = records.SessionRecord(
+        id=records.new_session_id(), strategy="scripted", seed=0, budget=BudgetConfig(candidates=4), backend="ray"
+    )
     strategy = ScriptedStrategy([0.1, 0.3, 0.5, 0.7])
     with Archive.open(workspace.path("archive"), create=True, redactor=Redactor()) as archive:
-        summary = run_session(Session(workspace=workspace, record=record, strategy=strategy, backend=RayBackend(config),
-                                      display=PlainDisplay(io.StringIO())), archive)
+        summary = run_session(
+            Session(workspace=workspace, record=record, strategy=strategy, backend=RayBackend(config), display=PlainDisplay(io.StringIO())),
+            archive,
+        )
         killer.join(5)
         mine = [archive.get(cid) for cid in archive.session_candidates(record.id)]
     assert seen and cluster.b.proc.poll() is not None, "node b never got a job"

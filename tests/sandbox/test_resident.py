@@ -21,10 +21,15 @@ from sandbox.resident import ResidentPool
 from sandbox.resident_worker import HEARTBEAT, INBOX, OUTBOX, SETTINGS, ServiceSettings
 from tests.sandbox.conftest import make_backend
 
-RECIPE_A = {"merge_method": "linear", "models": [{"model": "adder", "parameters": {"weight": 0.5}},
-                                                 {"model": "sorter", "parameters": {"weight": 0.5}}]}
-RECIPE_B = {"merge_method": "task_arithmetic", "base_model": "base",
-            "models": [{"model": "adder", "parameters": {"weight": 0.6}}, {"model": "reverser", "parameters": {"weight": 0.4}}]}
+RECIPE_A = {
+    "merge_method": "linear",
+    "models": [{"model": "adder", "parameters": {"weight": 0.5}}, {"model": "sorter", "parameters": {"weight": 0.5}}],
+}
+RECIPE_B = {
+    "merge_method": "task_arithmetic",
+    "base_model": "base",
+    "models": [{"model": "adder", "parameters": {"weight": 0.6}}, {"model": "reverser", "parameters": {"weight": 0.4}}],
+}
 BAD_RECIPE = {"merge_method": "linear", "models": [{"model": "nobody", "parameters": {"weight": 1.0}}]}
 LIMITS = Limits(wall_s=300, memory_mb=4096)
 
@@ -46,7 +51,8 @@ def zoo(tmp_path_factory) -> Path:
     copy_example("tiny-zoo", root)
     (root / "hang").mkdir()
     (root / "hang" / "clade.yaml").write_text(
-        "version: 1\nevaluation:\n  tasks:\n    - {name: ppl, kind: perplexity, data: {search: never.jsonl, test: never.jsonl}}\n")
+        "version: 1\nevaluation:\n  tasks:\n    - {name: ppl, kind: perplexity, data: {search: never.jsonl, test: never.jsonl}}\n"
+    )
     os.mkfifo(root / "hang" / "never.jsonl")
     subprocess.run(["chmod", "-R", "o+rX", str(root)], check=True)  # the docker job's user (65534) reads it
     return root
@@ -54,8 +60,15 @@ def zoo(tmp_path_factory) -> Path:
 
 def job(zoo: Path, job_id: str, recipe: dict, *, workspace: Path | None = None, wall_s: float = 300) -> Job:
     models = {name: str(zoo / "models" / name) for name in ("base", "adder", "reverser", "sorter")}
-    return Job(id=job_id, kind="merge", genotype={"recipe": recipe}, models=models, seed=5,
-               evaluation=EvaluationSpec(suite=suite_of(workspace or zoo)), limits=LIMITS.model_copy(update={"wall_s": wall_s}))
+    return Job(
+        id=job_id,
+        kind="merge",
+        genotype={"recipe": recipe},
+        models=models,
+        seed=5,
+        evaluation=EvaluationSpec(suite=suite_of(workspace or zoo)),
+        limits=LIMITS.model_copy(update={"wall_s": wall_s}),
+    )
 
 
 def pool_of(backend, tmp_path: Path, **settings) -> ResidentPool:

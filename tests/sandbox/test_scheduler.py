@@ -134,7 +134,9 @@ def test_the_runner_and_backend_follow_the_config_and_the_declared_capabilities(
     assert ray.gpus == [] and ray.resident is None  # Ray places GPUs and runs no resident worker: declared, not sniffed
     assert [make_backend(SandboxConfig(), name).name for name in ("local", "docker", "ray")] == ["local", "docker", "ray"]
     assert [(b.places_gpus, b.runs_resident, b.cancels) for b in (make_backend(SandboxConfig(), "local"), FakeSandbox())] == [
-        (False, True, True), (False, False, False)]
+        (False, True, True),
+        (False, False, False),
+    ]
 
 
 def test_a_slot_is_refilled_as_soon_as_it_frees():

@@ -38,8 +38,10 @@ def archive(workspace):
 
 
 def weighted_recipe(weight: float) -> dict:
-    return {"merge_method": "linear", "models": [{"model": "adder", "parameters": {"weight": weight}},
-                                                 {"model": "sorter", "parameters": {"weight": 1.0 - weight}}]}
+    return {
+        "merge_method": "linear",
+        "models": [{"model": "adder", "parameters": {"weight": weight}}, {"model": "sorter", "parameters": {"weight": 1.0 - weight}}],
+    }
 
 
 def fitness_of(job: Job) -> float:
@@ -55,8 +57,10 @@ def fake_sandbox(fail: set[float] = frozenset()) -> FakeSandbox:
             return Result(job_id=job.id, status="failed", reason="worker died: scripted failure")
         tasks = {"add": {"char_accuracy": score}}
         per_example = {"add": {"metric": "char_accuracy", "values": per_example_values(score)}}
-        return Result(job_id=job.id, status="ok", fitness=score, metrics={"fitness": score, "tasks": tasks, "per_example": per_example},
-                      stdout="ok\n")
+        return Result(
+            job_id=job.id, status="ok", fitness=score, metrics={"fitness": score, "tasks": tasks, "per_example": per_example}, stdout="ok\n"
+        )
+
     return FakeSandbox(run)
 
 
@@ -88,8 +92,9 @@ class ScriptedStrategy:
         parents = ctx.parents or [ctx.sources[0].id]
         if isinstance(item, str):
             return Proposal(kind="merge", parents=parents, genotype={"recipe": {}}, strategy=self.name, invalid=item)
-        return Proposal(kind="merge", parents=parents, genotype={"recipe": weighted_recipe(item)}, strategy=self.name,
-                        params={"weight": item})
+        return Proposal(
+            kind="merge", parents=parents, genotype={"recipe": weighted_recipe(item)}, strategy=self.name, params={"weight": item}
+        )
 
 
 class LLMStrategy(ScriptedStrategy):
@@ -108,9 +113,6 @@ def budget(n: int | None) -> Budget:
     return Budget(BudgetConfig(candidates=n))
 
 
-
-
-
 def hashed_sandbox() -> FakeSandbox:
     """Any recipe gets a fitness in [0.5, 0.9) derived from its text: for real strategies' recipes."""
     import hashlib
@@ -120,4 +122,5 @@ def hashed_sandbox() -> FakeSandbox:
         digest = hashlib.sha256(json.dumps(job.genotype, sort_keys=True).encode()).digest()
         score = 0.5 + 0.4 * digest[0] / 256
         return Result(job_id=job.id, status="ok", fitness=score, metrics={"fitness": score, "tasks": {}})
+
     return FakeSandbox(run)

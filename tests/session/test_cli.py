@@ -45,9 +45,14 @@ def session_of(ws: Path) -> str:
 def test_kill_9_then_resume_loses_and_repeats_nothing_and_reports_on_test(small_zoo, capsys):
     """A real `clade run` child killed with SIGKILL after 2 results; `--resume --json` finishes the budget."""
     budget, env = 8, {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    child = subprocess.Popen([sys.executable, "-m", "agents.cli", "run", str(small_zoo), "--planner", "evolution",
-                              "--budget", str(budget)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "agents.cli", "run", str(small_zoo), "--planner", "evolution", "--budget", str(budget)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         wait_for_results(small_zoo, child, 2)
     finally:
@@ -57,9 +62,24 @@ def test_kill_9_then_resume_loses_and_repeats_nothing_and_reports_on_test(small_
     assert read_record(small_zoo, session)["status"] == "running"
     assert main(["run", str(small_zoo), "--resume", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"session", "candidates", "succeeded", "failed", "invalid", "rejected", "best_id", "best_search_fitness",
-                        "best_test_fitness", "best_test_interval", "best_search_source", "best_test_source", "vs_best_search_source",
-                        "vs_best_test_source", "best_fitness", "best_source_fitness"}
+    assert set(out) == {
+        "session",
+        "candidates",
+        "succeeded",
+        "failed",
+        "invalid",
+        "rejected",
+        "best_id",
+        "best_search_fitness",
+        "best_test_fitness",
+        "best_test_interval",
+        "best_search_source",
+        "best_test_source",
+        "vs_best_search_source",
+        "vs_best_test_source",
+        "best_fitness",
+        "best_source_fitness",
+    }
     with Archive.open(small_zoo / "archive") as archive:
         mine = [archive.get(c) for c in archive.session_candidates(session)]
         sources = [archive.get(c.id) for c in archive.candidates(kind="source")]
@@ -76,7 +96,9 @@ def test_kill_9_then_resume_loses_and_repeats_nothing_and_reports_on_test(small_
     best_source = min(sources, key=lambda s: (-s.fitness("search"), s.id))  # chosen on search, reported on test
     held_out = min(sources, key=lambda s: (-s.fitness("test"), s.id))
     assert out["best_search_source"]["id"] == best_source.id and out["best_test_source"]["id"] == held_out.id
-    assert out["best_source_fitness"] == out["best_search_source"]["test_fitness"] == best_source.fitness("test") and len(sources) == 3  # base, adder, sorter
+    assert (
+        out["best_source_fitness"] == out["best_search_source"]["test_fitness"] == best_source.fitness("test") and len(sources) == 3
+    )  # base, adder, sorter
     versus = out["vs_best_search_source"]
     assert versus["difference"] == pytest.approx(best.fitness("test") - best_source.fitness("test"))
     assert versus["interval"][0] <= versus["difference"] <= versus["interval"][1]
@@ -106,8 +128,9 @@ def wait_for_results(ws: Path, child: subprocess.Popen, k: int, timeout_s: float
 
 def terminal_events(ws: Path, commit: str) -> int:
     """Result events in the candidate's git note that end it (succeeded / failed)."""
-    note = subprocess.run(["git", "--git-dir", str(ws / "archive"), "notes", "--ref=clade", "show", commit],
-                          capture_output=True, text=True, check=True).stdout
+    note = subprocess.run(
+        ["git", "--git-dir", str(ws / "archive"), "notes", "--ref=clade", "show", commit], capture_output=True, text=True, check=True
+    ).stdout
     events = [json.loads(line) for line in note.splitlines() if line.strip()]
     return sum(e.get("status") in ("succeeded", "failed") for e in events)
 

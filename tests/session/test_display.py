@@ -6,8 +6,19 @@ import io
 
 from agents.session.display import PlainDisplay, Progress, RichDisplay, make_display
 
-PROGRESS = Progress(session="s-1", strategy="evolution", candidates=3, budget=40, running=["ab12"], best_id="cd34",
-                    best=0.8123, best_source=0.8099, best_source_name="sorter", tokens=1200, dollars=0.0042)
+PROGRESS = Progress(
+    session="s-1",
+    strategy="evolution",
+    candidates=3,
+    budget=40,
+    running=["ab12"],
+    best_id="cd34",
+    best=0.8123,
+    best_source=0.8099,
+    best_source_name="sorter",
+    tokens=1200,
+    dollars=0.0042,
+)
 
 
 def test_not_a_terminal_gets_plain_lines_once_per_change():
@@ -19,7 +30,8 @@ def test_not_a_terminal_gets_plain_lines_once_per_change():
     display.line("cd34 succeeded")
     assert out.getvalue().splitlines() == [
         "[s-1] 3/40 candidates | running 1 | search split: best 0.8123 (cd34) vs best source 0.8099 (sorter) | LLM 1200 tokens $0.0042",
-        "cd34 succeeded"]
+        "cd34 succeeded",
+    ]
 
 
 def test_rich_panel_shows_budget_running_best_and_spend():

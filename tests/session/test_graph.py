@@ -19,8 +19,17 @@ SESSION = "s-test-0001"
 def run(workspace, archive, strategy, n, *, sandbox=None, model=None, fallback=None, prompts_dir=None):
     executor = make_executor(workspace, sandbox or fake_sandbox())
     sources = measure_sources(workspace, archive, executor, record_sources(workspace, archive), seed=0)
-    rt = Runtime(workspace=workspace, archive=archive, executor=executor, budget=budget(n), strategy=strategy,
-                 make_fallback=fallback or _fallback(workspace), model=model, sources=sources, prompts_dir=prompts_dir)
+    rt = Runtime(
+        workspace=workspace,
+        archive=archive,
+        executor=executor,
+        budget=budget(n),
+        strategy=strategy,
+        make_fallback=fallback or _fallback(workspace),
+        model=model,
+        sources=sources,
+        prompts_dir=prompts_dir,
+    )
     try:
         final = build_graph(rt).invoke(initial_state(SESSION), config_for(SESSION))
     finally:
@@ -54,6 +63,7 @@ def test_recipe_failing_the_dry_run_is_invalid(workspace, archive):
             p = super()._proposal(item, ctx)
             p.genotype["recipe"]["models"][0]["model"] = "no-such-model"
             return p
+
     _, mine = run(workspace, archive, Bad([0.3]), 1)
     assert mine[0].status == "invalid" and "dry run" in mine[0].reason and "no-such-model" in mine[0].reason
 
@@ -80,8 +90,10 @@ def test_lessons_attached_and_fed_to_later_proposals(workspace, archive):
 
 def test_llm_reflection_is_charged_to_the_candidate(workspace, archive, tmp_path):
     (tmp_path / "prompts").mkdir()
-    (tmp_path / "prompts" / "reflect.md").write_text("<!-- doc -->\nLesson?\n{{ candidate }}\n{{ rationale }}\n{{ result }}\n"
-                                                    "Compared:\n{{ comparisons }}\nAt most {{ limit }} characters.\n")
+    (tmp_path / "prompts" / "reflect.md").write_text(
+        "<!-- doc -->\nLesson?\n{{ candidate }}\n{{ rationale }}\n{{ result }}\n"
+        "Compared:\n{{ comparisons }}\nAt most {{ limit }} characters.\n"
+    )
     model = ScriptedModel(["go", "weights toward adder help"], tokens_per_reply=10, dollars_per_reply=0.01)
     _, mine = run(workspace, archive, LLMStrategy([0.3]), 1, model=model, prompts_dir=tmp_path / "prompts")
     asked = model.calls[1][0]["content"]
@@ -105,8 +117,9 @@ def test_falls_back_to_evolution_after_repeated_llm_failure(workspace, archive):
 
 def test_queued_candidates_run_first_and_do_not_count(workspace, archive):
     source = record_sources(workspace, archive)[0]
-    queued = archive.record(Candidate(kind="merge", parents=[source.id], genotype={"recipe": weighted_recipe(0.15)},
-                                      proposer=Proposer(strategy="human")))
+    queued = archive.record(
+        Candidate(kind="merge", parents=[source.id], genotype={"recipe": weighted_recipe(0.15)}, proposer=Proposer(strategy="human"))
+    )
     strategy = ScriptedStrategy([0.3])
     _, mine = run(workspace, archive, strategy, 1)
     assert archive.get(queued).status == "succeeded" and archive.queued() == []
@@ -144,12 +157,20 @@ def test_real_llm_strategy_proposes_reflects_and_is_charged(workspace, archive):
     from agents.strategies.registry import make_strategy
     from tests.session.conftest import hashed_sandbox
 
-    ties = {"rationale": "ties over adder and sorter", "method": "ties", "base": "base", "sources": ["adder", "sorter"],
-            "parameters": {"adder": {"weight": 0.9, "density": 0.5}, "sorter": {"weight": 0.7, "density": 0.5}}}
+    ties = {
+        "rationale": "ties over adder and sorter",
+        "method": "ties",
+        "base": "base",
+        "sources": ["adder", "sorter"],
+        "parameters": {"adder": {"weight": 0.9, "density": 0.5}, "sorter": {"weight": 0.7, "density": 0.5}},
+    }
     workspace.config.planner.llm, workspace.config.planner.repair_rounds = LLMConfig(model="openai/stub"), 0
     workspace.config.sandbox.cpu_concurrency = 1  # one proposal per round: the replies below are in that order
-    model = ScriptedModel([f"```json\n{json.dumps(ties)}\n```", "ties of adder and sorter beat both parents.",
-                           "no JSON here"], tokens_per_reply=20, dollars_per_reply=0.001)
+    model = ScriptedModel(
+        [f"```json\n{json.dumps(ties)}\n```", "ties of adder and sorter beat both parents.", "no JSON here"],
+        tokens_per_reply=20,
+        dollars_per_reply=0.001,
+    )
     strategy = make_strategy("llm", workspace.config.planner, workspace)
     _, mine = run(workspace, archive, strategy, 2, sandbox=hashed_sandbox(), model=model)
     assert [c.status for c in mine] == ["succeeded", "invalid"]

@@ -6,12 +6,22 @@ from agents.session.report import HeldOutComparison, SourceFigure, Summary, sent
 
 
 def summary(**fields) -> Summary:
-    base = dict(session="s-1", candidates=5, succeeded=3, failed=1, invalid=1, rejected=0, best_id="c1", best_search_fitness=0.85,
-                best_test_fitness=0.833, best_test_interval=[0.82, 0.846],
-                best_search_source=SourceFigure(name="sorter", id="s1", search_fitness=0.81, test_fitness=0.7985),
-                best_test_source=SourceFigure(name="adder", id="s2", search_fitness=0.809, test_fitness=0.8009),
-                vs_best_search_source=HeldOutComparison(source="sorter", difference=0.0345, interval=[0.02, 0.05]),
-                vs_best_test_source=HeldOutComparison(source="adder", difference=0.0321, interval=[0.016, 0.048]))
+    base = dict(
+        session="s-1",
+        candidates=5,
+        succeeded=3,
+        failed=1,
+        invalid=1,
+        rejected=0,
+        best_id="c1",
+        best_search_fitness=0.85,
+        best_test_fitness=0.833,
+        best_test_interval=[0.82, 0.846],
+        best_search_source=SourceFigure(name="sorter", id="s1", search_fitness=0.81, test_fitness=0.7985),
+        best_test_source=SourceFigure(name="adder", id="s2", search_fitness=0.809, test_fitness=0.8009),
+        vs_best_search_source=HeldOutComparison(source="sorter", difference=0.0345, interval=[0.02, 0.05]),
+        vs_best_test_source=HeldOutComparison(source="adder", difference=0.0321, interval=[0.016, 0.048]),
+    )
     return Summary(**{**base, **fields})
 
 
@@ -25,8 +35,14 @@ def test_sentence_names_the_splits_both_sources_and_the_intervals():
 
 def test_one_source_best_on_both_splits_is_named_once_and_a_missing_interval_is_said():
     same = SourceFigure(name="adder", id="s2", search_fitness=0.82, test_fitness=0.8009)
-    text = sentence(summary(best_search_source=same, best_test_source=same, best_test_interval=None,
-                            vs_best_search_source=HeldOutComparison(source="adder", difference=0.03, interval=None)))
+    text = sentence(
+        summary(
+            best_search_source=same,
+            best_test_source=same,
+            best_test_interval=None,
+            vs_best_search_source=HeldOutComparison(source="adder", difference=0.03, interval=None),
+        )
+    )
     assert text.count("vs adder") == 1 and "(the source best on the search split and held out, held-out 0.8009)" in text
     assert "fitness 0.8330 (no interval: no per-example scores)" in text
 

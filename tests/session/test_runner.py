@@ -14,10 +14,12 @@ from tests.session.conftest import ScriptedStrategy, fake_sandbox
 
 
 def session(workspace, strategy, record=None, out=None):
-    record = record or records.SessionRecord(id=records.new_session_id(), strategy=strategy.name, seed=0,
-                                             budget=BudgetConfig(candidates=4), backend="local")
-    return Session(workspace=workspace, record=record, strategy=strategy, backend=fake_sandbox(),
-                   display=PlainDisplay(out or io.StringIO()))
+    record = record or records.SessionRecord(
+        id=records.new_session_id(), strategy=strategy.name, seed=0, budget=BudgetConfig(candidates=4), backend="local"
+    )
+    return Session(
+        workspace=workspace, record=record, strategy=strategy, backend=fake_sandbox(), display=PlainDisplay(out or io.StringIO())
+    )
 
 
 def test_ctrl_c_stops_resumably_and_resume_counts_the_budget_across_runs(workspace, archive):

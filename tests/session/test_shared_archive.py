@@ -21,8 +21,9 @@ SOURCES = {"base": (0.30, 0.30), "adder": (0.80, 0.70), "reverser": (0.60, 0.60)
 
 
 def _session(workspace, strategy, backend, candidates=4, seed=0):
-    record = records.SessionRecord(id=records.new_session_id(), strategy=strategy.name, seed=seed,
-                                   budget=BudgetConfig(candidates=candidates), backend="local")
+    record = records.SessionRecord(
+        id=records.new_session_id(), strategy=strategy.name, seed=seed, budget=BudgetConfig(candidates=candidates), backend="local"
+    )
     return Session(workspace=workspace, record=record, strategy=strategy, backend=backend, display=PlainDisplay(io.StringIO()))
 
 
@@ -37,6 +38,7 @@ def _by_source(fail_test: str | None = None) -> FakeSandbox:
             return Result(job_id=job.id, status="failed", reason="worker died: scripted failure")
         score = SOURCES[name][0 if split == "search" else 1]
         return Result(job_id=job.id, status="ok", fitness=score, metrics={"fitness": score, "tasks": {}})
+
     return FakeSandbox(run)
 
 
@@ -90,6 +92,12 @@ def test_the_llm_key_is_redacted_from_the_archive_whatever_its_variable_is_calle
     workspace.config.planner.llm = LLMConfig(model="openai/x", api_key_env="MYLLM")
     with _open_archive(workspace) as archive:
         src = archive.record(Candidate(kind="source", genotype={"name": "adder"}))
-        cid = archive.record(Candidate(kind="merge", parents=[src], genotype={"recipe": {"merge_method": "linear"}},
-                                       proposer=Proposer(strategy="llm", rationale=f"my key is {secret}")))
+        cid = archive.record(
+            Candidate(
+                kind="merge",
+                parents=[src],
+                genotype={"recipe": {"merge_method": "linear"}},
+                proposer=Proposer(strategy="llm", rationale=f"my key is {secret}"),
+            )
+        )
         assert secret not in archive.get(cid).proposer.rationale and "[REDACTED]" in archive.get(cid).proposer.rationale

@@ -14,8 +14,9 @@ from tests.session.conftest import ScriptedStrategy, fitness_of, per_example_val
 
 
 def session(workspace, strategy, backend, out=None, candidates=4):
-    record = records.SessionRecord(id=records.new_session_id(), strategy=strategy.name, seed=0,
-                                   budget=BudgetConfig(candidates=candidates), backend="local")
+    record = records.SessionRecord(
+        id=records.new_session_id(), strategy=strategy.name, seed=0, budget=BudgetConfig(candidates=candidates), backend="local"
+    )
     return Session(workspace=workspace, record=record, strategy=strategy, backend=backend, display=PlainDisplay(out or io.StringIO()))
 
 
@@ -28,8 +29,13 @@ def cascade_sandbox(cut: float) -> FakeSandbox:
         stage, examples = "full", 20
         if round(score - 0.5, 6) == cut and job.evaluation.split == "search":
             score, stage, examples = 0.99, "cascade", 2
-        metrics = {"fitness": score, "tasks": {"add": {"char_accuracy": score}}, "stage": stage, "examples": {"add": examples},
-                   "per_example": {"add": {"metric": "char_accuracy", "values": per_example_values(score)}}}
+        metrics = {
+            "fitness": score,
+            "tasks": {"add": {"char_accuracy": score}},
+            "stage": stage,
+            "examples": {"add": examples},
+            "per_example": {"add": {"metric": "char_accuracy", "values": per_example_values(score)}},
+        }
         return Result(job_id=job.id, status="ok", fitness=score, metrics=metrics)
 
     return FakeSandbox(run)
@@ -59,7 +65,9 @@ class EditingStrategy(ScriptedStrategy):
 
     def propose(self, ctx):
         path = self.workspace.root / "clade.yaml"
-        path.write_text(path.read_text().replace("weights: {add: 1.0, reverse: 1.0, sort: 1.0}", "weights: {add: 1.0, reverse: 0.0, sort: 0.0}"))
+        path.write_text(
+            path.read_text().replace("weights: {add: 1.0, reverse: 1.0, sort: 1.0}", "weights: {add: 1.0, reverse: 0.0, sort: 0.0}")
+        )
         return super().propose(ctx)
 
 

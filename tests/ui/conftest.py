@@ -25,14 +25,22 @@ def recipe(*models: str, weight: float = 0.5) -> dict:
 
 def merge(archive: Archive, parents: list[str], weight: float, **fields) -> str:
     proposer = fields.pop("proposer", Proposer(strategy="evolution", session="s1", rationale=f"weight {weight}"))
-    return archive.record(Candidate(kind="merge", parents=parents, genotype={"recipe": recipe(*parents, weight=weight)},
-                                    proposer=proposer, **fields))
+    return archive.record(
+        Candidate(kind="merge", parents=parents, genotype={"recipe": recipe(*parents, weight=weight)}, proposer=proposer, **fields)
+    )
 
 
 def result(archive: Archive, cid: str, fitness: float, *, split: str = "search", dollars: float = 0.0) -> None:
     metrics = {split: SplitMetrics(fitness=fitness, tasks={"add": {"acc": fitness}})}
-    archive.attach_result(cid, ResultEvent(status="succeeded", metrics=metrics, cost={"compute_s": 2.0, "dollars": dollars, "llm_tokens": 100},
-                                           logs=f"evaluated {cid}\nfitness {fitness}"))
+    archive.attach_result(
+        cid,
+        ResultEvent(
+            status="succeeded",
+            metrics=metrics,
+            cost={"compute_s": 2.0, "dollars": dollars, "llm_tokens": 100},
+            logs=f"evaluated {cid}\nfitness {fitness}",
+        ),
+    )
 
 
 @pytest.fixture
@@ -51,8 +59,10 @@ def lineage(workspace_dir: Path) -> dict[str, str]:
 def make_lineage(workspace_dir: Path) -> dict[str, str]:
     """Two sources, three merges (two succeeded, one failed) and one still proposed; returns name -> id."""
     with Archive.open(workspace_dir / "archive", create=True, redactor=Redactor()) as archive:
-        ids = {"a": archive.record(Candidate(kind="source", genotype={"name": "adder", "path": "models/adder"})),
-               "b": archive.record(Candidate(kind="source", genotype={"name": "sorter", "path": "models/sorter"}))}
+        ids = {
+            "a": archive.record(Candidate(kind="source", genotype={"name": "adder", "path": "models/adder"})),
+            "b": archive.record(Candidate(kind="source", genotype={"name": "sorter", "path": "models/sorter"})),
+        }
         result(archive, ids["a"], 0.30)
         ids["good"] = merge(archive, [ids["a"], ids["b"]], 0.5)
         result(archive, ids["good"], 0.60, dollars=0.25)
@@ -76,7 +86,9 @@ class Running:
         self.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
-    def request(self, method: str, path: str, body: object = None, headers: dict | None = None, raw: bytes | None = None) -> tuple[int, dict]:
+    def request(
+        self, method: str, path: str, body: object = None, headers: dict | None = None, raw: bytes | None = None
+    ) -> tuple[int, dict]:
         data = raw if raw is not None else None if body is None else json.dumps(body).encode()
         hdrs = {"Content-Type": "application/json", **(headers or {})} if data is not None else dict(headers or {})
         req = urllib.request.Request(self.url.rstrip("/") + path, data=data, method=method, headers=hdrs)
@@ -119,8 +131,9 @@ def running(workspace_dir: Path, lineage):
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_MARKS = [  # for the modules that drive Chromium: `pytestmark = BROWSER_MARKS`
     pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (`make test-host` installs Debian's chromium)"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="playwright is missing (`pip install -e '.[browser]'`, as `make test` does)"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None, reason="playwright is missing (`pip install -e '.[browser]'`, as `make test` does)"
+    ),
 ]
 WAIT_MS = 20_000  # generous: the runner is a shared 2-core machine
 
@@ -130,7 +143,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
         yield b
         b.close()
 

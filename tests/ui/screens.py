@@ -35,8 +35,10 @@ def scores(rng: random.Random, base: tuple[float, ...], spread: float) -> dict[s
 
 
 def metrics(task_scores: dict[str, float]) -> SplitMetrics:
-    return SplitMetrics(fitness=sum(task_scores.values()) / len(task_scores),
-                        tasks={t: {"char_accuracy": v, "exact_match": max(0.0, v - 0.3)} for t, v in task_scores.items()})
+    return SplitMetrics(
+        fitness=sum(task_scores.values()) / len(task_scores),
+        tasks={t: {"char_accuracy": v, "exact_match": max(0.0, v - 0.3)} for t, v in task_scores.items()},
+    )
 
 
 def recipe(weights: list[float]) -> dict:
@@ -51,30 +53,68 @@ def build(root: Path, count: int, seed: int = 0) -> dict[str, str]:
     ids: dict[str, str] = {}
     with Archive.open(root / "archive", create=True, redactor=Redactor()) as archive:
         for k, (name, base) in enumerate(SOURCES.items()):
-            ids[name] = archive.record(Candidate(kind="source", genotype={"name": name, "path": f"models/{name}"}, created_at=START + timedelta(seconds=k)))
+            ids[name] = archive.record(
+                Candidate(kind="source", genotype={"name": name, "path": f"models/{name}"}, created_at=START + timedelta(seconds=k))
+            )
             s = scores(rng, base, 0.0)
-            archive.attach_result(ids[name], ResultEvent(status="succeeded", metrics={"search": metrics(s), "test": metrics(scores(rng, base, 0.01))},
-                                                         cost={"compute_s": 3.0}))
+            archive.attach_result(
+                ids[name],
+                ResultEvent(
+                    status="succeeded", metrics={"search": metrics(s), "test": metrics(scores(rng, base, 0.01))}, cost={"compute_s": 3.0}
+                ),
+            )
         sessions = max(1, min(5, (count - 3) // 40))
         per = [(count - 3) // sessions + (1 if i < (count - 3) % sessions else 0) for i in range(sessions)]
         for i, n in enumerate(per):
-            _session(workspace, archive, rng, f"s-2026112{i}-0900-{i:04x}", n, START + timedelta(hours=2 * i), list(ids.values()), llm=(i == 1), ids=ids)
+            _session(
+                workspace,
+                archive,
+                rng,
+                f"s-2026112{i}-0900-{i:04x}",
+                n,
+                START + timedelta(hours=2 * i),
+                list(ids.values()),
+                llm=(i == 1),
+                ids=ids,
+            )
     return ids
 
 
-def _session(workspace, archive, rng: random.Random, sid: str, n: int, start: datetime, parents: list[str], *, llm: bool, ids: dict) -> None:
-    records.save(workspace, records.SessionRecord(id=sid, strategy="hybrid" if llm else "evolution", seed=rng.randrange(100), backend="local",
-                                                  status="finished", budget=BudgetConfig(candidates=n, dollars=2.0 if llm else None),
-                                                  stop_reason=f"budget reached (candidates: {n} of {n} used)",
-                                                  runs=[records.Run(started_at=start, wall_s=n * 2.1, ended=True)]))
+def _session(
+    workspace, archive, rng: random.Random, sid: str, n: int, start: datetime, parents: list[str], *, llm: bool, ids: dict
+) -> None:
+    records.save(
+        workspace,
+        records.SessionRecord(
+            id=sid,
+            strategy="hybrid" if llm else "evolution",
+            seed=rng.randrange(100),
+            backend="local",
+            status="finished",
+            budget=BudgetConfig(candidates=n, dollars=2.0 if llm else None),
+            stop_reason=f"budget reached (candidates: {n} of {n} used)",
+            runs=[records.Run(started_at=start, wall_s=n * 2.1, ended=True)],
+        ),
+    )
     for k in range(n):
         generation, index = divmod(k, 8)
         weights = [max(0.0, 0.8 + rng.gauss(0, 0.25)) for _ in SOURCES]
-        proposer = Proposer(strategy="hybrid" if llm else "evolution", model="openai/gpt-4o-mini" if llm else None, session=sid,
-                            rationale=f"CMA-ES run evolution/parameters, generation {generation}, member {index}",
-                            params={"run": "evolution/parameters", "generation": generation, "index": index})
-        cid = archive.record(Candidate(kind="merge", parents=parents, genotype={"recipe": recipe(weights)}, proposer=proposer,
-                                       created_at=start + timedelta(seconds=2.1 * k)))
+        proposer = Proposer(
+            strategy="hybrid" if llm else "evolution",
+            model="openai/gpt-4o-mini" if llm else None,
+            session=sid,
+            rationale=f"CMA-ES run evolution/parameters, generation {generation}, member {index}",
+            params={"run": "evolution/parameters", "generation": generation, "index": index},
+        )
+        cid = archive.record(
+            Candidate(
+                kind="merge",
+                parents=parents,
+                genotype={"recipe": recipe(weights)},
+                proposer=proposer,
+                created_at=start + timedelta(seconds=2.1 * k),
+            )
+        )
         ids.setdefault("first", cid)
         _result(archive, rng, cid, k, generation, llm)
 

@@ -74,7 +74,9 @@ def test_approving_a_failed_candidate_changes_nothing(running, lineage, workspac
 
 
 def test_bad_bodies_are_400s_naming_the_field(running, lineage):
-    assert running.post(f"/api/candidate/{lineage['good']}/approve", {"comment": "x", "verdict": "y"})[1]["error"].startswith("approve: field verdict")
+    assert running.post(f"/api/candidate/{lineage['good']}/approve", {"comment": "x", "verdict": "y"})[1]["error"].startswith(
+        "approve: field verdict"
+    )
     status, d = running.request("POST", f"/api/candidate/{lineage['good']}/approve", raw=b"[1]")
     assert status == 400 and d["error"].startswith("approve: field (top level)")
     status, d = running.request("POST", f"/api/candidate/{lineage['good']}/approve", raw=b"{oops")
@@ -83,9 +85,11 @@ def test_bad_bodies_are_400s_naming_the_field(running, lineage):
 
 def test_a_candidate_recorded_by_another_process_appears(running, lineage, workspace_dir):
     before = running.get("/api/version")[1]["version"]
-    script = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from tests.ui.conftest import open_archive, merge, result\n"
-              f"from pathlib import Path\nwith open_archive(Path({str(workspace_dir)!r})) as a:\n"
-              f"    cid = merge(a, [{lineage['best']!r}], 0.2); result(a, cid, 0.9); print(cid)")
+    script = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); from tests.ui.conftest import open_archive, merge, result\n"
+        f"from pathlib import Path\nwith open_archive(Path({str(workspace_dir)!r})) as a:\n"
+        f"    cid = merge(a, [{lineage['best']!r}], 0.2); result(a, cid, 0.9); print(cid)"
+    )
     cid = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout.strip()
     assert running.get("/api/version")[1]["version"] != before
     nodes = {n["id"]: n for n in running.get("/api/graph")[1]["nodes"]}
@@ -98,7 +102,10 @@ def test_sessions_are_listed_with_what_their_candidates_spent(running, workspace
     from agents.workspace import load_workspace
 
     before = running.get("/api/version")[1]["version"]
-    save(load_workspace(workspace_dir), SessionRecord(id="s1", strategy="evolution", seed=0, budget=BudgetConfig(candidates=40), backend="local"))
+    save(
+        load_workspace(workspace_dir),
+        SessionRecord(id="s1", strategy="evolution", seed=0, budget=BudgetConfig(candidates=40), backend="local"),
+    )
     (workspace_dir / ".clade" / "sessions" / "broken.json").write_text("{not json")
     assert running.get("/api/version")[1]["version"] != before
     listed = {s["id"]: s for s in running.get("/api/overview")[1]["sessions"]}

@@ -28,8 +28,10 @@ def test_the_fitness_plot_has_axis_ticks_and_labels(page, running, lineage):
 
 
 def test_the_budget_column_is_words_not_json(page, running, lineage, workspace_dir):
-    records.save(load_workspace(workspace_dir), records.SessionRecord(id="s1", strategy="evolution", seed=0, backend="local",
-                                                                      budget=BudgetConfig(candidates=8, dollars=2.0)))
+    records.save(
+        load_workspace(workspace_dir),
+        records.SessionRecord(id="s1", strategy="evolution", seed=0, backend="local", budget=BudgetConfig(candidates=8, dollars=2.0)),
+    )
     overview(page, running, 6)
     page.wait_for_selector("#sessions-table")
     cells = page.locator("#sessions-table tbody td").all_text_contents()
@@ -51,7 +53,10 @@ def test_a_candidate_page_opened_directly_shows_its_workspace_and_scores_per_tas
     page.goto(running.url + f"#/candidate/{child}")
     page.wait_for_selector(f"#candidate-view[data-id='{child}']:not([hidden])")
     assert page.text_content("#workspace").startswith("ui-test (")
-    rows = [r.split("\t") for r in page.locator("#task-table tbody tr").evaluate_all("rs => rs.map(r => [...r.cells].map(c => c.textContent).join('\\t'))")]
+    rows = [
+        r.split("\t")
+        for r in page.locator("#task-table tbody tr").evaluate_all("rs => rs.map(r => [...r.cells].map(c => c.textContent).join('\\t'))")
+    ]
     assert rows[0] == ["search", "add/acc", "0.7000", "0.6000", "-", "+0.1000"]
     assert "parent sorter" in page.text_content("#task-table thead")
     diff = page.text_content("#cand-diff")

@@ -64,16 +64,23 @@ def test_starting_the_page_imports_no_torch_transformers_or_litellm(module):
     assert done.stdout.strip() == "[]"
 
 
-DRIVER = ("import argparse, sys; from agents.ui import cli; p = argparse.ArgumentParser(prog='clade'); p.add_argument('--workspace'); "
-          "cli.register(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a))")
+DRIVER = (
+    "import argparse, sys; from agents.ui import cli; p = argparse.ArgumentParser(prog='clade'); p.add_argument('--workspace'); "
+    "cli.register(p.add_subparsers()); a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a))"
+)
 
 
 def start_ui(workspace_dir: Path, *argv: str) -> tuple[subprocess.Popen, str]:
     """`clade ui` in its own process; returns it and the address it printed."""
     import re
 
-    proc = subprocess.Popen([sys.executable, "-c", DRIVER, "--workspace", str(workspace_dir), "ui", "--port", "0", *argv],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, "--workspace", str(workspace_dir), "ui", "--port", "0", *argv],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()
     found = re.search(r"(http://\S+)", line)
     if not found:

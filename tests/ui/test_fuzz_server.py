@@ -51,8 +51,9 @@ def _body_for(length: str) -> bytes:
 
 def post_head(running, path: str, length: str) -> str:
     host = f"{running.server.server_name}:{running.server.server_port}"
-    return (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {length}\r\nConnection: close\r\n\r\n")
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    )
 
 
 def assert_bad_request(status: int, body: bytes, *, not_echoed: str | None = None) -> None:

@@ -29,8 +29,18 @@ def raw_get(running, path: str, headers: dict | None = None) -> http.client.HTTP
     return conn.getresponse()
 
 
-@pytest.mark.parametrize("host, loop", [("127.0.0.1", True), ("127.8.0.2", True), ("::1", True), ("localhost", True),
-                                        ("0.0.0.0", False), ("192.168.1.4", False), ("example.org", False)])
+@pytest.mark.parametrize(
+    "host, loop",
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.2", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.4", False),
+        ("example.org", False),
+    ],
+)
 def test_loopback_addresses(host, loop):
     assert is_loopback(host) is loop
 

@@ -8,12 +8,21 @@ from tests.ui.conftest import open_archive
 
 
 def two_tasks(archive, parents: list[str], add: float, sort: float, *, session: str = "s2", generation: int = 0) -> str:
-    recipe = {"merge_method": "linear", "models": [{"model": "adder", "parameters": {"weight": add}}, {"model": "sorter", "parameters": {"weight": sort}}]}
+    recipe = {
+        "merge_method": "linear",
+        "models": [{"model": "adder", "parameters": {"weight": add}}, {"model": "sorter", "parameters": {"weight": sort}}],
+    }
     proposer = Proposer(strategy="evolution", session=session, params={"run": "evolution/parameters", "generation": generation, "index": 0})
     cid = archive.record(Candidate(kind="merge", parents=parents, genotype={"recipe": recipe}, proposer=proposer))
     tasks = {"add": {"acc": add}, "sort": {"acc": sort}}
-    archive.attach_result(cid, ResultEvent(status="succeeded", metrics={"search": SplitMetrics(fitness=(add + sort) / 2, tasks=tasks)},
-                                           cost={"compute_s": 1.5, "dollars": 0.01, "llm_tokens": 50}))
+    archive.attach_result(
+        cid,
+        ResultEvent(
+            status="succeeded",
+            metrics={"search": SplitMetrics(fitness=(add + sort) / 2, tasks=tasks)},
+            cost={"compute_s": 1.5, "dollars": 0.01, "llm_tokens": 50},
+        ),
+    )
     return cid
 
 
@@ -30,7 +39,9 @@ def test_nodes_carry_names_and_verdicts(running, lineage, workspace_dir):
 
 def test_generations_of_a_search_are_their_own_columns(running, lineage, workspace_dir):
     with open_archive(workspace_dir) as archive:
-        gens = {g: [two_tasks(archive, [lineage["a"], lineage["b"]], 0.1 * k + g / 10, 0.5, generation=g) for k in range(3)] for g in (0, 1)}
+        gens = {
+            g: [two_tasks(archive, [lineage["a"], lineage["b"]], 0.1 * k + g / 10, 0.5, generation=g) for k in range(3)] for g in (0, 1)
+        }
     _, g = running.get("/api/graph")
     column = {n["id"]: n["column"] for n in g["nodes"]}
     assert len({column[c] for c in gens[0]}) == 1 and len({column[c] for c in gens[1]}) == 1
@@ -65,8 +76,10 @@ def test_compare_two_candidates(running, lineage):
 
 def test_pareto_front_over_tasks(running, lineage, workspace_dir):
     with open_archive(workspace_dir) as archive:
-        ids = {name: two_tasks(archive, [lineage["a"], lineage["b"]], add, sort)
-               for name, (add, sort) in {"add": (0.9, 0.1), "sort": (0.1, 0.9), "both": (0.6, 0.6), "worse": (0.5, 0.5)}.items()}
+        ids = {
+            name: two_tasks(archive, [lineage["a"], lineage["b"]], add, sort)
+            for name, (add, sort) in {"add": (0.9, 0.1), "sort": (0.1, 0.9), "both": (0.6, 0.6), "worse": (0.5, 0.5)}.items()
+        }
     _, p = running.get("/api/pareto")
     assert p["objectives"] == ["add/acc", "sort/acc"]
     front = {pt["id"] for pt in p["points"] if pt["front"]}

@@ -76,8 +76,13 @@ def apply_one(files: dict[str, str], edit: Edit, editable: list[str] | None) -> 
             raise EditFailed(Failure(edit, f"{edit.path} does not exist; files you may edit: {_listing(files, editable)}"))
         return edit.replace + ("\n" if edit.replace and not edit.replace.endswith("\n") else "")
     if not edit.search.strip():
-        raise EditFailed(Failure(edit, f"the SEARCH text is empty but {edit.path} exists; copy the lines to change "
-                                       "into SEARCH, or rewrite the whole file with a FILE block"))
+        raise EditFailed(
+            Failure(
+                edit,
+                f"the SEARCH text is empty but {edit.path} exists; copy the lines to change "
+                "into SEARCH, or rewrite the whole file with a FILE block",
+            )
+        )
     return replace_text(current, edit)
 
 
@@ -117,13 +122,24 @@ def replace_text(text: str, edit: Edit) -> str:
             found = find(lines, s, r)
             if len(found) > 1:
                 starts = ", ".join(str(at + 1) for at, _ in found)
-                raise EditFailed(Failure(edit, f"the SEARCH text matches {len(found)} places in {edit.path} (lines {starts}); "
-                                               "add surrounding lines to SEARCH so it matches exactly one"))
+                raise EditFailed(
+                    Failure(
+                        edit,
+                        f"the SEARCH text matches {len(found)} places in {edit.path} (lines {starts}); "
+                        "add surrounding lines to SEARCH so it matches exactly one",
+                    )
+                )
             if found:
                 at, new = found[0]
-                return "\n".join(lines[:at] + new + lines[at + len(s):])
-    raise EditFailed(Failure(edit, f"the SEARCH text does not match {edit.path} exactly; copy the lines from the file "
-                                   "character for character, with their indentation", closest_lines(lines, search)))
+                return "\n".join(lines[:at] + new + lines[at + len(s) :])
+    raise EditFailed(
+        Failure(
+            edit,
+            f"the SEARCH text does not match {edit.path} exactly; copy the lines from the file "
+            "character for character, with their indentation",
+            closest_lines(lines, search),
+        )
+    )
 
 
 def _rungs(search: list[str], replace: list[str]) -> list[tuple[list[str], list[str]]]:
@@ -145,14 +161,14 @@ def _strip_blank(lines: list[str]) -> list[str]:
 
 def _exact(lines: list[str], search: list[str], replace: list[str]) -> list[tuple[int, list[str]]]:
     n = len(search)
-    return [(at, list(replace)) for at in range(len(lines) - n + 1) if lines[at:at + n] == search]
+    return [(at, list(replace)) for at in range(len(lines) - n + 1) if lines[at : at + n] == search]
 
 
 def _shifted(lines: list[str], search: list[str], replace: list[str]) -> list[tuple[int, list[str]]]:
     """Matches where every non-blank line differs by one leading-whitespace prefix, added or removed."""
     n, found = len(search), []
     for at in range(len(lines) - n + 1):
-        shift = _offset(lines[at:at + n], search)
+        shift = _offset(lines[at : at + n], search)
         if shift is not None:
             new = _reindent(replace, shift)
             if new is not None:
@@ -167,9 +183,9 @@ def _offset(window: list[str], search: list[str]) -> tuple[str, str] | None:
         return None
     w0, s0 = pairs[0]
     if len(w0) > len(s0) and w0.endswith(s0):
-        shift = (w0[:-len(s0)], "")
+        shift = (w0[: -len(s0)], "")
     elif len(s0) > len(w0) and s0.endswith(w0):
-        shift = ("", s0[:-len(w0)])
+        shift = ("", s0[: -len(w0)])
     else:
         return None
     if shift[0].strip() or shift[1].strip():
@@ -182,7 +198,7 @@ def _shift(line: str, shift: tuple[str, str]) -> str | None:
     if not line.strip():
         return line
     if remove:
-        return line[len(remove):] if line.startswith(remove) else None
+        return line[len(remove) :] if line.startswith(remove) else None
     return add + line
 
 
@@ -197,7 +213,7 @@ def closest_lines(lines: list[str], search: list[str]) -> str:
     target = "\n".join(_strip_blank(search))
     best, best_at = 0.0, 0
     for at in range(max(1, len(lines) - n + 1)):
-        ratio = difflib.SequenceMatcher(None, target, "\n".join(lines[at:at + n]), autojunk=False).ratio()
+        ratio = difflib.SequenceMatcher(None, target, "\n".join(lines[at : at + n]), autojunk=False).ratio()
         if ratio > best:
             best, best_at = ratio, at
     lo, hi = max(0, best_at - CLOSEST_CONTEXT), min(len(lines), best_at + n + CLOSEST_CONTEXT)

@@ -63,14 +63,16 @@ def parse_edits(reply: str) -> list[Edit]:
         found = _path_before(lines, i, after_last)
         path = found or (edits[-1].path if found is False and edits else None)
         if not path:
-            raise EditParseError(f"block {len(edits) + 1}: no file path before `{lines[i].strip()}`; "
-                                 "put the file path alone on the line just above it")
+            raise EditParseError(
+                f"block {len(edits) + 1}: no file path before `{lines[i].strip()}`; put the file path alone on the line just above it"
+            )
         edit, i = _read_block(lines, i, kind, path, len(edits) + 1)
         edits.append(edit)
         after_last = i
     if not edits:
-        raise EditParseError("no edit blocks found; write each change as a SEARCH/REPLACE block or a FILE block "
-                             "exactly as the format shows")
+        raise EditParseError(
+            "no edit blocks found; write each change as a SEARCH/REPLACE block or a FILE block exactly as the format shows"
+        )
     return edits
 
 
@@ -97,8 +99,13 @@ def _path_before(lines: list[str], at: int, since: int) -> str | None | bool:
 
 
 def _looks_like_path(text: str) -> bool:
-    return bool(text) and not any(c.isspace() for c in text) and not DIVIDER.match(text) and _opening(text) is None \
+    return (
+        bool(text)
+        and not any(c.isspace() for c in text)
+        and not DIVIDER.match(text)
+        and _opening(text) is None
         and not any(p.match(text) for p in CLOSE.values())
+    )
 
 
 def _read_block(lines: list[str], start: int, kind: str, path: str, index: int) -> tuple[Edit, int]:
@@ -113,11 +120,14 @@ def _read_block(lines: list[str], start: int, kind: str, path: str, index: int) 
             divider = len(body)
             continue
         if _opening(line) is not None:
-            raise EditParseError(f"{where}: a new block starts before this one's `{_closing_text(kind)}` line; "
-                                 "close every block before the next")
+            raise EditParseError(
+                f"{where}: a new block starts before this one's `{_closing_text(kind)}` line; close every block before the next"
+            )
         body.append(line)
-    raise EditParseError(f"{where}: truncated, no `{_closing_text(kind)}` line after `{lines[start].strip()}` "
-                         "(the reply was cut off); resend the whole block")
+    raise EditParseError(
+        f"{where}: truncated, no `{_closing_text(kind)}` line after `{lines[start].strip()}` "
+        "(the reply was cut off); resend the whole block"
+    )
 
 
 def _finish(kind: str, path: str, index: int, body: list[str], divider: int | None, where: str) -> Edit:

@@ -1,9 +1,9 @@
 """The evaluation layer's public API (importing it imports torch and transformers lazily, on use).
 
-    load_suite(workspace) -> Suite
-    evaluate_model_dir(model_dir, suite, *, split="search", device="cpu") -> EvalResult
-    evaluate_module(model, tokenizer, suite, *, split="search", device="cpu") -> EvalResult
-    run_command_evaluator(argv, cwd, *, timeout_s) -> dict[str, float]
+load_suite(workspace) -> Suite
+evaluate_model_dir(model_dir, suite, *, split="search", device="cpu") -> EvalResult
+evaluate_module(model, tokenizer, suite, *, split="search", device="cpu") -> EvalResult
+run_command_evaluator(argv, cwd, *, timeout_s) -> dict[str, float]
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ def evaluate_model_dir(model_dir: Path, suite: Suite, *, split: str = "search", 
 
 
 __all__ = [
-    "CommandFailed", "EvalResult", "Suite", "evaluate_model_dir", "evaluate_module", "load_suite",
-    "run_command_evaluator", "suite_from_config",
+    "CommandFailed",
+    "EvalResult",
+    "Suite",
+    "evaluate_model_dir",
+    "evaluate_module",
+    "load_suite",
+    "run_command_evaluator",
+    "suite_from_config",
 ]

@@ -44,8 +44,14 @@ class Interval:
         return f"{f.format(self.estimate)} (95% CI {f.format(self.low)} to {f.format(self.high)})"
 
     def to_json(self) -> dict:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high, "level": self.level,
-                "draws": self.draws, "examples": self.examples}
+        return {
+            "estimate": self.estimate,
+            "low": self.low,
+            "high": self.high,
+            "level": self.level,
+            "draws": self.draws,
+            "examples": self.examples,
+        }
 
 
 def fitness_interval(scores: Scores, weights: Mapping[str, float], *, draws: int = DRAWS, seed: int = 0) -> Interval:
@@ -56,8 +62,9 @@ def difference_interval(a: Scores, b: Scores, weights: Mapping[str, float], *, d
     return mean_difference_interval([(a, b)], weights, draws=draws, seed=seed)
 
 
-def mean_difference_interval(pairs: Sequence[tuple[Scores, Scores | None]], weights: Mapping[str, float], *,
-                             draws: int = DRAWS, seed: int = 0) -> Interval:
+def mean_difference_interval(
+    pairs: Sequence[tuple[Scores, Scores | None]], weights: Mapping[str, float], *, draws: int = DRAWS, seed: int = 0
+) -> Interval:
     """The mean over `pairs` of fitness(a) - fitness(b) (b None: 0), every model resampled on the same examples."""
     import numpy as np
 
@@ -98,7 +105,9 @@ def _sizes(models: Sequence[Scores], weights: Mapping[str, float]) -> dict[str, 
         if None in found:
             raise BadInput(f"bootstrap: task {t!r} has no per-example scores for every model (measure them on the same split)")
         if len(found) > 1:
-            raise BadInput(f"bootstrap: task {t!r} was measured on different numbers of examples {sorted(found)}; the comparison is not paired")
+            raise BadInput(
+                f"bootstrap: task {t!r} was measured on different numbers of examples {sorted(found)}; the comparison is not paired"
+            )
         (n,) = found
         if n == 0:
             raise BadInput(f"bootstrap: task {t!r} has no examples")

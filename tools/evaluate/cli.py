@@ -16,8 +16,11 @@ MAX_THREADS = 1024
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("eval", help="score a model directory on the workspace's evaluation suite",
-                                   description="Score a Hugging Face model directory on the tasks of clade.yaml.")
+    parser = subparsers.add_parser(
+        "eval",
+        help="score a model directory on the workspace's evaluation suite",
+        description="Score a Hugging Face model directory on the tasks of clade.yaml.",
+    )
     parser.add_argument("model_dir", metavar="MODEL_DIR", type=Path)
     parser.add_argument("--split", choices=SPLITS, default="search", help="search (default) or test (held out, for reporting)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")

@@ -41,8 +41,16 @@ def _run(argv: list[str], cwd: Path, timeout_s: float) -> tuple[str, str, int]:
     if not cwd.is_dir():
         raise BadInput(f"evaluation command working directory {cwd} does not exist")
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
     except FileNotFoundError:
         raise BadInput(f"evaluation command {argv[0]!r} not found (cwd {cwd})") from None
     except OSError as exc:  # not executable, not a program, ...: the candidate's failure, not ours
@@ -82,11 +90,15 @@ def parse_metrics(stdout: str, command: str, stderr: str = "") -> dict[str, floa
     except json.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        raise CommandFailed(f"`{command}` did not print a JSON object on its last stdout line (got {line[:200]!r})", stdout=stdout, stderr=stderr)
+        raise CommandFailed(
+            f"`{command}` did not print a JSON object on its last stdout line (got {line[:200]!r})", stdout=stdout, stderr=stderr
+        )
     metrics = {}
     for name, value in data.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise CommandFailed(f"`{command}` printed metric {name!r} = {value!r}; every metric must be a finite number", stdout=stdout, stderr=stderr)
+            raise CommandFailed(
+                f"`{command}` printed metric {name!r} = {value!r}; every metric must be a finite number", stdout=stdout, stderr=stderr
+            )
         metrics[name] = float(value)
     return metrics
 

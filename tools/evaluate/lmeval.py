@@ -23,16 +23,32 @@ from tools.evaluate.inference import generation_batches, greedy_generate, score,
 from tools.evaluate.prepare import stop_token_ids
 
 
-def evaluate_lmeval(model, tokenizer, tasks: list[str], *, include_path: Path | None = None, limit: int | None = None,
-                    num_fewshot: int | None = None, batch_size: int = 64, device: str = "cpu") -> dict[str, dict[str, float]]:
+def evaluate_lmeval(
+    model,
+    tokenizer,
+    tasks: list[str],
+    *,
+    include_path: Path | None = None,
+    limit: int | None = None,
+    num_fewshot: int | None = None,
+    batch_size: int = 64,
+    device: str = "cpu",
+) -> dict[str, dict[str, float]]:
     """{task: {metric: value}} from lm_eval.simple_evaluate on the given (resident) model."""
     evaluator, task_manager = _lm_eval()
     manager = task_manager(include_path=str(include_path) if include_path else None, include_defaults=include_path is None)
     unknown = [t for t in tasks if t not in manager.all_tasks]
     if unknown:
         raise BadInput(f"lm-eval task {unknown[0]!r} not found{f' in {include_path}' if include_path else ''}")
-    out = evaluator.simple_evaluate(model=make_lm(model, tokenizer, batch_size, device), tasks=list(tasks), limit=limit,
-                                    num_fewshot=num_fewshot, task_manager=manager, bootstrap_iters=0, log_samples=False)
+    out = evaluator.simple_evaluate(
+        model=make_lm(model, tokenizer, batch_size, device),
+        tasks=list(tasks),
+        limit=limit,
+        num_fewshot=num_fewshot,
+        task_manager=manager,
+        bootstrap_iters=0,
+        log_samples=False,
+    )
     return {name: _metrics(values) for name, values in out["results"].items()}
 
 
@@ -85,7 +101,7 @@ def _loglikelihood(model, tokenizer, pairs, batch_size, device) -> list[tuple[fl
         cont = tokenizer(continuation, add_special_tokens=False)["input_ids"]
         if len(cont) >= limit:
             raise BadInput(f"lm-eval request: a continuation of {len(cont)} tokens does not fit the model's {limit}-token context")
-        encoded.append((ctx[-(limit - len(cont)):], cont))  # cut the context from the left, as lm-eval does
+        encoded.append((ctx[-(limit - len(cont)) :], cont))  # cut the context from the left, as lm-eval does
     results: list = [None] * len(encoded)
     for batch in score_batches(encoded, batch_size, _pad(tokenizer), device):
         for row, value in zip(batch.rows, score(model, batch)):
@@ -97,8 +113,10 @@ def _rolling(model, tokenizer, text: str, batch_size: int, device: str) -> float
     from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    windows = [make_disjoint_window(w) for w in get_rolling_token_windows(
-        token_list=ids, prefix_token=_prefix_id(tokenizer), max_seq_len=_max_len(model), context_len=1)]
+    windows = [
+        make_disjoint_window(w)
+        for w in get_rolling_token_windows(token_list=ids, prefix_token=_prefix_id(tokenizer), max_seq_len=_max_len(model), context_len=1)
+    ]
     return sum(logprob for batch in score_batches(windows, batch_size, _pad(tokenizer), device) for logprob, _ in score(model, batch))
 
 
@@ -106,7 +124,7 @@ def _generate(model, tokenizer, context: str, gen_kwargs: dict, *, device: str) 
     until = gen_kwargs.get("until") or []
     until = [until] if isinstance(until, str) else list(until)
     max_new = int(gen_kwargs.get("max_gen_toks", 256))
-    ids = tokenizer(context)["input_ids"][-max(1, _max_len(model) - max_new):]
+    ids = tokenizer(context)["input_ids"][-max(1, _max_len(model) - max_new) :]
     stops = stop_token_ids(tokenizer, until)
     (batch,) = generation_batches([ids], 1, _pad(tokenizer), device)
     (tokens,) = greedy_generate(model, batch, max_new, torch.tensor(stops, device=device))

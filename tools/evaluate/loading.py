@@ -64,8 +64,10 @@ def check_loaded(model_dir: Path, info: dict) -> None:
         raise BadInput(f"{model_dir}: missing tensor {missing[0]}{more}; its config needs it and the weights lack it")
     if unexpected:
         more = f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""
-        raise BadInput(f"{model_dir}: tensor {unexpected[0]}{more} has no place in the model its config.json describes "
-                       "(does config.json declare fewer layers than the weights hold?)")
+        raise BadInput(
+            f"{model_dir}: tensor {unexpected[0]}{more} has no place in the model its config.json describes "
+            "(does config.json declare fewer layers than the weights hold?)"
+        )
     if mismatched:
         raise BadInput(f"{model_dir}: tensor {mismatched[0]} has a shape its config.json does not expect")
 

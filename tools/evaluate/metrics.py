@@ -83,8 +83,7 @@ def _mean(values: Sequence[float]) -> float:
 def example_scores(metric: str, columns: Columns) -> ExampleScores:
     """The fitness metric `metric` of one task, example by example, from the task's columns."""
     if metric in RATIO_METRICS:
-        return ExampleScores(metric=metric, values=list(columns["logprob"]), weights=list(columns["tokens"]),
-                             exp=RATIO_METRICS[metric])
+        return ExampleScores(metric=metric, values=list(columns["logprob"]), weights=list(columns["tokens"]), exp=RATIO_METRICS[metric])
     return ExampleScores(metric=metric, values=list(columns[metric]))
 
 

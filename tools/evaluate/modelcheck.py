@@ -89,8 +89,7 @@ def check_safetensors(path: Path) -> None:
 def _check_entry(path: Path, name: str, info, data_size: int) -> None:
     shape = info.get("shape") if isinstance(info, dict) else None
     offsets = info.get("data_offsets") if isinstance(info, dict) else None
-    if (not isinstance(info, dict) or not isinstance(info.get("dtype"), str) or not _ints(shape) or not _ints(offsets)
-            or len(offsets) != 2):
+    if not isinstance(info, dict) or not isinstance(info.get("dtype"), str) or not _ints(shape) or not _ints(offsets) or len(offsets) != 2:
         raise BadInput(f"{path}: tensor {name} has a malformed header entry (damaged file?)")
     begin, end = offsets
     if not 0 <= begin <= end:

@@ -87,10 +87,14 @@ def _encode(tokenizer, spec, texts: list[str], examples: list[Example], *, speci
     if unk is not None:
         for text, row, ex in zip(texts, ids, examples):
             if unk in row and tokenizer.unk_token not in text:
-                raise BadInput(f"task {spec.name!r}, {ex.where}: the model's tokenizer cannot encode {_unknown(tokenizer, text)!r} "
-                               f"(it becomes {tokenizer.unk_token}); use a model whose vocabulary covers the task's text")
+                raise BadInput(
+                    f"task {spec.name!r}, {ex.where}: the model's tokenizer cannot encode {_unknown(tokenizer, text)!r} "
+                    f"(it becomes {tokenizer.unk_token}); use a model whose vocabulary covers the task's text"
+                )
     if any(len(row) == 0 for row in ids):
-        raise BadInput(f"task {spec.name!r}: a text encodes to no tokens (first such record: {examples[[len(r) for r in ids].index(0)].where})")
+        raise BadInput(
+            f"task {spec.name!r}: a text encodes to no tokens (first such record: {examples[[len(r) for r in ids].index(0)].where})"
+        )
     return ids
 
 
@@ -121,5 +125,7 @@ def _pad_id(tokenizer) -> int:
 def check_fits(task_name: str, prepared: Prepared, model) -> None:
     limit = getattr(model.config, "max_position_embeddings", None)
     if limit is not None and prepared.longest > limit:
-        raise BadInput(f"task {task_name!r}: a prompt plus its answer needs {prepared.longest} tokens but the model "
-                       f"takes at most {limit}; shorten the task's texts or lower max_new_tokens")
+        raise BadInput(
+            f"task {task_name!r}: a prompt plus its answer needs {prepared.longest} tokens but the model "
+            f"takes at most {limit}; shorten the task's texts or lower max_new_tokens"
+        )

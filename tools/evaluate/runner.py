@@ -21,8 +21,9 @@ MAX_TOKENIZERS = 4
 Progress = Callable[..., None]  # progress(examples done, note=task name, total=examples of the split): see tools/progress.py
 
 
-def evaluate_module(model, tokenizer, suite: Suite, *, split: str = "search", device: str = "cpu",
-                    progress: Progress | None = None) -> EvalResult:
+def evaluate_module(
+    model, tokenizer, suite: Suite, *, split: str = "search", device: str = "cpu", progress: Progress | None = None
+) -> EvalResult:
     """Score a loaded causal LM (already on `device`) on every task of the suite; `progress` hears of each batch."""
     if split not in SPLITS:
         raise BadInput(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
@@ -56,8 +57,15 @@ def _result(suite: Suite, split: str, columns: dict[str, metrics.Columns], stage
     fitness = metrics.fitness(tasks, {t.name: t.spec.fitness_metric for t in suite.tasks}, {t.name: t.weight for t in suite.tasks})
     examples = {name: len(next(iter(cols.values()))) for name, cols in columns.items()}
     per_example = {t.name: metrics.example_scores(t.spec.fitness_metric, columns[t.name]) for t in suite.tasks}
-    return EvalResult(fitness=fitness, split=split, tasks=tasks, stage=stage, examples=examples,
-                      per_example=per_example, weights={t.name: t.weight for t in suite.tasks})
+    return EvalResult(
+        fitness=fitness,
+        split=split,
+        tasks=tasks,
+        stage=stage,
+        examples=examples,
+        per_example=per_example,
+        weights={t.name: t.weight for t in suite.tasks},
+    )
 
 
 def _columns(model, tokenizer, suite: Suite, task: Task, split: str, start: int, stop: int | None, device: str, tick) -> metrics.Columns:
@@ -96,8 +104,11 @@ def _evict_old_tokenizers(cache: dict, current: int) -> None:
 
 
 def _empty(task: Task) -> metrics.Columns:
-    names = {"generation": ("exact_match", "char_accuracy"), "multiple_choice": ("acc", "acc_norm"),
-             "perplexity": ("logprob", "tokens", "chars")}[task.spec.kind]
+    names = {
+        "generation": ("exact_match", "char_accuracy"),
+        "multiple_choice": ("acc", "acc_norm"),
+        "perplexity": ("logprob", "tokens", "chars"),
+    }[task.spec.kind]
     extra = ("logprob", "tokens") if getattr(task.spec, "score_target", False) else ()
     return {name: [] for name in (*names, *extra)}
 

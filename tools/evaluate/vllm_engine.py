@@ -96,8 +96,16 @@ class VllmEngine:
         self.pushes = 0
 
     @classmethod
-    def start(cls, template_dir, *, device: str = "cuda", dtype: str = "auto", gpu_memory_utilization: float = 0.6,
-              max_model_len: int | None = None, **options) -> VllmEngine | None:
+    def start(
+        cls,
+        template_dir,
+        *,
+        device: str = "cuda",
+        dtype: str = "auto",
+        gpu_memory_utilization: float = 0.6,
+        max_model_len: int | None = None,
+        **options,
+    ) -> VllmEngine | None:
         """An engine for models shaped like `template_dir` (its config and tokenizer; the weights are
         replaced by every push), or None, after one line on stderr, where vLLM is not installed."""
         if not vllm_available():
@@ -107,8 +115,16 @@ class VllmEngine:
             raise BadInput(f"device {device!r}: the vLLM engine runs on a GPU (cuda); use Clade's own loop on {device}")
         from vllm import LLM
 
-        llm = LLM(model=str(template_dir), dtype=dtype, worker_extension_cls=EXTENSION, enforce_eager=True,
-                  gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len, seed=0, **options)
+        llm = LLM(
+            model=str(template_dir),
+            dtype=dtype,
+            worker_extension_cls=EXTENSION,
+            enforce_eager=True,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            seed=0,
+            **options,
+        )
         return cls(llm)
 
     def push(self, module: torch.nn.Module) -> int:
@@ -144,8 +160,9 @@ def prompt_ids(prepared) -> list[list[int]]:
     return prompts
 
 
-def evaluate_with_engine(engine: VllmEngine | None, module, tokenizer, suite, *, split: str = "search", device: str = "cpu",
-                         push: bool = True):
+def evaluate_with_engine(
+    engine: VllmEngine | None, module, tokenizer, suite, *, split: str = "search", device: str = "cpu", push: bool = True
+):
     """`tools.evaluate.runner.evaluate_module`, with generation tasks' greedy decoding done by `engine`
     (after pushing `module`'s weights into it); with no engine, exactly Clade's own loop."""
     from tools.evaluate import runner

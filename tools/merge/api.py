@@ -53,8 +53,15 @@ class MergeReport(BaseModel):
     warnings: list[str] = []
 
 
-def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int = 0, max_shard_bytes: int = DEFAULT_SHARD_BYTES,
-                 progress: Progress | None = None) -> MergeReport:
+def merge_to_dir(
+    recipe: Recipe,
+    out_dir: Path,
+    *,
+    device: str = "cpu",
+    seed: int = 0,
+    max_shard_bytes: int = DEFAULT_SHARD_BYTES,
+    progress: Progress | None = None,
+) -> MergeReport:
     """Merge into a Hugging Face model directory, atomically: nothing appears at out_dir on failure.
     `progress(1, note=tensor name, total=tensors)` is called after each tensor is written."""
     started = time.perf_counter()
@@ -78,11 +85,18 @@ def merge_to_dir(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: in
             raise write_error(out_dir, exc) from None
         raise
     return MergeReport(
-        out_dir=str(out_dir), method=prepared.method.name, seed=seed, device=device,
-        tensors=len(prepared.plans), layers=_layers(prepared), shards=len(writer.shards),
-        bytes_read=reader.bytes_read, bytes_written=sum(s.nbytes for s in _specs(prepared)),
+        out_dir=str(out_dir),
+        method=prepared.method.name,
+        seed=seed,
+        device=device,
+        tensors=len(prepared.plans),
+        layers=_layers(prepared),
+        shards=len(writer.shards),
+        bytes_read=reader.bytes_read,
+        bytes_written=sum(s.nbytes for s in _specs(prepared)),
         seconds=round(time.perf_counter() - started, 3),
-        tokenizer_from=prepared.tokenizer.name if files else None, tokenizer_files=files,
+        tokenizer_from=prepared.tokenizer.name if files else None,
+        tokenizer_files=files,
         warnings=prepared.warnings,
     )
 
@@ -122,7 +136,9 @@ def _workers() -> int:
 
 def _write_extras(prepared: Prepared, tmp: Path, seed: int) -> list[str]:
     (tmp / "config.json").write_text(json.dumps(prepared.config, indent=2) + "\n", encoding="utf-8")
-    files = save_tokenizer(prepared.output_tokenizer, tmp) if prepared.output_tokenizer is not None else copy_tokenizer(prepared.tokenizer, tmp)
+    files = (
+        save_tokenizer(prepared.output_tokenizer, tmp) if prepared.output_tokenizer is not None else copy_tokenizer(prepared.tokenizer, tmp)
+    )
     write_recipe(prepared.recipe, tmp)
     (tmp / "README.md").write_text(model_card(prepared.recipe, prepared.sources, seed), encoding="utf-8")
     return files

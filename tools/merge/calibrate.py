@@ -98,8 +98,10 @@ def task_pairs(task, ref: str, calibration, tokenizer, limit: int | None) -> lis
             answer = spec.choice_prefix + ex.choices[ex.gold] if isinstance(spec, ChoiceTask) else ex.target
             pair = (_context(tokenizer, spec, prefix + ex.prompt), tuple(tokenizer(answer, add_special_tokens=False)["input_ids"]))
         if not pair[1] or (limit is not None and len(pair[0]) + len(pair[1]) > limit):
-            raise BadInput(f"calibration task {ref!r}, {ex.where}: encodes to {len(pair[0]) + len(pair[1])} tokens with an empty answer "
-                           f"or beyond the model's {limit} positions; fix or drop the record")
+            raise BadInput(
+                f"calibration task {ref!r}, {ex.where}: encodes to {len(pair[0]) + len(pair[1])} tokens with an empty answer "
+                f"or beyond the model's {limit} positions; fix or drop the record"
+            )
         pairs.append(pair)
     return pairs
 

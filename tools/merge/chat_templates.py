@@ -60,7 +60,9 @@ def resolve(value: str, sources: Mapping[str, SourceModel]) -> str | None:
     if value in TEMPLATES:
         return TEMPLATES[value]
     if len(value) < 20 or "{" not in value:
-        raise BadInput(f"field chat_template: {value!r} is neither a known template ({', '.join(sorted(TEMPLATES))}, auto) nor a Jinja template")
+        raise BadInput(
+            f"field chat_template: {value!r} is neither a known template ({', '.join(sorted(TEMPLATES))}, auto) nor a Jinja template"
+        )
     return value
 
 

@@ -34,17 +34,21 @@ def check_architectures(sources: Mapping[str, SourceModel], allowed: bool) -> No
     distinct = sorted({k for k in kinds.values() if k is not None})
     if len(distinct) > 1 and not allowed:
         listed = ", ".join(f"{name} is {kind}" for name, kind in kinds.items() if kind is not None)
-        raise BadInput(f"the models have different architectures ({listed}): the output would load as the first one's and "
-                       "lose what the others have (biases, norms); merge models of one architecture, or set "
-                       "`mixed_architectures: true` in the recipe if you mean it")
+        raise BadInput(
+            f"the models have different architectures ({listed}): the output would load as the first one's and "
+            "lose what the others have (biases, norms); merge models of one architecture, or set "
+            "`mixed_architectures: true` in the recipe if you mean it"
+        )
 
 
 def check_equal_layer_counts(models: list[str], sources: Mapping[str, SourceModel]) -> None:
     counts = {m: sources[m].num_layers for m in models}
     if len(set(counts.values())) > 1:
         listed = ", ".join(f"{m}: {n}" for m, n in counts.items())
-        raise BadInput(f"field models: the models form merges models of one layer count, these differ ({listed}); "
-                       "use slices with a layer_range per model instead")
+        raise BadInput(
+            f"field models: the models form merges models of one layer count, these differ ({listed}); "
+            "use slices with a layer_range per model instead"
+        )
 
 
 def check_output_shapes(plans: list[TensorPlan], config: dict, template: SourceModel) -> None:
@@ -66,8 +70,10 @@ def _check_layers(plans: list[TensorPlan], template: SourceModel) -> None:
             continue
         (shape,) = expected
         if tuple(plan.shape) != shape:
-            raise BadInput(f"tensor {plan.name}: shape {list(plan.shape)}, but the output's config (from model {template.name}) "
-                           f"has layers of shape {list(shape)} there; the layers come from models of different sizes")
+            raise BadInput(
+                f"tensor {plan.name}: shape {list(plan.shape)}, but the output's config (from model {template.name}) "
+                f"has layers of shape {list(shape)} there; the layers come from models of different sizes"
+            )
 
 
 def _hidden_sizes(config: dict) -> set[int]:
@@ -84,5 +90,7 @@ def _check_hidden_size(plans: list[TensorPlan], config: dict) -> None:
         return
     for plan in plans:
         if plan.name.endswith(EMBEDDINGS) and len(plan.shape) == 2 and plan.shape[-1] not in sizes:
-            raise BadInput(f"tensor {plan.name}: width {plan.shape[-1]}, but the output's config.json says hidden size "
-                           f"{' or '.join(map(str, sorted(sizes)))}; the template model's config.json disagrees with its tensors")
+            raise BadInput(
+                f"tensor {plan.name}: width {plan.shape[-1]}, but the output's config.json says hidden size "
+                f"{' or '.join(map(str, sorted(sizes)))}; the template model's config.json disagrees with its tensors"
+            )

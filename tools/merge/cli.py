@@ -23,8 +23,11 @@ def register(subparsers) -> None:
     parser.add_argument("out_dir", metavar="OUT_DIR", help="output model directory (written atomically)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed for random methods (DARE, DELLA); default 0")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the plan (tensors, method, what is read and written, memory, a time estimate) and write nothing")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (tensors, method, what is read and written, memory, a time estimate) and write nothing",
+    )
     parser.add_argument("--json", action="store_true", help="print the merge report (or the plan) as JSON")
     parser.set_defaults(handler=run_merge, needs="sources")
 
@@ -70,5 +73,7 @@ def _merge(args, models: Mapping, tasks: Mapping) -> int:
         print(json.dumps(report.model_dump(), indent=2))
     else:
         size = report.bytes_written / 1e9
-        print(f"merged {report.tensors} tensors ({report.layers} layers, {size:.2f} GB, {report.shards} shard(s)) with {report.method} in {report.seconds:.1f}s -> {report.out_dir}")
+        print(
+            f"merged {report.tensors} tensors ({report.layers} layers, {size:.2f} GB, {report.shards} shard(s)) with {report.method} in {report.seconds:.1f}s -> {report.out_dir}"
+        )
     return 0

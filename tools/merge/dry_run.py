@@ -55,8 +55,9 @@ class MergePlanReport(BaseModel):
     out_dir_state: str  # new | empty | replaces a previous merge
 
 
-def plan_merge(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int = 0, workers: int = 2,
-               max_shard_bytes: int = DEFAULT_SHARD_BYTES) -> MergePlanReport:
+def plan_merge(
+    recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int = 0, workers: int = 2, max_shard_bytes: int = DEFAULT_SHARD_BYTES
+) -> MergePlanReport:
     from tools.device import check_device
     from tools.merge.api import _check_destination, _layers, _specs
 
@@ -70,12 +71,25 @@ def plan_merge(recipe: Recipe, out_dir: Path, *, device: str = "cpu", seed: int 
     seconds, timed = _estimate_seconds(prepared, device, seed, workers)
     specs = _specs(prepared)
     return MergePlanReport(
-        method=prepared.method.name, seed=seed, device=device, tensors=len(prepared.plans), merged=len(merged),
-        copied=len(prepared.plans) - len(merged), layers=_layers(prepared),
-        compute_dtype=_dtype_name(merged[0].compute_dtype if merged else None), out_dtype=_dtype_name(merged[0].out_dtype if merged else None),
-        sources=_reads(prepared), bytes_read=sum(s.bytes for s in _reads(prepared)), bytes_written=sum(s.nbytes for s in specs),
-        shards=len(assign_shards(specs, max_shard_bytes)), peak_memory_bytes=_peak_memory(prepared.plans, workers),
-        estimated_seconds=round(seconds, 3), calibrated_on=timed, out_dir=str(out_dir), out_dir_state=state.replace("output", "merge"))
+        method=prepared.method.name,
+        seed=seed,
+        device=device,
+        tensors=len(prepared.plans),
+        merged=len(merged),
+        copied=len(prepared.plans) - len(merged),
+        layers=_layers(prepared),
+        compute_dtype=_dtype_name(merged[0].compute_dtype if merged else None),
+        out_dtype=_dtype_name(merged[0].out_dtype if merged else None),
+        sources=_reads(prepared),
+        bytes_read=sum(s.bytes for s in _reads(prepared)),
+        bytes_written=sum(s.nbytes for s in specs),
+        shards=len(assign_shards(specs, max_shard_bytes)),
+        peak_memory_bytes=_peak_memory(prepared.plans, workers),
+        estimated_seconds=round(seconds, 3),
+        calibrated_on=timed,
+        out_dir=str(out_dir),
+        out_dir_state=state.replace("output", "merge"),
+    )
 
 
 def _reads(prepared) -> list[SourceRead]:
@@ -84,9 +98,15 @@ def _reads(prepared) -> list[SourceRead]:
     for plan in prepared.plans:
         for item in (*plan.inputs, *([plan.base] if plan.base else [])):
             wanted[item.model].add(item.tensor)
-    return [SourceRead(name=name, path=str(source.path), tensors=len(wanted[name]),
-                       bytes=sum(source.tensor(t).end - source.tensor(t).start for t in wanted[name]))
-            for name, source in prepared.sources.items()]
+    return [
+        SourceRead(
+            name=name,
+            path=str(source.path),
+            tensors=len(wanted[name]),
+            bytes=sum(source.tensor(t).end - source.tensor(t).start for t in wanted[name]),
+        )
+        for name, source in prepared.sources.items()
+    ]
 
 
 def _elements(plan) -> int:
@@ -123,14 +143,20 @@ def _dtype_name(dtype) -> str:
 
 def plan_text(report: MergePlanReport, recipe_path: str) -> str:
     mb = lambda n: f"{n / 1e6:.1f} MB" if n < 1e9 else f"{n / 1e9:.2f} GB"
-    lines = [f"dry run of {recipe_path}: nothing is read beyond one calibration tensor, nothing is written",
-             f"method    {report.method} (seed {report.seed}), compute {report.compute_dtype}, output {report.out_dtype}, device {report.device}",
-             f"tensors   {report.tensors} out ({report.layers} layers): {report.merged} merged with {report.method}, {report.copied} copied"]
-    lines += [f"{'reads' if i == 0 else '':<10}{s.name} ({s.path}): {s.tensors} tensors, {mb(s.bytes)}" for i, s in enumerate(report.sources)]
-    lines += [f"writes    {mb(report.bytes_written)} in {report.shards} shard(s) to {report.out_dir} ({report.out_dir_state})",
-              f"memory    about {mb(report.peak_memory_bytes)} at peak (the largest tensors in flight with their inputs)",
-              f"time      about {_seconds(report.estimated_seconds)}"
-              + (f" (one tensor timed, {report.calibrated_on}, and scaled by size)" if report.calibrated_on else "")]
+    lines = [
+        f"dry run of {recipe_path}: nothing is read beyond one calibration tensor, nothing is written",
+        f"method    {report.method} (seed {report.seed}), compute {report.compute_dtype}, output {report.out_dtype}, device {report.device}",
+        f"tensors   {report.tensors} out ({report.layers} layers): {report.merged} merged with {report.method}, {report.copied} copied",
+    ]
+    lines += [
+        f"{'reads' if i == 0 else '':<10}{s.name} ({s.path}): {s.tensors} tensors, {mb(s.bytes)}" for i, s in enumerate(report.sources)
+    ]
+    lines += [
+        f"writes    {mb(report.bytes_written)} in {report.shards} shard(s) to {report.out_dir} ({report.out_dir_state})",
+        f"memory    about {mb(report.peak_memory_bytes)} at peak (the largest tensors in flight with their inputs)",
+        f"time      about {_seconds(report.estimated_seconds)}"
+        + (f" (one tensor timed, {report.calibrated_on}, and scaled by size)" if report.calibrated_on else ""),
+    ]
     return "\n".join(lines)
 
 

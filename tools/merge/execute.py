@@ -62,7 +62,9 @@ class TensorReader:
         return tensor
 
 
-def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: int, stats: Mapping[Input, Statistic] | None = None) -> torch.Tensor:
+def compute(
+    plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: int, stats: Mapping[Input, Statistic] | None = None
+) -> torch.Tensor:
     """The merged tensor for one plan entry, in the plan's output dtype, on the reader's device.
     `stats`: calibration statistics by input (tools/merge/calibrate.py), for data-dependent methods."""
     if plan.copy:
@@ -78,10 +80,14 @@ def compute(plan: TensorPlan, reader: TensorReader, method: MethodSpec, seed: in
     if tuple(result.shape) != plan.shape:
         raise BadInput(f"tensor {plan.name}: merge_method {method.name} produced shape {tuple(result.shape)}, expected {plan.shape}")
     if not all_finite(result):
-        raise BadInput(f"tensor {plan.name}: merge_method {method.name} produced NaN or Inf (check its parameters: weights summing to 0, t outside [0, 1]...)")
+        raise BadInput(
+            f"tensor {plan.name}: merge_method {method.name} produced NaN or Inf (check its parameters: weights summing to 0, t outside [0, 1]...)"
+        )
     out = result.to(plan.out_dtype)
     if out.dtype != result.dtype and out.is_floating_point() and not all_finite(out):  # finite in the compute dtype, not after the cast
-        raise BadInput(f"tensor {plan.name}: merge_method {method.name} produced values outside the range of out_dtype {str(plan.out_dtype).removeprefix('torch.')} (largest magnitude {result.abs().max().item():.3g}); choose a wider out_dtype or smaller weights")
+        raise BadInput(
+            f"tensor {plan.name}: merge_method {method.name} produced values outside the range of out_dtype {str(plan.out_dtype).removeprefix('torch.')} (largest magnitude {result.abs().max().item():.3g}); choose a wider out_dtype or smaller weights"
+        )
     return out
 
 
@@ -94,8 +100,14 @@ def _inputs(plan: TensorPlan, reader: TensorReader) -> tuple[list[torch.Tensor],
     return [loaded[i.model] for i in plan.inputs], (loaded[plan.base.model] if plan.base is not None else None)
 
 
-def stream(plans: list[TensorPlan], reader: TensorReader, method: MethodSpec, seed: int, workers: int = 2,
-           stats: Mapping[Input, Statistic] | None = None) -> Iterator[tuple[TensorPlan, torch.Tensor]]:
+def stream(
+    plans: list[TensorPlan],
+    reader: TensorReader,
+    method: MethodSpec,
+    seed: int,
+    workers: int = 2,
+    stats: Mapping[Input, Statistic] | None = None,
+) -> Iterator[tuple[TensorPlan, torch.Tensor]]:
     """(plan, tensor) in plan order, computed `workers` at a time with a bounded look-ahead."""
     if workers <= 1:
         for plan in plans:

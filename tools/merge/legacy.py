@@ -29,7 +29,9 @@ def vocabulary_rows(sources: Mapping[str, SourceModel], template: SourceModel) -
     return rows
 
 
-def truncation(sources: Mapping[str, SourceModel], template: SourceModel, tokenizer: SourceModel, inputs: list[str], warnings: list[str]) -> Alignment | None:
+def truncation(
+    sources: Mapping[str, SourceModel], template: SourceModel, tokenizer: SourceModel, inputs: list[str], warnings: list[str]
+) -> Alignment | None:
     """None when the inputs' vocabulary tensors agree; else the checked cut to the common rows."""
     rows = {n: {m: r for m, r in per.items() if m in inputs} for n, per in vocabulary_rows(sources, template).items()}
     differing = {n: per for n, per in rows.items() if len(set(per.values())) > 1}
@@ -40,7 +42,9 @@ def truncation(sources: Mapping[str, SourceModel], template: SourceModel, tokeni
     common = min(per.values())
     listed = ", ".join(f"{m} {r}" for m, r in per.items())
     _check_same_tokens(sources, tokenizer, inputs, common, f"tensor {name}: the inputs have different vocabularies ({listed} rows)")
-    warnings.append(f"tensor {name} and the other token-indexed tensors: inputs cut to their common {common} rows ({listed}); every input's tokenizer gives those ids the same tokens")
+    warnings.append(
+        f"tensor {name} and the other token-indexed tensors: inputs cut to their common {common} rows ({listed}); every input's tokenizer gives those ids the same tokens"
+    )
     return Alignment(rows=common)
 
 

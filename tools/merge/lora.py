@@ -113,7 +113,9 @@ def _merged(source: SourceModel, adapter: Path, config: dict, module: str, pair:
     product = (b.shape[0], a.shape[1]) if len(a.shape) == len(b.shape) == 2 else None
     expected = tuple(reversed(source.tensors[target].shape)) if transposed else source.tensors[target].shape
     if product != tuple(expected) or a.shape[0] != b.shape[1]:
-        raise BadInput(f"{adapter}: {module}'s lora_A {list(a.shape)} and lora_B {list(b.shape)} do not fit {target} {list(source.tensors[target].shape)}")
+        raise BadInput(
+            f"{adapter}: {module}'s lora_A {list(a.shape)} and lora_B {list(b.shape)} do not fit {target} {list(source.tensors[target].shape)}"
+        )
     return LoraRef(source.tensors[target], a, b, scale, "transposed" if transposed else "linear")
 
 

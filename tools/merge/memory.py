@@ -68,10 +68,12 @@ class MemoryNeed:
 
     def line(self, where: str, needed: int, available: int, *, gpu: bool = False) -> str:
         per = "per GPU " if gpu else ""
-        return (f"{where}: a search with {self.workers} resident worker(s) needs {needed / GiB:.1f} GiB {per}"
-                f"(sources once {self.sources / GiB:.1f} + {self.workers} x (merged model {self.model / GiB:.1f} "
-                f"+ working set {self.working_set / GiB:.1f})), but {available / GiB:.1f} GiB is available; "
-                "use fewer workers (sandbox.cpu_concurrency), fewer or smaller sources, or a larger machine")
+        return (
+            f"{where}: a search with {self.workers} resident worker(s) needs {needed / GiB:.1f} GiB {per}"
+            f"(sources once {self.sources / GiB:.1f} + {self.workers} x (merged model {self.model / GiB:.1f} "
+            f"+ working set {self.working_set / GiB:.1f})), but {available / GiB:.1f} GiB is available; "
+            "use fewer workers (sandbox.cpu_concurrency), fewer or smaller sources, or a larger machine"
+        )
 
 
 def estimate(models: Mapping[str, Path], workers: int, *, batch_tokens: int = 2048) -> MemoryNeed:
@@ -140,8 +142,9 @@ def _meminfo_available() -> int:
     return 1 << 62
 
 
-def check_fits(models: Mapping[str, Path], workers: int, *, memory_mb: int | None = None, gpu_bytes: int | None = None,
-               available: int | None = None) -> MemoryNeed:
+def check_fits(
+    models: Mapping[str, Path], workers: int, *, memory_mb: int | None = None, gpu_bytes: int | None = None, available: int | None = None
+) -> MemoryNeed:
     """Refuse (BadInput, one line with the numbers) a search that cannot fit: the sources once plus
     `workers` x (merged model + working set) against the machine's memory; one worker's share against a
     per-job limit (`memory_mb`); on GPUs (`gpu_bytes`: one GPU's memory, one worker per GPU) the merged

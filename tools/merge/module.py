@@ -15,7 +15,9 @@ def build_module(config: dict, dtype: torch.dtype, device: str) -> torch.nn.Modu
         hf_config = transformers.AutoConfig.for_model(config["model_type"], **fields)
         model = transformers.AutoModelForCausalLM.from_config(hf_config, dtype=dtype)
     except (KeyError, ValueError) as exc:
-        raise BadInput(f"config.json model_type {config.get('model_type')!r}: transformers cannot build a causal LM from it ({exc})") from None
+        raise BadInput(
+            f"config.json model_type {config.get('model_type')!r}: transformers cannot build a causal LM from it ({exc})"
+        ) from None
     return model.to(device).eval()
 
 

@@ -24,7 +24,9 @@ from tools.merge.sources import SourceModel
 from tools.merge.tensorfile import TensorRef
 
 # per-expert name -> (layer prefix, expert, role); roles: gate, up, down
-EXPERT_RE = re.compile(r"^(?P<layer>.*\.layers\.\d+)\.(?:block_sparse_moe|mlp)\.experts\.(?P<expert>\d+)\.(?P<proj>w1|w2|w3|gate_proj|up_proj|down_proj)\.weight$")
+EXPERT_RE = re.compile(
+    r"^(?P<layer>.*\.layers\.\d+)\.(?:block_sparse_moe|mlp)\.experts\.(?P<expert>\d+)\.(?P<proj>w1|w2|w3|gate_proj|up_proj|down_proj)\.weight$"
+)
 ROLES = {"w1": "gate", "gate_proj": "gate", "w3": "up", "up_proj": "up", "w2": "down", "down_proj": "down"}
 ROUTER_RE = re.compile(r"^(?P<layer>.*\.layers\.\d+)\.block_sparse_moe\.gate\.weight$")
 

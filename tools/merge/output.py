@@ -86,7 +86,9 @@ def check_vocabulary(tokenizer: SourceModel, rows: int | None) -> None:
     ids = list(vocab.values()) if isinstance(vocab, dict) else []
     ids += [t.get("id", 0) for t in data.get("added_tokens") or []]
     if ids and max(ids) >= rows:
-        raise BadInput(f"tokenizer_source {tokenizer.name} ({file}): token ids reach {max(ids)} but the merged embeddings have {rows} rows; the inputs lack part of its vocabulary (pick a tokenizer_source whose vocabulary the inputs share)")
+        raise BadInput(
+            f"tokenizer_source {tokenizer.name} ({file}): token ids reach {max(ids)} but the merged embeddings have {rows} rows; the inputs lack part of its vocabulary (pick a tokenizer_source whose vocabulary the inputs share)"
+        )
 
 
 def copy_tokenizer(tokenizer: SourceModel, out_dir: Path) -> list[str]:
@@ -129,8 +131,12 @@ def _replace_references(node, paths: Mapping[str, str]):
     if not isinstance(node, dict):
         return node
     special = ("base", "union")  # tokenizer_source keywords, not model names
-    return {k: paths.get(v, v) if k in REFERENCE_KEYS and isinstance(v, str) and not (k == "tokenizer_source" and v in special)
-            else _replace_references(v, paths) for k, v in node.items()}
+    return {
+        k: paths.get(v, v)
+        if k in REFERENCE_KEYS and isinstance(v, str) and not (k == "tokenizer_source" and v in special)
+        else _replace_references(v, paths)
+        for k, v in node.items()
+    }
 
 
 def _annotate(line: str, names: Mapping[str, str]) -> str:

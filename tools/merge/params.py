@@ -72,5 +72,7 @@ def resolve(param: Param, scopes: Sequence[Parameters | None], tensor_name: str,
             if value is not None:
                 return value
     if param.required:
-        raise BadInput(f"{where}: missing required parameter {param.name} for tensor {tensor_name} (set it under the model's parameters or the top-level parameters)")
+        raise BadInput(
+            f"{where}: missing required parameter {param.name} for tensor {tensor_name} (set it under the model's parameters or the top-level parameters)"
+        )
     return None if param.default is None else validate(param.default)

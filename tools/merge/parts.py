@@ -42,8 +42,10 @@ def part_slices(recipe: Recipe, sources: Mapping[str, SourceModel], template: So
         return [(layer_templates(template), recipe_slices(recipe, sources))]
     if recipe.normalized_slices() is not None:
         form = "layer_path" if recipe.layer_path else "slices"
-        raise BadInput(f"field {form}: model {template.name} has several stacks of layers ({describe_parts(template)}); "
-                       "slices and layer_path address one stack, so merge a multi-part model with the models form (mergekit's modules: syntax is not supported)")
+        raise BadInput(
+            f"field {form}: model {template.name} has several stacks of layers ({describe_parts(template)}); "
+            "slices and layer_path address one stack, so merge a multi-part model with the models form (mergekit's modules: syntax is not supported)"
+        )
     return [(templates, [_whole_part(recipe, sources, prefix)]) for prefix, templates in parts.items()]
 
 
@@ -59,16 +61,22 @@ def recipe_slices(recipe: Recipe, sources: Mapping[str, SourceModel]) -> list[Sl
 
 
 def _whole_part(recipe: Recipe, sources: Mapping[str, SourceModel], prefix: str) -> Slice:
-    names = [m.model for m in recipe.models] + ([recipe.base_model] if recipe.base_model and recipe.base_model not in [m.model for m in recipe.models] else [])
+    names = [m.model for m in recipe.models] + (
+        [recipe.base_model] if recipe.base_model and recipe.base_model not in [m.model for m in recipe.models] else []
+    )
     counts = {name: _count(sources[name], prefix) for name in names}
     if len(set(counts.values())) > 1:
         listed = ", ".join(f"{name} {count}" for name, count in counts.items())
-        raise BadInput(f"part {prefix}: the models have different layer counts ({listed}); models merged layer by layer need the same count")
+        raise BadInput(
+            f"part {prefix}: the models have different layer counts ({listed}); models merged layer by layer need the same count"
+        )
     params = {m.model: m.parameters for m in recipe.models}
     return Slice(sources=[SliceSource(model=n, layer_range=(0, counts[n]), parameters=params.get(n)) for n in names])
 
 
 def _count(source: SourceModel, prefix: str) -> int:
     if prefix not in source.parts:
-        raise BadInput(f"model {source.name} ({source.path}): has no layers under {prefix} (its parts: {describe_parts(source)}); merge models of the same architecture")
+        raise BadInput(
+            f"model {source.name} ({source.path}): has no layers under {prefix} (its parts: {describe_parts(source)}); merge models of the same architecture"
+        )
     return source.parts[prefix]

@@ -25,9 +25,16 @@ from tools.errors import BadInput
 from tools.merge.tensorfile import TensorRef
 
 STORAGE_DTYPES = {
-    "FloatStorage": "F32", "HalfStorage": "F16", "BFloat16Storage": "BF16", "DoubleStorage": "F64",
-    "LongStorage": "I64", "IntStorage": "I32", "ShortStorage": "I16", "CharStorage": "I8",
-    "ByteStorage": "U8", "BoolStorage": "BOOL",
+    "FloatStorage": "F32",
+    "HalfStorage": "F16",
+    "BFloat16Storage": "BF16",
+    "DoubleStorage": "F64",
+    "LongStorage": "I64",
+    "IntStorage": "I32",
+    "ShortStorage": "I16",
+    "CharStorage": "I8",
+    "ByteStorage": "U8",
+    "BoolStorage": "BOOL",
 }
 ITEM_SIZES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
@@ -73,7 +80,9 @@ class _Unpickler(pickle.Unpickler):
             return _rebuild_parameter
         if module == "torch" and name in STORAGE_DTYPES:
             return _StorageType(STORAGE_DTYPES[name])
-        raise BadInput(f"{self.path}: its pickle names {module}.{name}, which a checkpoint of tensors does not need; refusing it (nothing in the file was run; convert it to safetensors in a sandbox you trust)")
+        raise BadInput(
+            f"{self.path}: its pickle names {module}.{name}, which a checkpoint of tensors does not need; refusing it (nothing in the file was run; convert it to safetensors in a sandbox you trust)"
+        )
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) >= 3 and pid[0] == "storage" and isinstance(pid[1], _StorageType)):

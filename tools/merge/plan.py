@@ -47,8 +47,8 @@ class TensorPlan:
     compute_dtype: torch.dtype
     out_dtype: torch.dtype
     copy: bool = False
-    alignment: Alignment | None = None   # token-indexed tensor: re-index the inputs first (align.py)
-    order: tuple[str, ...] = ()          # the models of an aligned tensor, in slice order
+    alignment: Alignment | None = None  # token-indexed tensor: re-index the inputs first (align.py)
+    order: tuple[str, ...] = ()  # the models of an aligned tensor, in slice order
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,15 @@ def check_parameter_names(recipe: Recipe, method: MethodSpec, known: frozenset[s
         names = [name for name in scope or {} if name not in ACCEPTED_EVERYWHERE]
         ignored = [name for name in names if name in known and name not in method.param_names()]
         method.check_names([name for name in names if name not in ignored], where)
-        warnings += [f"field {where}.{name}: merge_method {method.name} does not use {name}; ignored (as mergekit does)" for name in ignored]
+        warnings += [
+            f"field {where}.{name}: merge_method {method.name} does not use {name}; ignored (as mergekit does)" for name in ignored
+        ]
     return warnings
 
 
-def plan_tensors(recipe: Recipe, method: MethodSpec, sources: Mapping[str, SourceModel], template: SourceModel, alignment: Alignment | None = None) -> list[TensorPlan]:
+def plan_tensors(
+    recipe: Recipe, method: MethodSpec, sources: Mapping[str, SourceModel], template: SourceModel, alignment: Alignment | None = None
+) -> list[TensorPlan]:
     """Every output tensor, in output order: embeddings, layers in output order, the rest."""
     groups = [(templates, _contexts(slices, recipe, method, alignment)) for templates, slices in part_slices(recipe, sources, template)]
     outside = [n for n in template.tensors if split_layer(n) is None]
@@ -177,15 +181,23 @@ def _common_shape(out_name: str, refs: dict) -> tuple[int, ...]:
         return next(iter(shapes.values()))
     listed = ", ".join(f"{m} {list(s)}" for m, s in shapes.items())
     if any(m in out_name for m in (*PRE_MARKERS, "lm_head")):
-        raise BadInput(f"tensor {out_name}: different vocabularies ({listed}); set tokenizer_source (base, union or a model) to align them by token")
+        raise BadInput(
+            f"tensor {out_name}: different vocabularies ({listed}); set tokenizer_source (base, union or a model) to align them by token"
+        )
     raise BadInput(f"tensor {out_name}: shape mismatch ({listed})")
 
 
 DTYPE_NAMES = {
-    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
-    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
-    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-    "float64": torch.float64, "fp64": torch.float64,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float64": torch.float64,
+    "fp64": torch.float64,
 }
 
 

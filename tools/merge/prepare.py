@@ -45,7 +45,9 @@ from tools.merge.vocabulary import (
 Opener = Callable[[str, Path], SourceModel]
 
 
-def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | None = None, tasks: Mapping[str, Any] | None = None) -> Recipe:
+def load_recipe(
+    source: Path | str | Mapping, *, models: Mapping[str, Path] | None = None, tasks: Mapping[str, Any] | None = None
+) -> Recipe:
     """A validated recipe whose model references are resolved to directories (see api.py), and
     its calibration tasks to tools.evaluate Tasks (`tasks`: a workspace's tasks by name)."""
     where = "recipe"
@@ -70,8 +72,10 @@ def load_recipe(source: Path | str | Mapping, *, models: Mapping[str, Path] | No
 def check_calibration(recipe: Recipe, method: MethodSpec) -> None:
     """A data-dependent method needs a calibration section; the others must not carry one."""
     if method.calibration and recipe.calibration is None:
-        raise BadInput(f"field calibration: merge_method {method.name} learns from data; add a calibration section "
-                       "(calibration: {tasks: [TASK, ...], split: search})")
+        raise BadInput(
+            f"field calibration: merge_method {method.name} learns from data; add a calibration section "
+            "(calibration: {tasks: [TASK, ...], split: search})"
+        )
     if recipe.calibration is not None and not method.calibration:
         raise BadInput(f"field calibration: merge_method {method.name} uses no data; remove the calibration section")
 
@@ -121,7 +125,7 @@ class Prepared:
     plans: list[TensorPlan]
     config: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
-    output_tokenizer: Any = None   # a transformers tokenizer to save, when the recipe builds one
+    output_tokenizer: Any = None  # a transformers tokenizer to save, when the recipe builds one
 
 
 def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
@@ -142,7 +146,7 @@ def prepare(recipe: Recipe, opener: Opener = open_source) -> Prepared:
     slices = recipe_slices(recipe, sources) if len(template.parts) <= 1 else None
     config = output_config(template, slices, sources, _config_dtype(plans))
     if alignment is not None:
-        set_vocab_size(config, alignment.rows)   # the aligned or cut rows: config.json follows the tensors
+        set_vocab_size(config, alignment.rows)  # the aligned or cut rows: config.json follows the tensors
     else:
         check_vocabulary(tokenizer, _embedding_rows(plans))
     check_output_shapes(plans, config, template)
@@ -160,7 +164,9 @@ def _vocabulary(recipe: Recipe, sources: dict[str, SourceModel], template: Sourc
     if recipe.vocabulary_source is None:
         return None, truncation(sources, template, tokenizer, list(sources), warnings)
     if recipe.tokenizer is not None and recipe.tokenizer_source is not None:
-        warnings.append(f"field tokenizer_source: ignored, the tokenizer block's source {recipe.tokenizer.source!r} is used (as mergekit does)")
+        warnings.append(
+            f"field tokenizer_source: ignored, the tokenizer block's source {recipe.tokenizer.source!r} is used (as mergekit does)"
+        )
     vocabulary = build_vocabulary(recipe, sources)
     return vocabulary, Alignment(vocabulary.rows, vocabulary, base_name(recipe))
 
@@ -172,7 +178,9 @@ def output_tokenizer(recipe: Recipe, vocabulary: Vocabulary | None, tokenizer: S
         return None
     result = vocabulary.tokenizer if vocabulary is not None else load_tokenizer(tokenizer)
     if result is None:
-        raise BadInput(f"field chat_template: the tokenizer source {tokenizer.name} ({tokenizer.path}) has no tokenizer files to put the template in")
+        raise BadInput(
+            f"field chat_template: the tokenizer source {tokenizer.name} ({tokenizer.path}) has no tokenizer files to put the template in"
+        )
     if template is not None:
         result.chat_template = template
     return result

@@ -141,7 +141,7 @@ class Recipe(_Strict):
     calibration: Calibration | None = None  # Clade's: data for the data-dependent methods (calibration.py)
     _paths: dict[str, Path] = PrivateAttr(default_factory=dict)
     _warnings: list[str] = PrivateAttr(default_factory=list)
-    _adapters: dict[str, Path] = PrivateAttr(default_factory=dict)   # reference -> LoRA adapter directory
+    _adapters: dict[str, Path] = PrivateAttr(default_factory=dict)  # reference -> LoRA adapter directory
     _tasks: dict[str, Any] = PrivateAttr(default_factory=dict)  # calibration reference -> tools.evaluate Task
 
     @field_validator("merge_method")
@@ -174,7 +174,10 @@ class Recipe(_Strict):
     def normalized_slices(self) -> list[Slice] | None:
         """`slices`, or the layer path as one single-layer slice per step; None for the models form."""
         if self.layer_path:
-            return [Slice(sources=[SliceSource(model=s.model, layer_range=(s.layer, s.layer + 1), parameters=s.parameters)]) for s in self.layer_path]
+            return [
+                Slice(sources=[SliceSource(model=s.model, layer_range=(s.layer, s.layer + 1), parameters=s.parameters)])
+                for s in self.layer_path
+            ]
         return self.slices
 
     def referenced_models(self) -> list[str]:

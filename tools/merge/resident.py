@@ -44,7 +44,7 @@ class ResidentMerger:
         self.tasks: dict = {}  # workspace tasks by name, for recipes' calibration sections (set_tasks)
         self._module = None
         self._module_key: str | None = None
-        self._tokenizers = None   # a TemporaryDirectory for tokenizers recipes build
+        self._tokenizers = None  # a TemporaryDirectory for tokenizers recipes build
 
     def set_tasks(self, tasks: Mapping) -> None:
         """The tasks (tools.evaluate Task by name) that calibration sections of later recipes name."""
@@ -77,7 +77,9 @@ class ResidentMerger:
             with torch.no_grad():
                 for plan, tensor in stream(prepared.plans, reader, prepared.method, seed, workers=2, stats=stats):
                     if plan.name not in targets:
-                        raise BadInput(f"tensor {plan.name}: the {type(module).__name__} built from {prepared.template.name}'s config has no such parameter")
+                        raise BadInput(
+                            f"tensor {plan.name}: the {type(module).__name__} built from {prepared.template.name}'s config has no such parameter"
+                        )
                     targets[plan.name].copy_(tensor)
             _check_covered(module, {p.name for p in prepared.plans}, prepared)
         except BaseException:

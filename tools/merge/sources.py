@@ -14,8 +14,16 @@ from tools.merge.tensorfile import TensorRef, read_header
 LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
 LAYER_RE = re.compile(r"^(?P<prefix>(?:.*\.)?(?:layers|h))\.(?P<index>\d+)\.(?P<rest>.+)$")
 TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
-    "vocab.json", "merges.txt", "vocab.txt", "added_tokens.json", "chat_template.jinja", "chat_template.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "tokenizer.model",
+    "vocab.json",
+    "merges.txt",
+    "vocab.txt",
+    "added_tokens.json",
+    "chat_template.jinja",
+    "chat_template.json",
 )
 
 
@@ -153,8 +161,12 @@ def _layer_parts(name: str, path: Path, config: dict, tensors: dict[str, TensorR
         declared = config_layer_count(config, path)
         if not found and declared:
             raise BadInput(f"model {name} ({path}): config.json declares {declared} layers, the tensors hold none")
-        if found and (declared != len(found) or found != set(range(len(found)))):  # never set(range(declared)): a damaged count can be 10**12
-            raise BadInput(f"model {name} ({path}): config.json declares {declared} layers, tensors hold layers {min(found)}..{max(found)} ({len(found)} distinct)")
+        if found and (
+            declared != len(found) or found != set(range(len(found)))
+        ):  # never set(range(declared)): a damaged count can be 10**12
+            raise BadInput(
+                f"model {name} ({path}): config.json declares {declared} layers, tensors hold layers {min(found)}..{max(found)} ({len(found)} distinct)"
+            )
         return {prefix: declared for prefix in indices}
     for prefix, found in indices.items():
         if found != set(range(len(found))):

@@ -28,10 +28,18 @@ import torch
 from tools.errors import BadInput
 
 DTYPES: dict[str, torch.dtype] = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
-    "U8": torch.uint8, "BOOL": torch.bool,
-    "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+    "F8_E4M3": torch.float8_e4m3fn,
+    "F8_E5M2": torch.float8_e5m2,
 }
 DTYPE_NAMES: dict[torch.dtype, str] = {v: k for k, v in DTYPES.items()}
 MAX_HEADER = 100 * 1024 * 1024
@@ -74,7 +82,9 @@ def read_header(path: Path) -> dict[str, TensorRef]:
             raise BadInput(f"{path}: not a safetensors file (header is not JSON)") from None
         file_size = os.fstat(f.fileno()).st_size
     if not isinstance(header, dict):
-        raise BadInput(f"{path}: not a safetensors file (header is {type(header).__name__ if header is not None else 'null'}, not a mapping of tensors)")
+        raise BadInput(
+            f"{path}: not a safetensors file (header is {type(header).__name__ if header is not None else 'null'}, not a mapping of tensors)"
+        )
     header.pop("__metadata__", None)
     refs = {name: _ref(path, name, info, 8 + size) for name, info in header.items()}
     past = next((r for r in refs.values() if r.end > file_size), None)
@@ -98,7 +108,9 @@ def _ref(path: Path, name: str, info: dict, data_start: int) -> TensorRef:
         raise BadInput(f"{path}: tensor {name} has a negative dimension in shape {list(shape)} (damaged file?)")
     expected = math.prod(shape) * DTYPES[info["dtype"]].itemsize
     if begin < 0 or end - begin != expected:
-        raise BadInput(f"{path}: tensor {name} spans bytes {begin}..{end} but shape {list(shape)} in {info['dtype']} needs {expected} (damaged file?)")
+        raise BadInput(
+            f"{path}: tensor {name} spans bytes {begin}..{end} but shape {list(shape)} in {info['dtype']} needs {expected} (damaged file?)"
+        )
     return TensorRef(path, info["dtype"], shape, data_start + begin, data_start + end)
 
 

@@ -32,12 +32,12 @@ from tools.merge.sources import SourceModel
 
 @dataclass(frozen=True, eq=False)
 class Vocabulary:
-    tokenizer: Any                              # the output tokenizer (transformers), saved with the merge
-    vocab: dict[str, int]                       # output token -> id
-    rows: int                                   # embedding rows: len(vocab), padded to pad_to_multiple_of
-    permutations: dict[str, list[int]]          # model -> its row for each output id (-1: lacks it)
-    originals: dict[str, dict[str, int]]        # model -> its own token -> id
-    tokens: dict[str, TokenSetting]             # the recipe's per-token settings
+    tokenizer: Any  # the output tokenizer (transformers), saved with the merge
+    vocab: dict[str, int]  # output token -> id
+    rows: int  # embedding rows: len(vocab), padded to pad_to_multiple_of
+    permutations: dict[str, list[int]]  # model -> its row for each output id (-1: lacks it)
+    originals: dict[str, dict[str, int]]  # model -> its own token -> id
+    tokens: dict[str, TokenSetting]  # the recipe's per-token settings
 
 
 def model_vocab_size(source: SourceModel) -> int | None:
@@ -56,7 +56,9 @@ def load_tokenizer(source: SourceModel):
     try:
         return transformers.AutoTokenizer.from_pretrained(source.path, use_fast=True)
     except Exception as exc:  # noqa: BLE001 - transformers raises many types for unreadable tokenizer files
-        raise BadInput(f"model {source.name} ({source.path}): its tokenizer does not load ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+        raise BadInput(
+            f"model {source.name} ({source.path}): its tokenizer does not load ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+        ) from None
 
 
 def base_name(recipe: Recipe) -> str:
@@ -79,7 +81,7 @@ def build_vocabulary(recipe: Recipe, sources: Mapping[str, SourceModel]) -> Voca
             present.add(token)
     vocab = output.get_vocab()
     _check_contiguous(vocab, source)
-    shared = (tokenizers.get(base) or output).get_vocab()   # models without tokenizer files share the base's
+    shared = (tokenizers.get(base) or output).get_vocab()  # models without tokenizer files share the base's
     vocabularies = {n: tokenizers[n].get_vocab() if n in tokenizers else shared for n in sources}
     permutations = {n: _permutation(vocab, vocabularies[n], model_vocab_size(sources[n]) or len(vocabularies[n])) for n in sources}
     return Vocabulary(output, vocab, _padded(len(vocab), recipe), permutations, vocabularies, settings)
@@ -89,7 +91,9 @@ def _check_contiguous(vocab: dict[str, int], source: str) -> None:
     beyond = [(t, i) for t, i in vocab.items() if i >= len(vocab)]
     if beyond:
         token, i = max(beyond, key=lambda item: item[1])
-        raise BadInput(f"tokenizer source {source}: token {token!r} has id {i} but the vocabulary has {len(vocab)} tokens (ids must run 0..{len(vocab) - 1}); pick a tokenizer without gaps in its ids")
+        raise BadInput(
+            f"tokenizer source {source}: token {token!r} has id {i} but the vocabulary has {len(vocab)} tokens (ids must run 0..{len(vocab) - 1}); pick a tokenizer without gaps in its ids"
+        )
 
 
 def _require(source: SourceModel, role: str):
@@ -130,7 +134,9 @@ def strip_unused(tokenizer, rows: int | None, source: SourceModel):
         return tokenizer
     data = json.loads(tokenizer.backend_tokenizer.to_str()) if tokenizer.is_fast else None
     if data is None or data["model"]["type"] != "BPE":
-        raise BadInput(f"model {source.name} ({source.path}): its tokenizer has tokens past the {rows} embedding rows and is not a fast BPE tokenizer, so they cannot be dropped")
+        raise BadInput(
+            f"model {source.name} ({source.path}): its tokenizer has tokens past the {rows} embedding rows and is not a fast BPE tokenizer, so they cannot be dropped"
+        )
     data["added_tokens"] = [entry for entry in data["added_tokens"] if entry["id"] < rows]
     data["model"]["vocab"] = {t: i for t, i in data["model"]["vocab"].items() if t not in unused}
     data["model"]["merges"] = [m for m in data["model"]["merges"] if not set(m.split(" ") if isinstance(m, str) else m) & unused]

@@ -51,16 +51,30 @@ def inner_workspace(zoo: Path, settings: dict, root: Path, args) -> Path:
     evaluation["weights"] = {k: v for k, v in evaluation["weights"].items() if not args.tasks or k in args.tasks}
     if args.examples:  # a first pass on the first N search records only (the full pass is never reached)
         evaluation["cascade"] = {"examples": args.examples, "threshold": 1e9}
-    config.update(name="self-improve-inner", planner=settings,
-                  sandbox={"isolation": "none", "cgroups": "off", "jobs_dir": str(root / "jobs"), "limits": {"wall_s": 900}})
+    config.update(
+        name="self-improve-inner",
+        planner=settings,
+        sandbox={"isolation": "none", "cgroups": "off", "jobs_dir": str(root / "jobs"), "limits": {"wall_s": 900}},
+    )
     root.mkdir(parents=True)
     (root / "clade.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     return root
 
 
 def run_inner(workspace: Path, candidates: int, seed: int) -> dict:
-    argv = [sys.executable, "-m", "agents.cli", "run", "--workspace", str(workspace), "--budget", str(candidates),
-            "--seed", str(seed), "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "agents.cli",
+        "run",
+        "--workspace",
+        str(workspace),
+        "--budget",
+        str(candidates),
+        "--seed",
+        str(seed),
+        "--json",
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
     if proc.returncode != 0:
@@ -92,8 +106,17 @@ def main() -> None:
         summary = run_inner(workspace, args.candidates, SEEDS[args.split])
         best = best_search_fitness(workspace, summary["session"])
     held_out = summary.get("best_test_fitness", summary.get("best_fitness")) or 0.0
-    print(json.dumps({"fitness": best if args.split == "search" else held_out, "best_search": best, "held_out": held_out,
-                      "succeeded": summary["succeeded"], "candidates": summary["candidates"]}))
+    print(
+        json.dumps(
+            {
+                "fitness": best if args.split == "search" else held_out,
+                "best_search": best,
+                "held_out": held_out,
+                "succeeded": summary["succeeded"],
+                "candidates": summary["candidates"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

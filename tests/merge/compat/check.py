@@ -37,7 +37,11 @@ def check(case: Case, expected: dict, zoo: dict[str, Path], out: Path) -> list[s
     """Problems (none: Clade does what mergekit 0.1.5 does, or refuses what it refuses)."""
     status, result = run_clade(case, zoo, out)
     if case.error is not None:
-        return [] if status == "error" and case.error in result else [f"expected an error containing {case.error!r}, got {status}: {str(result)[:200]}"]
+        return (
+            []
+            if status == "error" and case.error in result
+            else [f"expected an error containing {case.error!r}, got {status}: {str(result)[:200]}"]
+        )
     if status == "error":
         return [f"Clade refused: {result}"]
     if expected["status"] != "ok":
@@ -93,7 +97,9 @@ def main() -> None:
     for suite in ("tests", "examples"):
         names = [n for n, c in CASES.items() if c.suite == suite and c.twin_of is None]
         twins = [n for n, c in CASES.items() if c.suite == suite and c.twin_of is not None]
-        print(f"mergekit {suite}: {sum(not results[n] for n in names)}/{len(names)} pass; float32 twins {sum(not results[n] for n in twins)}/{len(twins)}")
+        print(
+            f"mergekit {suite}: {sum(not results[n] for n in names)}/{len(names)} pass; float32 twins {sum(not results[n] for n in twins)}/{len(twins)}"
+        )
 
 
 if __name__ == "__main__":

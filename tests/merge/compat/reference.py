@@ -24,10 +24,15 @@ VLM_PREFIX = "vlm_"
 
 def with_paths(value, zoo: dict[str, Path]):
     """The recipe with every zoo model name (and each part of a MODEL+ADAPTER) replaced by its directory."""
+
     def path(v):
         return "+".join(str(zoo[p]) for p in v.split("+")) if all(p in zoo for p in v.split("+")) else v
+
     if isinstance(value, dict):
-        return {k: (path(v) if isinstance(v, str) and k in ("model", "base_model", "tokenizer_source", "source") else with_paths(v, zoo)) for k, v in value.items()}
+        return {
+            k: (path(v) if isinstance(v, str) and k in ("model", "base_model", "tokenizer_source", "source") else with_paths(v, zoo))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [with_paths(v, zoo) for v in value]
     return value
@@ -44,7 +49,9 @@ def extract_text_model(vlm: Path, out: Path) -> Path:
 
     config = json.loads((vlm / "config.json").read_text())
     text = config["text_config"] | {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
-    tensors = {k.removeprefix("language_model."): v for k, v in load_file(vlm / "model.safetensors").items() if k.startswith("language_model.")}
+    tensors = {
+        k.removeprefix("language_model."): v for k, v in load_file(vlm / "model.safetensors").items() if k.startswith("language_model.")
+    }
     out.mkdir(parents=True, exist_ok=True)
     save_file(tensors, out / "model.safetensors", metadata={"format": "pt"})
     (out / "config.json").write_text(json.dumps(text, indent=1))
@@ -57,11 +64,15 @@ def renamer(input_names: set[str], text: bool):
             return "language_model." + name
         stripped = name.removeprefix("model.")
         return stripped if name not in input_names and stripped in input_names else name
+
     return rename
 
 
 def run_mergekit(python: str, cases: list[Case], zoo: dict[str, Path], work: Path) -> dict[str, dict]:
-    jobs = [{"name": c.name, "recipe": with_paths(copy.deepcopy(c.recipe), zoo), "out": str(work / c.name), "options": c.mergekit_options} for c in cases]
+    jobs = [
+        {"name": c.name, "recipe": with_paths(copy.deepcopy(c.recipe), zoo), "out": str(work / c.name), "options": c.mergekit_options}
+        for c in cases
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "jobs.json").write_text(json.dumps(jobs))
         subprocess.run([python, "-P", str(RUNNER), str(Path(tmp) / "jobs.json"), str(Path(tmp) / "results.json")], check=True, cwd=tmp)

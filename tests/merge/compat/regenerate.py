@@ -52,7 +52,12 @@ def _summary(case, results: dict, zoo: dict, out: Path) -> dict:
 
 
 CONVERSATIONS = [
-    [{"role": "system", "content": " Be brief. "}, {"role": "user", "content": "Hi there "}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "More"}],
+    [
+        {"role": "system", "content": " Be brief. "},
+        {"role": "user", "content": "Hi there "},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "More"},
+    ],
     [{"role": "user", "content": "Q"}, {"role": "assistant", "content": " A "}],
     [{"role": "user", "content": "Q"}, {"role": "user_context", "content": "ctx"}, {"role": "assistant", "content": "A"}],
 ]
@@ -65,9 +70,12 @@ def render(template: str) -> list[str]:
 
     def one(conversation, generation_prompt: bool) -> str:
         try:
-            return render_jinja_template([conversation], chat_template=template, add_generation_prompt=generation_prompt, bos_token="<s>", eos_token="</s>")[0][0]
+            return render_jinja_template(
+                [conversation], chat_template=template, add_generation_prompt=generation_prompt, bos_token="<s>", eos_token="</s>"
+            )[0][0]
         except TemplateError as exc:
             return f"raises: {exc}"
+
     return [one(c, g) for c in CONVERSATIONS for g in (False, True)]
 
 
@@ -89,7 +97,9 @@ def versions(python: str) -> dict[str, str]:
 def dump(data: dict) -> str:
     """One line per case, so a regeneration diffs case by case."""
     head = {k: v for k, v in data.items() if k != "cases"}
-    lines = [f"{json.dumps(name)}:{json.dumps(case, sort_keys=True, separators=(',', ':'))}" for name, case in sorted(data["cases"].items())]
+    lines = [
+        f"{json.dumps(name)}:{json.dumps(case, sort_keys=True, separators=(',', ':'))}" for name, case in sorted(data["cases"].items())
+    ]
     return json.dumps(head, sort_keys=True)[:-1] + ',"cases":{\n' + ",\n".join(lines) + "\n}}\n"
 
 
@@ -100,7 +110,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         fingerprints, cases = reference_summaries(args.mergekit_python, Path(tmp))
-    data = {"mergekit": versions(args.mergekit_python), "zoo": fingerprints, "chat_renders": chat_renders(args.mergekit_python), "cases": cases}
+    data = {
+        "mergekit": versions(args.mergekit_python),
+        "zoo": fingerprints,
+        "chat_renders": chat_renders(args.mergekit_python),
+        "cases": cases,
+    }
     args.out.write_text(dump(data))
     ok = sum(c["status"] == "ok" for c in cases.values())
     print(f"wrote {args.out}: {len(cases)} cases, mergekit finished {ok}")

@@ -24,7 +24,14 @@ def tensor_stats(t: torch.Tensor) -> list[Any]:
     n = x.numel()
     pattern = torch.sin(torch.arange(n, dtype=torch.float64) * 0.37)
     samples = [_round(x[i]) for i in (0, n // 2, n - 1)] if n else []
-    return [str(t.dtype).removeprefix("torch."), list(t.shape), _round(x.sum()), _round(x.abs().sum()), _round((x * pattern).sum()), samples]
+    return [
+        str(t.dtype).removeprefix("torch."),
+        list(t.shape),
+        _round(x.sum()),
+        _round(x.abs().sum()),
+        _round((x * pattern).sum()),
+        samples,
+    ]
 
 
 def _round(value) -> float:
@@ -42,7 +49,11 @@ def load_tensors(out_dir: Path) -> dict[str, torch.Tensor]:
 
 def summarize(out_dir: Path, rename=None) -> dict[str, Any]:
     tensors = {(rename(k) if rename else k): v for k, v in load_tensors(out_dir).items()}
-    return {"tensors": {k: tensor_stats(v) for k, v in sorted(tensors.items())}, "config": config_summary(out_dir), "tokenizer": tokenizer_summary(out_dir)}
+    return {
+        "tensors": {k: tensor_stats(v) for k, v in sorted(tensors.items())},
+        "config": config_summary(out_dir),
+        "tokenizer": tokenizer_summary(out_dir),
+    }
 
 
 def config_summary(out_dir: Path) -> dict[str, Any]:
@@ -59,13 +70,20 @@ def tokenizer_summary(out_dir: Path) -> dict[str, Any] | None:
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(out_dir)
     vocab = tokenizer.get_vocab()
-    rendered = tokenizer.apply_chat_template(SAMPLE_MESSAGES, tokenize=False, add_generation_prompt=True) if tokenizer.chat_template else None
-    return {"vocab": sorted(vocab, key=vocab.get), "ids": sorted(vocab.values()), "added": sorted(t.content for t in tokenizer.added_tokens_decoder.values()), "chat": rendered}
+    rendered = (
+        tokenizer.apply_chat_template(SAMPLE_MESSAGES, tokenize=False, add_generation_prompt=True) if tokenizer.chat_template else None
+    )
+    return {
+        "vocab": sorted(vocab, key=vocab.get),
+        "ids": sorted(vocab.values()),
+        "added": sorted(t.content for t in tokenizer.added_tokens_decoder.values()),
+        "chat": rendered,
+    }
 
 
 def _tolerance(dtype: str) -> tuple[float, float]:
     """(absolute, relative) per element."""
-    return {"float32": (1e-5, 1e-5), "bfloat16": (2e-3, 2 ** -7), "float16": (2e-4, 2 ** -10)}.get(dtype, (1e-5, 1e-5))
+    return {"float32": (1e-5, 1e-5), "bfloat16": (2e-3, 2**-7), "float16": (2e-4, 2**-10)}.get(dtype, (1e-5, 1e-5))
 
 
 def compare(expected: dict[str, Any], actual: dict[str, Any], random: bool = False, dtype: str | None = None) -> list[str]:
@@ -94,7 +112,9 @@ def _short(tok: dict | None) -> str:
 
 def _compare_names(expected: dict, actual: dict) -> list[str]:
     missing, extra = sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected))
-    return ([f"missing tensors {missing[:4]} ({len(missing)})"] if missing else []) + ([f"unexpected tensors {extra[:4]} ({len(extra)})"] if extra else [])
+    return ([f"missing tensors {missing[:4]} ({len(missing)})"] if missing else []) + (
+        [f"unexpected tensors {extra[:4]} ({len(extra)})"] if extra else []
+    )
 
 
 def _compare_tensor(name: str, e: list, a: list, random: bool) -> list[str]:
@@ -105,7 +125,11 @@ def _compare_tensor(name: str, e: list, a: list, random: bool) -> list[str]:
     atol, rtol = _tolerance(e[0])
     n = math.prod(e[1]) or 1
     scale = e[3] / n
-    for label, ev, av, bound in (("sum", e[2], a[2], n * (atol + rtol * scale)), ("abs sum", e[3], a[3], n * (atol + rtol * scale)), ("pattern sum", e[4], a[4], n * (atol + rtol * scale))):
+    for label, ev, av, bound in (
+        ("sum", e[2], a[2], n * (atol + rtol * scale)),
+        ("abs sum", e[3], a[3], n * (atol + rtol * scale)),
+        ("pattern sum", e[4], a[4], n * (atol + rtol * scale)),
+    ):
         if not abs(ev - av) <= bound:
             return [f"{name}: {label} {av:.9g}, expected {ev:.9g} (bound {bound:.2g})"]
     for i, (ev, av) in enumerate(zip(e[5], a[5])):

@@ -36,7 +36,9 @@ def _values(name: str, shape: torch.Size, seed_text: str) -> torch.Tensor:
 def llama(vocab: int = 64, layers: int = 2):
     import transformers
 
-    return transformers.LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=48, num_attention_heads=16, num_hidden_layers=layers)
+    return transformers.LlamaConfig(
+        vocab_size=vocab, hidden_size=32, intermediate_size=48, num_attention_heads=16, num_hidden_layers=layers
+    )
 
 
 def narrow_llama(layers: int):
@@ -48,13 +50,24 @@ def narrow_llama(layers: int):
 def mistral():
     import transformers
 
-    return transformers.MistralConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_attention_heads=4, num_key_value_heads=2, num_hidden_layers=2)
+    return transformers.MistralConfig(
+        vocab_size=64, hidden_size=32, intermediate_size=48, num_attention_heads=4, num_key_value_heads=2, num_hidden_layers=2
+    )
 
 
 def mixtral():
     import transformers
 
-    config = transformers.MixtralConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2, num_local_experts=3, num_experts_per_tok=2)
+    config = transformers.MixtralConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        num_local_experts=3,
+        num_experts_per_tok=2,
+    )
     config.architectures = ["MixtralForCausalLM"]
     return config
 
@@ -62,39 +75,63 @@ def mixtral():
 def granite():
     import transformers
 
-    return transformers.GraniteConfig(vocab_size=64, hidden_size=32, intermediate_size=48, num_attention_heads=2, num_key_value_heads=2, num_hidden_layers=2)
+    return transformers.GraniteConfig(
+        vocab_size=64, hidden_size=32, intermediate_size=48, num_attention_heads=2, num_key_value_heads=2, num_hidden_layers=2
+    )
 
 
 def gpt2():
     import transformers
 
-    return transformers.GPT2Config(n_ctx=64, n_embd=32, n_head=4, n_layer=12, n_positions=64, vocab_size=128, bos_token_id=0, eos_token_id=0)
+    return transformers.GPT2Config(
+        n_ctx=64, n_embd=32, n_head=4, n_layer=12, n_positions=64, vocab_size=128, bos_token_id=0, eos_token_id=0
+    )
 
 
 def llava():
     import transformers
 
-    vision = transformers.CLIPVisionConfig(image_size=32, patch_size=4, num_hidden_layers=2, num_attention_heads=2, hidden_size=64, intermediate_size=128)
+    vision = transformers.CLIPVisionConfig(
+        image_size=32, patch_size=4, num_hidden_layers=2, num_attention_heads=2, hidden_size=64, intermediate_size=128
+    )
     return transformers.LlavaConfig(vision_config=vision, text_config=llama(), image_seq_length=16, image_token_index=63)
 
 
 # name -> (config factory, family base seed or None, tokenizer (vocab, added tokens) or None)
 Spec = tuple[Callable, str | None, tuple[int, tuple[str, ...]] | None]
 MODELS: dict[str, Spec] = {
-    "model_a": (llama, "llama", None), "model_b": (llama, "llama", None), "model_c": (llama, None, None),
-    "granite_a": (granite, "granite", None), "granite_b": (granite, None, None),
+    "model_a": (llama, "llama", None),
+    "model_b": (llama, "llama", None),
+    "model_c": (llama, None, None),
+    "granite_a": (granite, "granite", None),
+    "granite_b": (granite, None, None),
     "gpt2_like": (gpt2, None, None),
-    "vlm_a": (llava, "llava", None), "vlm_b": (llava, "llava", None), "vlm_c": (llava, None, None),
+    "vlm_a": (llava, "llava", None),
+    "vlm_b": (llava, "llava", None),
+    "vlm_c": (llava, None, None),
     "tok_base": (llama, None, (64, ())),
     "tok_chatml": (lambda: llama(vocab=66), "tok", (64, ("<|im_start|>", "<|im_end|>"))),
     "tok_padded": (llama, "tok", (64, ("<UNUSED_0>", "<UNUSED_1>", "<UNUSED_2>", "<UNUSED_3>"))),
-    "mistral_base": (mistral, None, None), "mistral_instruct": (mistral, "mistral", None), "biomistral": (mistral, "mistral", None),
+    "mistral_base": (mistral, None, None),
+    "mistral_instruct": (mistral, "mistral", None),
+    "biomistral": (mistral, "mistral", None),
     "llama2_13b": (lambda: narrow_llama(40), None, None),
     # Mixtral saved per expert (as transformers' save_pretrained writes) and one saved fused (as held in memory)
-    "mixtral_c": (mixtral, None, None), "mixtral_a": (mixtral, "mixtral", None), "mixtral_b": (mixtral, "mixtral", None), "mixtral_fused": (mixtral, "mixtral", None),
+    "mixtral_c": (mixtral, None, None),
+    "mixtral_a": (mixtral, "mixtral", None),
+    "mixtral_b": (mixtral, "mixtral", None),
+    "mixtral_fused": (mixtral, "mixtral", None),
     **{name: (lambda: narrow_llama(40), "llama2", None) for name in ("orca_mini", "platypus2", "wizardlm", "wizardmath")},
 }
-FAMILY_BASES = {"mixtral": "mixtral_c", "llama": "model_c", "granite": "granite_b", "llava": "vlm_c", "tok": "tok_base", "mistral": "mistral_base", "llama2": "llama2_13b"}
+FAMILY_BASES = {
+    "mixtral": "mixtral_c",
+    "llama": "model_c",
+    "granite": "granite_b",
+    "llava": "vlm_c",
+    "tok": "tok_base",
+    "mistral": "mistral_base",
+    "llama2": "llama2_13b",
+}
 NOISE = 0.01
 
 
@@ -126,7 +163,7 @@ def build_model(root: Path, name: str) -> Path:
     return root / name
 
 
-ADAPTERS = {"lora_a": "model_a"}   # a PEFT LoRA adapter over model_a (q_proj, v_proj with its own rank, embeddings)
+ADAPTERS = {"lora_a": "model_a"}  # a PEFT LoRA adapter over model_a (q_proj, v_proj with its own rank, embeddings)
 
 
 def build_adapter(root: Path, name: str, base: Path) -> Path:
@@ -144,9 +181,20 @@ def build_adapter(root: Path, name: str, base: Path) -> Path:
     tensors["base_model.model.model.embed_tokens.lora_embedding_B"] = _values("embB", torch.Size((32, 4)), name) * 10
     (root / name).mkdir(parents=True, exist_ok=True)
     save_file(tensors, root / name / "adapter_model.safetensors", metadata={"format": "pt"})
-    config = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": str(base), "r": 4, "lora_alpha": 8,
-              "rank_pattern": {"v_proj": 2}, "alpha_pattern": {"v_proj": 3}, "target_modules": ["q_proj", "v_proj", "embed_tokens"],
-              "lora_dropout": 0.0, "bias": "none", "fan_in_fan_out": False, "use_rslora": False}
+    config = {
+        "peft_type": "LORA",
+        "task_type": "CAUSAL_LM",
+        "base_model_name_or_path": str(base),
+        "r": 4,
+        "lora_alpha": 8,
+        "rank_pattern": {"v_proj": 2},
+        "alpha_pattern": {"v_proj": 3},
+        "target_modules": ["q_proj", "v_proj", "embed_tokens"],
+        "lora_dropout": 0.0,
+        "bias": "none",
+        "fan_in_fan_out": False,
+        "use_rslora": False,
+    }
     (root / name / "adapter_config.json").write_text(json.dumps(config, indent=1))
     return root / name
 

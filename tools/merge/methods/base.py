@@ -148,8 +148,14 @@ class MethodSpec:
         """BadInput when `count` non-base inputs (plus a base or not) do not fit this method."""
         _check_inputs(self, count, has_base, where)
 
-    def check_values(self, model_params: Sequence[Mapping[str, Any]], params: Mapping[str, Any], *,
-                     models: Sequence[str] | None = None, tensor: str | None = None) -> None:
+    def check_values(
+        self,
+        model_params: Sequence[Mapping[str, Any]],
+        params: Mapping[str, Any],
+        *,
+        models: Sequence[str] | None = None,
+        tensor: str | None = None,
+    ) -> None:
         """BadInput for a missing required value or one outside its range, naming model and tensor."""
         _check_values(self, model_params, params, models=models, tensor=tensor)
 
@@ -176,8 +182,14 @@ def _check_inputs(spec: MethodSpec, count: int, has_base: bool, where: str) -> N
     raise BadInput(f"field {where}: merge_method {spec.name} takes {wanted} model(s){base}, got {count}")
 
 
-def _check_values(spec: MethodSpec, model_params: Sequence[Mapping[str, Any]], params: Mapping[str, Any], *,
-                 models: Sequence[str] | None, tensor: str | None) -> None:
+def _check_values(
+    spec: MethodSpec,
+    model_params: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    *,
+    models: Sequence[str] | None,
+    tensor: str | None,
+) -> None:
     labels = [f"model {m}" for m in models] if models else [f"model #{i}" for i in range(len(model_params))]
     suffix = f" for tensor {tensor}" if tensor else ""
     for label, values in zip(labels, model_params):

@@ -54,7 +54,9 @@ def della_bounds(model_params: Sequence[Mapping[str, Any]], params: Mapping[str,
     for label, p in zip(labels, model_params):
         d, e = p.get("density"), p.get("epsilon")
         if d is not None and e is not None and d < 1 and not (d - e > 0 and d + e <= 1):
-            return f"{label}: density ± epsilon = {d:g} ± {e:g} leaves (0, 1] (lower epsilon to at most {min(d, 1 - d):g}, or change density)"
+            return (
+                f"{label}: density ± epsilon = {d:g} ± {e:g} leaves (0, 1] (lower epsilon to at most {min(d, 1 - d):g}, or change density)"
+            )
     return None
 
 
@@ -66,20 +68,34 @@ def multislerp_weights(model_params: Sequence[Mapping[str, Any]], params: Mappin
     return None
 
 
-def _task_arithmetic(name: str, *, sparsify=dense, consensus: bool = False, normalize: bool = False,
-                     rescale: bool = False, extra: tuple[Param, ...] = (), random: bool = False, check=None) -> MethodSpec:
+def _task_arithmetic(
+    name: str,
+    *,
+    sparsify=dense,
+    consensus: bool = False,
+    normalize: bool = False,
+    rescale: bool = False,
+    extra: tuple[Param, ...] = (),
+    random: bool = False,
+    check=None,
+) -> MethodSpec:
     """One member of the task-arithmetic family (generalized.py): mergekit's parameter set."""
     return MethodSpec(
-        name, partial(generalized, sparsify=sparsify, consensus=consensus), base="required",
+        name,
+        partial(generalized, sparsify=sparsify, consensus=consensus),
+        base="required",
         model_params=(WEIGHT, DENSITY, *extra),
         params=(_flag("normalize", normalize), _flag("rescale", rescale), Param("lambda", 1.0), _flag("int8_mask", False)),
-        random=random, check=check,
+        random=random,
+        check=check,
     )
 
 
 METHODS: dict[str, MethodSpec] = {
     "linear": MethodSpec(
-        "linear", linear, base="none",
+        "linear",
+        linear,
+        base="none",
         model_params=(WEIGHT,),
         params=(_flag("normalize", True),),
         check=weights_sum_nonzero,
@@ -90,78 +106,131 @@ METHODS: dict[str, MethodSpec] = {
     "dare_linear": _task_arithmetic("dare_linear", sparsify=bernoulli, rescale=True, random=True),
     "breadcrumbs": _task_arithmetic("breadcrumbs", sparsify=outliers, extra=(GAMMA,)),
     "breadcrumbs_ties": _task_arithmetic("breadcrumbs_ties", sparsify=outliers, consensus=True, extra=(GAMMA,)),
-    "della": _task_arithmetic("della", sparsify=della, consensus=True, normalize=True, rescale=True,
-                              extra=(EPSILON,), random=True, check=della_bounds),
-    "della_linear": _task_arithmetic("della_linear", sparsify=della, rescale=True,
-                                     extra=(EPSILON,), random=True, check=della_bounds),
+    "della": _task_arithmetic(
+        "della", sparsify=della, consensus=True, normalize=True, rescale=True, extra=(EPSILON,), random=True, check=della_bounds
+    ),
+    "della_linear": _task_arithmetic("della_linear", sparsify=della, rescale=True, extra=(EPSILON,), random=True, check=della_bounds),
     "slerp": MethodSpec(
-        "slerp", slerp, base="required", min_models=1, max_models=1,
+        "slerp",
+        slerp,
+        base="required",
+        min_models=1,
+        max_models=1,
         params=(Param("t", required=True),),
     ),
     "nuslerp": MethodSpec(
-        "nuslerp", nuslerp, base="optional", min_models=2, max_models=2,
+        "nuslerp",
+        nuslerp,
+        base="optional",
+        min_models=2,
+        max_models=2,
         model_params=(WEIGHT,),
         params=(_flag("nuslerp_flatten", True), _flag("nuslerp_row_wise", False)),
     ),
     "model_stock": MethodSpec(
-        "model_stock", model_stock, base="required", min_models=2,
+        "model_stock",
+        model_stock,
+        base="required",
+        min_models=2,
         params=(_flag("filter_wise", False),),
     ),
     "passthrough": MethodSpec(
-        "passthrough", passthrough, base="none", min_models=1, max_models=1,
+        "passthrough",
+        passthrough,
+        base="none",
+        min_models=1,
+        max_models=1,
         model_params=(Param("scale"),),
     ),
     # the second set: mergekit 0.1.5's sce, multislerp, arcee_fusion, nearswap, karcher, ram, ramplus_tl
     "sce": MethodSpec(
-        "sce", sce, base="required",
+        "sce",
+        sce,
+        base="required",
         params=(Param("select_topk", 1.0, range=Range(0, 1)), _flag("int8_mask", False)),
     ),
     "multislerp": MethodSpec(
-        "multislerp", multislerp, base="optional",
+        "multislerp",
+        multislerp,
+        base="optional",
         model_params=(WEIGHT,),
         params=(_flag("normalize_weights", True), Param("eps", 1e-8, range=Range(0, 1, low_open=True))),
         check=multislerp_weights,
     ),
     "arcee_fusion": MethodSpec("arcee_fusion", arcee_fusion, base="required", min_models=1, max_models=1),
     "nearswap": MethodSpec(
-        "nearswap", nearswap, base="required", min_models=1, max_models=1,
+        "nearswap",
+        nearswap,
+        base="required",
+        min_models=1,
+        max_models=1,
         params=(Param("t", required=True),),
     ),
     "karcher": MethodSpec(
-        "karcher", karcher, base="none",
-        params=(Param("max_iter", 10, kind="int", range=Range(0, math.inf, low_open=False)), Param("tol", 1e-5, range=Range(0, math.inf, low_open=False))),
+        "karcher",
+        karcher,
+        base="none",
+        params=(
+            Param("max_iter", 10, kind="int", range=Range(0, math.inf, low_open=False)),
+            Param("tol", 1e-5, range=Range(0, math.inf, low_open=False)),
+        ),
     ),
     "ram": MethodSpec(
-        "ram", ram, base="required",
+        "ram",
+        ram,
+        base="required",
         params=(Param("epsilon", 1e-5, range=Range(0, math.inf, low_open=False)),),
     ),
     "ramplus_tl": MethodSpec(
-        "ramplus_tl", ramplus_tl, base="required",
-        params=(Param("r", 0.1), Param("alpha", 0.2, range=Range(0, math.inf, low_open=False)),
-                Param("epsilon", 1e-5, range=Range(0, math.inf, low_open=True))),
+        "ramplus_tl",
+        ramplus_tl,
+        base="required",
+        params=(
+            Param("r", 0.1),
+            Param("alpha", 0.2, range=Range(0, math.inf, low_open=False)),
+            Param("epsilon", 1e-5, range=Range(0, math.inf, low_open=True)),
+        ),
     ),
     # Beyond mergekit: data-dependent methods (they need the recipe's `calibration:` section) ...
     "regmean": MethodSpec(
-        "regmean", regmean, base="none", model_params=(SCALE,),
-        params=(Param("alpha", 0.95, range=Range(0, 1, low_open=False)),), calibration="gram",
+        "regmean",
+        regmean,
+        base="none",
+        model_params=(SCALE,),
+        params=(Param("alpha", 0.95, range=Range(0, 1, low_open=False)),),
+        calibration="gram",
     ),
     "regmean_plusplus": MethodSpec(
-        "regmean_plusplus", regmean, base="none", model_params=(SCALE,),
-        params=(Param("alpha", 0.95, range=Range(0, 1, low_open=False)),), calibration="gram_merged",
+        "regmean_plusplus",
+        regmean,
+        base="none",
+        model_params=(SCALE,),
+        params=(Param("alpha", 0.95, range=Range(0, 1, low_open=False)),),
+        calibration="gram_merged",
     ),
     "fisher": MethodSpec(
-        "fisher", fisher, base="none", model_params=(SCALE,),
-        params=(_flag("normalize", True), Param("minimal_fisher_weight", 1e-6, range=Range(0, 1, low_open=False))), calibration="fisher",
+        "fisher",
+        fisher,
+        base="none",
+        model_params=(SCALE,),
+        params=(_flag("normalize", True), Param("minimal_fisher_weight", 1e-6, range=Range(0, 1, low_open=False))),
+        calibration="fisher",
     ),
     # ... and data-free spectral ones.
     "tsvm": MethodSpec("tsvm", tsvm, base="required", model_params=(SCALE,), params=(LAMBDA,)),
     "iso_c": MethodSpec("iso_c", iso_c, base="required", model_params=(SCALE,), params=(LAMBDA,)),
     "iso_cts": MethodSpec(
-        "iso_cts", iso_cts, base="required", model_params=(SCALE,),
+        "iso_cts",
+        iso_cts,
+        base="required",
+        model_params=(SCALE,),
         params=(LAMBDA, Param("common_space_fraction", 0.8, range=Range(0, 1, low_open=False))),
     ),
     "wudi": MethodSpec(
-        "wudi", wudi, base="required", model_params=(SCALE,),
+        "wudi",
+        wudi,
+        base="required",
+        model_params=(SCALE,),
         params=(LAMBDA, Param("steps", 300.0, range=Range(0, 100000, low_open=False)), Param("lr", 1e-5, range=Range(0, 1))),
     ),
 }

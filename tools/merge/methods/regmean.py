@@ -75,8 +75,10 @@ def _solve(task: TensorTask, system: torch.Tensor, rhs: torch.Tensor, flip: bool
         rhs[dead] = (mean if flip else mean.T)[dead]
     solution, info = torch.linalg.solve_ex(system, rhs)
     if info.item() != 0 or not torch.isfinite(solution).all():
-        raise BadInput(f"tensor {task.name}: the calibration Gram matrix is singular (too few calibration tokens for {system.shape[0]} inputs?); "
-                       "lower alpha below 1 or add calibration examples")
+        raise BadInput(
+            f"tensor {task.name}: the calibration Gram matrix is singular (too few calibration tokens for {system.shape[0]} inputs?); "
+            "lower alpha below 1 or add calibration examples"
+        )
     return solution
 
 

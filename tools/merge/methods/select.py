@@ -26,7 +26,6 @@ SAMPLE_MAX = 1 << 16  # bracket sample: n/64 entries, within [4096, 65536]
 SAMPLE_SEED = 0x5E1EC7  # fixed: the bracket must not depend on (or disturb) any other generator
 
 
-
 class Magnitudes:
     """|δ| = |θ − θ₀| (or |θ| without a base) of flattened tensors, by flat range or at indices,
     in the tensors' dtype, as mergekit does. Half types stay half: every comparison is with a value
