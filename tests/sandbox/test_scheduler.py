@@ -130,12 +130,13 @@ def test_the_runner_and_backend_follow_the_config_and_the_declared_capabilities(
     assert (scheduler.slots.gpus, scheduler.slots.free_cpu, scheduler.size, scheduler.resident) == ([0, 1], 3, 5, None)
     scheduler.close()
     assert Scheduler.for_config(SandboxConfig(), FakeSandbox(), env={"CUDA_VISIBLE_DEVICES": "3"}).slots.gpus == [3]
-    ray = Scheduler.for_config(SandboxConfig(gpus=[0, 1]), RayBackend(SandboxConfig(backend="ray")), resident_root="/nonexistent")
-    assert ray.gpus == [] and ray.resident is None  # Ray places GPUs and runs no resident worker: declared, not sniffed
+    ray = Scheduler.for_config(SandboxConfig(gpus=[0, 1]), RayBackend(SandboxConfig(backend="ray")))
+    assert ray.gpus == [] and ray.resident is None  # Ray places GPUs itself: declared, not sniffed (no resident root: a code search)
+    assert (RayBackend.cluster, RayBackend.runs_resident) == (True, False)  # its resident workers are actors (test_ray_cluster.py)
     assert [make_backend(SandboxConfig(), name).name for name in ("local", "docker", "ray")] == ["local", "docker", "ray"]
-    assert [(b.places_gpus, b.runs_resident, b.cancels) for b in (make_backend(SandboxConfig(), "local"), FakeSandbox())] == [
-        (False, True, True),
-        (False, False, False),
+    assert [(b.places_gpus, b.runs_resident, b.cluster, b.cancels) for b in (make_backend(SandboxConfig(), "local"), FakeSandbox())] == [
+        (False, True, False, True),
+        (False, False, False, False),
     ]
 
 

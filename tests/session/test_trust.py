@@ -106,23 +106,29 @@ def test_a_session_that_cannot_start_is_failed_and_not_offered_for_resume(worksp
 
 
 def test_a_session_in_which_every_job_failed_exits_non_zero(zoo_template, tmp_path, capsys):
-    """A real `clade run` on the local sandbox whose task data lacks the field its prompt names:
-    every job (sources and candidates) fails, the report is printed, and the exit code is 1."""
+    """A real `clade run` on the local sandbox whose models pass every check made before the first
+    job (their files are sound) but hold non-finite weights, which only a job finds: every job
+    (sources and candidates) fails, the report is printed, and the exit code is 1."""
     import json
     import shutil
+
+    from safetensors.torch import load_file, save_file
 
     from agents.cli import main
 
     ws = tmp_path / "zoo"
     shutil.copytree(zoo_template, ws, symlinks=True)
-    for data in (ws / "data").glob("*.jsonl"):
-        data.write_text('{"unrelated": 1}\n' * 2)
+    for name in ("base", "adder"):
+        weights = ws / "models" / name / "model.safetensors"
+        tensors = {key: value.clone().fill_(float("nan")) for key, value in load_file(weights).items()}
+        weights.unlink()  # a link to the template's file stays the template's
+        save_file(tensors, weights, metadata={"format": "pt"})
     config = (ws / "clade.yaml").read_text().replace("  - {name: reverser, path: models/reverser}\n", "")
     (ws / "clade.yaml").write_text(config.replace("  - {name: sorter, path: models/sorter}\n", ""))
     code = main(["run", str(ws), "--planner", "random", "--budget", "1", "--json"])
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
-    assert code == 1 and summary["succeeded"] == 0 and summary["failed"] == 1
+    assert code == 1 and summary["succeeded"] == 0 and summary["failed"] == 1, captured.err[-2000:]
     assert f"every job of session {summary['session']} failed" in captured.err
 
 
