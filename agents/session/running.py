@@ -38,6 +38,7 @@ def execute(state: SessionState, rt: Runtime) -> dict:
         rt.display.line(f"running {', '.join(started)}")
         rt.display.update(progress(rt, state["session"], running=sorted(rt.executor.in_flight)))
     done = rt.executor.wait(block=state.get("wait", False) or not started or rt.executor.free() <= 0)
+    done += [cid for cid in rt.unreflected(state["session"]) if cid not in done]  # after a kill: said and reflected on now
     return {"pending": [], "wait": False, "done": done}
 
 

@@ -42,6 +42,19 @@ class Runtime:
     evaluation: EvaluationConfig | None = None  # the evaluation every job carries, read once at the start (merge workspaces)
     _fallback: Strategy | None = None
     _history: dict[str, Candidate] = field(default_factory=dict)  # the session's candidates by id, oldest first
+    _recovered: bool = False  # results attached before a kill but not reflected on were collected
+
+    def unreflected(self, session: str) -> list[str]:
+        """Once per process: candidates whose result was attached (as their job ended) but which a kill left
+        without their lesson; after that, every result is collected by the executor and reflected on."""
+        if self._recovered:
+            return []
+        self._recovered = True
+        return [
+            c.id
+            for c in self.history(session)
+            if c.status in ("succeeded", "failed") and c.lesson is None and c.id not in self.executor.in_flight
+        ]
 
     @property
     def planner(self):

@@ -150,7 +150,9 @@ def test_a_realistic_conversation_through_a_real_session(workspace, archive):
 
     # Every proposal ran: the cut-off reply and the repeated recipe were repaired before they cost a candidate.
     assert [c.status for c in mine] == ["succeeded"] * 6 and summary.rejected == summary.invalid == 0
-    assert breeder.kinds[:5] == ["propose", "propose", "repair", "lesson", "lesson"]
+    # The first round fills both slots (the second proposal repaired); after that the steady-state loop
+    # interleaves lessons and proposals as jobs end, in an order that depends on which job ends first.
+    assert breeder.kinds[:3] == ["propose", "propose", "repair"] and breeder.kinds[3] == "lesson"
     assert breeder.kinds.count("propose") == 6 and breeder.kinds.count("repair") == 2 and breeder.kinds.count("lesson") == 6
     repairs = [m[-1]["content"] for m in asked if m[-1]["content"].startswith("Your reply could not be used")]
     assert "the JSON is not valid" in repairs[0] and f"this recipe is exactly {first.id}'s (search fitness" in repairs[1]
@@ -177,7 +179,8 @@ def test_a_realistic_conversation_through_a_real_session(workspace, archive):
     # Lessons came from the model and were shown in later prompts; each candidate carries its own spend.
     assert all(c.lesson.startswith("Lesson ") for c in mine)
     later = [m[0]["content"] for m in asked if m[0]["content"].startswith("You are the breeder in Clade")][-1]
-    assert f"- {first.id}: Lesson " in later and "Candidates: 4 of 6 used" in later and "the session's last proposal" in later
+    assert f"- {first.id}: Lesson " in later and "the session's last proposal" in later
+    assert re.search(r"Candidates: [45] of 6 used", later)  # 5 when the other slot's job ended first (steady state)
     assert all(c.cost.llm_tokens > 0 for c in mine) and second.cost.llm_tokens > first.cost.llm_tokens  # its repair was paid
 
     # The report names its splits and gives intervals over examples.
