@@ -2,12 +2,15 @@
 
     python -m sandbox.worker JOB_DIR
 
-It reads JOB_DIR/job.json, materializes the candidate (a merge through tools.merge.api, or
-a copy of the code tree with the candidate's files written over it), evaluates it (the
-workspace's suite through tools.evaluate.api, or the evaluation command) and writes
-JOB_DIR/result.json. Any failure becomes a `failed` result whose reason names what went
-wrong; the traceback goes to stderr, which the sandbox keeps (truncated) in the result.
-The worker exits 0 whenever it wrote a result.
+It reads JOB_DIR/job.json, materializes the job's work (a merge recipe through
+tools.merge.api, a copy of the code tree with the candidate's files written over it, or an
+empty directory for a bare command), evaluates it (the suite the job carries through
+tools.evaluate.api, or the evaluation command, or the command itself) and writes
+JOB_DIR/result.json. Any failure of the work becomes a `failed` result whose reason names what
+went wrong; the traceback goes to stderr, which the sandbox keeps (truncated) in the result.
+The worker exits 0 whenever it wrote a result. A job.json that is not a valid job (unknown
+`work.kind`, a missing recipe, an `argv` that is not a list, a field the contract does not have)
+is bad input: one line on stderr naming the field, exit code 2, nothing written.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from typing import Any
 from sandbox.job import (
     JOB_FILE,
     RESULT_FILE,
-    CodeGenotype,
+    CodeWork,
+    CommandWork,
     Job,
     Result,
     Timings,
-    read_model,
+    read_job,
     write_json_atomic,
 )
 from tools.errors import BadInput
@@ -45,13 +49,13 @@ def device_for(job: Job) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def materialize_code(genotype: CodeGenotype, work: Path) -> Path:
+def materialize_code(code: CodeWork, work: Path) -> Path:
     """Copy the parent tree to `work` and write the candidate's files over it."""
-    shutil.copytree(genotype.tree, work, symlinks=True)
-    for relative, content in genotype.files.items():
+    shutil.copytree(code.tree, work, symlinks=True)
+    for relative, content in code.files.items():
         target = (work / relative).resolve()
         if not target.is_relative_to(work.resolve()):
-            raise BadInput(f"job genotype.files: {relative!r} points outside the work tree; use a relative path inside it")
+            raise BadInput(f"job work.files: {relative!r} points outside the work tree; use a relative path inside it")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content, encoding="utf-8")
     return work
@@ -60,9 +64,9 @@ def materialize_code(genotype: CodeGenotype, work: Path) -> Path:
 def run_command(job: Job, work: Path) -> dict[str, Any]:
     from tools.evaluate.api import run_command_evaluator
 
-    argv = job.evaluation.command or job.genotype.get("argv")
+    argv = job.work.argv if isinstance(job.work, CommandWork) else job.evaluation.command
     if not argv:
-        raise BadInput(f"job {job.id}: no evaluation.command (code job) or genotype.argv (command job) to run")
+        raise BadInput(f"job {job.id}: a code job needs evaluation.command (the command that measures its tree)")
     timeout = job.evaluation.timeout_s or job.limits.wall_s
     return dict(run_command_evaluator(list(argv), work, timeout_s=timeout))
 
@@ -91,8 +95,8 @@ def run_job(job: Job, job_dir: Path) -> Result:
         )
     start = time.monotonic()
     work = job_dir / WORK
-    if job.kind == "code":
-        materialize_code(CodeGenotype.model_validate(job.genotype), work)
+    if isinstance(job.work, CodeWork):
+        materialize_code(job.work, work)
     else:
         work.mkdir(exist_ok=True)
     timings.materialize_s = time.monotonic() - start
@@ -121,7 +125,11 @@ def main(argv: list[str]) -> int:
         print("usage: python -m sandbox.worker JOB_DIR", file=sys.stderr)
         return 2
     job_dir = Path(argv[0]).resolve()
-    job = read_model(job_dir / JOB_FILE, Job)
+    try:
+        job = read_job(job_dir / JOB_FILE)
+    except BadInput as exc:  # not a job: nothing to run, nothing written
+        print(f"clade worker: {exc}", file=sys.stderr)
+        return 2
     try:
         result = run_job(job, job_dir)
     except Exception as exc:  # recorded as the job's failure, with the traceback on stderr
