@@ -37,7 +37,7 @@ from sandbox.job import (
 from tools.errors import BadInput
 from tools.evaluate.result import EvalResult
 
-WORK = "work"
+WORK_DIR = "work"  # JOB_DIR/work: where a code or command job runs
 
 
 def device_for(job: Job) -> str:
@@ -49,26 +49,26 @@ def device_for(job: Job) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def materialize_code(code: CodeWork, work: Path) -> Path:
-    """Copy the parent tree to `work` and write the candidate's files over it."""
-    shutil.copytree(code.tree, work, symlinks=True)
+def materialize_code(code: CodeWork, work_dir: Path) -> Path:
+    """Copy the parent tree to `work_dir` and write the candidate's files over it."""
+    shutil.copytree(code.tree, work_dir, symlinks=True)
     for relative, content in code.files.items():
-        target = (work / relative).resolve()
-        if not target.is_relative_to(work.resolve()):
+        target = (work_dir / relative).resolve()
+        if not target.is_relative_to(work_dir.resolve()):
             raise BadInput(f"job work.files: {relative!r} points outside the work tree; use a relative path inside it")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content, encoding="utf-8")
-    return work
+    return work_dir
 
 
-def run_command(job: Job, work: Path) -> dict[str, Any]:
+def run_command(job: Job, work_dir: Path) -> dict[str, Any]:
     from tools.evaluate.api import run_command_evaluator
 
     argv = job.work.argv if isinstance(job.work, CommandWork) else job.evaluation.command
     if not argv:
         raise BadInput(f"job {job.id}: a code job needs evaluation.command (the command that measures its tree)")
     timeout = job.evaluation.timeout_s or job.limits.wall_s
-    return dict(run_command_evaluator(list(argv), work, timeout_s=timeout))
+    return dict(run_command_evaluator(list(argv), work_dir, timeout_s=timeout))
 
 
 def merge_and_evaluate(job: Job, device: str, timings: Timings) -> tuple[Any, dict[str, Any]]:
@@ -94,13 +94,13 @@ def run_job(job: Job, job_dir: Path) -> Result:
             job_id=job.id, status="ok", fitness=evaluated.fitness, evaluation=evaluated, metrics=metrics, timings=timings, device=device
         )
     start = time.monotonic()
-    work = job_dir / WORK
+    work_dir = job_dir / WORK_DIR
     if isinstance(job.work, CodeWork):
-        materialize_code(job.work, work)
+        materialize_code(job.work, work_dir)
     else:
-        work.mkdir(exist_ok=True)
+        work_dir.mkdir(exist_ok=True)
     timings.materialize_s = time.monotonic() - start
-    metrics = run_command(job, work)
+    metrics = run_command(job, work_dir)
     timings.evaluate_s = time.monotonic() - start - timings.materialize_s
     fitness = fitness_of(metrics, job.evaluation.fitness_key)
     return Result(
