@@ -1,10 +1,12 @@
 """The job contract: `job.json` in, `result.json` out (job schema version 2, result 1).
 
 A job is everything the worker needs, with no reference to the host's state: the typed
-work (`MergeWork`, `CodeWork` or `CommandWork`, told apart by `kind`), the paths of the source models (mounted read-only), the evaluation configuration
-itself, the limits, the device request and the seed. A result is what came back, failures
-included, with the failure reason in words and, when it ran, the typed evaluation
-(`tools.evaluate.result.EvalResult`: fitness, task -> metric -> value, stage, examples). The planner builds `Job`s; every backend returns `Result`s.
+work (`MergeWork`, `CodeWork` or `CommandWork`, told apart by `kind`), the paths of the source
+models (mounted read-only), the evaluation configuration itself, the limits, the device
+request and the seed. A result is what came back, failures included, with the failure reason
+in words and, when it ran, the typed evaluation (`tools.evaluate.result.EvalResult`: fitness,
+task -> metric -> value, stage, examples). The planner builds `Job`s; every backend returns
+`Result`s; `read_job` is how a worker reads one (a bad field named as written, `work.recipe`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -55,7 +57,8 @@ class CommandWork(BaseModel):
 
 
 Work = Annotated[MergeWork | CodeWork | CommandWork, Field(discriminator="kind")]
-WORK_KINDS = frozenset({"merge", "code", "command"})
+WorkKind = Literal["merge", "code", "command"]
+WORK_KINDS = frozenset(get_args(WorkKind))
 
 
 class EvaluationSpec(BaseModel):
@@ -81,6 +84,8 @@ class DeviceRequest(BaseModel):
 
 
 class Job(BaseModel):
+    """One candidate's measurement: its work, read-only inputs, evaluation, limits, device and seed."""
+
     model_config = ConfigDict(extra="forbid")
     schema_version: Literal[2] = JOB_SCHEMA_VERSION
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -92,7 +97,7 @@ class Job(BaseModel):
     seed: int = 0
 
     @property
-    def kind(self) -> Literal["merge", "code", "command"]:
+    def kind(self) -> WorkKind:
         return self.work.kind
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from sandbox.config import Limits
 from sandbox.job import (
     JOB_FILE,
     RESULT_FILE,
+    WORK_KINDS,
     CodeWork,
     CommandWork,
     EvaluationSpec,
@@ -61,6 +62,7 @@ def test_job_schema_round_trip_and_errors(tmp_path, tree):
     with pytest.raises(ValueError, match="work.tree is 'tree'; give an absolute path"):
         Job(id="rel", work=CodeWork(tree="tree"))
     assert str(tree.resolve()) in job.read_only_paths()
+    assert {form.model_fields["kind"].default for form in (MergeWork, CodeWork, CommandWork)} == WORK_KINDS
 
 
 GOOD = {"id": "j1", "work": {"kind": "command", "argv": ["true"]}}
