@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents.config import Workspace
-from sandbox.job import EvaluationSpec, Job
+from sandbox.job import EvaluationSpec, Job, MergeWork
 from tools.evaluate.spec import EvaluationConfig
 from tools.evaluate.suite import load_task_file
 
@@ -52,8 +52,7 @@ def merge_job(
     config = workspace.config
     return Job(
         id=job_id(candidate_id, split),
-        kind="merge",
-        genotype={"recipe": recipe},
+        work=MergeWork(recipe=recipe),
         models={name: str(path) for name, path in workspace.model_paths().items()},
         evaluation=EvaluationSpec(suite=evaluation or evaluation_config(workspace), split=split),
         limits=config.sandbox.limits,

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sandbox.config import DockerConfig, Limits, SandboxConfig  # noqa: E402
-from sandbox.job import EvaluationSpec, Job  # noqa: E402
+from sandbox.job import EvaluationSpec, Job, MergeWork  # noqa: E402
 from sandbox.resident import ResidentPool  # noqa: E402
 
 
@@ -46,8 +46,7 @@ def jobs(zoo: Path, count: int) -> list[Job]:
         found.append(
             Job(
                 id=f"c{n}",
-                kind="merge",
-                genotype={"recipe": recipe},
+                work=MergeWork(recipe=recipe),
                 models=models,
                 evaluation=EvaluationSpec(suite=suite_of(zoo)),
                 limits=Limits(wall_s=600),

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sandbox.config import DockerConfig, Limits, SandboxConfig  # noqa: E402
-from sandbox.job import EvaluationSpec, Job  # noqa: E402
+from sandbox.job import CommandWork, EvaluationSpec, Job  # noqa: E402
 from sandbox.runner import prepare  # noqa: E402
 
 EMPTY = [sys.executable, "-c", "import json; print(json.dumps({'fitness': 0.0}))"]
@@ -56,7 +56,7 @@ def backends(image: str, root: Path) -> dict:
 def rows(reps: int, image: str) -> list[tuple[str, list[float]]]:
     root = Path(tempfile.mkdtemp(prefix="clade-bench-"))
     table = [("bare subprocess /bin/true", timed(lambda: subprocess.run(["/bin/true"], check=True), reps))]
-    job = Job(id="empty", kind="command", genotype={"argv": EMPTY}, evaluation=EvaluationSpec(), limits=Limits(wall_s=60))
+    job = Job(id="empty", work=CommandWork(argv=EMPTY), evaluation=EvaluationSpec(), limits=Limits(wall_s=60))
     bare_dir = prepare(job, root / "bare")
     bare = [sys.executable, "-m", "sandbox.worker", str(bare_dir)]
     table.append(("bare subprocess: worker on empty job", timed(lambda: subprocess.run(bare, check=True, cwd=bare_dir), reps)))

@@ -72,7 +72,7 @@ def sleeping_sandbox(unit: float, spans: list[tuple[float, float]]) -> FakeSandb
     lock = threading.Lock()
 
     def run(job: Job) -> Result:
-        models = job.genotype["recipe"]["models"]
+        models = job.work.recipe["models"]
         source = len(models) == 1
         weight = models[0]["parameters"]["weight"]
         heavy = not source and round(weight * 1000) % 2 == 1

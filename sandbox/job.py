@@ -1,10 +1,12 @@
-"""The job contract: `job.json` in, `result.json` out (schema version 1).
+"""The job contract: `job.json` in, `result.json` out (job schema version 2, result 1).
 
-A job is everything the worker needs, with no reference to the host's state: the
-genotype, the paths of the source models (mounted read-only), the evaluation configuration
-itself, the limits, the device request and the seed. A result is what came back, failures
-included, with the failure reason in words and, when it ran, the typed evaluation
-(`tools.evaluate.result.EvalResult`: fitness, task -> metric -> value, stage, examples). The planner builds `Job`s; every backend returns `Result`s.
+A job is everything the worker needs, with no reference to the host's state: the typed
+work (`MergeWork`, `CodeWork` or `CommandWork`, told apart by `kind`), the paths of the source
+models (mounted read-only), the evaluation configuration itself, the limits, the device
+request and the seed. A result is what came back, failures included, with the failure reason
+in words and, when it ran, the typed evaluation (`tools.evaluate.result.EvalResult`: fitness,
+task -> metric -> value, stage, examples). The planner builds `Job`s; every backend returns
+`Result`s; `read_job` is how a worker reads one (a bad field named as written, `work.recipe`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -22,18 +24,41 @@ from tools.errors import BadInput, describe_validation_error
 from tools.evaluate.result import EvalResult
 from tools.evaluate.spec import EvaluationConfig
 
-SCHEMA_VERSION = 1
+JOB_SCHEMA_VERSION = 2  # 2: the typed `work` replaced `kind` + `genotype`
+RESULT_SCHEMA_VERSION = 1
 JOB_FILE = "job.json"
 RESULT_FILE = "result.json"
-Status = Literal["ok", "failed", "timeout", "killed"]
+ResultStatus = Literal["ok", "failed", "timeout", "killed"]
 
 
-class CodeGenotype(BaseModel):
-    """A code candidate: a workspace tree, plus whole files that replace or add to it."""
+class MergeWork(BaseModel):
+    """A merge candidate: its recipe, a mergekit-style mapping the merge engine checks in the worker."""
 
     model_config = ConfigDict(extra="forbid")
+    kind: Literal["merge"] = "merge"
+    recipe: dict[str, Any]
+
+
+class CodeWork(BaseModel):
+    """A code candidate: a tree, plus whole files that replace or add to it; run with `evaluation.command`."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["code"] = "code"
     tree: str = Field(description="directory holding the parent's tree (mounted read-only, copied into the job)")
     files: dict[str, str] = Field(default_factory=dict, description="relative path -> new content")
+
+
+class CommandWork(BaseModel):
+    """A bare command, run in an empty work directory; its last stdout line is its JSON metrics."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["command"] = "command"
+    argv: list[str] = Field(min_length=1)
+
+
+Work = Annotated[MergeWork | CodeWork | CommandWork, Field(discriminator="kind")]
+WorkKind = Literal["merge", "code", "command"]
+WORK_KINDS = frozenset(get_args(WorkKind))
 
 
 class EvaluationSpec(BaseModel):
@@ -41,7 +66,7 @@ class EvaluationSpec(BaseModel):
 
     Merge jobs: `suite`, the workspace's `evaluation:` section as the session started with it,
     every task inline and every data file an absolute path (the data is mounted read-only).
-    Code and command jobs: `command`, run in the job's work tree; its last stdout line is a
+    Code jobs: `command`, run in the job's work tree; its last stdout line is a
     JSON object of metrics, and `fitness_key` names the one that is the fitness.
     """
 
@@ -49,7 +74,7 @@ class EvaluationSpec(BaseModel):
     suite: EvaluationConfig | None = None
     split: str = "search"
     command: list[str] | None = None
-    timeout_s: float | None = Field(None, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0)
     fitness_key: str = "fitness"
 
 
@@ -59,22 +84,27 @@ class DeviceRequest(BaseModel):
 
 
 class Job(BaseModel):
+    """One candidate's measurement: its work, read-only inputs, evaluation, limits, device and seed."""
+
     model_config = ConfigDict(extra="forbid")
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = JOB_SCHEMA_VERSION
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-    kind: Literal["merge", "code", "command"]
-    genotype: dict[str, Any] = Field(description="merge: {recipe: {...}}; code: CodeGenotype; command: {argv: [...]}")
+    work: Work
     models: dict[str, str] = Field(default_factory=dict, description="source name -> model directory (read-only)")
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
     limits: Limits = Field(default_factory=Limits)
     device: DeviceRequest = Field(default_factory=DeviceRequest)
     seed: int = 0
 
+    @property
+    def kind(self) -> WorkKind:
+        return self.work.kind
+
     @model_validator(mode="after")
     def _absolute_inputs(self):
         """Inputs are host paths seen from inside the sandbox at the same place: they must be absolute."""
         named = {f"models.{k}": v for k, v in self.models.items()}
-        named["genotype.tree"] = self.genotype.get("tree") if self.kind == "code" else None
+        named["work.tree"] = self.work.tree if isinstance(self.work, CodeWork) else None
         for i, task in enumerate(self.evaluation.suite.tasks if self.evaluation.suite else []):
             if isinstance(task, str):
                 raise ValueError(f"evaluation.suite.tasks[{i}] is the file name {task!r}; the job carries the task spec itself")  # noqa: TRY004 (pydantic wants ValueError)
@@ -87,8 +117,8 @@ class Job(BaseModel):
     def read_only_paths(self) -> list[str]:
         """Host paths the job reads: source models, the parent tree, the folders of the evaluation's data files."""
         paths = list(self.models.values())
-        if self.kind == "code" and "tree" in self.genotype:
-            paths.append(self.genotype["tree"])
+        if isinstance(self.work, CodeWork):
+            paths.append(self.work.tree)
         for task in self.evaluation.suite.tasks if self.evaluation.suite else []:
             paths += [str(Path(path).parent) for path in task.data.values()]
         return sorted({str(Path(p).resolve()) for p in paths})
@@ -103,11 +133,11 @@ class Timings(BaseModel):
 
 class Result(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = RESULT_SCHEMA_VERSION
     job_id: str
-    status: Status
+    status: ResultStatus
     fitness: float | None = None
-    evaluation: EvalResult | None = Field(None, description="the typed measurement: fitness, per task and metric, stage, examples")
+    evaluation: EvalResult | None = Field(default=None, description="the typed measurement: fitness, per task and metric, stage, examples")
     metrics: dict[str, Any] = Field(default_factory=dict, description="everything the evaluation printed (a command's own keys)")
     timings: Timings = Field(default_factory=Timings)
     peak_memory_mb: float | None = None
@@ -128,8 +158,8 @@ def write_json_atomic(path: Path, model: BaseModel) -> None:
     os.replace(tmp, path)
 
 
-def read_model(path: Path, cls: type[BaseModel]) -> Any:
-    """Load and validate a JSON file; BadInput names the file and the first bad field."""
+def read_model(path: Path, cls: type[BaseModel], tags: dict[str, frozenset[str]] | None = None) -> Any:
+    """Load and validate a JSON file; BadInput names the file and the first bad field (`tags`: see describe_validation_error)."""
     try:
         return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
@@ -137,4 +167,9 @@ def read_model(path: Path, cls: type[BaseModel]) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: not valid JSON ({exc})") from None
     except ValidationError as exc:
-        raise BadInput(f"{path}: {describe_validation_error(exc)}") from None
+        raise BadInput(f"{path}: {describe_validation_error(exc, tags=tags or {})}") from None
+
+
+def read_job(path: Path) -> Job:
+    """A job.json; a bad field is named as written (`work.recipe`, not pydantic's `work.merge.recipe`)."""
+    return read_model(path, Job, tags={"work": WORK_KINDS})

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.job import Job, Timings
+from sandbox.job import Job, MergeWork, Timings
 from tools.errors import BadInput
 
 
@@ -64,8 +64,8 @@ class MergeCaches:
 
 
 def check_merge_job(job: Job) -> None:
-    if not isinstance(job.genotype.get("recipe"), dict):
-        raise BadInput(f"job {job.id}: a merge job needs genotype.recipe (the merge recipe as a mapping)")
+    if not isinstance(job.work, MergeWork):
+        raise BadInput(f"job {job.id}: a {job.kind} job is not a merge job (work.kind must be merge)")
     if job.evaluation.suite is None:
         raise BadInput(f"job {job.id}: a merge job needs evaluation.suite (the evaluation configuration that measures it)")
 
@@ -83,9 +83,9 @@ def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCac
     caches = caches if caches is not None else MergeCaches()
     torch.manual_seed(job.seed)  # the same global RNG state for every job, fresh process or not
     models = {name: Path(path) for name, path in job.models.items()}
-    suite_first = caches.suite(job) if "calibration" in job.genotype["recipe"] else None
+    suite_first = caches.suite(job) if "calibration" in job.work.recipe else None
     tasks = {task.name: task for task in suite_first[0].tasks} if suite_first else {}  # what a calibration section names
-    recipe = load_recipe(job.genotype["recipe"], models=models, tasks=tasks)
+    recipe = load_recipe(job.work.recipe, models=models, tasks=tasks)
     merger, sources_cached = caches.merger(models, device)
     model = merger.apply(recipe, seed=job.seed)
     tokenizer, tokenizer_cached = caches.tokenizer(merger.tokenizer_dir(recipe))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from sandbox.job import Status
+from sandbox.job import ResultStatus
 
 STDOUT, STDERR = "stdout.txt", "stderr.txt"
 
@@ -19,7 +19,7 @@ STDOUT, STDERR = "stdout.txt", "stderr.txt"
 class RunOutcome(BaseModel):
     """`clade sandbox exec --json` prints this (status, exit_code, reason, stdout, stderr, ...)."""
 
-    status: Status
+    status: ResultStatus
     exit_code: int | None
     reason: str
     stdout: str = ""
@@ -41,7 +41,7 @@ def read_capped(path: Path, cap: int) -> tuple[str, bool]:
     return data[:cap].decode("utf-8", errors="replace"), len(data) > cap
 
 
-def describe_exit(code: int | None) -> tuple[Status, str]:
+def describe_exit(code: int | None) -> tuple[ResultStatus, str]:
     """Status and reason for a process that ended by itself (negative code: killed by a signal)."""
     if code == 0:
         return "ok", "exited with code 0"

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.config import RayConfig, RayNode, SandboxConfig
-from sandbox.job import Job, Result
+from sandbox.job import CodeWork, Job, Result
 from sandbox.resident_worker import ServiceSettings
 from tools.errors import BadInput, CladeError
 
@@ -99,8 +99,8 @@ def map_job(job: Job, paths) -> Job:
             for task in suite.tasks
         ]
         update["evaluation"] = job.evaluation.model_copy(update={"suite": suite.model_copy(update={"tasks": tasks})})
-    if job.kind == "code" and "tree" in job.genotype:
-        update["genotype"] = {**job.genotype, "tree": map_path(job.genotype["tree"], paths)}
+    if isinstance(job.work, CodeWork):
+        update["work"] = job.work.model_copy(update={"tree": map_path(job.work.tree, paths)})
     return job.model_copy(update=update)
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox.job import Job, Result, Timings, read_model, write_json_atomic
+from sandbox.job import Job, Result, Timings, read_job, read_model, write_json_atomic
 from sandbox.outcome import STDERR, STDOUT
 
 INBOX, OUTBOX, HEARTBEAT, STOP, SETTINGS = "inbox", "outbox", "heartbeat", "stop", "service.json"
@@ -117,7 +117,7 @@ def take_logs(service_dir: Path, result: Result) -> None:
 
 def handle(path: Path, service_dir: Path, caches, served: int) -> None:
     try:
-        job = read_model(path, Job)
+        job = read_job(path)
     except Exception as exc:  # an unreadable job still gets an answer under its file name
         job, failure = None, Result(job_id=path.stem, status="failed", reason=str(exc))
     result = serve(job, caches, served) if job is not None else failure

@@ -101,6 +101,8 @@ def _inner_result(job_dir: Path) -> tuple[Result | None, str]:
 def finish(job: Job, job_dir: Path, outcome: RunOutcome) -> Result:
     """The final result: the worker's own, overruled by the sandbox's verdict when it broke a limit."""
     inner, problem = _inner_result(job_dir)
+    said = outcome.stderr.strip().splitlines()[-1:] if inner is None else []
+    problem += f" (the last line of its stderr: {said[0][:300]})" if said and problem else ""
     result = inner.model_copy() if inner is not None else Result(job_id=job.id, status="failed", reason=problem)
     if outcome.status != "ok" or inner is None:
         result.status = outcome.status if outcome.status != "ok" else "failed"

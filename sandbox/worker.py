@@ -2,12 +2,15 @@
 
     python -m sandbox.worker JOB_DIR
 
-It reads JOB_DIR/job.json, materializes the candidate (a merge through tools.merge.api, or
-a copy of the code tree with the candidate's files written over it), evaluates it (the
-workspace's suite through tools.evaluate.api, or the evaluation command) and writes
-JOB_DIR/result.json. Any failure becomes a `failed` result whose reason names what went
-wrong; the traceback goes to stderr, which the sandbox keeps (truncated) in the result.
-The worker exits 0 whenever it wrote a result.
+It reads JOB_DIR/job.json, materializes the job's work (a merge recipe through
+tools.merge.api, a copy of the code tree with the candidate's files written over it, or an
+empty directory for a bare command), evaluates it (the suite the job carries through
+tools.evaluate.api, or the evaluation command, or the command itself) and writes
+JOB_DIR/result.json. Any failure of the work becomes a `failed` result whose reason names what
+went wrong; the traceback goes to stderr, which the sandbox keeps (truncated) in the result.
+The worker exits 0 whenever it wrote a result. A job.json that is not a valid job (unknown
+`work.kind`, a missing recipe, an `argv` that is not a list, a field the contract does not have)
+is bad input: one line on stderr naming the field, exit code 2, nothing written.
 """
 
 from __future__ import annotations
@@ -23,17 +26,18 @@ from typing import Any
 from sandbox.job import (
     JOB_FILE,
     RESULT_FILE,
-    CodeGenotype,
+    CodeWork,
+    CommandWork,
     Job,
     Result,
     Timings,
-    read_model,
+    read_job,
     write_json_atomic,
 )
 from tools.errors import BadInput
 from tools.evaluate.result import EvalResult
 
-WORK = "work"
+WORK_DIR = "work"  # JOB_DIR/work: where a code or command job runs
 
 
 def device_for(job: Job) -> str:
@@ -45,26 +49,26 @@ def device_for(job: Job) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def materialize_code(genotype: CodeGenotype, work: Path) -> Path:
-    """Copy the parent tree to `work` and write the candidate's files over it."""
-    shutil.copytree(genotype.tree, work, symlinks=True)
-    for relative, content in genotype.files.items():
-        target = (work / relative).resolve()
-        if not target.is_relative_to(work.resolve()):
-            raise BadInput(f"job genotype.files: {relative!r} points outside the work tree; use a relative path inside it")
+def materialize_code(code: CodeWork, work_dir: Path) -> Path:
+    """Copy the parent tree to `work_dir` and write the candidate's files over it."""
+    shutil.copytree(code.tree, work_dir, symlinks=True)
+    for relative, content in code.files.items():
+        target = (work_dir / relative).resolve()
+        if not target.is_relative_to(work_dir.resolve()):
+            raise BadInput(f"job work.files: {relative!r} points outside the work tree; use a relative path inside it")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content, encoding="utf-8")
-    return work
+    return work_dir
 
 
-def run_command(job: Job, work: Path) -> dict[str, Any]:
+def run_command(job: Job, work_dir: Path) -> dict[str, Any]:
     from tools.evaluate.api import run_command_evaluator
 
-    argv = job.evaluation.command or job.genotype.get("argv")
+    argv = job.work.argv if isinstance(job.work, CommandWork) else job.evaluation.command
     if not argv:
-        raise BadInput(f"job {job.id}: no evaluation.command (code job) or genotype.argv (command job) to run")
+        raise BadInput(f"job {job.id}: a code job needs evaluation.command (the command that measures its tree)")
     timeout = job.evaluation.timeout_s or job.limits.wall_s
-    return dict(run_command_evaluator(list(argv), work, timeout_s=timeout))
+    return dict(run_command_evaluator(list(argv), work_dir, timeout_s=timeout))
 
 
 def merge_and_evaluate(job: Job, device: str, timings: Timings) -> tuple[Any, dict[str, Any]]:
@@ -90,13 +94,13 @@ def run_job(job: Job, job_dir: Path) -> Result:
             job_id=job.id, status="ok", fitness=evaluated.fitness, evaluation=evaluated, metrics=metrics, timings=timings, device=device
         )
     start = time.monotonic()
-    work = job_dir / WORK
-    if job.kind == "code":
-        materialize_code(CodeGenotype.model_validate(job.genotype), work)
+    work_dir = job_dir / WORK_DIR
+    if isinstance(job.work, CodeWork):
+        materialize_code(job.work, work_dir)
     else:
-        work.mkdir(exist_ok=True)
+        work_dir.mkdir(exist_ok=True)
     timings.materialize_s = time.monotonic() - start
-    metrics = run_command(job, work)
+    metrics = run_command(job, work_dir)
     timings.evaluate_s = time.monotonic() - start - timings.materialize_s
     fitness = fitness_of(metrics, job.evaluation.fitness_key)
     return Result(
@@ -121,7 +125,11 @@ def main(argv: list[str]) -> int:
         print("usage: python -m sandbox.worker JOB_DIR", file=sys.stderr)
         return 2
     job_dir = Path(argv[0]).resolve()
-    job = read_model(job_dir / JOB_FILE, Job)
+    try:
+        job = read_job(job_dir / JOB_FILE)
+    except BadInput as exc:  # not a job: nothing to run, nothing written
+        print(f"clade worker: {exc}", file=sys.stderr)
+        return 2
     try:
         result = run_job(job, job_dir)
     except Exception as exc:  # recorded as the job's failure, with the traceback on stderr

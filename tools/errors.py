@@ -7,7 +7,9 @@ its message is one line naming the culprit and what to do, and the command exits
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -25,17 +27,24 @@ class BadInput(CladeError):
     exit_code = 2
 
 
-def describe_validation_error(exc: ValidationError, skip_leading: frozenset[str] = frozenset()) -> str:
+def describe_validation_error(
+    exc: ValidationError, skip_leading: frozenset[str] = frozenset(), tags: Mapping[str, frozenset[str]] = MappingProxyType({})
+) -> str:
     """A pydantic ValidationError as one line: `field a.b: reason` for its first error, plus a count.
 
-    `skip_leading` drops a leading location part such as a discriminated union's tag. A value that
-    fits none of a union's forms is said once, in words (`is none of the accepted forms: a number,
-    a list, ...`), never with pydantic's internal member names (`weight.Conditional`, `list[str]`).
+    `skip_leading` drops a leading location part such as a discriminated union's tag; `tags` names
+    the discriminated unions further in (dotted field -> its tags), whose tag pydantic puts after
+    the field (`work.merge.recipe` is said `work.recipe`). A discriminator that is missing or
+    unknown is named as a field of its own (`work.kind`). A value that fits none of a union's forms
+    is said once, in words (`is none of the accepted forms: a number, a list, ...`), never with
+    pydantic's internal member names (`weight.Conditional`, `list[str]`).
     """
     errors = exc.errors()
-    loc = [str(p) for p in errors[0]["loc"]]
+    loc = _without_tags([str(p) for p in errors[0]["loc"]], tags)
     if loc and loc[0] in skip_leading:
         loc = loc[1:]
+    if errors[0]["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return _tag_error(loc, errors[0], exc.error_count())
     tag = next((i for i, part in enumerate(loc) if _is_type_tag(part)), None)
     if tag is not None:
         return _union_error(loc[:tag], errors, len(errors[0]["loc"]) - len(loc))
@@ -53,6 +62,24 @@ FORMS = {
     "list": "a list",
     "none": "null",
 }
+
+
+def _without_tags(loc: list[str], tags: Mapping[str, frozenset[str]]) -> list[str]:
+    kept: list[str] = []
+    for part in loc:
+        if not (kept and part in tags.get(".".join(kept), ())):
+            kept.append(part)
+    return kept
+
+
+def _tag_error(loc: list[str], error: Mapping[str, Any], count: int) -> str:
+    """`field work.kind: 'poem' is none of 'merge', 'code', 'command'` (or: is missing)."""
+    ctx = error.get("ctx", {})
+    key = ctx.get("discriminator", "").strip("'")
+    where = ".".join([*loc, key] if key.isidentifier() else loc) or "(top level)"
+    said = f"{ctx['tag']!r} is none of {ctx['expected_tags']}" if "tag" in ctx else "is missing; it says which form this is"
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return f"field {where}: {said}{more}"
 
 
 def _is_type_tag(part: str) -> bool:

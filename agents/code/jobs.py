@@ -1,9 +1,12 @@
 """Sandbox jobs for code candidates, and the seed tree a code search starts from.
 
-A code candidate's job is sandbox Job kind "code": the worker copies the seed tree
+A code candidate's job carries a `sandbox.job.CodeWork`: the worker copies the seed tree
 (`code.workspace`, mounted read-only) into the job and writes the candidate's files over it
 (its genotype holds the whole tree, so what the seed has is replaced), then runs the
-evaluation command there. The evaluator and its data (`code.inputs`) are mounted read-only
+evaluation command there. `code_job` is the one place a recorded genotype's files
+(`archive.record.CodeGenotype`, or a code source's `SourceGenotype`) become the job's work
+(the seed tree's path and those files); the command the job runs is the workspace's
+`code.command`, expanded for the split, not the one recorded with the genotype. The evaluator and its data (`code.inputs`) are mounted read-only
 at their host paths and named by absolute path in the command: they are never part of the
 tree, so no edit can change them, and under bubblewrap or docker neither can the candidate's running
 code (with `isolation: unshare` or `none` the mounts are not read-only: `clade sandbox doctor` says
@@ -21,9 +24,8 @@ from pathlib import Path
 
 from agents.config import Workspace
 from agents.jobs import job_id
-from archive.record import Candidate
-from sandbox.job import EvaluationSpec, Job
-from tools.errors import BadInput, CladeError
+from sandbox.job import CodeWork, EvaluationSpec, Job
+from tools.errors import BadInput
 
 SKIPPED_DIRS = {"__pycache__", ".git", ".clade"}
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -104,28 +106,12 @@ def evaluation_argv(workspace: Workspace, split: str) -> list[str]:
     return [sys.executable, "-P", "-m", "agents.code.cascade", json.dumps(spec)]
 
 
-def code_job(
-    workspace: Workspace,
-    candidate: "str | Candidate",
-    files: dict[str, str] | None = None,
-    *,
-    split: str = "search",
-    seed: int = 0,
-    gpus: int = 0,
-) -> Job:
-    """The job measuring a code candidate (or the code search's source) on `split`.
-
-    `candidate` is a recorded Candidate (its genotype's files are used) or an id with `files`."""
+def code_job(workspace: Workspace, candidate_id: str, files: dict[str, str], *, split: str = "search", seed: int = 0, gpus: int = 0) -> Job:
+    """The job measuring a code candidate (or the code search's source) on `split`: its genotype's files over the seed tree."""
     config = code_config(workspace)
-    if isinstance(candidate, Candidate):
-        candidate, files = candidate.id, candidate.genotype.files if files is None else files
-    if files is None:
-        raise CladeError(f"code_job({candidate!r}): give the candidate's files (or the recorded Candidate)")
-    candidate_id = candidate
     return Job(
         id=job_id(candidate_id, split),
-        kind="code",
-        genotype={"tree": str(tree_dir(workspace)), "files": files},
+        work=CodeWork(tree=str(tree_dir(workspace)), files=files),
         models={f"input-{k}": str(v) for k, v in input_paths(workspace).items()},
         evaluation=EvaluationSpec(
             command=evaluation_argv(workspace, split), split=split, timeout_s=config.timeout_s, fitness_key=config.fitness_key

@@ -4,6 +4,7 @@ import pytest
 
 from agents.code.jobs import code_job, seed_files
 from sandbox.backends.local import LocalBackend
+from sandbox.job import CodeWork
 from tests.code.conftest import SOLUTION, make_workspace
 from tools.errors import BadInput
 
@@ -16,7 +17,7 @@ def test_code_job_mounts_the_evaluator_read_only_and_passes_the_split(workspace)
     job = code_job(workspace, "abc123", {"solution.py": "VALUE = 3\n"}, split="test", seed=7)
     evaluator = str(workspace.root / "eval")
     assert job.kind == "code" and job.id == "abc123-test" and job.seed == 7
-    assert job.genotype == {"tree": str(workspace.root / "seed"), "files": {"solution.py": "VALUE = 3\n"}}
+    assert job.work == CodeWork(tree=str(workspace.root / "seed"), files={"solution.py": "VALUE = 3\n"})
     assert job.evaluation.command == [sys.executable, f"{evaluator}/score.py", "test"]
     assert evaluator in job.read_only_paths() and str(workspace.root / "seed") in job.read_only_paths()
 

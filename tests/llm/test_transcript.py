@@ -42,7 +42,7 @@ def skill_sandbox() -> FakeSandbox:
     """Each task scores 0.45 + 0.5 x its expert's weight (best at 1), minus 0.1 x the other experts' total weight above 1."""
 
     def run(job: Job) -> Result:
-        w = weights(job.genotype["recipe"])
+        w = weights(job.work.recipe)
         crowd = max(0.0, sum(v for m, v in w.items() if m in SKILL) - 1.0)
         tasks = {task: round(0.45 + 0.5 * (1 - abs(1 - w.get(expert, 0.0))) - 0.1 * crowd, 3) for expert, task in SKILL.items()}
         fitness = sum(tasks.values()) / 3

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from sandbox.config import Limits
-from sandbox.job import RESULT_FILE, CodeGenotype, EvaluationSpec, Job, Result, read_model, write_json_atomic
+from sandbox.job import (
+    JOB_FILE,
+    RESULT_FILE,
+    WORK_KINDS,
+    CodeWork,
+    CommandWork,
+    EvaluationSpec,
+    Job,
+    MergeWork,
+    Result,
+    read_job,
+    write_json_atomic,
+)
 from sandbox.outcome import RunOutcome
 from sandbox.runner import finish, prepare
 from tests.sandbox.conftest import PY
@@ -19,8 +33,7 @@ EVAL = "import json\nprint('evaluating')\nprint(json.dumps({'fitness': %s, 'loss
 def code_job(tree, files=None, **changes) -> Job:
     fields = dict(
         id="code-1",
-        kind="code",
-        genotype=CodeGenotype(tree=str(tree), files=files or {}).model_dump(),
+        work=CodeWork(tree=str(tree), files=files or {}),
         evaluation=EvaluationSpec(command=[PY, "eval.py"]),
         limits=Limits(wall_s=60, memory_mb=1024),
     )
@@ -38,15 +51,62 @@ def tree(tmp_path):
 def test_job_schema_round_trip_and_errors(tmp_path, tree):
     job = code_job(tree)
     write_json_atomic(tmp_path / "job.json", job)
-    assert read_model(tmp_path / "job.json", Job) == job
-    (tmp_path / "bad.json").write_text(json.dumps({**job.model_dump(mode="json"), "kind": "poem"}))
-    with pytest.raises(BadInput, match=r"bad.json: field kind"):
-        read_model(tmp_path / "bad.json", Job)
+    assert read_job(tmp_path / "job.json") == job and job.kind == "code"
+    (tmp_path / "bad.json").write_text(json.dumps({**job.model_dump(mode="json"), "work": {"kind": "poem"}}))
+    with pytest.raises(BadInput, match=r"bad.json: field work.kind: 'poem' is none of 'merge', 'code', 'command'"):
+        read_job(tmp_path / "bad.json")
     with pytest.raises(ValueError):
-        Job(id="../escape", kind="command", genotype={})
+        Job(id="../escape", work=CommandWork(argv=["true"]))
     with pytest.raises(ValueError, match="models.a is 'models/a'; give an absolute path"):
-        Job(id="rel", kind="merge", genotype={}, models={"a": "models/a"})
+        Job(id="rel", work=MergeWork(recipe={}), models={"a": "models/a"})
+    with pytest.raises(ValueError, match="work.tree is 'tree'; give an absolute path"):
+        Job(id="rel", work=CodeWork(tree="tree"))
     assert str(tree.resolve()) in job.read_only_paths()
+    assert {form.model_fields["kind"].default for form in (MergeWork, CodeWork, CommandWork)} == WORK_KINDS
+
+
+GOOD = {"id": "j1", "work": {"kind": "command", "argv": ["true"]}}
+MALFORMED = {
+    "unknown kind": ({**GOOD, "work": {"kind": "poem"}}, "field work.kind: 'poem' is none of 'merge', 'code', 'command'"),
+    "no kind": ({**GOOD, "work": {"argv": ["true"]}}, "field work.kind: is missing"),
+    "no work": ({"id": "j1"}, "field work: Field required"),
+    "missing recipe": ({**GOOD, "work": {"kind": "merge"}}, "field work.recipe: Field required"),
+    "recipe not a mapping": ({**GOOD, "work": {"kind": "merge", "recipe": "linear please"}}, "field work.recipe: Input should be a valid"),
+    "argv not a list": ({**GOOD, "work": {"kind": "command", "argv": "ls -l"}}, "field work.argv: Input should be a valid list"),
+    "empty argv": ({**GOOD, "work": {"kind": "command", "argv": []}}, "field work.argv: List should have at least 1 item"),
+    "code without tree": ({**GOOD, "work": {"kind": "code", "files": {}}}, "field work.tree: Field required"),
+    "extra field in work": ({**GOOD, "work": {"kind": "command", "argv": ["true"], "shell": True}}, "field work.shell: Extra inputs"),
+    "extra field in job": ({**GOOD, "priority": 9}, "field priority: Extra inputs are not permitted"),
+    "the old kind + genotype": (
+        {"schema_version": 1, "id": "j1", "kind": "command", "genotype": {"argv": ["true"]}},
+        "field schema_version: Input should be 2",
+    ),
+    "not a job": ([1, 2], "field (top level): Input should be a valid dictionary"),
+}
+
+
+def worker(job_dir) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sandbox.worker", str(job_dir)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=str)
+def test_a_malformed_job_is_one_line_exit_2_naming_the_field(tmp_path, case):
+    """Through the real worker entry: nothing runs, nothing is written, no traceback."""
+    document, named = MALFORMED[case]
+    (tmp_path / JOB_FILE).write_text(json.dumps(document))
+    done = worker(tmp_path)
+    assert done.returncode == 2 and done.stdout == "", done
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"clade worker: {tmp_path / JOB_FILE}: ") and named in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == [JOB_FILE]
+
+
+def test_a_well_formed_job_through_the_worker_entry_writes_its_result(tmp_path):
+    argv = [PY, "-c", "import json; print(json.dumps({'fitness': 0.5}))"]
+    (tmp_path / JOB_FILE).write_text(json.dumps({**GOOD, "work": {"kind": "command", "argv": argv}}))
+    done = worker(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert Result.model_validate_json((tmp_path / RESULT_FILE).read_text()).fitness == 0.5
 
 
 def outcome(status="ok", reason="exited with code 0", code=0) -> RunOutcome:
@@ -75,6 +135,14 @@ def test_finish_overrules_worker_on_a_breach_and_names_missing_result(tmp_path, 
     assert "not a valid result" in finish(job, job_dir, outcome()).reason
 
 
+def test_a_worker_that_wrote_no_result_is_reported_with_its_last_stderr_line(tmp_path, tree):
+    job = code_job(tree)
+    job_dir = prepare(job, tmp_path / "jobs")
+    said = "clade worker: /jobs/x/job.json: field work.kind: 'poem' is none of 'merge', 'code', 'command'"
+    result = finish(job, job_dir, outcome("ok", "exited with code 2", 2).model_copy(update={"stderr": f"noise\n{said}\n"}))
+    assert result.status == "failed" and f"without writing result.json (the last line of its stderr: {said})" in result.reason
+
+
 def test_result_logs_keep_head_and_tail(tmp_path, tree):
     job = code_job(tree)
     job_dir = prepare(job, tmp_path / "jobs")
@@ -101,6 +169,6 @@ def test_code_job_failures_have_reasons(local_backend, tree):
 
 
 def test_command_job_without_fitness_fails_clearly(local_backend):
-    job = Job(id="cmd-1", kind="command", genotype={"argv": [PY, "-c", "print('{\"acc\": 1}')"]})
+    job = Job(id="cmd-1", work=CommandWork(argv=[PY, "-c", "print('{\"acc\": 1}')"]))
     result = local_backend.execute(job)
     assert result.status == "failed" and "'fitness'" in result.reason

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from sandbox.config import Limits
-from sandbox.job import EvaluationSpec, Job
+from sandbox.job import EvaluationSpec, Job, MergeWork
 
 RECIPE = {
     "merge_method": "linear",
@@ -51,8 +51,7 @@ def merge_job(workspace) -> Job:
     models = {name: str(path) for name, path in load_workspace(workspace).model_paths().items()}
     return Job(
         id="merge-1",
-        kind="merge",
-        genotype={"recipe": RECIPE},
+        work=MergeWork(recipe=RECIPE),
         models=models,
         seed=3,
         evaluation=EvaluationSpec(suite=suite_of(workspace)),
@@ -100,9 +99,13 @@ def test_docker_refuses_inputs_its_user_cannot_read(tmp_path):
             check_readable([str(inputs)])
 
 
-def test_merge_job_without_a_recipe_fails_with_the_field(local_backend, workspace):
-    result = local_backend.execute(merge_job(workspace).model_copy(update={"genotype": {"recipe": "linear please"}}))
-    assert result.status == "failed" and "needs genotype.recipe" in result.reason
+def test_a_merge_job_needs_a_recipe_mapping_and_a_suite(local_backend, workspace):
+    """The typed work refuses a recipe that is not a mapping when the job is built (and the worker when
+    it reads one: tests/sandbox/test_job_contract.py); a job without a suite fails naming the field."""
+    with pytest.raises(ValueError, match=r"work\.merge\.recipe"):
+        Job.model_validate({**merge_job(workspace).model_dump(), "work": {"kind": "merge", "recipe": "linear please"}})
+    result = local_backend.execute(merge_job(workspace).model_copy(update={"evaluation": EvaluationSpec()}))
+    assert result.status == "failed" and "needs evaluation.suite" in result.reason
 
 
 def test_a_calibrated_recipe_names_the_workspace_task_and_matches_the_host(workspace):
@@ -118,7 +121,7 @@ def test_a_calibrated_recipe_names_the_workspace_task_and_matches_the_host(works
     from tools.merge.api import ResidentMerger, load_recipe
 
     recipe = {"merge_method": "regmean_plusplus", "models": [{"model": "a"}, {"model": "b"}], "calibration": {"tasks": ["ppl"]}}
-    job = merge_job(workspace).model_copy(update={"genotype": {"recipe": recipe}})
+    job = merge_job(workspace).model_copy(update={"work": MergeWork(recipe=recipe)})
     caches = MergeCaches()
     evaluated, metrics = merge_and_evaluate(job, "cpu", Timings(), caches)
     fitness = evaluated.fitness

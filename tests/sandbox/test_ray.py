@@ -33,8 +33,8 @@ def test_ray_task_times_out_then_normal_job_runs_isolated(ray_backend, tmp_path)
 
 
 def test_ray_executes_a_job_through_the_worker(ray_backend):
-    from sandbox.job import Job
+    from sandbox.job import CommandWork, Job
 
-    job = Job(id="ray-cmd", kind="command", genotype={"argv": [PY, "-c", "print('{\"fitness\": 0.25}')"]})
+    job = Job(id="ray-cmd", work=CommandWork(argv=[PY, "-c", "print('{\"fitness\": 0.25}')"]))
     result = ray_backend.execute(job)
     assert (result.status, result.fitness, result.job_id) == ("ok", 0.25, "ray-cmd"), result.reason

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from sandbox.config import RayConfig, RayNode, SandboxConfig
-from sandbox.job import EvaluationSpec, Job, Limits
+from sandbox.job import EvaluationSpec, Job, Limits, MergeWork
 from sandbox.ray_pool import map_job, plan_placements
 from tools.evaluate.spec import EvaluationConfig, GenerationTask
 
@@ -48,8 +48,7 @@ def test_a_job_is_rewritten_to_the_nodes_copy_of_its_inputs():
     task = GenerationTask(kind="generation", name="t", data={"search": "/data/tasks/s.jsonl", "test": "/elsewhere/t.jsonl"})
     job = Job(
         id="j",
-        kind="merge",
-        genotype={"recipe": {}},
+        work=MergeWork(recipe={}),
         models={"a": "/data/models/a", "b": "/elsewhere/b"},
         evaluation=EvaluationSpec(suite=EvaluationConfig(tasks=[task])),
     )
@@ -93,8 +92,7 @@ def merge_job(zoo: Path, n: int, weight: float) -> Job:
     }
     return Job(
         id=f"c{n}",
-        kind="merge",
-        genotype={"recipe": recipe},
+        work=MergeWork(recipe=recipe),
         models={m: str(ws / "models" / m) for m in ("adder", "sorter")},
         evaluation=EvaluationSpec(suite=evaluation_config(load_workspace(ws))),
         limits=Limits(wall_s=600),

@@ -16,7 +16,7 @@ import pytest
 
 from sandbox.config import Limits, SandboxConfig
 from sandbox.isolation import REPO_ROOT
-from sandbox.job import DeviceRequest, EvaluationSpec, Job
+from sandbox.job import DeviceRequest, EvaluationSpec, Job, MergeWork
 from sandbox.resident import ResidentPool
 from sandbox.resident_worker import HEARTBEAT, INBOX, OUTBOX, SETTINGS, ServiceSettings
 from tests.sandbox.conftest import make_backend
@@ -62,8 +62,7 @@ def job(zoo: Path, job_id: str, recipe: dict, *, workspace: Path | None = None, 
     models = {name: str(zoo / "models" / name) for name in ("base", "adder", "reverser", "sorter")}
     return Job(
         id=job_id,
-        kind="merge",
-        genotype={"recipe": recipe},
+        work=MergeWork(recipe=recipe),
         models=models,
         seed=5,
         evaluation=EvaluationSpec(suite=suite_of(workspace or zoo)),

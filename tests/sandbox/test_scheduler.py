@@ -10,12 +10,12 @@ import pytest
 from sandbox.backends.docker import container_options, device_requests
 from sandbox.config import Limits, SandboxConfig
 from sandbox.fake import FakeSandbox
-from sandbox.job import DeviceRequest, Job, Result
+from sandbox.job import CommandWork, DeviceRequest, Job, Result
 from sandbox.scheduler import Scheduler, Slot, Slots, detect_gpus, parse_visible_devices
 
 
 def job(name: str, gpus: int = 0) -> Job:
-    return Job(id=name, kind="command", genotype={"argv": ["true"]}, device=DeviceRequest(gpus=gpus))
+    return Job(id=name, work=CommandWork(argv=["true"]), device=DeviceRequest(gpus=gpus))
 
 
 @pytest.mark.parametrize("value, expected", [("", []), ("-1", []), ("0,1", [0, 1]), ("2, 3", [2, 3])])
@@ -94,7 +94,7 @@ def test_docker_container_options_isolate(tmp_path):
 def test_scheduler_runs_real_jobs_on_the_local_backend(local_backend):
     from tests.sandbox.conftest import PY
 
-    jobs = [Job(id=f"pool-{i}", kind="command", genotype={"argv": [PY, "-c", f"print('{{\"fitness\": {i}}}')"]}) for i in range(3)]
+    jobs = [Job(id=f"pool-{i}", work=CommandWork(argv=[PY, "-c", f"print('{{\"fitness\": {i}}}')"])) for i in range(3)]
     scheduler = Scheduler(local_backend, gpus=[], cpu_concurrency=2)
     results = list(scheduler.run(jobs).values())
     scheduler.close()
@@ -179,7 +179,7 @@ def test_closing_with_cancel_kills_running_jobs_and_never_starts_queued_ones(loc
     from tests.sandbox.conftest import PY
 
     hang = "print('started', flush=True); import time; time.sleep(600)"
-    jobs = [Job(id=f"hang-{i}", kind="command", genotype={"argv": [PY, "-c", hang]}) for i in range(2)]
+    jobs = [Job(id=f"hang-{i}", work=CommandWork(argv=[PY, "-c", hang])) for i in range(2)]
     scheduler = Scheduler(local_backend, gpus=[], cpu_concurrency=1)
     running, queued = [scheduler.submit(job) for job in jobs]
     for _ in range(6000):  # the first job's directory is prepared: from then on a cancel reaches it (a minute at most)
@@ -212,7 +212,7 @@ def test_concurrent_first_jobs_share_one_job_root_which_close_removes(tmp_path, 
 
         def run(n: int, start=start, results=results, backend=backend, attempt=attempt) -> None:
             start.wait()
-            results.append(backend.execute(Job(id=f"j{attempt}-{n}", kind="command", genotype={"argv": argv}, limits=Limits(wall_s=60))))
+            results.append(backend.execute(Job(id=f"j{attempt}-{n}", work=CommandWork(argv=argv), limits=Limits(wall_s=60))))
 
         threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
         for t in threads:

@@ -46,7 +46,7 @@ def weighted_recipe(weight: float) -> dict:
 
 def fitness_of(job: Job) -> float:
     """The fake sandbox's score: 0.5 + the adder weight of a linear recipe (sources: 0.6)."""
-    models = job.genotype["recipe"]["models"]
+    models = job.work.recipe["models"]
     return 0.5 + (models[0]["parameters"]["weight"] if len(models) > 1 else 0.1)
 
 
@@ -119,7 +119,7 @@ def hashed_sandbox() -> FakeSandbox:
     import json
 
     def run(job: Job) -> Result:
-        digest = hashlib.sha256(json.dumps(job.genotype, sort_keys=True).encode()).digest()
+        digest = hashlib.sha256(json.dumps({"recipe": job.work.recipe}, sort_keys=True).encode()).digest()
         score = 0.5 + 0.4 * digest[0] / 256
         return Result(job_id=job.id, status="ok", fitness=score, metrics={"fitness": score, "tasks": {}})
 

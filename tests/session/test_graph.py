@@ -131,7 +131,7 @@ def test_sources_measured_on_both_splits_once(workspace, archive):
     sandbox = fake_sandbox()
     run(workspace, archive, ScriptedStrategy([]), 1, sandbox=sandbox)
     run(workspace, archive, ScriptedStrategy([]), 1, sandbox=sandbox)
-    source_jobs = [j.id for j in sandbox.jobs if len(j.genotype["recipe"]["models"]) == 1]
+    source_jobs = [j.id for j in sandbox.jobs if len(j.work.recipe["models"]) == 1]
     assert len(source_jobs) == 8 and {j.rsplit("-", 1)[1] for j in source_jobs} == {"search", "test"}  # base and 3 sources
 
 

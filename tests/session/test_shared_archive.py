@@ -29,7 +29,7 @@ def _session(workspace, strategy, backend, candidates=4, seed=0):
 
 def _by_source(fail_test: str | None = None) -> FakeSandbox:
     def run(job: Job) -> Result:
-        models = job.genotype["recipe"]["models"]
+        models = job.work.recipe["models"]
         split = job.evaluation.split
         if len(models) > 1:
             return Result(job_id=job.id, status="ok", fitness=0.9, metrics={"fitness": 0.9, "tasks": {}})
