@@ -103,10 +103,10 @@ def _runtime(workspace, archive, budget, strategy, model, scorer: Scorer, seed: 
     )
 
 
-def _metrics(result):
-    from archive.record import SplitMetrics
+def _metrics(evaluation):
+    from agents.results import split_metrics
 
-    return SplitMetrics(fitness=result.fitness, tasks=result.tasks)
+    return split_metrics(evaluation, "search")
 
 
 def _round(rt, run: Run, scorer: Scorer, wanted: int, reflect: bool) -> bool:
@@ -149,6 +149,6 @@ def _record(rt, p, scorer: Scorer, run: Run) -> str:
 
 
 def _lesson_event(lesson: str, cost):
-    from archive.record import ResultEvent
+    from agents import results
 
-    return ResultEvent(lesson=lesson, cost=cost)
+    return results.lesson(lesson, cost)
