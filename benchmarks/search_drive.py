@@ -42,8 +42,9 @@ class Scorer:
         from tools.evaluate.api import evaluate_module
         from tools.evaluate.loading import load_tokenizer
 
-        module = self.merger.apply(recipe, seed=0)
-        where = str(self.merger.tokenizer_dir(recipe))
+        prepared = self.merger.prepare(recipe)  # planned once for the merge and its tokenizer
+        module = self.merger.apply(prepared, seed=0)
+        where = str(self.merger.tokenizer_dir(prepared))
         tokenizer = self.tokenizers.setdefault(where, load_tokenizer(Path(where)))
         return evaluate_module(module, tokenizer, self.suite, split=split)
 
