@@ -37,24 +37,26 @@ def cmd_sources(args: argparse.Namespace) -> int:
             if unknown:
                 raise BadInput(f"--remeasure {unknown[0]}: no such source (sources: {', '.join(sorted(names))})")
             chosen = [c for c in sources if not args.remeasure or c.genotype.name in args.remeasure]
-            _remeasure(workspace, archive, chosen, args.backend)
+            from sandbox.api import make_backend
+
+            remeasure(workspace, archive, chosen, make_backend(workspace.config.sandbox, args.backend))
             sources = [archive.get(c.id) for c in sources]
         rows = [source_row(c) for c in sources]
     print(json.dumps(rows, indent=1) if args.json else sources_table(rows))
     return 0
 
 
-def _remeasure(workspace, archive, chosen, backend_name: str | None) -> None:
+def remeasure(workspace, archive, chosen, backend) -> None:
+    """Measure the `chosen` sources again on both splits through `backend` (a sandbox backend)."""
     import sys
 
     from agents.jobs import evaluation_config
     from agents.session.display import PlainDisplay
     from agents.session.executor import make_executor
     from agents.session.sources import measure_sources
-    from sandbox.api import make_backend
 
     evaluation = evaluation_config(workspace) if workspace.config.code is None else None
-    executor = make_executor(workspace, make_backend(workspace.config.sandbox, backend_name))
+    executor = make_executor(workspace, backend)
     interrupted = True
     try:
         measure_sources(

@@ -60,6 +60,7 @@ class Context:
     brief: str = ""  # the session brief
     lessons: list[str] = field(default_factory=list)  # recent lessons, newest last
     model: Model | None = None  # the LLM, when the strategy uses one
+    recipes: Any = None  # tools.merge.checker.RecipeChecker: check merge recipes through it, so the session's validation reuses the plan
 
 
 def session_seed(seed: int, session: str) -> int:

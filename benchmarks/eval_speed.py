@@ -91,6 +91,7 @@ def search_steps(workspace, suite, steps: int, device: str) -> list[tuple[float,
     tokenizer, clock, rows = None, None, []
     for recipe in recipes(steps):
         start = time.perf_counter()
+        recipe = merger.prepare(recipe)  # planned once for the merge and its tokenizer
         module = merger.apply(recipe)
         merged = time.perf_counter()
         if clock is None:

@@ -111,6 +111,7 @@ def measure(workspace_dir: Path) -> tuple[dict, dict, dict]:
     rows, seconds = {}, {}
     for label, recipe in recipes(sources, [t.name for t in suite.tasks]).items():
         start = time.perf_counter()
+        recipe = merger.prepare(recipe)  # planned once for the merge and its tokenizer
         module = merger.apply(recipe)
         seconds[label] = time.perf_counter() - start
         rows[label] = per_example(module, load_tokenizer(merger.tokenizer_dir(recipe)), suite)

@@ -42,8 +42,9 @@ class Scorer:
         from tools.evaluate.api import evaluate_module
         from tools.evaluate.loading import load_tokenizer
 
-        module = self.merger.apply(recipe, seed=0)
-        where = str(self.merger.tokenizer_dir(recipe))
+        prepared = self.merger.prepare(recipe)  # planned once for the merge and its tokenizer
+        module = self.merger.apply(prepared, seed=0)
+        where = str(self.merger.tokenizer_dir(prepared))
         tokenizer = self.tokenizers.setdefault(where, load_tokenizer(Path(where)))
         return evaluate_module(module, tokenizer, self.suite, split=split)
 
@@ -103,10 +104,10 @@ def _runtime(workspace, archive, budget, strategy, model, scorer: Scorer, seed: 
     )
 
 
-def _metrics(result):
-    from archive.record import SplitMetrics
+def _metrics(evaluation):
+    from agents.results import split_metrics
 
-    return SplitMetrics(fitness=result.fitness, tasks=result.tasks)
+    return split_metrics(evaluation, "search")
 
 
 def _round(rt, run: Run, scorer: Scorer, wanted: int, reflect: bool) -> bool:
@@ -149,6 +150,6 @@ def _record(rt, p, scorer: Scorer, run: Run) -> str:
 
 
 def _lesson_event(lesson: str, cost):
-    from archive.record import ResultEvent
+    from agents import results
 
-    return ResultEvent(lesson=lesson, cost=cost)
+    return results.lesson(lesson, cost)

@@ -47,9 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         else {"merge_method": "linear", "models": [{"model": n, "parameters": {"weight": 1 / len(names)}} for n in names]}
     )
     merger = ResidentMerger(models, device=args.device)
-    module = merger.apply(recipe)
-    tokenizer, suite = load_tokenizer(merger.tokenizer_dir(recipe)), load_suite(workspace)
-    template = merger.prepare(recipe).template.path
+    prepared = merger.prepare(recipe)  # planned once for the merge, its tokenizer and its config template
+    module = merger.apply(prepared)
+    tokenizer, suite = load_tokenizer(merger.tokenizer_dir(prepared)), load_suite(workspace)
+    template = prepared.template.path
     engine = VllmEngine.start(template, device=args.device)
     seconds, results = {"clade": [], "vllm": []}, {}
     for name, run in (

@@ -87,8 +87,9 @@ def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCac
     tasks = {task.name: task for task in suite_first[0].tasks} if suite_first else {}  # what a calibration section names
     recipe = load_recipe(job.work.recipe, models=models, tasks=tasks)
     merger, sources_cached = caches.merger(models, device)
-    model = merger.apply(recipe, seed=job.seed)
-    tokenizer, tokenizer_cached = caches.tokenizer(merger.tokenizer_dir(recipe))
+    prepared = merger.prepare(recipe)  # planned once: the merge and its tokenizer share the plan
+    model = merger.apply(prepared, seed=job.seed)
+    tokenizer, tokenizer_cached = caches.tokenizer(merger.tokenizer_dir(prepared))
     timings.materialize_s = time.monotonic() - start
     suite, suite_cached = suite_first or caches.suite(job)
     evaluated = evaluate_module(model, tokenizer, suite, split=job.evaluation.split, device=device)

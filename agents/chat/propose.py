@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from archive.record import Candidate, Proposer, ResultEvent, SourceGenotype
+from archive.record import Candidate, Proposer, SourceGenotype
 from tools.errors import BadInput
 
 
@@ -123,21 +123,21 @@ def source_ids(archive, workspace, names: list[str]) -> list[str]:
 
 def run_merge(tools, cid: str, recipe: dict, seed: int) -> dict:
     """Run the candidate now (search split) and attach its result."""
+    from agents import results
     from agents.jobs import merge_job
-    from agents.session.running import result_event
     from sandbox.api import make_backend
 
     ws = tools.workspace
     sandbox = tools.sandbox or make_backend(ws.config.sandbox)
-    tools.archive.attach_result(cid, ResultEvent(status="running"))
+    tools.archive.attach_result(cid, results.running())
     try:
         result = sandbox.execute(merge_job(ws, cid, recipe, split="search", seed=seed))
     except BaseException as exc:  # the archive must not say "running" for a job that never ran
-        tools.archive.attach_result(cid, ResultEvent(status="failed", reason=f"the sandbox could not run it: {exc}"))
+        tools.archive.attach_result(cid, results.not_run(exc))
         if not isinstance(exc, BadInput):
             raise
     else:
-        tools.archive.attach_result(cid, result_event(result, "search"))
+        results.attach(tools.archive, cid, result, "search")
     c = tools.archive.get(cid)
     return {
         "id": cid,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from archive.record import Candidate, ResultEvent, Review
+from agents import results
+from archive.record import Candidate, Review
 from tools.errors import BadInput
 
 REVIEWABLE = ("merge", "code")
@@ -51,7 +52,7 @@ def reject(archive, ref: str, *, reason: str, who: str) -> Candidate:
         raise BadInput(f"candidate {candidate.id}: a {candidate.kind} cannot be rejected; only merge and code candidates are reviewed")
     archive.attach_review(candidate.id, Review(verdict="rejected", comment=reason, who=who))
     if candidate.status == "proposed" and candidate.proposer.session is None:  # queued: rejecting it takes it off the queue
-        archive.attach_result(candidate.id, ResultEvent(status="rejected", reason=f"rejected by {who} before it ran: {reason}"))
+        archive.attach_result(candidate.id, results.rejected_before_run(who, reason))
     return archive.get(candidate.id)
 
 

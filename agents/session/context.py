@@ -84,6 +84,7 @@ def build_context(rt: Runtime, session: str, parents: dict[str, str], wanted: in
         brief=read_brief(rt.workspace),
         lessons=[f"{c.id}: {c.lesson}" for c in past if c.lesson][-LESSONS:],
         model=None if fallback else rt.model,
+        recipes=rt.recipes() if rt.workspace.config.code is None else None,
     )
 
 

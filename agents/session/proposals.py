@@ -101,11 +101,5 @@ def static_check(candidate: Candidate, rt: Runtime) -> str | None:
     """A merge recipe is planned against the models' headers (schema, names, shapes) without loading weights."""
     if candidate.kind != "merge":
         return None
-    from tools.evaluate.suite import WorkspaceTasks
-    from tools.merge.prepare import load_recipe, prepare
-
-    try:
-        prepare(load_recipe(candidate.genotype.recipe, models=rt.workspace.model_paths(), tasks=WorkspaceTasks(rt.workspace)))
-    except BadInput as exc:
-        return f"the recipe fails the dry run: {exc}"
-    return None
+    problem = rt.recipes().problem(candidate.genotype.recipe)  # planned once: a strategy that checked it shares the plan
+    return None if problem is None else f"the recipe fails the dry run: {problem}"

@@ -162,11 +162,11 @@ def _versus(best: Candidate, source: Candidate | None, weights: dict[str, float]
 
 
 def _measure_test(rt: Runtime, best: Candidate) -> Candidate:
-    from agents.session.sources import attach_split
+    from agents import results
 
     rt.display.line(f"measuring the best candidate {best.id} on the held-out test split")
     job = rt.job(best, "test")
-    reason = attach_split(rt.archive, best.id, rt.executor.run([job])[job.id], "test")
+    reason = results.attach(rt.archive, best.id, rt.executor.run([job])[job.id], "test")
     if reason is not None:
         rt.display.line(f"the held-out measurement of {best.id} failed: {reason}")
     return rt.archive.get(best.id)

@@ -41,6 +41,7 @@ class Runtime:
     prompts_dir: Path | None = None  # None: the prompts/ of this checkout
     evaluation: EvaluationConfig | None = None  # the evaluation every job carries, read once at the start (merge workspaces)
     _fallback: Strategy | None = None
+    _recipes: Any = None  # tools.merge.checker.RecipeChecker, made on first use (it imports the merge engine)
     _history: dict[str, Candidate] = field(default_factory=dict)  # the session's candidates by id, oldest first
     _recovered: bool = False  # results attached before a kill but not reflected on were collected
 
@@ -78,6 +79,16 @@ class Runtime:
                 for cid, c in ((cid, self._history.get(cid)) for cid in ids)
             }
         return list(self._history.values())
+
+    def recipes(self):
+        """The session's recipe checker (tools.merge.checker.RecipeChecker over the workspace's models and tasks):
+        each recipe is loaded and planned once, by whichever asks first (the strategy, or the validate node)."""
+        if self._recipes is None:
+            from tools.evaluate.suite import WorkspaceTasks
+            from tools.merge.checker import RecipeChecker
+
+            self._recipes = RecipeChecker(self.workspace.model_paths(), WorkspaceTasks(self.workspace))
+        return self._recipes
 
     def gpus_per_job(self) -> int:
         return 1 if self.executor.gpus else 0

@@ -13,10 +13,10 @@ them again on demand. They never count against a budget.
 
 from __future__ import annotations
 
+from agents import results
 from agents.config import Workspace
 from agents.session.executor import Executor, build_job
-from agents.session.running import result_event
-from archive.record import Candidate, ResultEvent, SourceGenotype
+from archive.record import Candidate, SourceGenotype
 
 SPLITS = ("search", "test")
 
@@ -65,14 +65,9 @@ def measure_sources(
     ]
     if jobs and display is not None:
         display.line(f"measuring {len(sources)} source(s) on {', '.join(SPLITS)}: {len(jobs)} job(s)")
-    results = executor.run([job for _, _, job in jobs]) if jobs else {}
-    for c, split, job in jobs:
-        if split == "search":  # the search split decides the source's status (selection uses it) ...
-            event = result_event(results[job.id], split)
-            archive.attach_result(c.id, event)
-            reason = None if event.metrics else event.reason
-        else:  # ... a failed held-out measurement leaves it as it is, and is tried again next session
-            reason = attach_split(archive, c.id, results[job.id], split)
+    ended = executor.run([job for _, _, job in jobs]) if jobs else {}
+    for c, split, job in jobs:  # the search split decides the source's status (selection uses it); a failed
+        reason = results.attach(archive, c.id, ended[job.id], split)  # held-out one is tried again next session
         if display is not None:
             fitness = archive.get(c.id).fitness(split)
             said = f"fitness {fitness:.4f}" if reason is None and fitness is not None else f"failed: {reason}"
@@ -87,14 +82,3 @@ def _missing(c: Candidate, split: str, suite: bool) -> bool:
     if m is None or m.fitness is None:
         return True
     return suite and split == "test" and bool(m.tasks) and not m.per_example
-
-
-def attach_split(archive, cid: str, result, split: str) -> str | None:
-    """A held-out measurement of a candidate: its metrics for `split` only, status unchanged.
-    A failed measurement attaches its compute time and logs, and its reason is returned."""
-    event = result_event(result, split)
-    if event.status == "succeeded":
-        archive.attach_result(cid, ResultEvent(metrics=event.metrics, cost=event.cost))
-        return None
-    archive.attach_result(cid, ResultEvent(cost=event.cost, logs=event.logs))
-    return event.reason

@@ -63,8 +63,8 @@ class LLMStrategy:
         prompt = self.prompt(ctx, shown)
         tried: list[dict[str, Any]] = []
         n_layers = view.layer_count(ctx)
-        models = ctx.workspace.model_paths()
         tasks = WorkspaceTasks(ctx.workspace)
+        checker = ctx.recipes or _checker(ctx.workspace, tasks)  # the session's: its validation reuses the plan
 
         def read(text: str) -> tuple[MergeReply, dict[str, Any], list[str]]:
             tried.append({})  # this round's recipe, once the reply makes one
@@ -72,7 +72,7 @@ class LLMStrategy:
             tried[-1] = to_recipe(reply, n_layers, self.planner.evolution.scale_filters, tasks=list(tasks))
             check_new(tried[-1], ctx, shown)
             check_built_on(reply.built_on, ctx)
-            return reply, tried[-1], check_recipe(tried[-1], models, tasks)
+            return reply, tried[-1], check_recipe(tried[-1], checker)
 
         out = converse(ctx, prompt, read, repair_rounds=self.planner.repair_rounds, prompts_dir=self.prompts_dir)
         fields = dict(
@@ -151,3 +151,10 @@ def parents_of(ctx: Context, named: list[str]) -> list[str]:
     if not chosen:
         raise CladeError("the session has no source candidates to be the parents of a first proposal")
     return chosen
+
+
+def _checker(workspace: Workspace, tasks: WorkspaceTasks):
+    """A recipe checker of its own (no session gave one): imports the merge engine, so only when asked."""
+    from tools.merge.checker import RecipeChecker
+
+    return RecipeChecker(workspace.model_paths(), tasks)

@@ -5,14 +5,14 @@ split the evolution genome uses). One group gives mergekit's `models` form; seve
 `slices` form, one slice per group with the base listed in each (as mergekit requires) and
 each source's values for that group. A layer path gives Clade's `layer_path` form; a step's
 `scale` multiplies the `planner.evolution.scale_filters` tensors (the residual outputs), as
-the evolution path genome does. `check_recipe` runs `load_recipe` and `prepare` (headers
-only; imports torch): whatever they refuse goes back to the LLM in a repair prompt.
+the evolution path genome does. `check_recipe` loads and plans the recipe through a
+tools.merge.checker.RecipeChecker (headers only; imports torch), the session's when there is
+one, so the validate node reuses the plan: whatever it refuses goes back to the LLM in a repair prompt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from agents.evolution.genome import group_ranges
@@ -105,19 +105,17 @@ def _step(step: PathStep, scale_filters: list[str]) -> dict[str, Any]:
     return out
 
 
-def check_recipe(recipe: Mapping[str, Any], models: Mapping[str, Path], tasks: Mapping[str, Any] | None = None) -> list[str]:
-    """The model names the recipe references, once the merge engine accepts it; ReplyError otherwise."""
-    from tools.merge.prepare import load_recipe, prepare
-
-    unknown = [n for n in _names(recipe) if n not in models]
+def check_recipe(recipe: Mapping[str, Any], checker) -> list[str]:
+    """The model names the recipe references, once the merge engine accepts it; ReplyError otherwise.
+    `checker`: a tools.merge.checker.RecipeChecker (the session's, so its validation reuses this plan)."""
+    unknown = [n for n in _names(recipe) if n not in checker.models]
     if unknown:
-        raise ReplyError(f"unknown model(s) {', '.join(unknown)}; use only {', '.join(models)}")
+        raise ReplyError(f"unknown model(s) {', '.join(unknown)}; use only {', '.join(checker.models)}")
     try:
-        loaded = load_recipe(recipe, models=models, tasks=tasks)
-        prepare(loaded)
+        prepared = checker.check(recipe)
     except BadInput as exc:
         raise ReplyError(f"the merge engine refused the recipe: {exc}") from None
-    return loaded.referenced_models()
+    return prepared.recipe.referenced_models()
 
 
 def _names(recipe: Mapping[str, Any]) -> list[str]:

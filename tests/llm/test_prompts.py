@@ -293,3 +293,15 @@ def test_parents_say_why_the_rule_chose_them(runtime):
     rt.workspace.config.planner.selection.rule, rt.workspace.config.planner.selection.exploit = "mixed", 1.0
     [(cid, why)] = session_context.select_parents(rt, random.Random(0)).items()
     assert why.startswith("exploit draw (probability 1): among the 3 best; rank ") and "Build on what makes it strong." in why
+
+
+def test_the_session_validates_the_recipe_the_strategy_checked_without_planning_it_again(runtime):
+    """One plan per proposal on the host: the LLM strategy checks its recipe through the session's checker
+    (Context.recipes), and the validate node's static check reuses that verdict."""
+    from agents.session.proposals import to_candidates, validate
+
+    rt, _ = runtime
+    made = LLMStrategy(planner(), rt.workspace).propose(context(rt, ScriptedModel([fenced(REPLY_A)])))
+    assert made[0].invalid is None and (rt.recipes().asked, rt.recipes().planned) == (1, 1)
+    [cid] = validate({"session": SESSION, "proposals": to_candidates(made, SESSION, rt)}, rt)["pending"]
+    assert rt.archive.get(cid).status == "proposed" and (rt.recipes().asked, rt.recipes().planned) == (2, 1)

@@ -1,4 +1,5 @@
-"""The merge engine's public API: load_recipe, merge_to_dir, ResidentMerger (see README.md)."""
+"""The merge engine's public API: load_recipe, check and RecipeChecker (a recipe planned once), merge_to_dir,
+ResidentMerger (see README.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 
 from tools.device import check_device
 from tools.merge.calibrate import collect
+from tools.merge.checker import RecipeChecker, check
 from tools.merge.execute import TensorReader, stream
 from tools.merge.output import copy_tokenizer, model_card, save_tokenizer, write_recipe
 from tools.merge.prepare import Prepared, load_recipe, prepare
@@ -32,7 +34,7 @@ from tools.paths import (
 
 Progress = Callable[..., None]  # progress(advance, note="", total=None): tools.progress.TerminalProgress, or a test's recorder
 
-__all__ = ["MergeReport", "Recipe", "ResidentMerger", "load_recipe", "merge_to_dir"]
+__all__ = ["MergeReport", "Recipe", "RecipeChecker", "ResidentMerger", "check", "load_recipe", "merge_to_dir"]
 
 
 class MergeReport(BaseModel):

@@ -59,11 +59,13 @@ class ResidentMerger:
             self._sources[key] = open_source(name, path)
         return self._sources[key]
 
-    def prepare(self, recipe: Recipe | Mapping | Path | str) -> Prepared:
-        return prepare(self._recipe(recipe), self._open)
+    def prepare(self, recipe: Recipe | Mapping | Path | str | Prepared) -> Prepared:
+        """The recipe loaded and planned over this merger's open sources; a Prepared is returned as it is. Pass the
+        Prepared to `apply` and `tokenizer_dir` so the recipe is planned once."""
+        return recipe if isinstance(recipe, Prepared) else prepare(self._recipe(recipe), self._open)
 
-    def apply(self, recipe: Recipe | Mapping | Path | str, *, seed: int = 0) -> torch.nn.Module:
-        """The merge as a causal LM in eval mode.
+    def apply(self, recipe: Recipe | Mapping | Path | str | Prepared, *, seed: int = 0) -> torch.nn.Module:
+        """The merge as a causal LM in eval mode (`recipe`: best its Prepared, from `prepare`).
 
         The same module object is refilled while the config holds, so a module returned earlier
         changes with every call. A call that fails part-way leaves it half-filled and marks it
@@ -87,7 +89,7 @@ class ResidentMerger:
             raise
         return module.eval()
 
-    def tokenizer_dir(self, recipe: Recipe | Mapping | Path | str) -> Path:
+    def tokenizer_dir(self, recipe: Recipe | Mapping | Path | str | Prepared) -> Path:
         """Where to load the merge's tokenizer from: the tokenizer source's directory, or, when the
         recipe builds a tokenizer (vocabulary alignment, chat template), a directory it is saved in
         (kept for the merger's lifetime, one per distinct tokenizer)."""
