@@ -1,19 +1,20 @@
 """Slot idle time of a search session with jobs of mixed durations.
 
-    python benchmarks/slot_idle.py [--strategy alternating|evolution] [--slots 4] [--candidates 32] [--unit 1.0] [--json]
+    python benchmarks/slot_idle.py [--strategy alternating|evolution] [--extras N] [--slots 4] [--candidates 32] [--unit 1.0] [--json]
 
-A real session (`agents.session.runner.run_session`: the graph, the archive, the executor) on a
-copy of the tiny zoo, with a sandbox that stands in for the evaluation by sleeping: half the
-candidates take 3 x `unit` seconds, the others `unit`. `--strategy alternating` (the default) is a
-stand-in strategy whose every other proposal is heavy; `--strategy evolution` is the real CMA-ES
-strategy (agents/evolution, `planner.evolution` defaults: population 8), whose proposals are heavy
-by the parity of a hash of their recipe, scored by a smooth function of the recipe's weights. Busy time is the sum of
-the candidates' job durations; idle is the share of slot time with no job, from the first
-candidate job's start to the last one's end (the sources' measurement before the first round
-is left out); `idle_before_last_start_pct` the same up to the last candidate's start (slots left
-idle while there was still work to hand out, without the unavoidable drain at the budget's end).
-Synchronous rounds wait for their slowest job; a steady-state loop refills a slot as soon as it
-frees. Target: under 5% idle.
+A real session (`agents.session.runner.run_session`: the graph, the archive, the executor) on a copy
+of the tiny zoo, with a sandbox that stands in for the evaluation by sleeping: half the candidates
+take 3 x `unit` seconds, the others `unit`. `--strategy alternating` (the default) is a stand-in
+strategy whose every other proposal is heavy; `--strategy evolution` is the real CMA-ES strategy
+(agents/evolution, `planner.evolution` defaults: population 8), whose proposals are heavy by the
+parity of a hash of their recipe, scored by a smooth function of the recipe's weights; `--extras N`
+sets its `planner.evolution.extras` (0: free slots wait for the generation's last members). Busy
+time is the sum of the candidates' job durations; idle is the share of slot time with no job, from
+the first candidate job's start to the last one's end (the sources' measurement before the first
+round is left out); `idle_before_last_start_pct` the same up to the last candidate's start (slots
+left idle while there was still work to hand out, without the unavoidable drain at the budget's
+end). Synchronous rounds wait for their slowest job; a steady-state loop refills a slot as soon as
+it frees. Target: under 5% idle.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def sleeping_sandbox(unit: float, spans: list[tuple[float, float]], cost=alterna
     return FakeSandbox(run)
 
 
-def measure(slots: int, candidates: int, unit: float, strategy: str = "alternating") -> dict:
+def measure(slots: int, candidates: int, unit: float, strategy: str = "alternating", extras: int | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ws"
         copy_example("tiny-zoo", root)
@@ -121,7 +122,10 @@ def measure(slots: int, candidates: int, unit: float, strategy: str = "alternati
             id=records.new_session_id(), strategy=strategy, seed=0, budget=BudgetConfig(candidates=candidates), backend="local"
         )
         if strategy == "evolution":
-            chosen, cost = EvolutionStrategy(workspace.config.planner, workspace), evolution_cost
+            planner = workspace.config.planner
+            if extras is not None:
+                planner = planner.model_copy(update={"evolution": planner.evolution.model_copy(update={"extras": extras})})
+            chosen, cost = EvolutionStrategy(planner, workspace), evolution_cost
         else:
             chosen, cost = Alternating(), alternating_cost
         session = Session(
@@ -133,14 +137,17 @@ def measure(slots: int, candidates: int, unit: float, strategy: str = "alternati
         )
         with Archive.open(root / "archive", create=True, redactor=Redactor()) as archive:
             run_session(session, archive)
+            mine = [archive.get(c) for c in archive.session_candidates(record.id)]
+        extra = sum(1 for c in mine if c.proposer.params.get("extra"))
     first, last, last_start = min(s for s, _ in spans), max(e for _, e in spans), max(s for s, _ in spans)
     wall = last - first
     busy = sum(e - s for s, e in spans)
     refill = sum(max(0.0, min(e, last_start) - s) for s, e in spans)  # busy time while candidates were still to start
     return {
-        "strategy": strategy,
+        "strategy": strategy if strategy != "evolution" or extras is None else f"evolution (extras {extras})",
         "slots": slots,
         "candidates": len(spans),
+        "extras": extra,
         "unit_s": unit,
         "wall_s": round(wall, 3),
         "busy_s": round(busy, 3),
@@ -153,12 +160,13 @@ def measure(slots: int, candidates: int, unit: float, strategy: str = "alternati
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strategy", choices=("alternating", "evolution"), default="alternating")
+    parser.add_argument("--extras", type=int, default=None, help="evolution: planner.evolution.extras (default: the config's)")
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--candidates", type=int, default=32)
     parser.add_argument("--unit", type=float, default=1.0, help="seconds of a light candidate's evaluation (heavy: 3x)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    figures = measure(args.slots, args.candidates, args.unit, args.strategy)
+    figures = measure(args.slots, args.candidates, args.unit, args.strategy, args.extras)
     if args.json:
         print(json.dumps(figures))
     else:
