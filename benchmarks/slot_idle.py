@@ -13,7 +13,7 @@ time is the sum of the candidates' job durations; idle is the share of slot time
 the first candidate job's start to the last one's end (the sources' measurement before the first
 round is left out); `idle_before_last_start_pct` the same up to the last candidate's start (slots
 left idle while there was still work to hand out, without the unavoidable drain at the budget's
-end). Synchronous rounds wait for their slowest job; a steady-state loop refills a slot as soon as
+end); `refill_median_ms` the median time from a job's end to the next job's start. Synchronous rounds wait for their slowest job; a steady-state loop refills a slot as soon as
 it frees. Target: under 5% idle.
 """
 
@@ -143,6 +143,8 @@ def measure(slots: int, candidates: int, unit: float, strategy: str = "alternati
     wall = last - first
     busy = sum(e - s for s, e in spans)
     refill = sum(max(0.0, min(e, last_start) - s) for s, e in spans)  # busy time while candidates were still to start
+    ends = sorted(e for _, e in spans)
+    gaps = sorted(s - max(e for e in ends if e <= s) for s, _ in sorted(spans)[slots:] if ends[0] <= s)  # a job's end -> the next start
     return {
         "strategy": strategy if strategy != "evolution" or extras is None else f"evolution (extras {extras})",
         "slots": slots,
@@ -154,6 +156,7 @@ def measure(slots: int, candidates: int, unit: float, strategy: str = "alternati
         "ideal_wall_s": round(busy / slots, 3),
         "idle_pct": round(100 * (1 - busy / (slots * wall)), 2),
         "idle_before_last_start_pct": round(100 * (1 - refill / (slots * (last_start - first))), 2),
+        "refill_median_ms": round(1000 * gaps[len(gaps) // 2], 1) if gaps else None,
     }
 
 
