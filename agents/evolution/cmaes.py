@@ -4,14 +4,25 @@ Nothing is kept between calls: each call builds a fresh `cma.CMAEvolutionStrateg
 run's seed and its own normal generator (the global numpy state is neither read nor seeded),
 replays every complete generation (ask, then tell the recorded fitnesses), and returns the
 current generation's solutions. So a killed and resumed session continues the same run.
+
+Members are asked one by one as slots free (search.py): a generation is told when its
+`population` members (indices 0..population-1) all have results, in index order, whatever
+order they finished in. Members with an index >= population are extras: draws from the same
+generation's distribution, each from its own generator seeded by (run seed, generation,
+index), asked while the generation's last members run so that no slot idles. They are
+evaluated and archived like any member but never told, so the run itself (every told member,
+every mean and covariance) depends only on the seed and the told fitnesses, not on the slots,
+the job durations or the order results arrived in.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from archive.record import Candidate
 from tools.errors import CladeError
@@ -36,6 +47,22 @@ def new_es(x0: list[float], sigma: float, population: int, seed: int):
     return cma.CMAEvolutionStrategy(list(x0), sigma, opts)
 
 
+def draw_extra(es, seed: int, generation: int, index: int) -> list[float]:
+    """Extra member `index` of the current generation: one more draw from `es`'s distribution, from a
+    generator of its own (the run's draws, and so every later generation, are left as they were)."""
+    import numpy as np
+
+    rng = np.random.default_rng([seed, generation, index])
+
+    def randn(*shape):
+        return rng.standard_normal(shape)
+
+    clone = copy.deepcopy(es)
+    clone.opts["randn"] = randn
+    clone.sm.randn = randn
+    return [float(v) for v in clone.ask(1)[0]]
+
+
 def run_members(run: str, history: list[Candidate]) -> dict[tuple[int, int], Candidate]:
     """(generation, index) -> the run's recorded member (the latest record wins on a repeat)."""
     members = {}
@@ -55,7 +82,8 @@ def loss(candidate: Candidate) -> float | None:
 
 
 def generation_losses(members: dict, generation: int, population: int) -> list[float] | None:
-    """The generation's losses when every member is recorded and finished, else None.
+    """The generation's losses when its `population` members are all recorded and finished, else None
+    (its extras, index >= population, are never told and never waited for).
 
     A failed member gets a worse loss than any finished one of its generation (CMA-ES is
     rank-based, so how much worse does not matter); it is never dropped."""
@@ -67,8 +95,9 @@ def generation_losses(members: dict, generation: int, population: int) -> list[f
     return [bad if v is None else v for v in values]
 
 
-def check_replay(members: dict, generation: int, asked) -> None:
-    for i, x in enumerate(asked):
+def check_replay(members: dict, generation: int, asked: dict[int, list[float]]) -> None:
+    """Every recorded member of `generation` (index -> genome replayed for it) has the genome recorded."""
+    for i, x in asked.items():
         recorded = members[(generation, i)].proposer.params.get("x")
         if recorded is None or len(recorded) != len(x) or max(abs(a - b) for a, b in zip(recorded, x)) > 1e-9:
             raise CladeError(
@@ -80,11 +109,16 @@ def check_replay(members: dict, generation: int, asked) -> None:
 
 @dataclass(frozen=True)
 class Current:
-    """The generation to propose from: its number and every member's genome."""
+    """The generation to propose from: its number, its members' genomes, and its extras on demand."""
 
     generation: int
     solutions: list[list[float]]
     mean: list[float]
+    es: Any  # the run after this generation's ask: extras are drawn from it
+    seed: int
+
+    def extra(self, index: int) -> list[float]:
+        return draw_extra(self.es, self.seed, self.generation, index)
 
 
 def replay(
@@ -92,15 +126,16 @@ def replay(
 ) -> Current | None:
     """The run's current generation after telling every complete one; None when `generations` are done."""
     members = run_members(run, history)
-    es = new_es(x0, sigma, population, run_seed(run, seed))
+    es_seed = run_seed(run, seed)
+    es = new_es(x0, sigma, population, es_seed)
     generation = 0
     while generations is None or generation < generations:
         raw = es.ask()
         asked = [list(map(float, x)) for x in raw]
         losses = generation_losses(members, generation, population)
         if losses is None:
-            return Current(generation, asked, list(map(float, es.mean)))
-        check_replay(members, generation, asked)
+            return Current(generation, asked, list(map(float, es.mean)), es, es_seed)
+        check_replay(members, generation, dict(enumerate(asked)))  # told members only: an extra changes nothing downstream
         es.tell(raw, losses)
         generation += 1
     return None

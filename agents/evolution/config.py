@@ -8,6 +8,8 @@
         population: 8           # CMA-ES population (candidates per generation)
         sigma: 0.2              # CMA-ES initial step size, in gene space
         generations: null       # null: until the budget ends
+        extras: null            # per generation, members drawn beyond the population while its last ones run
+                                # (not told to CMA-ES; null: up to population; 0: free slots wait)
         space: parameters       # parameters | paths
         x0_weight: 0.8          # where the search starts, in decoded (recipe) values
         x0_density: 0.5
@@ -40,6 +42,12 @@ class EvolutionConfig(BaseModel):
     population: int = Field(8, gt=1)
     sigma: float = Field(0.2, gt=0)
     generations: int | None = Field(None, gt=0, description="None: until the budget ends")
+    extras: int | None = Field(
+        None,
+        ge=0,
+        description="per generation, extra members drawn from its distribution while its last members run, so no slot "
+        "idles; evaluated and archived but not told to CMA-ES (None: up to `population`; 0: free slots wait for the generation)",
+    )
     space: Literal["parameters", "paths", "both"] = "parameters"
     x0_weight: float = Field(0.8, description="initial weight of every source and group (decoded value)")
     x0_density: float = Field(0.5, description="initial density (ties, dare_ties)")
@@ -63,3 +71,7 @@ class EvolutionConfig(BaseModel):
         if not self.scale_min < self.scale_max:
             raise ValueError(f"scale_min {self.scale_min:g} must be below scale_max {self.scale_max:g}")
         return self
+
+    @property
+    def extras_max(self) -> int:
+        return self.population if self.extras is None else self.extras

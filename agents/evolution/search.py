@@ -1,12 +1,16 @@
 """CMA-ES proposals over a genome: `cma_proposals` (parameter space) and `run_proposals` (any encoding:
 parameters or layer paths, encoding.py).
 
-Both return the next members of a named run, rebuilt from `ctx.history` (cmaes.py): the
-members of the current generation that are not recorded yet, at most `ctx.wanted`. Every
+Both return the next members of a named run, rebuilt from `ctx.history` (cmaes.py), one per
+free slot (at most `ctx.wanted`): first the current generation's members not recorded yet (in
+index order); once they are all recorded but not all finished (the generation cannot be told
+yet), extras of the same generation (index population, population+1, ..., at most
+`config.extras_max` of them), which keep the free slots busy and are never told. Every
 member's `proposer.params` holds run, generation, index and x (the genome), plus the
-structure it decodes under. A member recorded but not finished (proposed, running) is not
-proposed again; when all the current generation's missing members are in flight the result
-is [] until their results arrive (`in_flight(run, history)` tells the two cases apart).
+structure it decodes under (and `extra: true` on an extra). A member recorded but not
+finished (proposed, running) is not proposed again; when the generation's extras are used up
+too the result is [] until its members' results arrive (`in_flight(run, history, population)`
+tells this apart from "the run is done").
 """
 
 from __future__ import annotations
@@ -42,22 +46,31 @@ def run_proposals(
     current = replay(run, ctx.history, encoding.x0, sigma=config.sigma, population=config.population, seed=seed, generations=generations)
     if current is None:
         return []
-    recorded = run_members(run, ctx.history)
-    missing = [i for i in range(config.population) if (current.generation, i) not in recorded]
-    return [member_proposal(run, encoding, current.generation, i, current.solutions[i], strategy) for i in missing[: ctx.wanted]]
+    recorded, g, population = run_members(run, ctx.history), current.generation, config.population
+    missing = [i for i in range(population) if (g, i) not in recorded][: ctx.wanted]
+    out = [member_proposal(run, encoding, g, i, current.solutions[i], strategy) for i in missing]
+    extras = [i for i in range(population, population + config.extras_max) if (g, i) not in recorded][: ctx.wanted - len(out)]
+    out += [member_proposal(run, encoding, g, i, current.extra(i), strategy, how="CMA-ES extra") for i in extras]
+    return out
 
 
-def in_flight(run: str, history) -> int:
-    """How many of the run's recorded members have no result yet."""
-    return sum(1 for c in run_members(run, history).values() if c.status not in FINISHED)
+def in_flight(run: str, history, population: int | None = None) -> int:
+    """How many of the run's recorded members have no result yet (with `population`: only the members a
+    generation waits for, not its extras)."""
+    return sum(
+        1 for (_, index), c in run_members(run, history).items() if c.status not in FINISHED and (population is None or index < population)
+    )
 
 
 def member_proposal(
     run: str, encoding: Encoding, generation: int, index: int, x: list[float], strategy: str, how: str = "CMA-ES"
 ) -> Proposal:
     """The proposal for one member: the decoded recipe (with `invalid` set if the engine refuses it)."""
-    params = {"run": run, "generation": generation, "index": index, "x": x, **encoding.params}
-    rationale = f"{how} run {run}, generation {generation}, member {index}: {encoding.describe}"
+    extra = how == "CMA-ES extra"
+    params = {"run": run, "generation": generation, "index": index, "x": x, **encoding.params, **({"extra": True} if extra else {})}
+    what = "extra member" if extra else "member"
+    why = " (drawn while the generation's last members run; not told)" if extra else ""
+    rationale = f"{how.removesuffix(' extra')} run {run}, generation {generation}, {what} {index}{why}: {encoding.describe}"
     recipe, invalid = encoding.decode_checked(x)
     return Proposal(
         kind="merge",

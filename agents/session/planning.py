@@ -65,6 +65,8 @@ def propose(state: SessionState, rt: Runtime) -> dict:
         return {"proposals": [], **_end(rt, f"budget reached ({exc})")}
     except LLMUnavailable as exc:
         return _llm_failed(state, rt, exc)
+    if not proposals and rt.executor.in_flight:  # it waits on results (a CMA-ES generation still running): ask again after one
+        return {"proposals": [], "llm_failures": 0, "wait": True}
     if not proposals:
         return {"proposals": [], "llm_failures": 0, **_end(rt, f"strategy {strategy.name} has nothing more to propose")}
     return {"proposals": to_candidates(_within(proposals, wanted, strategy.name, rt), state["session"], rt), "llm_failures": 0}

@@ -2,8 +2,9 @@
 
 Each call continues the newest hybrid run (hybrid_runs.py) with CMA-ES
 (`agents.evolution.search.run_proposals`) for `planner.hybrid_generations` generations
-(population from `planner.evolution`). While members of the current generation are still
-running it returns [] (as the evolution strategy does). When the run is done, the LLM is shown
+(population and extras from `planner.evolution`). While members of the current generation are
+still running it proposes the generation's extras, then returns [] (as the evolution strategy
+does); extras still running when the run's last generation is told do not hold up the next structure. When the run is done, the LLM is shown
 every earlier structure's outcome (start point and sigma, best fitness with its score per task,
 how CMA-ES moved the numbers, mean fitness per generation) on prompts/hybrid_structure.md and
 replies with the next structure (`StructureReply`: method, sources, layer groups, and
@@ -56,7 +57,7 @@ class HybridStrategy:
         runs = hybrid_runs(ctx.history)
         if runs:
             more = self.members(runs[-1].name, runs[-1].structure, ctx, runs[-1].info)
-            if more or in_flight(runs[-1].name, ctx.history):
+            if more or in_flight(runs[-1].name, ctx.history, self.planner.evolution.population):
                 return more
         return self.next_structure(ctx, runs)
 

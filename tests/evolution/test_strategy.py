@@ -18,15 +18,20 @@ def planner(**evolution) -> PlannerConfig:
 
 
 @pytest.mark.parametrize("space", ["parameters", "paths"])
-def test_evolution_proposes_its_population_then_waits_for_results(zoo, context, space):
+def test_evolution_proposes_its_population_then_extras_then_waits_for_results(zoo, context, space):
     strategy = EvolutionStrategy(planner(space=space), zoo)
-    proposals = strategy.propose(context())
+    proposals = strategy.propose(context(wanted=4))
     assert len(proposals) == 4 and {p.params["run"] for p in proposals} == {f"evolution/{space}"}
     assert all(p.invalid is None and p.strategy == "evolution" for p in proposals)
     history = [record(p, i) for i, p in enumerate(proposals)]
+    extras = EvolutionStrategy(planner(space=space), zoo).propose(context(history))
+    assert [(p.params["index"], p.params["extra"]) for p in extras] == [(i, True) for i in range(4, 8)]
+    assert all("extra member" in p.rationale and "not told" in p.rationale for p in extras)
+    history += [record(p, 4 + i) for i, p in enumerate(extras)]
     assert EvolutionStrategy(planner(space=space), zoo).propose(context(history)) == []
-    history = [finish(c, 0.5 + 0.01 * i) for i, c in enumerate(history)]
-    assert [p.params["generation"] for p in strategy.propose(context(history))] == [1] * 4
+    assert EvolutionStrategy(planner(space=space, extras=0), zoo).propose(context(history[:4])) == []
+    history = [finish(c, 0.5 + 0.01 * i) for i, c in enumerate(history[:4])] + history[4:]  # the extras still run
+    assert [p.params["generation"] for p in strategy.propose(context(history, wanted=4))] == [1] * 4
 
 
 def test_paths_run_over_the_configured_sources(zoo, context):

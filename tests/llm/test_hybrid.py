@@ -28,8 +28,10 @@ LINEAR = {
 }
 
 
-def hybrid(generations: int = 2) -> HybridStrategy:
-    return HybridStrategy(planner(evolution=EvolutionConfig(population=3), hybrid_generations=generations), load_workspace(ZOO))
+def hybrid(generations: int = 2, extras: int | None = 0) -> HybridStrategy:
+    """Without extras unless asked (the generation-by-generation behaviour these tests describe)."""
+    evolution = EvolutionConfig(population=3, extras=extras)
+    return HybridStrategy(planner(evolution=evolution, hybrid_generations=generations), load_workspace(ZOO))
 
 
 def fenced(obj) -> str:
@@ -63,6 +65,19 @@ def test_waits_while_members_run_and_continues_without_the_llm(zoo):
     assert [(p.params["run"], p.params["generation"]) for p in second] == [("hybrid-1", 1)] * 3
     assert second[0].params["hybrid"]["rationale"] == TIES["rationale"] and second[0].cost.llm_tokens == 0
     assert idle.calls == []
+
+
+def test_extras_fill_slots_while_a_generation_runs_and_do_not_hold_up_the_next_structure(zoo):
+    first = hybrid(generations=1, extras=None).propose(make_context(zoo, ScriptedModel([fenced(TIES)]), wanted=4))
+    assert [(p.params["index"], p.params.get("extra", False)) for p in first] == [(0, False), (1, False), (2, False), (3, True)]
+    idle = ScriptedModel([])
+    running = [record(p, i) for i, p in enumerate(first)]
+    more = hybrid(generations=1, extras=None).propose(make_context(zoo, idle, history=running, wanted=4))
+    assert [p.params["index"] for p in more] == [4, 5] and idle.calls == []  # up to population (3) extras, then []
+    done = finished(first[:3], 0, lambda i: 0.6) + [running[3]] + [record(p, 4 + i) for i, p in enumerate(more)]
+    model = ScriptedModel([fenced(LINEAR)])
+    nxt = hybrid(generations=1, extras=None).propose(make_context(zoo, model, history=done, wanted=2))
+    assert len(model.calls) == 1 and {p.params["run"] for p in nxt} == {"hybrid-2"}
 
 
 def test_after_the_run_the_llm_sees_its_outcome_and_picks_the_next(zoo):
