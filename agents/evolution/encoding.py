@@ -21,12 +21,16 @@ class Encoding:
     sources: dict[str, str]  # model name -> source candidate id
     describe: str
     params: dict[str, Any] = field(default_factory=dict)
+    checker: Any = None  # the session's tools.merge.checker.RecipeChecker (Context.recipes): its validation reuses the plan
 
     def decode_checked(self, x: list[float]) -> tuple[dict[str, Any], str | None]:
         """The recipe, and why the merge engine refuses it (None: valid)."""
         from tools.merge.prepare import load_recipe, prepare
 
         recipe = self.decode(x)
+        if self.checker is not None:
+            problem = self.checker.problem(recipe)
+            return recipe, None if problem is None else f"decoded recipe refused by the merge engine: {problem}"
         try:
             prepare(load_recipe(recipe, models=self.models))
         except BadInput as exc:
@@ -82,6 +86,7 @@ def parameter_encoding(structure: Structure, ctx: Context) -> Encoding:
         models=models,
         sources=source_ids(ctx),
         params={"space": "parameters", "structure": structure.model_dump()},
+        checker=ctx.recipes,
         describe=f"{structure.method} over {', '.join(structure.sources)} in {structure.layer_groups} layer group(s)",
     )
 
@@ -96,5 +101,6 @@ def path_encoding(structure: PathStructure, ctx: Context) -> Encoding:
         models=models,
         sources=source_ids(ctx),
         params={"space": "paths", "structure": structure.model_dump()},
+        checker=ctx.recipes,
         describe=f"layer path over {', '.join(structure.models)} ({size // 2} slots)",
     )

@@ -51,7 +51,7 @@ def sandbox() -> FakeSandbox:
     """A score from the recipe's text; about half the jobs take 4x as long as the others (never asserted on)."""
 
     def run(job: Job) -> Result:
-        digest = hashlib.sha256(json.dumps(job.genotype, sort_keys=True).encode()).digest()
+        digest = hashlib.sha256(json.dumps(job.work.model_dump(), sort_keys=True).encode()).digest()
         time.sleep(0.08 if digest[1] % 2 else 0.02)
         score = 0.5 + 0.4 * digest[0] / 256
         return Result(job_id=job.id, status="ok", fitness=score, metrics={"fitness": score, "tasks": {}})

@@ -52,7 +52,7 @@ def test_the_session_clade_sources_and_chat_record_one_result_alike(workspace, a
         return result.model_copy(update={"job_id": job.id})
 
     def merges_scripted(job: Job) -> Result:  # the session's sources measure as usual; its merge gets `result`
-        return scripted(job) if len(job.genotype["recipe"]["models"]) > 1 else fake_sandbox().execute(job)
+        return scripted(job) if len(job.work.recipe["models"]) > 1 else fake_sandbox().execute(job)
 
     sources = record_sources(workspace, archive)
     remeasure(workspace, archive, sources[:1], FakeSandbox(scripted))
