@@ -38,17 +38,14 @@ def git(archive: Archive, *argv: str, what: str) -> str:
     """Run git on the archive (through GitPython); a failure is BadInput naming what was attempted and git's reason."""
     import git as gitpython
 
-    repo = gitpython.Repo(archive.git_dir)
-    try:
-        status, out, err = repo.git.execute(
-            ["git", "--git-dir", str(archive.git_dir), *argv],
-            with_extended_output=True,
-            with_exceptions=False,
-            env=GIT_ENV,
-            strip_newline_in_stdout=False,
-        )
-    finally:
-        repo.close()
+    # Git() with no working directory runs where the user runs clade: a relative remote or bundle path means theirs.
+    status, out, err = gitpython.Git().execute(
+        ["git", "--git-dir", str(archive.git_dir), *argv],
+        with_extended_output=True,
+        with_exceptions=False,
+        env=GIT_ENV,
+        strip_newline_in_stdout=False,
+    )
     if status != 0:
         raise BadInput(f"{what} failed: {git_reason(err)}")
     return out

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.config import RayConfig, RayNode, SandboxConfig
-from sandbox.job import CodeWork, Job, Result
+from sandbox.job import CodeWork, DeviceRequest, Job, Result
 from sandbox.resident_worker import ServiceSettings
 from tools.errors import BadInput, CladeError
 
@@ -125,8 +125,12 @@ class ResidentActor:
         self.gpu = bool(gpus)
 
     def execute(self, job: dict) -> dict:
-        # a job asking for a GPU goes to the GPU slot; on a CPU actor, to the CPU slot (it runs on CPU)
-        return self.pool.execute(Job.model_validate(job)).model_dump(mode="json")
+        # The head places no GPUs on a cluster (Ray does), so its jobs ask for none: on an actor that holds a GPU
+        # every job goes to that GPU's slot; on a CPU actor, to the CPU slot.
+        work = Job.model_validate(job)
+        if self.gpu:
+            work = work.model_copy(update={"device": DeviceRequest(gpus=1)})
+        return self.pool.execute(work).model_dump(mode="json")
 
     def where(self) -> dict:
         import os

@@ -17,8 +17,8 @@ def observe(state: SessionState, rt: Runtime) -> dict:
     session = state["session"]
     rt.budget.spent.candidates = len(rt.archive.session_candidates(session))
     waiting = [cid for cid in context.unfinished(rt, session) if cid not in rt.executor.in_flight]
-    if waiting:
-        return {"pending": waiting, "stop": None, "wait": False}
+    if waiting or rt.unreflected(session):  # results a kill left unreflected are said and reflected on before anything ends
+        return {"pending": waiting, "stop": None, "wait": not waiting}  # (execute collects them; nothing runs yet to wait for)
     ending = state.get("ending")
     if ending is None:
         try:

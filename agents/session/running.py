@@ -18,7 +18,7 @@ from tools.errors import CladeError
 def execute(state: SessionState, rt: Runtime) -> dict:
     """Start each pending candidate's job (marked running) in a free slot, then collect the candidates whose jobs
     ended (their results already attached); wait for one when no slot is free or there was nothing to start."""
-    started = []
+    started, not_built = [], []
     for cid in state.get("pending", []):
         c = rt.archive.get(cid)
         if c.status not in ("proposed", "running") or cid in rt.executor.in_flight:
@@ -27,6 +27,7 @@ def execute(state: SessionState, rt: Runtime) -> dict:
             job = rt.job(c, "search")
         except CladeError as exc:  # e.g. a queued code candidate in a merge workspace: its failure, not the session's
             rt.archive.attach_result(c.id, results.not_built(exc))
+            not_built.append(c.id)  # said and reflected on like any ended candidate
             continue
         rt.archive.attach_result(c.id, results.running())
         rt.executor.start(c.id, job, partial(attach, rt.archive))
@@ -35,7 +36,9 @@ def execute(state: SessionState, rt: Runtime) -> dict:
         rt.display.line(f"running {', '.join(started)}")
         rt.display.update(progress(rt, state["session"], running=sorted(rt.executor.in_flight)))
     done = rt.executor.wait(block=state.get("wait", False) or not started or rt.executor.free() <= 0)
-    done += [cid for cid in rt.unreflected(state["session"]) if cid not in done]  # after a kill: said and reflected on now
+    rt.unreflected(state["session"])  # found before the first wait at the latest (observe asks first)
+    done += [cid for cid in rt.take_unreflected() if cid not in done and cid not in not_built]  # after a kill: said and reflected on now
+    done += not_built
     return {"pending": [], "wait": False, "done": done}
 
 

@@ -43,19 +43,22 @@ class Runtime:
     _fallback: Strategy | None = None
     _recipes: Any = None  # tools.merge.checker.RecipeChecker, made on first use (it imports the merge engine)
     _history: dict[str, Candidate] = field(default_factory=dict)  # the session's candidates by id, oldest first
-    _recovered: bool = False  # results attached before a kill but not reflected on were collected
+    _unreflected: list[str] | None = None  # found once per process: see unreflected()
 
     def unreflected(self, session: str) -> list[str]:
-        """Once per process: candidates whose result was attached (as their job ended) but which a kill left
-        without their lesson; after that, every result is collected by the executor and reflected on."""
-        if self._recovered:
-            return []
-        self._recovered = True
-        return [
-            c.id
-            for c in self.history(session)
-            if c.status in ("succeeded", "failed") and c.lesson is None and c.id not in self.executor.in_flight
-        ]
+        """Candidates whose result was attached (as their job ended) but which a kill left without their report
+        and lesson; found once per process (after that every result is collected by the executor), until taken."""
+        if self._unreflected is None:
+            self._unreflected = [
+                c.id
+                for c in self.history(session)
+                if c.status in ("succeeded", "failed") and c.lesson is None and c.id not in self.executor.in_flight
+            ]
+        return self._unreflected
+
+    def take_unreflected(self) -> list[str]:
+        found, self._unreflected = self._unreflected or [], []
+        return found
 
     @property
     def planner(self):

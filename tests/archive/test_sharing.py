@@ -107,3 +107,15 @@ def test_bundle_to_an_unusable_target_exits_2_with_one_line(tmp_path, capsys, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before and list((tmp_path / "dir").iterdir()) == []
+
+
+def test_a_relative_remote_is_the_users_not_the_archives(tmp_path, remote, monkeypatch):
+    """git runs (through GitPython) where the user runs clade: `push remote.git` means ./remote.git."""
+    monkeypatch.chdir(tmp_path)
+    with open_archive(tmp_path / "host1") as one:
+        succeed(one, merge(one, [source(one, "a")]), 0.5)
+        push(one, "remote.git")
+        with open_archive(tmp_path / "host2") as two:
+            assert pull(two, "remote.git") == 2
+        with pytest.raises(BadInput, match="no-such.git"):
+            push(one, "no-such.git")

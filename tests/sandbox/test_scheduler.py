@@ -140,6 +140,36 @@ def test_the_runner_and_backend_follow_the_config_and_the_declared_capabilities(
     ]
 
 
+def test_on_a_cluster_backend_the_resident_workers_are_its_actors_one_slot_each(monkeypatch, tmp_path):
+    """A backend that declares `cluster` gets the Ray resident pool (stood in here), and one CPU slot per actor
+    whatever cpu_concurrency says; a code search (no resident root) gets none."""
+    import sandbox.ray_pool
+
+    made = []
+
+    class Actors:
+        size = 3
+
+        def __init__(self, backend, config, root):
+            made.append((backend, root))
+
+        def close(self, cancel: bool = False) -> None:
+            pass
+
+    class Cluster(FakeSandbox):
+        cluster = True
+        places_gpus = True
+
+    monkeypatch.setattr(sandbox.ray_pool, "RayResidentPool", Actors)
+    backend = Cluster()
+    config = SandboxConfig(cpu_concurrency=1, jobs_dir=str(tmp_path))
+    scheduler = Scheduler.for_config(config, backend, resident_root=tmp_path / "workers")
+    assert isinstance(scheduler.resident, Actors) and scheduler.size == 3 and scheduler.gpus == []
+    assert made == [(backend, tmp_path / "ray-workers")]
+    scheduler.close()
+    assert Scheduler.for_config(config, backend).resident is None
+
+
 def test_a_slot_is_refilled_as_soon_as_it_frees():
     """One slot, a slow and two quick jobs: each starts the moment the one before ends, and on_done
     sees each result as it ends (not when the batch does)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 from agents.errors import LLMUnavailable
 from agents.llm.scripted import ScriptedModel
 from agents.session.executor import make_executor
@@ -177,3 +180,34 @@ def test_real_llm_strategy_proposes_reflects_and_is_charged(workspace, archive):
     assert mine[0].proposer.model == "scripted" and mine[0].proposer.template_hash and mine[0].proposer.rationale == ties["rationale"]
     assert mine[0].lesson == "ties of adder and sorter beat both parents."
     assert [c.cost.llm_tokens for c in mine] == [40, 20]  # proposal + reflection; the invalid reply
+
+
+def test_a_result_a_kill_left_unreflected_is_said_and_reflected_on_once_on_resume(workspace, archive, capsys):
+    """A kill between a job's end (its result attached at once) and reflect leaves a result with no lesson.
+    The resumed session reports it and reflects on it exactly once, even when its budget is already spent
+    (nothing else is left to run, so only observe can notice it)."""
+    from archive.record import ResultEvent, SplitMetrics
+
+    source = record_sources(workspace, archive)[0]
+    orphan = archive.record(
+        Candidate(
+            kind="merge",
+            parents=[source.id],
+            genotype={"recipe": weighted_recipe(0.35)},
+            proposer=Proposer(strategy="scripted", session=SESSION),
+        )
+    )
+    archive.attach_result(orphan, ResultEvent(status="running"))
+    archive.attach_result(orphan, ResultEvent(status="succeeded", metrics={"search": SplitMetrics(fitness=0.61)}))
+    assert archive.get(orphan).lesson is None
+    strategy = ScriptedStrategy([0.3])
+    _, mine = run(workspace, archive, strategy, 1)  # the budget is the orphan: nothing new is proposed
+    assert [c.id for c in mine] == [orphan] and strategy.contexts == []
+    note = subprocess.run(
+        ["git", "--git-dir", str(archive.git_dir), "notes", "--ref=clade", "show", archive.commit_of(orphan)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert archive.get(orphan).lesson and sum(bool(json.loads(line).get("lesson")) for line in note.splitlines() if line.strip()) == 1
+    assert capsys.readouterr().err.count(f"{orphan} succeeded") == 1
