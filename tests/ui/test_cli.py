@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -80,6 +81,9 @@ def start_ui(workspace_dir: Path, *argv: str) -> tuple[subprocess.Popen, str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a test run started in the background inherits SIGINT ignored, and Python then never raises
+        # KeyboardInterrupt: give the child the default, as a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     line = proc.stdout.readline()
     found = re.search(r"(http://\S+)", line)
@@ -87,6 +91,18 @@ def start_ui(workspace_dir: Path, *argv: str) -> tuple[subprocess.Popen, str]:
         proc.kill()
         raise AssertionError(f"`clade ui` printed {line!r}; stderr: {proc.communicate()[1]}")
     return proc, found.group(1)
+
+
+def stopped(proc: subprocess.Popen) -> int:
+    """The exit code once `clade ui` has stopped; its pipes are drained meanwhile (a full pipe would block it)."""
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"`clade ui` did not stop on SIGINT within 120 s; stderr: {err[-3000:]}") from None
+    assert proc.returncode == 0, err[-3000:]
+    return proc.returncode
 
 
 def test_the_command_serves_until_interrupted(workspace_dir, lineage):
@@ -100,7 +116,7 @@ def test_the_command_serves_until_interrupted(workspace_dir, lineage):
             assert json.loads(res.read())["total"] == 6
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert stopped(proc) == 0
 
 
 def test_elsewhere_than_loopback_a_token_is_generated_and_required(workspace_dir, lineage):
@@ -120,4 +136,4 @@ def test_elsewhere_than_loopback_a_token_is_generated_and_required(workspace_dir
             assert res.status == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert stopped(proc) == 0
