@@ -20,7 +20,7 @@ from pathlib import Path
 from archive.record import Candidate
 from tools.errors import BadInput
 
-INDEX_SCHEMA = 6
+INDEX_SCHEMA = 7
 INDEX_FILE = "clade-index.sqlite"
 
 DDL = """
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS edges(child TEXT NOT NULL, pos INTEGER NOT NULL, pare
 CREATE INDEX IF NOT EXISTS edges_parent ON edges(parent);
 CREATE TABLE IF NOT EXISTS fitness(id TEXT NOT NULL, split TEXT NOT NULL, value REAL, metrics TEXT NOT NULL,
   stage TEXT NOT NULL DEFAULT 'full', PRIMARY KEY(id, split));
-CREATE INDEX IF NOT EXISTS fitness_rank ON fitness(split, value DESC, id);
+CREATE INDEX IF NOT EXISTS fitness_rank ON fitness(split, stage = 'cascade', value DESC, id);
 """
 TABLES = ("candidates", "records", "edges", "fitness")  # records apart: candidates stays small and quick to scan
 OLD_TABLES = ("metrics",)  # dropped with the rest when an older index is rebuilt

@@ -13,7 +13,7 @@ import pytest
 
 from agents.cli import main
 from archive import ResultEvent
-from archive.index import INDEX_FILE
+from archive.index import INDEX_FILE, INDEX_SCHEMA
 from archive.refs import MARKER
 
 from .conftest import git, merge, open_archive, source, succeed
@@ -149,7 +149,7 @@ def test_missing_candidate_objects_exit_2(ws, capsys):
 def test_an_index_from_a_newer_clade_exits_2(ws, capsys):
     root, _ = ws
     db = sqlite3.connect(root / "archive" / INDEX_FILE)
-    db.execute("UPDATE meta SET value='7' WHERE key='schema_version'")
+    db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(INDEX_SCHEMA + 1),))
     db.commit()
     db.close()
     code, _, err = run(capsys, "candidates", "--workspace", str(root))
