@@ -1,0 +1,238 @@
+"""The composite zoo's table: sources, the hand recipe, and each search at several budgets, on the composite task.
+
+    OMP_NUM_THREADS=1 nice python benchmarks/composite_table.py [WORKSPACE] [--task kel_add]
+        [--skills adder=add,reader=read] [--seeds 3] [--budgets 25,50,100,200]
+        [--strategies random,evolution,evolution:paths,evolution:both,gradient] [--json] [--out FILE.json]
+
+WORKSPACE (default examples/composite-zoo) is a workspace with a `base`, experts as `sources`
+and a composite task (`--task`) that needs the experts' skills together; `--skills` names each
+expert's own task. Each strategy (`NAME[:SPACE]`: evolution or random in that
+`planner.evolution.space`; every other setting is the workspace's clade.yaml `planner:`) runs
+in-process as a session drives it (search_drive.py), once per seed, for the largest budget. At
+each budget the best candidate so far *by search-split fitness* (the session's own objective, the
+clade.yaml task weights; nothing picks by the composite task) is scored on the held-out `test`
+split. The hand recipe is hand_grid.py's: the best of its 34 uniform recipes on the search split,
+by the composite task's score (the most favourable choice for it).
+
+The table gives, per strategy and budget, the held-out composite score (mean over seeds, with
+its 95% interval: paired bootstrap over examples, averaged over seeds, tools/evaluate/bootstrap.py),
+the difference from the hand recipe on the composite task with its interval, and each expert's
+own task. Then the issue's targets: the best source's composite score at most half of the best
+search's, the search at least 10 points above the hand recipe with its interval clear of it, and
+no expert's own task more than 5 points below that expert's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import hand_grid
+from search_drive import Scorer, drive, source_recipe
+
+DEFAULT_STRATEGIES = "random,evolution,evolution:paths,evolution:both,gradient"
+
+
+def planner_for(workspace, strategy: str, seed: int):
+    """The workspace's planner configuration with this seed, and the space a `NAME:SPACE` strategy names."""
+    name, _, space = strategy.partition(":")
+    config = workspace.config.planner
+    update = {"seed": seed}
+    if space:
+        update["evolution"] = config.evolution.model_copy(update={"space": space})
+    return name, config.model_copy(update=update)
+
+
+def run_strategy(workspace, scorer: Scorer, strategy: str, seeds: int, budgets: list[int]) -> list[dict]:
+    from agents.strategies.registry import make_strategy
+
+    runs = []
+    for seed in range(seeds):
+        name, config = planner_for(workspace, strategy, seed)
+        workspace.config.planner = config  # what the session's selection and lessons read
+        started = time.perf_counter()
+        run = drive(make_strategy(name, config, workspace), workspace, scorer, budget=max(budgets), slots=2, seed=seed)
+        seconds = time.perf_counter() - started
+        points = {}
+        for k in budgets:
+            ok = [item for item in run.scored[:k] if item[0] != float("-inf")]
+            best = max(ok, key=lambda item: item[0], default=None)
+            points[k] = None if best is None else {"search": best[0], "recipe": best[1]}
+        runs.append({"seed": seed, "points": points, "candidates": len(run.scored), "seconds": seconds})
+        shown = {
+            k: None if v is None else round(scorer.result(v["recipe"], "test").per_example[TASK].value(), 3) for k, v in points.items()
+        }
+        print(f"# {strategy} seed {seed}: held-out {TASK} {shown}, {len(run.scored)} candidates in {seconds:.0f} s", file=sys.stderr)
+    return runs
+
+
+TASK = "kel_add"
+
+
+def summarise(scorer: Scorer, runs: list[dict], hand: dict, skills: dict[str, str], budgets: list[int]) -> dict:
+    from tools.evaluate.bootstrap import mean_difference_interval
+
+    out = {}
+    for k in budgets:
+        if any(r["points"][k] is None for r in runs):
+            out[k] = None
+            continue
+        results = [scorer.result(r["points"][k]["recipe"], "test") for r in runs]
+        hand_scores = scorer.result(hand["recipe"], "test").per_example
+        row = {
+            "fitness": statistics.mean(r.fitness for r in results),
+            TASK: mean_difference_interval([({TASK: r.per_example[TASK]}, None) for r in results], {TASK: 1.0}).to_json(),
+            "vs_hand": mean_difference_interval(
+                [({TASK: r.per_example[TASK]}, {TASK: hand_scores[TASK]}) for r in results], {TASK: 1.0}
+            ).to_json(),
+            "skills": {task: statistics.mean(r.per_example[task].value() for r in results) for task in skills.values()},
+            "seeds": [r.per_example[TASK].value() for r in results],
+        }
+        out[k] = row
+    return out
+
+
+def measure(args) -> dict:
+    from agents.workspace import load_workspace
+
+    global TASK
+    TASK = args.task
+    workspace = load_workspace(args.workspace)
+    experts = [s.name for s in workspace.config.sources]
+    skills = dict(item.split("=", 1) for item in args.skills.split(",")) if args.skills else {}
+    unknown = [e for e in skills if e not in experts]
+    if unknown:
+        raise SystemExit(f"--skills: {', '.join(unknown)} not among the sources of {args.workspace / 'clade.yaml'}")
+    scorer = Scorer(workspace)
+    budgets = sorted(int(b) for b in args.budgets.split(","))
+    sources = {}
+    for n in ("base", *experts):
+        result = scorer.result(source_recipe(n), "test")
+        sources[n] = {"fitness": result.fitness, "tasks": {t: s.value() for t, s in result.per_example.items()}}
+    hand_report = {label: {"search": scorer.result(r, "search"), "recipe": r} for label, r in hand_grid.grid("base", experts).items()}
+    hand_label = max(
+        hand_report, key=lambda label: (hand_report[label]["search"].per_example[TASK].value(), hand_report[label]["search"].fitness)
+    )
+    hand = {"label": hand_label, "recipe": hand_report[hand_label]["recipe"]}
+    hand_test = scorer.result(hand["recipe"], "test")
+    from tools.evaluate.bootstrap import fitness_interval
+
+    hand |= {
+        "fitness": hand_test.fitness,
+        "tasks": {t: s.value() for t, s in hand_test.per_example.items()},
+        TASK: fitness_interval({TASK: hand_test.per_example[TASK]}, {TASK: 1.0}).to_json(),
+    }
+    strategies = {}
+    for strategy in [s for s in args.strategies.split(",") if s]:
+        runs = run_strategy(workspace, scorer, strategy, args.seeds, budgets)
+        strategies[strategy] = {
+            "runs": [
+                {k: v for k, v in r.items() if k != "points"} | {"recipes": {b: p and p["recipe"] for b, p in r["points"].items()}}
+                for r in runs
+            ],
+            "per_min": statistics.mean(60 * r["candidates"] / r["seconds"] for r in runs),
+            "budgets": summarise(scorer, runs, hand, skills, budgets),
+        }
+    return {
+        "workspace": str(args.workspace),
+        "task": TASK,
+        "skills": skills,
+        "seeds": args.seeds,
+        "budgets": budgets,
+        "grid_size": len(hand_report),
+        "sources": sources,
+        "hand": hand,
+        "strategies": strategies,
+    }
+
+
+def table(report: dict) -> str:
+    task, skills, budgets = report["task"], report["skills"], report["budgets"]
+    lines = [f"held-out (test split), {report['seeds']} seed(s); composite task `{task}`", ""]
+    lines.append(f"{'model':<36}{'fitness':>9}" + "".join(f"{t:>9}" for t in report["hand"]["tasks"]))
+    for name, row in report["sources"].items():
+        lines.append(f"{'source ' + name:<36}{row['fitness']:>9.3f}" + "".join(f"{v:>9.3f}" for v in row["tasks"].values()))
+    hand = report["hand"]
+    lines.append(f"{'hand: ' + hand['label']:<36}{hand['fitness']:>9.3f}" + "".join(f"{v:>9.3f}" for v in hand["tasks"].values()))
+    lines.append(
+        f"  (best of {report['grid_size']} uniform recipes by search-split {task}; held-out {task} "
+        f"{hand[task]['estimate']:.3f}, 95% CI {hand[task]['low']:.3f}-{hand[task]['high']:.3f})"
+    )
+    lines += [
+        "",
+        f"{'strategy':<22}{'@':>5}{task:>8}{'95% CI':>15}{'vs hand':>9}{'95% CI':>17}"
+        + "".join(f"{t:>8}" for t in skills.values())
+        + f"{'fitness':>9}",
+    ]
+    for name, row in report["strategies"].items():
+        for k in budgets:
+            cell = row["budgets"][k]
+            label = f"{name}" if k == budgets[0] else ""
+            if cell is None:
+                lines.append(f"{label:<22}{k:>5}{'-':>8}")
+                continue
+            c, d = cell[task], cell["vs_hand"]
+            lines.append(
+                f"{label:<22}{k:>5}{c['estimate']:>8.3f}{c['low']:>8.3f}-{c['high']:.3f}{d['estimate']:>+9.3f}{d['low']:>+9.3f}-{d['high']:+.3f}"
+                + "".join(f"{cell['skills'][t]:>8.3f}" for t in skills.values())
+                + f"{cell['fitness']:>9.3f}"
+            )
+        lines.append(f"{'':<22}({row['per_min']:.0f} candidates/min)")
+    return "\n".join(lines + [""] + targets(report))
+
+
+def targets(report: dict) -> list[str]:
+    task, skills = report["task"], report["skills"]
+    cells = [(name, k, cell) for name, row in report["strategies"].items() for k, cell in row["budgets"].items() if cell is not None]
+    if not cells:
+        return ["targets: no strategy found a valid candidate"]
+    name, k, best = max(cells, key=lambda item: item[2][task]["estimate"])
+    best_source = max(report["sources"].items(), key=lambda item: item[1]["tasks"][task])
+    hand = report["hand"]
+    score = best[task]["estimate"]
+    lines = [f"targets (best search: {name} @{k}, held-out {task} {score:.3f}):"]
+    lines.append(
+        f"  best source {best_source[0]} {best_source[1]['tasks'][task]:.3f} <= half of {score:.3f}: "
+        f"{best_source[1]['tasks'][task] <= score / 2}"
+    )
+    d = best["vs_hand"]
+    lines.append(
+        f"  beats the hand recipe by {d['estimate']:+.3f} (95% CI {d['low']:+.3f} to {d['high']:+.3f}) >= +0.10: {d['estimate'] >= 0.10}; "
+        f"its interval ({best[task]['low']:.3f}-{best[task]['high']:.3f}) clear of the hand recipe's "
+        f"({hand[task]['low']:.3f}-{hand[task]['high']:.3f}): {best[task]['low'] > hand[task]['high']}"
+    )
+    for expert, t in skills.items():
+        own = report["sources"][expert]["tasks"][t]
+        lines.append(
+            f"  {expert}'s {t}: {best['skills'][t]:.3f} vs the expert's {own:.3f}, within 5 points: {best['skills'][t] >= own - 0.05}"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workspace", nargs="?", type=Path, default=ROOT / "examples" / "composite-zoo")
+    parser.add_argument("--task", default="kel_add", help="the composite task")
+    parser.add_argument("--skills", default="adder=add,reader=read", help="each expert's own task: EXPERT=TASK,...")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budgets", default="25,50,100,200")
+    parser.add_argument("--strategies", default=DEFAULT_STRATEGIES, help="NAME[:SPACE],...")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--out", type=Path, help="also write the report as JSON here")
+    args = parser.parse_args()
+    report = measure(args)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    print(json.dumps(report, indent=2, default=str) if args.json else table(report))
+
+
+if __name__ == "__main__":
+    main()
