@@ -63,9 +63,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.model_dump()))
     else:
-        from agents.session.report import sentence
+        from agents.session.report import sentence, task_lines
 
-        print(sentence(summary))
+        print("\n".join([*task_lines(summary), sentence(summary)]))
     if summary.failed and not summary.succeeded:  # nothing the session ran worked: say so by the exit code
         print(
             f"clade run: every job of session {summary.session} failed ({summary.failed}); `clade show ID` gives each reason",

@@ -41,6 +41,16 @@ class HeldOutComparison(BaseModel):
     interval: list[float] | None = Field(None, description="[low, high], 95%, bootstrap over examples; null without per-example scores")
 
 
+class TaskFigure(BaseModel):
+    """One task held out: the best candidate's score (the task's fitness metric) and the source best on that task."""
+
+    model_config = ConfigDict(extra="forbid")
+    task: str
+    best: float | None
+    source: str | None
+    source_score: float | None
+
+
 class Summary(BaseModel):
     """What `clade run --json` prints at the end. `best_fitness` and `best_source_fitness` are the
     old names of `best_test_fitness` and `best_search_source.test_fitness`, kept for one release."""
@@ -60,6 +70,9 @@ class Summary(BaseModel):
     best_test_source: SourceFigure | None = Field(None, description="the source best on the test split")
     vs_best_search_source: HeldOutComparison | None = None
     vs_best_test_source: HeldOutComparison | None = None
+    per_task: list[TaskFigure] = Field(
+        default_factory=list, description="held-out score of each task: the best candidate's, and the best source's on that task"
+    )
     best_fitness: float | None = Field(None, description="deprecated alias of best_test_fitness")
     best_source_fitness: float | None = Field(None, description="deprecated alias of best_search_source.test_fitness")
 
@@ -115,9 +128,38 @@ def final_report(rt: Runtime, session: str) -> Summary:
         summary.best_test_interval = _own_interval(best, weights)
         summary.vs_best_search_source = _versus(best, by_search, weights)
         summary.vs_best_test_source = _versus(best, by_test, weights)
+        summary.per_task = per_task(best, rt.sources)
     summary.best_fitness = summary.best_test_fitness
     summary.best_source_fitness = by_search.fitness("test") if by_search else None
     return summary
+
+
+def per_task(best: Candidate, sources: list[Candidate]) -> list[TaskFigure]:
+    """Each task of the best candidate's held-out measurement, beside the source best held out on that task."""
+    scores = _task_scores(best)
+    out = []
+    for task, value in scores.items():
+        measured = [(s, _task_scores(s).get(task)) for s in sources if s.status == "succeeded" and not s.cut("test")]
+        top = max(((s, v) for s, v in measured if v is not None), key=lambda item: (item[1], item[0].id), default=None)
+        out.append(TaskFigure(task=task, best=value, source=_name(top[0]) if top else None, source_score=top[1] if top else None))
+    return out
+
+
+def _task_scores(c: Candidate) -> dict[str, float]:
+    m = c.metrics.get("test")
+    return {} if m is None else {task: scores.value() for task, scores in m.per_example.items()}
+
+
+def task_lines(s: Summary) -> list[str]:
+    """The lines `clade run` prints before its sentence: each task held out, the best beside the best source on it."""
+    if not s.per_task:
+        return []
+    width = max(len(f.task) for f in s.per_task) + 2
+    lines = [f"held-out (test split) per task: best {s.best_id}, and the source best on each task"]
+    for f in s.per_task:
+        source = "-" if f.source is None else f"{f.source} {_f(f.source_score)}"
+        lines.append(f"  {f.task:<{width}}{_f(f.best)}   {source}")
+    return lines
 
 
 def needs_test(c: Candidate, *, suite: bool) -> bool:

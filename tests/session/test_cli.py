@@ -77,6 +77,7 @@ def test_kill_9_then_resume_loses_and_repeats_nothing_and_reports_on_test(small_
         "best_test_source",
         "vs_best_search_source",
         "vs_best_test_source",
+        "per_task",
         "best_fitness",
         "best_source_fitness",
     }
@@ -93,6 +94,7 @@ def test_kill_9_then_resume_loses_and_repeats_nothing_and_reports_on_test(small_
     assert out["best_search_fitness"] == best.fitness("search")
     low, high = out["best_test_interval"]
     assert low <= out["best_test_fitness"] <= high and len(best.metrics["test"].per_example) == 3  # one per task
+    assert [(f["task"], f["best"]) for f in out["per_task"]] == [(t, s.value()) for t, s in best.metrics["test"].per_example.items()]
     best_source = min(sources, key=lambda s: (-s.fitness("search"), s.id))  # chosen on search, reported on test
     held_out = min(sources, key=lambda s: (-s.fitness("test"), s.id))
     assert out["best_search_source"]["id"] == best_source.id and out["best_test_source"]["id"] == held_out.id

@@ -49,3 +49,41 @@ def test_one_source_best_on_both_splits_is_named_once_and_a_missing_interval_is_
 
 def test_no_success_is_said_plainly():
     assert sentence(summary(best_id=None, succeeded=0)).endswith("; no candidate succeeded")
+
+
+def _candidate(name: str | None, status: str = "succeeded", stage: str = "full", **scores):
+    from archive.record import Candidate, SplitMetrics
+    from tools.evaluate.result import ExampleScores
+
+    test = SplitMetrics(
+        fitness=sum(scores.values()) / len(scores),
+        stage=stage,
+        per_example={t: ExampleScores(metric="exact_match", values=[v, v]) for t, v in scores.items()},
+    )
+    if name is None:
+        return Candidate(
+            kind="merge", parents=["s1"], genotype={"recipe": {"merge_method": "linear"}}, status=status, metrics={"test": test}
+        )
+    reason = {"reason": "it broke"} if status == "failed" else {}
+    return Candidate(kind="source", genotype={"name": name, "path": f"models/{name}"}, status=status, metrics={"test": test}, **reason)
+
+
+def test_per_task_puts_each_task_beside_the_source_best_on_it_and_skips_cut_or_failed_sources():
+    from agents.session.report import per_task, task_lines
+
+    best = _candidate(None, add=0.95, kel_add=0.97)
+    sources = [
+        _candidate("adder", add=0.95, kel_add=0.0),
+        _candidate("reader", add=0.05, kel_add=0.05),
+        _candidate("cut", stage="cascade", add=1.0, kel_add=1.0),
+        _candidate("broken", status="failed", add=1.0, kel_add=1.0),
+    ]
+    figures = per_task(best, sources)
+    assert [(f.task, f.best, f.source, f.source_score) for f in figures] == [
+        ("add", 0.95, "adder", 0.95),
+        ("kel_add", 0.97, "reader", 0.05),
+    ]
+    lines = task_lines(summary(per_task=figures))
+    assert lines[0].startswith("held-out (test split) per task: best c1")
+    assert lines[1].split() == ["add", "0.9500", "adder", "0.9500"] and lines[2].split() == ["kel_add", "0.9700", "reader", "0.0500"]
+    assert task_lines(summary()) == []
