@@ -67,10 +67,13 @@ def merge_seed(workspace, candidate) -> int:
 
 
 def _export_merge(workspace, archive, c, staging: Path) -> int:
+    from agents.derived import candidate_refs, materialised_models
     from tools.evaluate.suite import WorkspaceTasks
     from tools.merge.api import load_recipe, merge_to_dir
 
-    recipe = load_recipe(c.genotype.recipe, models=workspace.model_paths(), tasks=WorkspaceTasks(workspace))
+    # a merged candidate the recipe names (`candidate:<id>`) is materialised in the workspace's merge cache first
+    models = materialised_models(workspace, archive, c.genotype.recipe) if candidate_refs(c.genotype.recipe) else workspace.model_paths()
+    recipe = load_recipe(c.genotype.recipe, models=models, tasks=WorkspaceTasks(workspace))
     seed = merge_seed(workspace, c)
     merge_to_dir(recipe, staging, seed=seed)
     paths = workspace.model_paths()
