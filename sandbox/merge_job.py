@@ -43,6 +43,10 @@ class MergeCaches:
         key = (tuple(sorted((name, str(path)) for name, path in models.items())), device)
         cached = key in self.mergers
         if not cached:
+            # one merger per device: a job over other models (a merged candidate added, space `both`) replaces the
+            # earlier one instead of keeping both sets of sources in memory
+            for other in [k for k in self.mergers if k[1] == device]:
+                del self.mergers[other]
             self.mergers[key] = ResidentMerger(models, device=device)
         return self.mergers[key], cached
 
