@@ -62,9 +62,20 @@ def referenced(archive, name: str):
     return c
 
 
+def merge_seed(workspace, candidate) -> int:
+    """The seed the candidate was measured with: its proposer's `seed` param, else its session's, else clade.yaml's."""
+    if isinstance(candidate.proposer.params.get("seed"), int):
+        return candidate.proposer.params["seed"]
+    record = workspace.root / ".clade" / "sessions" / f"{candidate.proposer.session}.json"
+    if candidate.proposer.session and record.is_file():
+        from agents.session.records import load
+
+        return load(record).seed
+    return workspace.config.planner.seed
+
+
 def derived_models(workspace, archive, recipe: Mapping[str, Any]) -> dict[str, Any]:
     """name -> sandbox.job.DerivedModel for every candidate the recipe names (host side: fingerprints the sources)."""
-    from agents.review.export import merge_seed
     from sandbox.job import DerivedModel
     from tools.merge.cache import cache_key
 
