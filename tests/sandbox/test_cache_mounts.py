@@ -10,6 +10,7 @@ from sandbox.backends.ray import refuse_cache
 from sandbox.config import Limits, SandboxConfig
 from sandbox.isolation import bwrap_argv
 from sandbox.job import DerivedModel, Job, MergeWork
+from tests.sandbox.test_merge_job import suite_of, workspace  # noqa: F401 (the fixture)
 from tools.errors import BadInput
 
 RECIPE = {"merge_method": "passthrough", "layer_path": [{"model": "candidate:abc", "layer": 0}]}
@@ -46,3 +47,43 @@ def test_ray_refuses_a_job_that_needs_the_cache(tmp_path):
     with pytest.raises(BadInput, match="sandbox.backend ray cannot reach it"):
         refuse_cache(job(tmp_path))
     refuse_cache(job(tmp_path, derived=False))
+
+
+def test_a_derived_merge_is_built_once_in_the_cache_and_measured_as_by_hand(backend, workspace, tmp_path):
+    """The real worker under bubblewrap (local) and docker: a layer path through a merge of a and b, which the
+    first job materialises in the cache and the second reuses; the fitness is the host's on the merge done by hand."""
+    from transformers import AutoTokenizer
+
+    from agents.workspace import load_workspace
+    from sandbox.job import EvaluationSpec
+    from tools.evaluate.api import evaluate_module, load_suite
+    from tools.merge.api import ResidentMerger, load_recipe, merge_to_dir
+    from tools.merge.cache import BUILDS_LOG, cache_key
+
+    inner = {"merge_method": "linear", "dtype": "float32", "models": [{"model": "a", "parameters": {"weight": 0.6}}, {"model": "b", "parameters": {"weight": 0.4}}]}
+    outer = {"merge_method": "passthrough", "layer_path": [{"model": "candidate:m", "layer": 0}, {"model": "a", "layer": 1}]}
+    loaded = load_workspace(workspace)
+    models = loaded.model_paths()
+    cache = tmp_path / "cache"
+    derived = {"candidate:m": DerivedModel(recipe=inner, key=cache_key(inner, {n: models[n] for n in ("a", "b")}, 0))}
+    jobs = [
+        Job(
+            id=f"derived-{i}",
+            work=MergeWork(recipe=outer, derived=derived),
+            models={n: str(p) for n, p in models.items()},
+            evaluation=EvaluationSpec(suite=suite_of(workspace)),
+            limits=Limits(wall_s=300, memory_mb=4096),
+            cache=str(cache),
+        )
+        for i in range(2)
+    ]
+    results = [backend.execute(j) for j in jobs]
+    assert all(r.status == "ok" for r in results), [(r.reason, r.stderr[-2000:]) for r in results]
+
+    merge_to_dir(load_recipe(inner, models=models), tmp_path / "m")
+    merger = ResidentMerger({**models, "candidate:m": tmp_path / "m"})
+    recipe = load_recipe(outer, models={**models, "candidate:m": tmp_path / "m"})
+    tokenizer = AutoTokenizer.from_pretrained(str(merger.tokenizer_dir(recipe)))
+    by_hand = evaluate_module(merger.apply(recipe), tokenizer, load_suite(loaded)).fitness
+    assert [r.fitness for r in results] == pytest.approx([by_hand, by_hand], abs=1e-6)
+    assert len((cache / BUILDS_LOG).read_text().splitlines()) == 1 and (cache / derived["candidate:m"].key).is_dir()
