@@ -48,11 +48,20 @@ def search_sources(config: EvolutionConfig, workspace: Workspace) -> list[str]:
     return list(names)
 
 
-def check_space(config: EvolutionConfig, workspace: Workspace) -> None:
-    if config.space == "both" and workspace.config.sandbox.backend == "ray":
+def check_space(config: EvolutionConfig, workspace: Workspace, backend: str | None = None, candidates: int | None = -1) -> None:
+    """`space: both` needs a backend that reaches the workspace's merge cache (`backend`: the session's, default
+    clade.yaml's) and an end to phase 1 (`candidates`: the session's candidate budget; -1: not known here)."""
+    if config.space != "both":
+        return
+    if (backend or workspace.config.sandbox.backend) == "ray":
         raise BadInput(
             "clade.yaml: planner.evolution.space `both` needs the workspace's merge cache on the machine that merges, which "
             "sandbox.backend ray does not share; use the local or docker backend, or space `parameters` / `paths`"
+        )
+    if candidates is None and config.generations is None:
+        raise BadInput(
+            "clade.yaml: planner.evolution.space `both` needs planner.budget.candidates (its both_split share is phase 1) "
+            "or planner.evolution.generations (phase 1's length)"
         )
 
 

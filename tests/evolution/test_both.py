@@ -210,3 +210,18 @@ def test_a_bad_both_split_is_one_line_exit_2(copies, capsys, value):
     assert main(["run", str(ws.root), "--planner", "evolution", "--budget", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "both_split" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "flags, yaml_extra, message",
+    [
+        (["--backend", "ray"], "", "space `both` needs the workspace's merge cache"),
+        ([], "  budget: {candidates: null, wall_s: 60}\n", "space `both` needs planner.budget.candidates"),
+    ],
+)
+def test_clade_run_refuses_both_where_it_cannot_run_before_any_job(copies, capsys, flags, yaml_extra, message):
+    ws = copies("refused")
+    (ws.root / "clade.yaml").write_text((ws.root / "clade.yaml").read_text() + "planner:\n  evolution: {space: both}\n" + yaml_extra)
+    assert main(["run", str(ws.root), "--planner", "evolution", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and not (ws.root / ".clade" / "sessions").exists()

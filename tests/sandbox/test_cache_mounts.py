@@ -60,7 +60,11 @@ def test_a_derived_merge_is_built_once_in_the_cache_and_measured_as_by_hand(back
     from tools.merge.api import ResidentMerger, load_recipe, merge_to_dir
     from tools.merge.cache import BUILDS_LOG, cache_key
 
-    inner = {"merge_method": "linear", "dtype": "float32", "models": [{"model": "a", "parameters": {"weight": 0.6}}, {"model": "b", "parameters": {"weight": 0.4}}]}
+    inner = {
+        "merge_method": "linear",
+        "dtype": "float32",
+        "models": [{"model": "a", "parameters": {"weight": 0.6}}, {"model": "b", "parameters": {"weight": 0.4}}],
+    }
     outer = {"merge_method": "passthrough", "layer_path": [{"model": "candidate:m", "layer": 0}, {"model": "a", "layer": 1}]}
     loaded = load_workspace(workspace)
     models = loaded.model_paths()
