@@ -225,3 +225,34 @@ def test_clade_run_refuses_both_where_it_cannot_run_before_any_job(copies, capsy
     assert main(["run", str(ws.root), "--planner", "evolution", *flags]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and not (ws.root / ".clade" / "sessions").exists()
+
+
+def test_m_is_the_best_fully_measured_succeeded_member_never_a_cut_one():
+    from agents.evolution.both import best
+    from archive.record import Candidate, Proposer, SplitMetrics
+
+    def member(i, fitness, status="succeeded", stage="full"):
+        metrics = {"search": SplitMetrics(fitness=fitness, stage=stage)} if fitness is not None else {}
+        reason = "it broke" if status == "failed" else None
+        proposer = Proposer(strategy="evolution", session="s1", params={"run": PHASE1, "generation": 0, "index": i})
+        return Candidate(
+            id=f"c{i}",
+            kind="merge",
+            parents=["src"],
+            genotype={"recipe": {"merge_method": "linear"}},
+            proposer=proposer,
+            status=status,
+            reason=reason,
+            metrics=metrics,
+        )
+
+    members = [member(0, 0.7), member(1, 0.95, stage="cascade"), member(2, None, "failed"), member(3, 0.8), member(4, 0.8)]
+    assert best(members).id == "c3"  # the cut 0.95 is never M; of two equals the earlier
+    assert best([member(1, 0.95, stage="cascade"), member(2, None, "failed")]) is None
+
+
+def test_with_generations_phase_1_ends_when_they_are_told(copies):
+    ws, sid = copies("generations"), records.new_session_id()
+    run(ws, EvolutionStrategy(planner(generations=1, extras=0), ws), new_record(sid, 8))
+    got = candidates(ws, sid)
+    assert [c.proposer.params["run"] for c in got] == [PHASE1] * 3 + [PHASE2] * 5  # generation 0 of 3, then paths
