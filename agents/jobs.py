@@ -5,7 +5,9 @@ read-only) and the evaluation configuration itself (`evaluation_config`: clade.y
 `evaluation:` with every task inline and every data path absolute), read once when the
 session starts, so editing clade.yaml mid-session changes nothing for its jobs. A source
 model is measured through the same path with `source_recipe`: a linear merge of the one
-model with weight 1, which is that model exactly.
+model with weight 1, which is that model exactly. A recipe naming an archived merge candidate
+(`candidate:<id>`, agents/derived.py) needs `archive`: the job then carries that candidate's
+recipe in `work.derived` and the workspace's merge cache, where the worker materialises it once.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents.config import Workspace
+from agents.derived import cache_dir, candidate_refs, derived_models
 from sandbox.job import EvaluationSpec, Job, MergeWork
 from tools.evaluate.spec import EvaluationConfig
 from tools.evaluate.suite import load_task_file
@@ -47,12 +50,16 @@ def merge_job(
     seed: int = 0,
     gpus: int = 0,
     evaluation: EvaluationConfig | None = None,
+    archive: Any = None,
 ) -> Job:
-    """The job measuring `recipe` on `split`; `evaluation` is the session's configuration (read now when not given)."""
+    """The job measuring `recipe` on `split`; `evaluation` is the session's configuration (read now when not given);
+    `archive` resolves the merged candidates the recipe names as models (`candidate:<id>`)."""
     config = workspace.config
+    derived = derived_models(workspace, archive, recipe) if candidate_refs(recipe) else {}
     return Job(
         id=job_id(candidate_id, split),
-        work=MergeWork(recipe=recipe),
+        work=MergeWork(recipe=recipe, derived=derived),
+        cache=str(cache_dir(workspace)) if derived else None,
         models={name: str(path) for name, path in workspace.model_paths().items()},
         evaluation=EvaluationSpec(suite=evaluation or evaluation_config(workspace), split=split),
         limits=config.sandbox.limits,

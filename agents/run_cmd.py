@@ -118,6 +118,10 @@ def _record(args, workspace):
             budget=budget,
             backend=args.backend or workspace.config.sandbox.backend,
         )
+    if record.strategy in ("evolution", "random"):  # space `both`: a backend reaching the merge cache, an end to phase 1
+        from agents.evolution.strategy import check_space
+
+        check_space(planner.evolution, workspace, record.backend, record.budget.candidates)
     if record.budget.unlimited():
         raise BadInput(
             f"{workspace.root / 'clade.yaml'} planner.budget: no limit is set (candidates, wall_s, dollars and tokens are all null), "

@@ -7,11 +7,19 @@ reasons, lessons, in-flight proposals, budget), so an LLM strategy sees the prom
 see in `clade run`. What differs from a session: no sandbox (merges through ResidentMerger,
 scored in this process), one proposal call per `slots` candidates, and lessons written by the
 rule unless `reflect` is asked for (each LLM lesson is one more request).
+
+A recipe naming an archived merge as a model (`candidate:<id>`, planner.evolution.space `both`)
+is scored as a job would be: the candidate's recipe is registered with the scorer when the
+proposal is recorded (the archive is gone when the held-out split is scored), materialised once
+into a content-addressed cache (tools/merge/cache.py, in a temporary directory of the scorer's),
+and used as a model of the recipe.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -28,6 +36,41 @@ class Scorer:
         from tools.merge.api import ResidentMerger
 
         self.suite, self.merger, self.cache, self.tokenizers = load_suite(workspace), ResidentMerger(workspace.model_paths()), {}, {}
+        self.models = workspace.model_paths()
+        self.derived: dict[str, dict] = {}  # `candidate:<id>` -> that candidate's recipe
+        self.mergers: dict[tuple, object] = {}  # derived models' directories -> a ResidentMerger over them and the sources
+        self.builds = 0  # merges materialised into the cache
+        self._cache_root: Path | None = None
+
+    def register(self, recipe: dict, archive) -> None:
+        """Remember the recipes of the archived candidates `recipe` names as models (while the archive is open)."""
+        from agents.derived import candidate_refs, referenced
+
+        for name in candidate_refs(recipe):
+            self.derived.setdefault(name, referenced(archive, name).genotype.recipe)
+
+    def merger_for(self, recipe: dict):
+        """The ResidentMerger over the sources and the merged candidates `recipe` names (materialised once)."""
+        from agents.derived import candidate_refs, model_names
+        from tools.merge.api import ResidentMerger
+        from tools.merge.cache import cache_key, materialise
+
+        names = candidate_refs(recipe)
+        if not names:
+            return self.merger
+        if self._cache_root is None:
+            self._cache_root = Path(tempfile.mkdtemp(prefix="clade-bench-cache-"))
+            atexit.register(shutil.rmtree, self._cache_root, True)
+        paths = {}
+        for name in names:
+            inner = self.derived[name]
+            key = cache_key(inner, {n: self.models[n] for n in model_names(inner)}, 0)
+            paths[name], built = materialise(self._cache_root, key, inner, self.models)
+            self.builds += built
+        key = tuple(sorted((n, str(p)) for n, p in paths.items()))
+        if key not in self.mergers:
+            self.mergers[key] = ResidentMerger({**self.models, **paths})
+        return self.mergers[key]
 
     def result(self, recipe: dict, split: str):
         key = (json.dumps(recipe, sort_keys=True), split)
@@ -42,9 +85,10 @@ class Scorer:
         from tools.evaluate.api import evaluate_module
         from tools.evaluate.loading import load_tokenizer
 
-        prepared = self.merger.prepare(recipe)  # planned once for the merge and its tokenizer
-        module = self.merger.apply(prepared, seed=0)
-        where = str(self.merger.tokenizer_dir(prepared))
+        merger = self.merger_for(recipe)
+        prepared = merger.prepare(recipe)  # planned once for the merge and its tokenizer
+        module = merger.apply(prepared, seed=0)
+        where = str(merger.tokenizer_dir(prepared))
         tokenizer = self.tokenizers.setdefault(where, load_tokenizer(Path(where)))
         return evaluate_module(module, tokenizer, self.suite, split=split)
 
@@ -142,6 +186,7 @@ def _record(rt, p, scorer: Scorer, run: Run) -> str:
         run.scored.append((float("-inf"), p.genotype.get("recipe", {})))
     else:
         cid = rt.archive.record(Candidate(**base))
+        scorer.register(p.genotype["recipe"], rt.archive)
         result = scorer.result(p.genotype["recipe"], "search")
         rt.archive.attach_result(cid, ResultEvent(status="succeeded", metrics={"search": _metrics(result)}))
         run.scored.append((result.fitness, p.genotype["recipe"]))

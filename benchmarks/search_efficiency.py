@@ -1,7 +1,7 @@
 """Search efficiency on a zoo workspace: evolution (CMA-ES), random search, and any LLM planner, at equal candidate budgets.
 
     OMP_NUM_THREADS=1 nice python benchmarks/search_efficiency.py [WORKSPACE] [--seeds 3] [--budget 100]
-        [--method M] [--layer-groups G] [--population P] [--sigma S] [--space parameters|paths]
+        [--method M] [--layer-groups G] [--population P] [--sigma S] [--space parameters|paths|both]
         [--llm-model MODEL [--llm-base URL] [--llm-key-env VAR] [--llm-prices IN,OUT] [--llm-strategies llm,hybrid] [--reflect]]
         [--strategies evolution,random] [--slots 2] [--json]
 
@@ -155,6 +155,7 @@ def measure(args) -> dict:
     }
     report["comparisons"] = comparisons(report, scorer, workspace)
     report["per_task"] = per_task(report, scorer)
+    report["materialised_merges"] = scorer.builds  # space both: merges built into the cache (once per distinct merge)
     return report
 
 
@@ -281,7 +282,7 @@ def main() -> None:
     parser.add_argument("--layer-groups", type=int, default=defaults.layer_groups)
     parser.add_argument("--population", type=int, default=defaults.population)
     parser.add_argument("--sigma", type=float, default=defaults.sigma)
-    parser.add_argument("--space", default=defaults.space)
+    parser.add_argument("--space", default=defaults.space, choices=["parameters", "paths", "both"])
     parser.add_argument("--hybrid-generations", type=int, default=2)
     parser.add_argument("--llm-model", help="litellm model string, e.g. openai/gpt-4o-mini, or openai/<name> with --llm-base")
     parser.add_argument("--llm-base", help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
@@ -299,6 +300,8 @@ def main() -> None:
     torch.set_num_threads(1)
     report = measure(args)
     print(json.dumps(report, indent=1) if args.json else table(report))
+    if args.space == "both" and not args.json:
+        print(f"merged candidates materialised into the cache: {report['materialised_merges']} (one per run's phase-2 merge)")
 
 
 if __name__ == "__main__":

@@ -117,22 +117,29 @@ def gpu_devices(dev: Path = Path("/dev")) -> list[str]:
     )
 
 
-def bwrap_argv(flags: Sequence[str], job_dir: Path, read_only: Sequence[str], devices: Sequence[str] = ()) -> list[str]:
-    """bwrap prefix: the allow-listed file system, read-only but for /tmp and the job directory."""
+def bwrap_argv(
+    flags: Sequence[str], job_dir: Path, read_only: Sequence[str], devices: Sequence[str] = (), writable: Sequence[str] = ()
+) -> list[str]:
+    """bwrap prefix: the allow-listed file system, read-only but for /tmp, the job directory and `writable`
+    (the merge cache of a job with derived models)."""
     argv = [*flags, *system_binds(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for device in devices:
         argv += ["--dev-bind", device, device]
     for path in sorted({*kept_paths(), *read_only}, key=len):
         argv += ["--ro-bind", path, path]
+    for path in sorted(writable, key=len):
+        argv += ["--bind", path, path]
     argv += ["--bind", str(job_dir), str(job_dir), "--remount-ro", "/", "--chdir", str(job_dir), "--"]
     return argv
 
 
-def isolation_prefix(job_dir: Path, read_only: Sequence[str], mode: str = "auto", gpu: bool = False) -> tuple[str, list[str]]:
+def isolation_prefix(
+    job_dir: Path, read_only: Sequence[str], mode: str = "auto", gpu: bool = False, writable: Sequence[str] = ()
+) -> tuple[str, list[str]]:
     """(name, argv prefix) of the strongest isolation available and allowed: bwrap, unshare or none."""
     flags = bwrap_flags() if mode in ("auto", "required") else None
     if flags is not None:
-        return "bwrap", bwrap_argv(flags, job_dir, read_only, gpu_devices() if gpu else ())
+        return "bwrap", bwrap_argv(flags, job_dir, read_only, gpu_devices() if gpu else (), writable)
     prefix = unshare_prefix() if mode != "none" else None
     if prefix is not None:
         return "unshare", [*prefix, "--"]

@@ -31,12 +31,23 @@ RESULT_FILE = "result.json"
 ResultStatus = Literal["ok", "failed", "timeout", "killed"]
 
 
+class DerivedModel(BaseModel):
+    """A model the recipe names that is itself a merge (an archived candidate, `candidate:<id>`): the worker
+    materialises `recipe` over the job's `models` once into the job's `cache` under `key` (tools/merge/cache.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    recipe: dict[str, Any]
+    key: str = Field(pattern=r"^[0-9a-f]{64}$", description="the content address: tools.merge.cache.cache_key")
+    seed: int = 0
+
+
 class MergeWork(BaseModel):
     """A merge candidate: its recipe, a mergekit-style mapping the merge engine checks in the worker."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["merge"] = "merge"
     recipe: dict[str, Any]
+    derived: dict[str, DerivedModel] = Field(default_factory=dict, description="model name -> a merge to materialise in `cache` first")
 
 
 class CodeWork(BaseModel):
@@ -95,6 +106,7 @@ class Job(BaseModel):
     limits: Limits = Field(default_factory=Limits)
     device: DeviceRequest = Field(default_factory=DeviceRequest)
     seed: int = 0
+    cache: str | None = Field(None, description="directory derived merges are materialised in (mounted read-write)")
 
     @property
     def kind(self) -> WorkKind:
@@ -105,6 +117,9 @@ class Job(BaseModel):
         """Inputs are host paths seen from inside the sandbox at the same place: they must be absolute."""
         named = {f"models.{k}": v for k, v in self.models.items()}
         named["work.tree"] = self.work.tree if isinstance(self.work, CodeWork) else None
+        named["cache"] = self.cache
+        if isinstance(self.work, MergeWork) and self.work.derived and self.cache is None:
+            raise ValueError(f"work.derived names {', '.join(self.work.derived)}; a job with derived models needs `cache`")
         for i, task in enumerate(self.evaluation.suite.tasks if self.evaluation.suite else []):
             if isinstance(task, str):
                 raise ValueError(f"evaluation.suite.tasks[{i}] is the file name {task!r}; the job carries the task spec itself")  # noqa: TRY004 (pydantic wants ValueError)
@@ -122,6 +137,10 @@ class Job(BaseModel):
         for task in self.evaluation.suite.tasks if self.evaluation.suite else []:
             paths += [str(Path(path).parent) for path in task.data.values()]
         return sorted({str(Path(p).resolve()) for p in paths})
+
+    def writable_paths(self) -> list[str]:
+        """Host paths the job may write besides its job directory: the merge cache, when it has derived models."""
+        return [str(Path(self.cache).resolve())] if self.cache and isinstance(self.work, MergeWork) and self.work.derived else []
 
 
 class Timings(BaseModel):

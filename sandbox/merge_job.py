@@ -10,6 +10,10 @@ empty `MergeCaches`, the resident worker (sandbox/resident_worker.py) with one `
 kept across jobs, so a second job reuses the opened sources and the tensors already read, the
 loaded suite (its data and tokenised prompts) and the tokenizer. The computation is the same
 either way; only what is already in memory differs.
+
+A recipe may name a merged candidate as a model (`work.derived`, `space: both`): that merge is
+materialised first into the job's content-addressed `cache` (tools/merge/cache.py), once for all
+jobs, and its directory used as a model of the recipe.
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ class MergeCaches:
         key = (tuple(sorted((name, str(path)) for name, path in models.items())), device)
         cached = key in self.mergers
         if not cached:
+            # one merger per device: a job over other models (a merged candidate added, space `both`) replaces the
+            # earlier one instead of keeping both sets of sources in memory
+            for other in [k for k in self.mergers if k[1] == device]:
+                del self.mergers[other]
             self.mergers[key] = ResidentMerger(models, device=device)
         return self.mergers[key], cached
 
@@ -70,6 +78,21 @@ def check_merge_job(job: Job) -> None:
         raise BadInput(f"job {job.id}: a merge job needs evaluation.suite (the evaluation configuration that measures it)")
 
 
+def derived_models(job: Job, device: str) -> dict[str, Path]:
+    """Each derived model (a merged candidate the recipe names) materialised once in the job's cache:
+    name -> its cache entry (tools/merge/cache.py: built here when missing or damaged, else reused)."""
+    from tools.merge.cache import materialise
+
+    work, out = job.work, {}
+    assert isinstance(work, MergeWork)
+    sources = {name: Path(path) for name, path in job.models.items()}
+    for name, derived in work.derived.items():
+        if job.cache is None:
+            raise BadInput(f"job {job.id}: work.derived names {name} but the job has no cache")
+        out[name], _ = materialise(Path(job.cache), derived.key, derived.recipe, sources, seed=derived.seed, device=device)
+    return out
+
+
 def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCaches | None = None) -> tuple[Any, dict[str, Any]]:
     """The evaluation of the job's merge (an EvalResult) and its metrics as a mapping; with `caches`,
     `metrics["resident"]` says what was reused."""
@@ -83,6 +106,7 @@ def merge_and_evaluate(job: Job, device: str, timings: Timings, caches: MergeCac
     caches = caches if caches is not None else MergeCaches()
     torch.manual_seed(job.seed)  # the same global RNG state for every job, fresh process or not
     models = {name: Path(path) for name, path in job.models.items()}
+    models.update(derived_models(job, device))
     suite_first = caches.suite(job) if "calibration" in job.work.recipe else None
     tasks = {task.name: task for task in suite_first[0].tasks} if suite_first else {}  # what a calibration section names
     recipe = load_recipe(job.work.recipe, models=models, tasks=tasks)

@@ -189,6 +189,9 @@ class RayResidentPool:
 
     def execute(self, job: Job) -> Result:
         """Run `job` on a free actor (blocks until its result); re-run on another when that one dies."""
+        from sandbox.backends.ray import refuse_cache
+
+        refuse_cache(job)
         attempts = []
         while True:
             actor = self._take(job)

@@ -72,8 +72,9 @@ def write_job(path: Path, job: Job) -> None:
 class Worker:
     """One resident worker process, run by `backend.run` in a background thread."""
 
-    def __init__(self, service_dir: Path, read_only: list[str], limits: Limits, gpus: list[int]):
+    def __init__(self, service_dir: Path, read_only: list[str], limits: Limits, gpus: list[int], writable: list[str] | None = None):
         self.dir, self.read_only, self.limits, self.gpus = service_dir, read_only, limits, gpus
+        self.writable = writable or []  # the merge cache, for jobs with derived models
         self.outcome, self.error, self.thread = None, None, None
 
     def start(self, backend, settings: ServiceSettings) -> None:
@@ -87,7 +88,10 @@ class Worker:
 
     def _run(self, backend, argv: list[str], env: dict[str, str]) -> None:
         try:
-            self.outcome = backend.run(argv, self.dir, self.limits, read_only=self.read_only, gpus=self.gpus or None, extra_env=env)
+            extra = {"writable": self.writable} if self.writable else {}
+            self.outcome = backend.run(
+                argv, self.dir, self.limits, read_only=self.read_only, gpus=self.gpus or None, extra_env=env, **extra
+            )
         except BaseException as exc:  # handed to the caller waiting on this worker
             self.error = exc
 
@@ -96,6 +100,8 @@ class Worker:
 
     def serves(self, job: Job) -> bool:
         if not self.alive() or worker_limits(job.limits, self.limits.wall_s) != self.limits:
+            return False
+        if not set(job.writable_paths()) <= set(self.writable):
             return False
         return all(any(Path(p).is_relative_to(r) for r in self.read_only) for p in job.read_only_paths())
 
@@ -229,7 +235,9 @@ class ResidentPool:
             return slot.worker
         self._retire(slot)
         limits = worker_limits(job.limits, self.worker_wall_s)
-        slot.worker = Worker(self.root / f"{slot.name}-{os.getpid()}-{next(_SERIAL)}", job.read_only_paths(), limits, slot.gpus)
+        slot.worker = Worker(
+            self.root / f"{slot.name}-{os.getpid()}-{next(_SERIAL)}", job.read_only_paths(), limits, slot.gpus, job.writable_paths()
+        )
         slot.worker.start(self.backend, self.settings)
         return slot.worker
 

@@ -10,7 +10,8 @@
         generations: null       # null: until the budget ends
         extras: null            # per generation, members drawn beyond the population while its last ones run
                                 # (not told to CMA-ES; null: up to population; 0: free slots wait)
-        space: parameters       # parameters | paths
+        space: parameters       # parameters | paths | both (parameters, then layer paths through the best merge)
+        both_split: 0.5         # both: phase 1's (parameter space) share of planner.budget.candidates, in (0, 1)
         x0_weight: 0.8          # where the search starts, in decoded (recipe) values
         x0_density: 0.5
         x0_t: 0.5
@@ -48,7 +49,14 @@ class EvolutionConfig(BaseModel):
         description="per generation, extra members drawn from its distribution while its last members run, so no slot "
         "idles; evaluated and archived but not told to CMA-ES (None: up to `population`; 0: free slots wait for the generation)",
     )
-    space: Literal["parameters", "paths", "both"] = "parameters"
+    space: Literal["parameters", "paths", "both"] = Field(
+        "parameters",
+        description="parameters: layer-wise merge weights; paths: layer paths through the sources; both: parameters first, "
+        "then layer paths through the best parameter-space merge (materialised once, agents/evolution/both.py)",
+    )
+    both_split: float = Field(
+        0.5, gt=0, lt=1, description="both: the share of planner.budget.candidates phase 1 (parameter space) gets; phase 2 the rest"
+    )
     x0_weight: float = Field(0.8, description="initial weight of every source and group (decoded value)")
     x0_density: float = Field(0.5, description="initial density (ties, dare_ties)")
     x0_t: float = Field(0.5, ge=0, le=1, description="initial slerp t")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from agents.derived import merge_seed  # noqa: F401 (the seed a merge was measured with: export's, kept importable here)
 from agents.review.actions import verdict
 from agents.review.card import declared_license, model_card
 from tools.errors import BadInput
@@ -54,23 +55,14 @@ def export(workspace, archive, ref: str, out_dir: Path) -> ExportReport:
     return ExportReport(id=c.id, kind=c.kind, out_dir=str(out_dir), seed=seed, files=files)
 
 
-def merge_seed(workspace, candidate) -> int:
-    """The seed the candidate was measured with: its proposer's `seed` param, else its session's, else clade.yaml's."""
-    if isinstance(candidate.proposer.params.get("seed"), int):
-        return candidate.proposer.params["seed"]
-    record = workspace.root / ".clade" / "sessions" / f"{candidate.proposer.session}.json"
-    if candidate.proposer.session and record.is_file():
-        from agents.session.records import load
-
-        return load(record).seed
-    return workspace.config.planner.seed
-
-
 def _export_merge(workspace, archive, c, staging: Path) -> int:
+    from agents.derived import candidate_refs, materialised_models
     from tools.evaluate.suite import WorkspaceTasks
     from tools.merge.api import load_recipe, merge_to_dir
 
-    recipe = load_recipe(c.genotype.recipe, models=workspace.model_paths(), tasks=WorkspaceTasks(workspace))
+    # a merged candidate the recipe names (`candidate:<id>`) is materialised in the workspace's merge cache first
+    models = materialised_models(workspace, archive, c.genotype.recipe) if candidate_refs(c.genotype.recipe) else workspace.model_paths()
+    recipe = load_recipe(c.genotype.recipe, models=models, tasks=WorkspaceTasks(workspace))
     seed = merge_seed(workspace, c)
     merge_to_dir(recipe, staging, seed=seed)
     paths = workspace.model_paths()

@@ -24,11 +24,21 @@ from tools.evaluate.spec import EvaluationConfig
 
 
 def build_job(
-    workspace: Workspace, candidate: Candidate, *, split: str, seed: int, gpus: int, evaluation: EvaluationConfig | None = None
+    workspace: Workspace,
+    candidate: Candidate,
+    *,
+    split: str,
+    seed: int,
+    gpus: int,
+    evaluation: EvaluationConfig | None = None,
+    archive=None,
 ) -> Job:
-    """The sandbox job that measures `candidate` on `split`; `evaluation`: the session's evaluation configuration."""
+    """The sandbox job that measures `candidate` on `split`; `evaluation`: the session's evaluation configuration;
+    `archive`: resolves the merged candidates a recipe names as models."""
     if candidate.kind == "merge":
-        return merge_job(workspace, candidate.id, candidate.genotype.recipe, split=split, seed=seed, gpus=gpus, evaluation=evaluation)
+        return merge_job(
+            workspace, candidate.id, candidate.genotype.recipe, split=split, seed=seed, gpus=gpus, evaluation=evaluation, archive=archive
+        )
     if candidate.kind == "source" and workspace.config.code is None:
         return merge_job(
             workspace, candidate.id, source_recipe(candidate.genotype.name), split=split, seed=seed, gpus=gpus, evaluation=evaluation

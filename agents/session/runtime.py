@@ -87,10 +87,12 @@ class Runtime:
         """The session's recipe checker (tools.merge.checker.RecipeChecker over the workspace's models and tasks):
         each recipe is loaded and planned once, by whichever asks first (the strategy, or the validate node)."""
         if self._recipes is None:
+            from agents.derived import CheckModels
             from tools.evaluate.suite import WorkspaceTasks
             from tools.merge.checker import RecipeChecker
 
-            self._recipes = RecipeChecker(self.workspace.model_paths(), WorkspaceTasks(self.workspace))
+            # CheckModels: a recipe may name a merged candidate of the archive (`candidate:<id>`, space `both`)
+            self._recipes = RecipeChecker(CheckModels(self.workspace, self.archive), WorkspaceTasks(self.workspace))
         return self._recipes
 
     def gpus_per_job(self) -> int:
@@ -98,7 +100,15 @@ class Runtime:
 
     def job(self, candidate: Candidate, split: str):
         """The sandbox job measuring `candidate` on `split` with the session's evaluation configuration."""
-        return build_job(self.workspace, candidate, split=split, seed=self.seed, gpus=self.gpus_per_job(), evaluation=self.evaluation)
+        return build_job(
+            self.workspace,
+            candidate,
+            split=split,
+            seed=self.seed,
+            gpus=self.gpus_per_job(),
+            evaluation=self.evaluation,
+            archive=self.archive,
+        )
 
 
 def _settled(c: Candidate) -> bool:

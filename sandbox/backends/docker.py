@@ -62,14 +62,21 @@ def job_user() -> str:
     return f"{JOB_UID}:{JOB_UID}" if uid == 0 else f"{uid}:{os.getgid()}"
 
 
-def mounts(job_dir: Path, read_only: Sequence[str], host_python: bool) -> dict[str, dict[str, str]]:
+def mounts(job_dir: Path, read_only: Sequence[str], host_python: bool, writable: Sequence[str] = ()) -> dict[str, dict[str, str]]:
     volumes = {p: {"bind": p, "mode": "ro"} for p in (*(kept_paths() if host_python else ()), *read_only)}
+    volumes.update({p: {"bind": p, "mode": "rw"} for p in writable})
     volumes[str(job_dir)] = {"bind": str(job_dir), "mode": "rw"}
     return volumes
 
 
 def container_options(
-    config: SandboxConfig, job_dir: Path, limits: Limits, read_only: Sequence[str], gpus: Sequence[int], env: Mapping[str, str]
+    config: SandboxConfig,
+    job_dir: Path,
+    limits: Limits,
+    read_only: Sequence[str],
+    gpus: Sequence[int],
+    env: Mapping[str, str],
+    writable: Sequence[str] = (),
 ) -> dict:
     """Every option of the job's container (pure: tests assert on it)."""
     options = dict(
@@ -82,7 +89,7 @@ def container_options(
         working_dir=str(job_dir),
         environment=dict(env),
         tmpfs={"/tmp": f"size={config.docker.scratch_mb}m,mode=1777"},
-        volumes=mounts(job_dir, read_only, config.docker.mount_host_python),
+        volumes=mounts(job_dir, read_only, config.docker.mount_host_python, writable),
         ulimits=ulimits(limits),
         device_requests=device_requests(gpus),
         pids_limit=limits.max_procs or -1,
@@ -168,7 +175,13 @@ class DockerBackend:
         job_dir = prepare(job, self._root.get())
         extra = {"PYTHONPATH": str(REPO_ROOT)} if self.config.docker.mount_host_python else {}
         outcome = self.run(
-            worker_argv(self.python(), job_dir), job_dir, job.limits, read_only=job.read_only_paths(), gpus=gpus, extra_env=extra
+            worker_argv(self.python(), job_dir),
+            job_dir,
+            job.limits,
+            read_only=job.read_only_paths(),
+            gpus=gpus,
+            extra_env=extra,
+            writable=job.writable_paths(),
         )
         return finish(job, job_dir, outcome)
 
@@ -181,6 +194,7 @@ class DockerBackend:
         read_only: Sequence[str] = (),
         gpus: list[int] | None = None,
         extra_env: Mapping[str, str] | None = None,
+        writable: Sequence[str] = (),
     ) -> RunOutcome:
         job_dir = Path(job_dir).resolve()
         self._require_image()  # first: without the image nothing else matters (not even input permissions)
@@ -188,9 +202,11 @@ class DockerBackend:
         check_readable(read_only)
         (job_dir / "tmp").mkdir(parents=True, exist_ok=True)
         _own_job_dir(job_dir)
+        for path in writable:
+            _own_writable(Path(path))
         visible = list(range(len(gpus))) if gpus else None  # inside the container the GPUs count from 0
         env = sandbox_env({}, job_dir, gpus=visible, extra=extra_env, threads=self.config.threads)
-        options = container_options(self.config, job_dir, limits, read_only, gpus or [], env)
+        options = container_options(self.config, job_dir, limits, read_only, gpus or [], env, writable)
         handle = ContainerHandle(self.client, self._create(["/bin/sh", "-c", REDIRECT, "clade-job", *argv], options))
         try:
             verdict = watch(handle, job_dir, limits, sample_memory=True)
@@ -323,3 +339,11 @@ def _pids_hit(container_id: str) -> bool:
         if event_count(Path(path), "max") > 0:
             return True
     return False
+
+
+def _own_writable(path: Path) -> None:
+    """Make a writable input (the merge cache, which Clade made) and give it to the container's user when Clade runs as
+    root; the entries in it are only ever added (tools/merge/cache.py), so its top directory is enough."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.getuid() == 0:
+        os.chown(path, JOB_UID, JOB_UID)

@@ -182,11 +182,12 @@ class LocalBackend:
             read_only=job.read_only_paths(),
             gpus=gpus,
             extra_env={"PYTHONPATH": str(REPO_ROOT)},
+            writable=job.writable_paths(),
         )
         return finish(job, job_dir, outcome)
 
-    def prefix(self, job_dir: Path, read_only: Sequence[str], gpu: bool = False) -> tuple[str, list[str]]:
-        kind, prefix = isolation_prefix(job_dir, read_only, self.config.isolation, gpu)
+    def prefix(self, job_dir: Path, read_only: Sequence[str], gpu: bool = False, writable: Sequence[str] = ()) -> tuple[str, list[str]]:
+        kind, prefix = isolation_prefix(job_dir, read_only, self.config.isolation, gpu, writable)
         if kind != "bwrap":
             _refuse_or_warn(kind, self.config.isolation)
         return kind, (prefix if kind != "none" else SHIM)
@@ -200,12 +201,16 @@ class LocalBackend:
         read_only: Sequence[str] = (),
         gpus: list[int] | None = None,
         extra_env: Mapping[str, str] | None = None,
+        writable: Sequence[str] = (),
     ) -> RunOutcome:
-        """Run `argv` in `job_dir` under every protection available; always returns an outcome."""
+        """Run `argv` in `job_dir` under every protection available; always returns an outcome. `writable`:
+        host directories the job may write besides `job_dir` (made when missing)."""
         job_dir = Path(job_dir).resolve()
         check_inputs(read_only)
         (job_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        kind, prefix = self.prefix(job_dir, read_only, gpu=bool(gpus))
+        for path in writable:
+            Path(path).mkdir(parents=True, exist_ok=True)
+        kind, prefix = self.prefix(job_dir, read_only, gpu=bool(gpus), writable=writable)
         cgroup = JobCgroup.create(f"{job_dir.name}-{os.getpid()}-{time.monotonic_ns()}", limits) if self.config.cgroups == "auto" else None
         env = sandbox_env(os.environ, job_dir, gpus=gpus, extra=extra_env, threads=self.config.threads)
         try:

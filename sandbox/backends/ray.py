@@ -70,6 +70,7 @@ class RayBackend:
 
     def execute(self, job: Job, *, gpus: list[int] | None = None) -> Result:
         """Run the job as a Ray task with the job's GPU request (Ray, not `gpus`, picks the GPU)."""
+        refuse_cache(job)
         ray = self._ray()
         task = ray.remote(num_cpus=1, num_gpus=job.device.gpus, max_retries=0)(_execute_on_node)
         return Result.model_validate(ray.get(task.remote(job.model_dump(mode="json"), self.config.model_dump(mode="json"))))
@@ -103,3 +104,12 @@ class RayBackend:
         import ray
 
         ray.shutdown()
+
+
+def refuse_cache(job: Job) -> None:
+    """A job with derived models needs the host's merge cache, which a cluster node does not share."""
+    if job.writable_paths():
+        raise BadInput(
+            f"job {job.id}: its recipe uses a merged candidate as a model (work.derived), which needs the host's merge cache; "
+            "sandbox.backend ray cannot reach it (planner.evolution.space `both` runs on the local or docker backend)"
+        )

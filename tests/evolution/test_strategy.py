@@ -61,7 +61,6 @@ def test_random_fills_gaps_left_by_a_kill(zoo, context):
 @pytest.mark.parametrize(
     "evolution, message",
     [
-        ({"space": "both"}, "planner.evolution.space `both` is not implemented"),
         ({"sources": ["adder", "nobody"]}, "planner.evolution.sources nobody: not among the sources"),
         ({"method": "slerp"}, "planner.evolution: .*slerp merges exactly two models"),
     ],

@@ -38,7 +38,10 @@ class RecipeChecker:
     """`check(recipe) -> Prepared` against fixed models and tasks, each distinct recipe loaded and planned once."""
 
     def __init__(self, models: Mapping[str, Path], tasks: Mapping[str, Any] | None = None, *, keep: int = 64):
-        self.models, self.tasks, self.keep = {n: Path(p) for n, p in models.items()}, tasks, keep
+        # a plain mapping is copied; any other Mapping (agents.derived.CheckModels, which resolves archived candidates
+        # on lookup) is kept as it is
+        self.models = {n: Path(p) for n, p in models.items()} if isinstance(models, dict) else models
+        self.tasks, self.keep = tasks, keep
         self.asked = self.planned = 0  # checks asked for; recipes planned (a verdict reused is not planned again)
         self._sources: dict[tuple[str, Path], SourceModel] = {}
         self._verdicts: OrderedDict[str, Prepared | str] = OrderedDict()

@@ -99,6 +99,11 @@ def _read_yaml(path: Path) -> Mapping:
 def resolve_source(name: str, models: Mapping[str, Path]) -> tuple[Path, Path | None]:
     """(model directory, LoRA adapter directory or None) of a reference: a workspace name or path,
     `MODEL+ADAPTER` (mergekit's syntax), or a PEFT adapter directory naming its base model."""
+    if name.startswith("candidate:") and name not in models:
+        raise BadInput(
+            f"model {name!r} is an archived merge candidate, which only a Clade session or `clade export` can materialise; "
+            "export that candidate (`clade export ID DIR`) and name the directory instead"
+        )
     path = _resolve(name, models)
     if "+" in name and name not in models and not path.exists():
         model, _, adapter = name.partition("+")
