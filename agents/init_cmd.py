@@ -22,7 +22,7 @@ EXAMPLES_DIR = bundled_dir("examples")
 EXAMPLES = ("tiny-zoo", "composite-zoo", "merge-operator", "self-improve")
 NEXT_STEPS = {
     "tiny-zoo": "next: cd {dir} && clade run --planner evolution --budget 40",
-    "composite-zoo": "next: cd {dir} && clade run --planner evolution --budget 50",
+    "composite-zoo": "next: cd {dir} && clade run --planner evolution --budget 60",
     "merge-operator": "next: export OPENAI_API_KEY=... (or set planner.llm.model to scripted:offline-replies.json to replay offline replies) && cd {dir} && clade run --planner llm --budget 6",
     "self-improve": "next: export OPENAI_API_KEY=... (or set planner.llm.model to scripted:offline-replies.json to replay offline replies) && cd {dir} && clade run --planner llm --budget 4",
 }
