@@ -58,19 +58,23 @@ def run_strategy(workspace, scorer: Scorer, strategy: str, seeds: int, budgets: 
     for seed in range(seeds):
         name, config = planner_for(workspace, strategy, seed)
         workspace.config.planner = config  # what the session's selection and lessons read
-        started = time.perf_counter()
-        run = drive(make_strategy(name, config, workspace), workspace, scorer, budget=max(budgets), slots=2, seed=seed)
+        started, points, candidates = time.perf_counter(), {}, 0
+        # `both` splits the budget between its phases, so each budget is a run of its own; the
+        # other strategies do not look at the budget, so one run's prefixes are their budgets
+        separate = config.evolution.space == "both" and name in ("evolution", "random")
+        for k in budgets if separate else [max(budgets)]:
+            run = drive(make_strategy(name, config, workspace), workspace, scorer, budget=k, slots=2, seed=seed)
+            candidates += len(run.scored)
+            for point in [k] if separate else budgets:
+                ok = [item for item in run.scored[:point] if item[0] != float("-inf")]
+                best = max(ok, key=lambda item: item[0], default=None)
+                points[point] = None if best is None else {"search": best[0], "recipe": best[1]}
         seconds = time.perf_counter() - started
-        points = {}
-        for k in budgets:
-            ok = [item for item in run.scored[:k] if item[0] != float("-inf")]
-            best = max(ok, key=lambda item: item[0], default=None)
-            points[k] = None if best is None else {"search": best[0], "recipe": best[1]}
-        runs.append({"seed": seed, "points": points, "candidates": len(run.scored), "seconds": seconds})
+        runs.append({"seed": seed, "points": points, "candidates": candidates, "seconds": seconds})
         shown = {
             k: None if v is None else round(scorer.result(v["recipe"], "test").per_example[TASK].value(), 3) for k, v in points.items()
         }
-        print(f"# {strategy} seed {seed}: held-out {TASK} {shown}, {len(run.scored)} candidates in {seconds:.0f} s", file=sys.stderr)
+        print(f"# {strategy} seed {seed}: held-out {TASK} {shown}, {candidates} candidates in {seconds:.0f} s", file=sys.stderr)
     return runs
 
 
