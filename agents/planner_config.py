@@ -6,7 +6,7 @@ planner:
   budget: {candidates: 40, wall_s: null, dollars: null, tokens: null}
   selection: {rule: mixed, parents: 1, exploit: 0.7, elites: 3}
   evolution: {method: task_arithmetic, layer_groups: 2, population: 8, sigma: 0.2}
-  gradient: {init: 0.3, lr: 0.01, steps_per_candidate: 5}    # the gradient strategy (agents/gradient)
+  gradient: {init: 0.3, lr: 0.03, steps_per_candidate: 5}    # the gradient strategy (agents/gradient)
   brief: brief.md           # the session brief every proposal reads (goals and constraints)
   prompts_dir: null         # other prompt templates (the self-improve example evolves a copy)
 """

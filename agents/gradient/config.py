@@ -4,7 +4,7 @@
       gradient:
         sources: null            # source names to merge (null: every source in clade.yaml)
         init: 0.3                # every coefficient's start (AdaMerging's)
-        lr: 0.01                 # Adam's learning rate
+        lr: 0.03                 # Adam's learning rate
         steps_per_candidate: 5   # optimisation steps between two proposals
         batch_size: 16           # examples per task per step, drawn from the search split
         max_steps: 200           # no proposal after this step (null: until the budget ends)
@@ -28,7 +28,7 @@ class GradientConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sources: list[str] | None = Field(None, description="source names to merge (None: every source in clade.yaml)")
     init: float = Field(0.3, ge=0, description="the start of every coefficient (AdaMerging's 0.3)")
-    lr: float = Field(0.01, gt=0, description="Adam's learning rate")
+    lr: float = Field(0.03, gt=0, description="Adam's learning rate (0.03: the best of 0.01 and 0.03 on both zoos at 10 candidates)")
     steps_per_candidate: int = Field(5, gt=0, description="optimisation steps between two proposals")
     batch_size: int = Field(16, gt=0, description="examples per task per step, drawn from the search split")
     max_steps: int | None = Field(200, gt=0, description="no proposal past this step (None: until the budget ends)")
