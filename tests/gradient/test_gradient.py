@@ -223,3 +223,10 @@ def test_a_source_of_another_shape_exits_2_naming_the_tensor(small_zoo, capsys):
     assert main(["run", str(small_zoo), "--planner", "gradient", "--budget", "2", "--backend", "local"]) == 2
     err = capsys.readouterr().err.strip()
     assert "mlp" in err and "sorter" in err and "shape" in err and len(err.splitlines()) == 1, err
+
+
+def test_dry_run_shows_the_settings_and_the_first_proposals_and_records_nothing(small_zoo, capsys):
+    assert main(["run", str(small_zoo), "--planner", "gradient", "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["strategy"] == "gradient" and plan["settings"]["gradient"]["steps_per_candidate"] == 2
+    assert len(plan["proposals"]) == 1 and not (small_zoo / "archive").exists()
