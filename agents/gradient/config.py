@@ -7,7 +7,7 @@
         lr: 0.03                 # Adam's learning rate
         steps_per_candidate: 5   # optimisation steps between two proposals
         batch_size: 16           # examples per task per step, drawn from the search split
-        max_steps: 200           # no proposal after this step (null: until the budget ends)
+        max_steps: 500           # no proposal after this step (null: until the budget ends)
         weight_max: 1.5          # coefficients stay in [0, weight_max] ...
         bounds: clamp            # ... clamped after each step, or `sigmoid`: weight_max·sigmoid(z)
         seed: null               # null: the session's seed (planner.seed or --seed)
@@ -31,7 +31,9 @@ class GradientConfig(BaseModel):
     lr: float = Field(0.03, gt=0, description="Adam's learning rate (0.03: the best of 0.01 and 0.03 on both zoos at 10 candidates)")
     steps_per_candidate: int = Field(5, gt=0, description="optimisation steps between two proposals")
     batch_size: int = Field(16, gt=0, description="examples per task per step, drawn from the search split")
-    max_steps: int | None = Field(200, gt=0, description="no proposal past this step (None: until the budget ends)")
+    max_steps: int | None = Field(
+        500, gt=0, description="no proposal past this step (None: until the budget ends); 500 is AdaMerging's step count"
+    )
     weight_max: float = Field(1.5, gt=0, description="coefficients stay in [0, weight_max]")
     bounds: Literal["clamp", "sigmoid"] = Field("clamp", description="clamp after each step, or weight_max·sigmoid(z)")
     seed: int | None = Field(None, description="None: the session's seed")
