@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 nice python benchmarks/search_efficiency.py [WORKSPACE] [--seeds 3] [--budget 100]
         [--method M] [--layer-groups G] [--population P] [--sigma S] [--space parameters|paths]
         [--llm-model MODEL [--llm-base URL] [--llm-key-env VAR] [--llm-prices IN,OUT] [--llm-strategies llm,hybrid] [--reflect]]
-        [--strategies evolution,random,gradient] [--gradient-lr LR] [--gradient-steps K] [--gradient-batch B]
+        [--strategies evolution,random,gradient] [--gradient-lr LR] [--gradient-steps K] [--gradient-batch B] [--gradient-ends shared|separate]
         [--slots 2] [--json]
 
 Each strategy runs in-process as a session drives it (search_drive.py: a real archive, the
@@ -105,7 +105,12 @@ def planner(args, seed: int):
         if args.llm_model
         else None
     )
-    gradient = {"lr": args.gradient_lr, "steps_per_candidate": args.gradient_steps, "batch_size": args.gradient_batch}
+    gradient = {
+        "lr": args.gradient_lr,
+        "steps_per_candidate": args.gradient_steps,
+        "batch_size": args.gradient_batch,
+        "ends": args.gradient_ends,
+    }
     return PlannerConfig(
         seed=seed, evolution=evolution, gradient=gradient, llm=llm, hybrid_generations=args.hybrid_generations, reflect=args.reflect
     )
@@ -296,6 +301,7 @@ def main() -> None:
     parser.add_argument("--gradient-lr", type=float, default=gradient.lr, help="gradient: Adam's learning rate")
     parser.add_argument("--gradient-steps", type=int, default=gradient.steps_per_candidate, help="gradient: steps per candidate")
     parser.add_argument("--gradient-batch", type=int, default=gradient.batch_size, help="gradient: examples per task per step")
+    parser.add_argument("--gradient-ends", default=gradient.ends, help="gradient: shared | separate coefficients for embeddings and head")
     parser.add_argument("--llm-model", help="litellm model string, e.g. openai/gpt-4o-mini, or openai/<name> with --llm-base")
     parser.add_argument("--llm-base", help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     parser.add_argument("--llm-key-env", help="environment variable holding the API key (none: a local server)")

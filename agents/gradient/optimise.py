@@ -4,7 +4,9 @@
 
 with l(name) the tensor's layer; outside the layers, embeddings (names holding `embed`, `wte`,
 `wpe`: tools.merge.plan.PRE_MARKERS) take layer 0's coefficients and everything else (final
-norm, head) the last layer's, as the merge engine plans a `slices` recipe. The arithmetic is the
+norm, head) the last layer's, as the merge engine plans a `slices` recipe; with `ends: separate`
+they have rows of their own (n_layers: embeddings, n_layers + 1: head), written into the first
+and last slices as `{filter: TENSOR NAME, value}` entries. The arithmetic is the
 engine's task_arithmetic with normalize false, in its order (tools/merge/methods/generalized.py:
 each δ times its weight, summed in model order, then added to the base), so the recipe of a
 candidate merges into exactly the tensors the loss saw (tests/gradient).
@@ -54,8 +56,9 @@ class Optimiser:
     module: torch.nn.Module
     base: dict[str, torch.Tensor]
     deltas: dict[str, list[torch.Tensor]]  # name -> τ per source
-    layer_of: dict[str, int]
+    layer_of: dict[str, int]  # name -> its row of λ
     n_layers: int
+    ends: tuple[list[str], list[str]] | None  # ends: separate: the embedding and the head tensors (rows n_layers, n_layers + 1)
     tasks: list[TaskData]
     pad_id: int
     device: torch.device
@@ -66,7 +69,8 @@ class Optimiser:
 
     def __post_init__(self) -> None:
         c = self.config
-        start = torch.full((self.n_layers, len(self.sources)), float(c.init), dtype=torch.float32, device=self.device)
+        rows = self.n_layers + (2 if self.ends else 0)
+        start = torch.full((rows, len(self.sources)), float(c.init), dtype=torch.float32, device=self.device)
         if c.bounds == "sigmoid":
             start = torch.logit(start / c.weight_max)
         self.raw = start.clone().requires_grad_(True)
@@ -204,9 +208,21 @@ def build(config: GradientConfig, seed: int, sources: list[str], models: dict[st
             "the gradient strategy merges models with one"
         )
     n_layers = max(layer_of.values()) + 1
-    for name in base:
-        if name not in layer_of:
-            layer_of[name] = 0 if any(m in name for m in PRE_MARKERS) else n_layers - 1
+    pre = [n for n in base if n not in layer_of and any(m in n for m in PRE_MARKERS)]
+    post = [n for n in base if n not in layer_of and n not in pre]
+    ends = None
+    if config.ends == "separate":
+        ends = (pre, post)
+        clash = [(n, t) for n in pre + post for t in layer_of if n in t]
+        if clash:
+            raise BadInput(
+                f"{WHERE}.ends: separate: tensor name {clash[0][0]} occurs inside layer tensor {clash[0][1]}, so a recipe "
+                "filter cannot single it out; use ends: shared"
+            )
+    for name in pre:
+        layer_of[name] = n_layers if ends else 0
+    for name in post:
+        layer_of[name] = n_layers + 1 if ends else n_layers - 1
     deltas = {name: [states[s][name] - b for s in sources] for name, b in base.items()}
     del states
     module.to(device)
@@ -226,7 +242,7 @@ def build(config: GradientConfig, seed: int, sources: list[str], models: dict[st
             rows.append((seq, len(ctx)))
         tasks.append(TaskData(task.name, task.weight, rows))
     pad = next((c for c in (tokenizer.pad_token_id, eos, 0) if c is not None), 0)
-    return Optimiser(config, seed, sources, module.eval(), base, deltas, layer_of, n_layers, tasks, pad, device)
+    return Optimiser(config, seed, sources, module.eval(), base, deltas, layer_of, n_layers, ends, tasks, pad, device)
 
 
 def checked_device(name: str) -> torch.device:

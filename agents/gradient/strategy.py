@@ -80,13 +80,26 @@ def members(history: list[Candidate]) -> dict[int, Candidate]:
     return out
 
 
-def recipe(weights: list[list[float]], sources: list[str], base: str = "base") -> dict[str, Any]:
-    """The task_arithmetic recipe (normalize false) with one slice per layer: layer l, source s at weights[l][s]."""
+def recipe(
+    weights: list[list[float]], sources: list[str], ends: tuple[list[str], list[str]] | None = None, base: str = "base"
+) -> dict[str, Any]:
+    """The task_arithmetic recipe (normalize false) with one slice per layer: layer l, source s at weights[l][s].
+    With `ends` (the embedding and the head tensor names), weights has two more rows, the embeddings' and the
+    head's, written as `{filter: NAME, value}` entries before the layer's own weight in the first and last slices."""
+    n_layers = len(weights) - (2 if ends else 0)
     slices = []
-    for layer, row in enumerate(weights):
+    for layer in range(n_layers):
         rng = [layer, layer + 1]
-        pieces = [{"model": base, "layer_range": rng}]
-        pieces += [{"model": s, "layer_range": rng, "parameters": {"weight": w}} for s, w in zip(sources, row)]
+        pieces: list[dict[str, Any]] = [{"model": base, "layer_range": rng}]
+        for s, name in enumerate(sources):
+            own = weights[layer][s]
+            filters = []
+            if ends and layer == 0:
+                filters += [{"filter": t, "value": weights[n_layers][s]} for t in ends[0]]
+            if ends and layer == n_layers - 1:
+                filters += [{"filter": t, "value": weights[n_layers + 1][s]} for t in ends[1]]
+            weight: Any = [*filters, {"value": own}] if filters else own
+            pieces.append({"model": name, "layer_range": rng, "parameters": {"weight": weight}})
         slices.append({"sources": pieces})
     return {"merge_method": "task_arithmetic", "base_model": base, "parameters": {"normalize": False}, "slices": slices}
 
@@ -157,7 +170,7 @@ class GradientStrategy:
     def _proposal(self, ctx: Context, index: int, snap) -> Proposal:
         from agents.evolution.encoding import source_ids
 
-        merged = recipe(snap.weights, self.sources)
+        merged = recipe(snap.weights, self.sources, self._runs[ctx.session].ends)
         invalid = _problem(ctx, merged)
         ids = source_ids(ctx)
         parents = [ids[n] for n in ["base", *self.sources] if n in ids]
@@ -166,7 +179,8 @@ class GradientStrategy:
         rationale = (
             f"gradient run, candidate {index}: coefficients after step {snap.step} of Adam (lr {c.lr:g}, {c.batch_size} examples "
             f"per task per step) on the search split; search-split loss {snap.loss:.4f}; "
-            f"{len(snap.weights)} layers x {len(self.sources)} sources, weights {min(flat):.3f}..{max(flat):.3f}"
+            f"{len(snap.weights)} rows (layers{' + embeddings + head' if self.config.ends == 'separate' else ''}) x "
+            f"{len(self.sources)} sources, weights {min(flat):.3f}..{max(flat):.3f}"
         )
         params = {"run": RUN, "index": index, "step": snap.step, "loss": snap.loss, "sources": self.sources, "weights": snap.weights}
         return Proposal(

@@ -230,3 +230,23 @@ def test_dry_run_shows_the_settings_and_the_first_proposals_and_records_nothing(
     plan = json.loads(capsys.readouterr().out)
     assert plan["strategy"] == "gradient" and plan["settings"]["gradient"]["steps_per_candidate"] == 2
     assert len(plan["proposals"]) == 1 and not (small_zoo / "archive").exists()
+
+
+def test_separate_ends_are_filter_entries_that_merge_into_the_tensors_the_loss_saw(zoo):
+    ws = load_workspace(zoo)
+    strategy = GradientStrategy(planner(ends="separate"), ws)
+    history = drive(strategy, ws, 2)
+    optimiser, merger = strategy._runs["s1"], ResidentMerger(ws.model_paths())
+    recipe = history[1].genotype.recipe
+    assert RecipeChecker(ws.model_paths()).problem(recipe) is None
+    weights = history[1].proposer.params["weights"]
+    assert len(weights) == 6  # 4 layers, the embeddings, the head
+    first = recipe["slices"][0]["sources"][1]["parameters"]["weight"]
+    assert first == [{"filter": "model.embed_tokens.weight", "value": weights[4][0]}, {"value": weights[0][0]}]
+    last = recipe["slices"][-1]["sources"][1]["parameters"]["weight"]
+    assert [e.get("filter") for e in last] == ["model.norm.weight", "lm_head.weight", None]
+    mine = optimiser.merged(torch.tensor(weights, dtype=torch.float32))
+    engine = merger.apply(recipe).state_dict()
+    for name, tensor in mine.items():
+        assert torch.equal(engine[name], tensor.detach()), name
+    assert not torch.equal(mine["model.embed_tokens.weight"], optimiser.base["model.embed_tokens.weight"])
