@@ -10,8 +10,8 @@
         max_steps: 500           # no proposal after this step (null: until the budget ends)
         weight_max: 1.5          # coefficients stay in [0, weight_max] ...
         bounds: clamp            # ... clamped after each step, or `sigmoid`: weight_max·sigmoid(z)
-        ends: shared             # embeddings take layer 0's coefficients, final norm and head the last layer's
-                                 # (mergekit's slices rule); separate: coefficients of their own
+        ends: separate           # embeddings, and final norm + head, get coefficients of their own;
+                                 # shared: they take layer 0's and the last layer's (mergekit's slices rule)
         seed: null               # null: the session's seed (planner.seed or --seed)
         device: cpu              # cpu | cuda | cuda:N (where the optimisation runs)
 
@@ -39,7 +39,9 @@ class GradientConfig(BaseModel):
     weight_max: float = Field(1.5, gt=0, description="coefficients stay in [0, weight_max]")
     bounds: Literal["clamp", "sigmoid"] = Field("clamp", description="clamp after each step, or weight_max·sigmoid(z)")
     ends: Literal["shared", "separate"] = Field(
-        "shared", description="shared: embeddings take layer 0's coefficients, head the last layer's; separate: their own"
+        "separate",
+        description="separate: embeddings and head have coefficients of their own (measured better on the composite zoo); "
+        "shared: they take layer 0's and the last layer's",
     )
     seed: int | None = Field(None, description="None: the session's seed")
     device: str = Field("cpu", min_length=1, description="cpu, cuda or cuda:N")

@@ -96,7 +96,7 @@ def test_the_search_split_loss_falls_and_the_archive_shows_the_learning_curve(ru
     assert [p["index"] for p in params] == [0, 1, 2, 3, 4] and [p["step"] for p in params] == [0, 3, 6, 9, 12]
     losses = [p["loss"] for p in params]
     assert all(later < earlier for earlier, later in zip(losses, losses[1:])), losses
-    assert params[0]["weights"] == [[0.3, 0.3, 0.3]] * 4  # candidate 0: every coefficient at init
+    assert params[0]["weights"] == [[0.3, 0.3, 0.3]] * 6  # candidate 0: every coefficient at init (4 layers, embeddings, head)
     assert "search-split loss" in history[2].proposer.rationale and "step 6" in history[2].proposer.rationale
     assert all(0 <= w <= 1.5 for p in params for row in p["weights"] for w in row)
 
@@ -232,21 +232,26 @@ def test_dry_run_shows_the_settings_and_the_first_proposals_and_records_nothing(
     assert len(plan["proposals"]) == 1 and not (small_zoo / "archive").exists()
 
 
-def test_separate_ends_are_filter_entries_that_merge_into_the_tensors_the_loss_saw(zoo):
-    ws = load_workspace(zoo)
-    strategy = GradientStrategy(planner(ends="separate"), ws)
-    history = drive(strategy, ws, 2)
-    optimiser, merger = strategy._runs["s1"], ResidentMerger(ws.model_paths())
-    recipe = history[1].genotype.recipe
-    assert RecipeChecker(ws.model_paths()).problem(recipe) is None
-    weights = history[1].proposer.params["weights"]
-    assert len(weights) == 6  # 4 layers, the embeddings, the head
+def test_separate_ends_are_filter_entries_in_the_first_and_last_slices(run):
+    _, _, history = run
+    recipe, weights = history[1].genotype.recipe, history[1].proposer.params["weights"]
     first = recipe["slices"][0]["sources"][1]["parameters"]["weight"]
     assert first == [{"filter": "model.embed_tokens.weight", "value": weights[4][0]}, {"value": weights[0][0]}]
     last = recipe["slices"][-1]["sources"][1]["parameters"]["weight"]
     assert [e.get("filter") for e in last] == ["model.norm.weight", "lm_head.weight", None]
+    assert recipe["slices"][1]["sources"][1]["parameters"]["weight"] == weights[1][0]
+
+
+def test_shared_ends_take_the_first_and_last_layers_coefficients_and_merge_into_the_tensors_the_loss_saw(zoo):
+    ws = load_workspace(zoo)
+    strategy = GradientStrategy(planner(ends="shared"), ws)
+    history = drive(strategy, ws, 2)
+    optimiser, merger = strategy._runs["s1"], ResidentMerger(ws.model_paths())
+    recipe, weights = history[1].genotype.recipe, history[1].proposer.params["weights"]
+    assert RecipeChecker(ws.model_paths()).problem(recipe) is None
+    assert len(weights) == 4 and all(isinstance(s["parameters"]["weight"], float) for p in recipe["slices"] for s in p["sources"][1:])
     mine = optimiser.merged(torch.tensor(weights, dtype=torch.float32))
     engine = merger.apply(recipe).state_dict()
     for name, tensor in mine.items():
         assert torch.equal(engine[name], tensor.detach()), name
-    assert not torch.equal(mine["model.embed_tokens.weight"], optimiser.base["model.embed_tokens.weight"])
+    assert optimiser.layer_of["model.embed_tokens.weight"] == 0 and optimiser.layer_of["lm_head.weight"] == 3
