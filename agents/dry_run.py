@@ -173,6 +173,8 @@ def _settings(workspace, strategy: str) -> dict:
         return {
             "evolution": planner.evolution.model_dump(include={"method", "space", "layer_groups", "population", "sigma", "generations"})
         }
+    if strategy == "gradient":
+        return {"gradient": planner.gradient.model_dump()}
     return {"repair_rounds": planner.repair_rounds}
 
 

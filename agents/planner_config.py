@@ -1,11 +1,12 @@
 """`planner:` in clade.yaml: strategy, LLM, budget, selection and each strategy's settings.
 
 planner:
-  strategy: auto            # auto | evolution | llm | hybrid | random (auto: hybrid with an llm, else evolution)
+  strategy: auto            # auto | evolution | llm | hybrid | random | gradient (auto: hybrid with an llm, else evolution)
   llm: {model: openai/gpt-4o-mini, api_key_env: OPENAI_API_KEY}    # absent: no LLM
   budget: {candidates: 40, wall_s: null, dollars: null, tokens: null}
   selection: {rule: mixed, parents: 1, exploit: 0.7, elites: 3}
   evolution: {method: task_arithmetic, layer_groups: 2, population: 8, sigma: 0.2}
+  gradient: {init: 0.3, lr: 0.03, steps_per_candidate: 5}    # the gradient strategy (agents/gradient)
   brief: brief.md           # the session brief every proposal reads (goals and constraints)
   prompts_dir: null         # other prompt templates (the self-improve example evolves a copy)
 """
@@ -19,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.budget import BudgetConfig
 from agents.evolution.config import EvolutionConfig
+from agents.gradient.config import GradientConfig
 from agents.llm.config import LLMConfig
 
-StrategyName = Literal["evolution", "llm", "hybrid", "random"]
+StrategyName = Literal["evolution", "llm", "hybrid", "random", "gradient"]
 
 
 class SelectionConfig(BaseModel):
@@ -41,11 +43,12 @@ class SelectionConfig(BaseModel):
 
 class PlannerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    strategy: Literal["auto", "evolution", "llm", "hybrid", "random"] = "auto"
+    strategy: Literal["auto", "evolution", "llm", "hybrid", "random", "gradient"] = "auto"
     llm: LLMConfig | None = None
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
+    gradient: GradientConfig = Field(default_factory=GradientConfig)
     hybrid_generations: int = Field(2, gt=0, description="CMA-ES generations refining each structure the LLM chooses")
     repair_rounds: int = Field(3, ge=0, description="repair prompts for an invalid LLM reply before it counts as failed")
     reflect: bool = True

@@ -11,7 +11,8 @@ on the session's inputs, and a problem is one line with exit 2:
 - the evaluation suite: the `evaluation:` section lists tasks, their spec files load, their
   weights are finite and not all zero, and every split's data file reads and renders;
 - the strategy's search space (evolution, random): the sources share one layer count, the layer
-  groups fit it, and a method that needs a base has one.
+  groups fit it, and a method that needs a base has one; (gradient) its sources exist, there is a
+  base, and every source has the base's tensors with the base's shapes (headers only).
 
 Each check names the file, field or model and says what to do. Nothing is written. A code
 workspace's command evaluator is checked by its own first job (agents/code).
@@ -45,6 +46,8 @@ def problems(workspace: Workspace, strategy: str) -> list[str]:
     found += _collect(lambda: _check_suite(workspace))
     if not models and strategy in SPACE_STRATEGIES:
         found += _collect(lambda: _check_space(workspace))
+    if not models and strategy == "gradient":
+        found += _collect(lambda: _check_gradient(workspace))
     return found
 
 
@@ -98,6 +101,13 @@ def _check_suite(workspace: Workspace) -> None:
         for split in task.spec.data:
             task.examples(split)
         task.fewshot_prefix()
+
+
+def _check_gradient(workspace: Workspace) -> None:
+    """The gradient strategy's sources and base: configured, and of one architecture tensor for tensor."""
+    from agents.gradient.strategy import check_compatible, gradient_sources
+
+    check_compatible(workspace, gradient_sources(workspace.config.planner.gradient, workspace))
 
 
 def _check_space(workspace: Workspace) -> None:

@@ -1,6 +1,6 @@
 """`clade run`: an autonomous search session with live progress (see agents/session/README.md).
 
-    clade run [DIR] [--planner evolution|llm|hybrid|random] [--budget N] [--backend local|docker|ray]
+    clade run [DIR] [--planner evolution|llm|hybrid|random|gradient] [--budget N] [--backend local|docker|ray]
               [--resume] [--json] [--seed N] [--dry-run]
 
 --dry-run prints the plan (agents/dry_run.py) and records nothing.
@@ -15,7 +15,7 @@ import sys
 
 from tools.errors import BadInput
 
-STRATEGIES = ("evolution", "llm", "hybrid", "random")
+STRATEGIES = ("evolution", "llm", "hybrid", "random", "gradient")
 
 
 def register(subparsers) -> None:

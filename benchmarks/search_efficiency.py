@@ -1,9 +1,10 @@
-"""Search efficiency on a zoo workspace: evolution (CMA-ES), random search, and any LLM planner, at equal candidate budgets.
+"""Search efficiency on a zoo workspace: evolution (CMA-ES), random search, gradient, and any LLM planner, at equal candidate budgets.
 
     OMP_NUM_THREADS=1 nice python benchmarks/search_efficiency.py [WORKSPACE] [--seeds 3] [--budget 100]
         [--method M] [--layer-groups G] [--population P] [--sigma S] [--space parameters|paths|both]
         [--llm-model MODEL [--llm-base URL] [--llm-key-env VAR] [--llm-prices IN,OUT] [--llm-strategies llm,hybrid] [--reflect]]
-        [--strategies evolution,random] [--slots 2] [--json]
+        [--strategies evolution,random,gradient] [--gradient-lr LR] [--gradient-steps K] [--gradient-batch B] [--gradient-ends shared|separate]
+        [--slots 2] [--json]
 
 Each strategy runs in-process as a session drives it (search_drive.py: a real archive, the
 session's own context with parents, lessons and budget, `--slots` proposals at a time) but
@@ -28,7 +29,8 @@ final best candidate is listed task by task (held-out fitness metric of each tas
 Uniform baselines (held-out): task arithmetic weight 1 at lambda 1.0 and 0.8 (the zoo README's
 demo recipe), TIES density 0.5 weight 1 (normalize false, as in the zoo README), linear
 average, and the best source. Method, layer groups, population, sigma and space default to
-`planner.evolution`'s defaults. Targets: evolution reaches 95% of its 100-candidate best within
+`planner.evolution`'s defaults; the gradient strategy's lr, steps per candidate and batch size
+`planner.gradient`'s (its optimisation runs in this process, as in a session's planner). Targets: evolution reaches 95% of its 100-candidate best within
 50 candidates and beats random search at every budget.
 """
 
@@ -103,7 +105,15 @@ def planner(args, seed: int):
         if args.llm_model
         else None
     )
-    return PlannerConfig(seed=seed, evolution=evolution, llm=llm, hybrid_generations=args.hybrid_generations, reflect=args.reflect)
+    gradient = {
+        "lr": args.gradient_lr,
+        "steps_per_candidate": args.gradient_steps,
+        "batch_size": args.gradient_batch,
+        "ends": args.gradient_ends,
+    }
+    return PlannerConfig(
+        seed=seed, evolution=evolution, gradient=gradient, llm=llm, hybrid_generations=args.hybrid_generations, reflect=args.reflect
+    )
 
 
 def measure(args) -> dict:
@@ -274,7 +284,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--slots", type=int, default=2, help="proposals asked for at a time, as a session with this many slots")
-    parser.add_argument("--strategies", default="evolution,random", help="comma-separated strategies without an LLM")
+    parser.add_argument(
+        "--strategies", default="evolution,random", help="comma-separated strategies without an LLM (evolution, random, gradient)"
+    )
     from agents.evolution.config import EvolutionConfig
 
     defaults = EvolutionConfig()
@@ -284,6 +296,13 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=defaults.sigma)
     parser.add_argument("--space", default=defaults.space, choices=["parameters", "paths", "both"])
     parser.add_argument("--hybrid-generations", type=int, default=2)
+    from agents.gradient.config import GradientConfig
+
+    gradient = GradientConfig()
+    parser.add_argument("--gradient-lr", type=float, default=gradient.lr, help="gradient: Adam's learning rate")
+    parser.add_argument("--gradient-steps", type=int, default=gradient.steps_per_candidate, help="gradient: steps per candidate")
+    parser.add_argument("--gradient-batch", type=int, default=gradient.batch_size, help="gradient: examples per task per step")
+    parser.add_argument("--gradient-ends", default=gradient.ends, help="gradient: shared | separate coefficients for embeddings and head")
     parser.add_argument("--llm-model", help="litellm model string, e.g. openai/gpt-4o-mini, or openai/<name> with --llm-base")
     parser.add_argument("--llm-base", help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     parser.add_argument("--llm-key-env", help="environment variable holding the API key (none: a local server)")

@@ -2,7 +2,7 @@
 
 `make_strategy(name, planner, workspace)` builds the strategy a session runs. For a
 workspace with a `code:` section, `llm` and `hybrid` mean the code strategy
-(agents.code.strategy.CodeStrategy); `evolution` and `random` search merge recipes, so on a
+(agents.code.strategy.CodeStrategy); `evolution`, `random` and `gradient` search merge recipes, so on a
 code workspace they are bad input.
 """
 
@@ -20,6 +20,7 @@ MERGE_STRATEGIES = {
     "random": ("agents.evolution.strategy", "RandomStrategy"),
     "llm": ("agents.strategies.llm", "LLMStrategy"),
     "hybrid": ("agents.strategies.hybrid", "HybridStrategy"),
+    "gradient": ("agents.gradient.strategy", "GradientStrategy"),
 }
 CODE_STRATEGY = ("agents.code.strategy", "CodeStrategy")
 NEEDS_LLM = ("llm", "hybrid")

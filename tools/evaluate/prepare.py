@@ -42,6 +42,23 @@ def prepare(task, examples: list[Example], tokenizer, batch_size: int, device: s
     return _scored(tuple(examples), pairs, batch_size, pad, device)
 
 
+def scored_pairs(task, examples: list[Example], tokenizer) -> list[tuple[list[int], list[int]]]:
+    """(context ids, continuation ids) per example, rendered and encoded exactly as `prepare` does for
+    scoring (few-shot prefix, chat template, special tokens): generation -> the target, multiple
+    choice -> the gold option, perplexity -> the text after its first token. For a training loss
+    over a split (agents/gradient); no batching, no device."""
+    prefix = task.fewshot_prefix()
+    spec = task.spec
+    contexts = _encode_contexts(tokenizer, spec, [prefix + ex.prompt for ex in examples], examples)
+    if isinstance(spec, GenerationTask):
+        targets = _encode(tokenizer, spec, [ex.target for ex in examples], examples, special=False)
+        return list(zip(contexts, targets))
+    if isinstance(spec, ChoiceTask):
+        gold = _encode(tokenizer, spec, [spec.choice_prefix + ex.choices[ex.gold] for ex in examples], examples, special=False)
+        return list(zip(contexts, gold))
+    return [(ids[:1], ids[1:]) for ids in contexts]
+
+
 def _prepare_generation(spec, tokenizer, examples, contexts, batch_size, pad, device) -> Prepared:
     stop_ids = torch.tensor(stop_token_ids(tokenizer, spec.stop), dtype=torch.long, device=device)
     gen = tuple(generation_batches(contexts, batch_size, pad, device))

@@ -1,0 +1,276 @@
+"""The differentiable merge and its optimisation (imports torch; loaded only when the strategy proposes).
+
+    merged[name] = θ₀[name] + Σₛ λ[l(name), s] · τₛ[name]      τₛ = θₛ − θ₀, sources in config order
+
+with l(name) the tensor's layer; outside the layers, embeddings (names holding `embed`, `wte`,
+`wpe`: tools.merge.plan.PRE_MARKERS) take layer 0's coefficients and everything else (final
+norm, head) the last layer's, as the merge engine plans a `slices` recipe; with `ends: separate`
+they have rows of their own (n_layers: embeddings, n_layers + 1: head), written into the first
+and last slices as `{filter: TENSOR NAME, value}` entries. The arithmetic is the
+engine's task_arithmetic with normalize false, in its order (tools/merge/methods/generalized.py:
+each δ times its weight, summed in model order, then added to the base), so the recipe of a
+candidate merges into exactly the tensors the loss saw (tests/gradient).
+
+The loss is token cross-entropy on each search-split example's answer given its prompt, both
+encoded as the evaluator encodes them (tools.evaluate.prepare.scored_pairs), with EOS appended
+to a generation task's answer when the tokenizer has one (the evaluator's generation stops
+there): the mean over the answer tokens of each task, then the mean over tasks weighted by
+evaluation.weights. Only the `search` split is read.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from agents.gradient.config import GradientConfig
+from tools.errors import BadInput
+
+WHERE = "clade.yaml: planner.gradient"
+
+
+@dataclass
+class TaskData:
+    name: str
+    weight: float
+    rows: list[tuple[list[int], int]]  # (token ids, index of the first answer token)
+
+
+@dataclass
+class Snapshot:
+    step: int
+    weights: list[list[float]]  # [layer][source]
+    loss: float  # the search split's loss at these weights
+
+
+@dataclass
+class Optimiser:
+    """One session's optimisation: the models, the search data, λ, Adam, and the snapshots taken so far."""
+
+    config: GradientConfig
+    seed: int
+    sources: list[str]
+    module: torch.nn.Module
+    base: dict[str, torch.Tensor]
+    deltas: dict[str, list[torch.Tensor]]  # name -> τ per source
+    layer_of: dict[str, int]  # name -> its row of λ
+    n_layers: int
+    ends: tuple[list[str], list[str]] | None  # ends: separate: the embedding and the head tensors (rows n_layers, n_layers + 1)
+    tasks: list[TaskData]
+    pad_id: int
+    device: torch.device
+    raw: torch.Tensor = field(init=False)
+    adam: torch.optim.Optimizer = field(init=False)
+    step: int = 0
+    snapshots: list[Snapshot] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        c = self.config
+        rows = self.n_layers + (2 if self.ends else 0)
+        start = torch.full((rows, len(self.sources)), float(c.init), dtype=torch.float32, device=self.device)
+        if c.bounds == "sigmoid":
+            start = torch.logit(start / c.weight_max)
+        self.raw = start.clone().requires_grad_(True)
+        self.adam = torch.optim.Adam([self.raw], lr=c.lr)
+        self.snapshots.append(self._snapshot())
+
+    # -- the merge -------------------------------------------------------------------------------
+    def coefficients(self) -> torch.Tensor:
+        c = self.config
+        return c.weight_max * torch.sigmoid(self.raw) if c.bounds == "sigmoid" else self.raw
+
+    def merged(self, lam: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        for name, base in self.base.items():
+            row = lam[self.layer_of[name]].to(base.dtype)
+            total = None
+            for s, delta in enumerate(self.deltas[name]):
+                term = delta * row[s]
+                total = term if total is None else total + term
+            out[name] = base + total
+        return out
+
+    # -- the loss --------------------------------------------------------------------------------
+    def _loss(self, params: dict[str, torch.Tensor], picks: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per task: the summed answer-token cross-entropy over the picked rows, and the answer tokens counted."""
+        rows, owners = [], []
+        for t, (task, chosen) in enumerate(zip(self.tasks, picks)):
+            rows += [task.rows[i] for i in chosen]
+            owners += [t] * len(chosen)
+        width = max(len(ids) for ids, _ in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        scored = torch.zeros((len(rows), width - 1), dtype=torch.bool)
+        for r, (seq, start) in enumerate(rows):
+            ids[r, : len(seq)] = torch.tensor(seq)
+            mask[r, : len(seq)] = 1
+            scored[r, start - 1 : len(seq) - 1] = True
+        ids, mask, scored = ids.to(self.device), mask.to(self.device), scored.to(self.device)
+        out = torch.func.functional_call(self.module, params, args=(), kwargs={"input_ids": ids, "attention_mask": mask})
+        logits = out.logits[:, :-1].float()
+        nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
+        nll = nll.view(scored.shape) * scored
+        owner = torch.tensor(owners, device=self.device)
+        total = torch.zeros(len(self.tasks), device=self.device).index_add(0, owner, nll.sum(1))
+        count = torch.zeros(len(self.tasks), device=self.device).index_add(0, owner, scored.sum(1).float())
+        return total, count
+
+    def _weighted(self, total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+        weights = torch.tensor([t.weight for t in self.tasks], device=self.device)
+        per_task = total / count.clamp(min=1)
+        return (per_task * weights).sum() / weights.sum()
+
+    def search_loss(self, lam: torch.Tensor, batch: int = 64) -> float:
+        """The loss over the whole search split at coefficients `lam` (no gradient)."""
+        with torch.no_grad():
+            params = self.merged(lam)
+            total = torch.zeros(len(self.tasks), device=self.device)
+            count = torch.zeros(len(self.tasks), device=self.device)
+            for t, task in enumerate(self.tasks):
+                for start in range(0, len(task.rows), batch):
+                    picks = [[] for _ in self.tasks]
+                    picks[t] = list(range(start, min(start + batch, len(task.rows))))
+                    tt, cc = self._loss(params, picks)
+                    total, count = total + tt, count + cc
+            return float(self._weighted(total, count))
+
+    # -- the steps -------------------------------------------------------------------------------
+    def picks(self, step: int) -> list[list[int]]:
+        """Step `step`'s minibatch: `batch_size` examples of each task, drawn without replacement by (seed, step, task)."""
+        out = []
+        for task in self.tasks:
+            rng = random.Random(f"{self.seed}:{step}:{task.name}")
+            n = len(task.rows)
+            out.append(sorted(rng.sample(range(n), min(n, self.config.batch_size))))
+        return out
+
+    def advance(self, steps: int) -> None:
+        for _ in range(steps):
+            self.adam.zero_grad(set_to_none=True)
+            total, count = self._loss(self.merged(self.coefficients()), self.picks(self.step))
+            self._weighted(total, count).backward()
+            self.adam.step()
+            if self.config.bounds == "clamp":
+                with torch.no_grad():
+                    self.raw.clamp_(0.0, self.config.weight_max)
+            self.step += 1
+
+    def _snapshot(self) -> Snapshot:
+        with torch.no_grad():
+            lam = self.coefficients().detach().clone()
+        return Snapshot(self.step, [[short(v) for v in row] for row in lam.cpu().tolist()], self.search_loss(lam))
+
+    def snapshot(self, index: int) -> Snapshot:
+        """Candidate `index`: the coefficients after index·steps_per_candidate steps (replayed once, then kept)."""
+        while len(self.snapshots) <= index:
+            self.advance(self.config.steps_per_candidate)
+            self.snapshots.append(self._snapshot())
+        return self.snapshots[index]
+
+
+def short(value: float) -> float:
+    """The shortest decimal that rounds to the same float32 (0.3, not 0.30000001192092896): the recipe reads
+    well and the merge engine, which rounds weights to the compute dtype, merges with the very same value."""
+    import numpy as np
+
+    return float(str(np.float32(value)))
+
+
+def build(config: GradientConfig, seed: int, sources: list[str], models: dict[str, Path], suite) -> Optimiser:
+    """Load the base and the sources (BadInput naming the tensor when they are not task-arithmetic compatible)
+    and the search split of every task."""
+    from tools.evaluate.loading import load_model
+    from tools.evaluate.prepare import scored_pairs
+    from tools.evaluate.spec import GenerationTask
+    from tools.merge.plan import PRE_MARKERS
+    from tools.merge.sources import split_layer
+
+    device = checked_device(config.device)
+    module, tokenizer = load_model(models["base"], "cpu")
+    for p in module.parameters():
+        p.requires_grad_(False)
+    base = {name: p.detach() for name, p in module.named_parameters()}
+    states = {}
+    for source in sources:
+        states[source] = _source_state(source, models[source], base, load_model)
+    layer_of, prefixes = {}, set()
+    for name in base:
+        split = split_layer(name)
+        if split is not None:
+            layer_of[name] = split[1]
+            prefixes.add(split[0].split(".{}.")[0])
+    if len(prefixes) != 1:
+        raise BadInput(
+            f"{WHERE}: the base has {len(prefixes)} stacks of layers ({', '.join(sorted(prefixes)) or 'none'}); "
+            "the gradient strategy merges models with one"
+        )
+    n_layers = max(layer_of.values()) + 1
+    pre = [n for n in base if n not in layer_of and any(m in n for m in PRE_MARKERS)]
+    post = [n for n in base if n not in layer_of and n not in pre]
+    ends = None
+    if config.ends == "separate":
+        ends = (pre, post)
+        clash = [(n, t) for n in pre + post for t in layer_of if n in t]
+        if clash:
+            raise BadInput(
+                f"{WHERE}.ends: separate: tensor name {clash[0][0]} occurs inside layer tensor {clash[0][1]}, so a recipe "
+                "filter cannot single it out; use ends: shared"
+            )
+    for name in pre:
+        layer_of[name] = n_layers if ends else 0
+    for name in post:
+        layer_of[name] = n_layers + 1 if ends else n_layers - 1
+    deltas = {name: [states[s][name] - b for s in sources] for name, b in base.items()}
+    del states
+    module.to(device)
+    base = {name: t.to(device) for name, t in base.items()}
+    deltas = {name: [d.to(device) for d in ds] for name, ds in deltas.items()}
+    eos = tokenizer.eos_token_id
+    limit = getattr(module.config, "max_position_embeddings", None)
+    tasks = []
+    for task in suite.tasks:
+        examples = task.examples("search")
+        rows = []
+        for ex, (ctx, cont) in zip(examples, scored_pairs(task, examples, tokenizer)):
+            cont = list(cont) + ([eos] if isinstance(task.spec, GenerationTask) and eos is not None else [])
+            seq = list(ctx) + cont
+            if limit is not None and len(seq) > limit:
+                raise BadInput(f"task {task.name!r}, {ex.where}: prompt and answer take {len(seq)} tokens, over the model's {limit}")
+            rows.append((seq, len(ctx)))
+        tasks.append(TaskData(task.name, task.weight, rows))
+    pad = next((c for c in (tokenizer.pad_token_id, eos, 0) if c is not None), 0)
+    return Optimiser(config, seed, sources, module.eval(), base, deltas, layer_of, n_layers, ends, tasks, pad, device)
+
+
+def checked_device(name: str) -> torch.device:
+    """The configured device; BadInput naming planner.gradient.device when it is malformed or absent here."""
+    from tools.device import check_device
+
+    try:
+        return check_device(name)
+    except BadInput as exc:
+        raise BadInput(f"{WHERE}.device: {str(exc).removeprefix(f'--device {name}: ')}") from None
+
+
+def _source_state(source: str, path: Path, base: dict[str, torch.Tensor], load_model) -> dict[str, torch.Tensor]:
+    model, _ = load_model(path, "cpu")
+    state = {name: p.detach() for name, p in model.named_parameters()}
+    for name, tensor in base.items():
+        if name not in state:
+            raise BadInput(f"{WHERE}: source {source} has no tensor {name} (the base has); task arithmetic needs the base's architecture")
+        if state[name].shape != tensor.shape:
+            raise BadInput(
+                f"{WHERE}: tensor {name} of source {source} has shape {list(state[name].shape)}, the base's {list(tensor.shape)}; "
+                "task arithmetic needs the base's architecture"
+            )
+        if state[name].dtype != tensor.dtype:
+            state[name] = state[name].to(tensor.dtype)
+    extra = sorted(set(state) - set(base))
+    if extra:
+        raise BadInput(
+            f"{WHERE}: source {source} has tensor {extra[0]}, which the base lacks; task arithmetic needs the base's architecture"
+        )
+    return state
