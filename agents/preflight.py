@@ -118,7 +118,7 @@ def _check_space(workspace: Workspace) -> None:
     from agents.evolution.strategy import check_space, search_sources, structure
 
     config = workspace.config.planner.evolution
-    check_space(config, workspace)
+    check_space(config)
     shape = structure(config, search_sources(config, workspace))
     models = workspace.model_paths()
     if not isinstance(shape, Structure):

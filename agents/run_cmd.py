@@ -121,7 +121,7 @@ def _record(args, workspace):
     if record.strategy in ("evolution", "random"):  # space `both`: a backend reaching the merge cache, an end to phase 1
         from agents.evolution.strategy import check_space
 
-        check_space(planner.evolution, workspace, record.backend, record.budget.candidates)
+        check_space(planner.evolution, record.backend, record.budget.candidates, record.strategy)
     if record.budget.unlimited():
         raise BadInput(
             f"{workspace.root / 'clade.yaml'} planner.budget: no limit is set (candidates, wall_s, dollars and tokens are all null), "

@@ -48,27 +48,28 @@ def search_sources(config: EvolutionConfig, workspace: Workspace) -> list[str]:
     return list(names)
 
 
-def check_space(config: EvolutionConfig, workspace: Workspace, backend: str | None = None, candidates: int | None = -1) -> None:
-    """`space: both` needs a backend that reaches the workspace's merge cache (`backend`: the session's, default
-    clade.yaml's) and an end to phase 1 (`candidates`: the session's candidate budget; -1: not known here)."""
+def check_space(config: EvolutionConfig, backend: str | None = None, candidates: int | None = -1, strategy: str = "evolution") -> None:
+    """`space: both` needs a backend that reaches the workspace's merge cache (`backend`: the session's; None: not
+    known here, not checked) and an end to phase 1 (`candidates`: the session's candidate budget; -1: not known
+    here). `random` ends its phase 1 only by the candidate budget; `evolution` also by `generations`."""
     if config.space != "both":
         return
-    if (backend or workspace.config.sandbox.backend) == "ray":
+    if backend == "ray":
         raise BadInput(
             "clade.yaml: planner.evolution.space `both` needs the workspace's merge cache on the machine that merges, which "
             "sandbox.backend ray does not share; use the local or docker backend, or space `parameters` / `paths`"
         )
-    if candidates is None and config.generations is None:
+    if candidates is None and (strategy == "random" or config.generations is None):
         raise BadInput(
-            "clade.yaml: planner.evolution.space `both` needs planner.budget.candidates (its both_split share is phase 1) "
-            "or planner.evolution.generations (phase 1's length)"
+            "clade.yaml: planner.evolution.space `both` needs planner.budget.candidates (its both_split share is phase 1)"
+            + ("" if strategy == "random" else " or planner.evolution.generations (phase 1's length)")
         )
 
 
 class _SpaceStrategy:
     def __init__(self, planner: PlannerConfig, workspace: Workspace):
         self.config, self.seed = planner.evolution, planner.seed
-        check_space(self.config, workspace)
+        check_space(self.config, strategy=self.name)
         self.sources = search_sources(self.config, workspace)
         self.structure = structure(self.config, self.sources)
 

@@ -194,11 +194,26 @@ def test_both_needs_a_candidate_budget_or_generations(zoo, context):
         EvolutionStrategy(planner(), zoo).propose(context())
 
 
-def test_both_is_refused_on_the_ray_backend(copies):
+def test_both_is_refused_on_the_session_s_ray_backend_not_on_clade_yaml_s(copies):
+    from agents.evolution.strategy import check_space
+
     ws = copies("ray")
-    ws.config.sandbox.backend = "ray"
+    ws.config.sandbox.backend = "ray"  # clade.yaml's; `clade run --backend local` overrides it, so the strategy builds
+    EvolutionStrategy(planner(), ws)
     with pytest.raises(BadInput, match="space `both` needs the workspace's merge cache.*sandbox.backend ray"):
-        EvolutionStrategy(planner(), ws)
+        check_space(planner().evolution, "ray", 10)
+    check_space(planner().evolution, "local", 10)
+
+
+def test_random_both_needs_a_candidate_budget_even_with_generations():
+    from agents.evolution.config import EvolutionConfig
+    from agents.evolution.strategy import check_space
+
+    config = EvolutionConfig(space="both", generations=2)
+    check_space(config, "local", None, "evolution")  # evolution's phase 1 ends after its generations
+    with pytest.raises(BadInput, match="needs planner.budget.candidates") as found:
+        check_space(config, "local", None, "random")
+    assert "generations" not in str(found.value)
 
 
 @pytest.mark.parametrize("value", ["0", "1", "1.5", "half"])

@@ -3,6 +3,8 @@ reused (threads racing included), a damaged entry rebuilt, a directory Clade did
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from pathlib import Path
 
@@ -90,3 +92,42 @@ def test_a_directory_clade_did_not_write_is_refused_and_kept(tmp_path):
     with pytest.raises(BadInput, match="not written by Clade"):
         materialise(root, key, RECIPE, MODELS)
     assert (root / key / "mine.txt").read_text() == "precious" and builds(root) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="acting as another user needs root")
+def test_another_user_builds_beside_the_lock_and_log_root_made():
+    """Clade as root (an export, a local job) leaves builds.log and the lock files root's; a docker job runs as its
+    own user and must still build, lock and finish (its log line is skipped, the entry is complete)."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="clade-cache-users-"))
+    try:
+        shared.chmod(0o755)
+        root = shared / "merges"
+        other = {**RECIPE, "models": [{"model": "adder", "parameters": {"weight": 0.2}}]}
+        materialise(root, cache_key(RECIPE, MODELS), RECIPE, MODELS)  # root's builds.log
+        key = cache_key(other, MODELS)
+        (root / f".{key}.lock").write_text("")  # root's lock file for the key the other user builds
+        root.chmod(0o777)
+        code = (  # one build as root first, so every lazy import is done before the interpreter's files are out of reach
+            "import os, sys, json; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
+            "from tools.merge.cache import materialise; "
+            "models = {k: Path(v) for k, v in json.loads(sys.argv[4]).items()}; recipe = json.loads(sys.argv[5]); "
+            "materialise(Path(sys.argv[2]).parent / 'warm', sys.argv[3], recipe, models); "
+            "os.setgid(65534); os.setuid(65534); "
+            "print(materialise(Path(sys.argv[2]), sys.argv[3], recipe, models)[1])"
+        )
+        root_dir = str(Path(__file__).resolve().parents[2])
+        done = subprocess.run(
+            [sys.executable, "-c", code, root_dir, str(root), key, json.dumps({k: str(v) for k, v in MODELS.items()}), json.dumps(other)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr[-1500:]
+        assert (root / key / COMPLETE).exists() and builds(root) == 1  # built; the log stays root's one line
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

@@ -78,7 +78,7 @@ def materialise(
         return entry, False
     try:
         root.mkdir(parents=True, exist_ok=True)
-        lock = open(root / f".{key}.lock", "a")  # noqa: SIM115 (held for the build)
+        lock = _open_lock(root / f".{key}.lock")
     except OSError as exc:
         raise BadInput(f"{root}: cannot write the merge cache ({exc.strerror}); make it writable") from None
     with lock:
@@ -91,9 +91,27 @@ def materialise(
             shutil.rmtree(stale, ignore_errors=True)
         started = time.monotonic()
         _build(root, key, recipe, models, seed, device)
-        with open(root / BUILDS_LOG, "a", encoding="utf-8") as log:
-            log.write(f"{key} {time.monotonic() - started:.3f}\n")
+        _log_build(root, f"{key} {time.monotonic() - started:.3f}\n")
     return entry, True
+
+
+def _open_lock(path: Path):
+    """The key's lock file, opened to hold flock on it; one another user made (Clade as root, then a docker job
+    as its own user) is opened read-only: flock needs no write access."""
+    try:
+        return open(path, "a")  # noqa: SIM115 (held for the build)
+    except PermissionError:
+        return open(path)  # noqa: SIM115
+
+
+def _log_build(root: Path, line: str) -> None:
+    """Append to builds.log. A log another user owns is left alone: the entry is built and complete, and a
+    missing log line must not fail the job that built it."""
+    try:
+        with open(root / BUILDS_LOG, "a", encoding="utf-8") as log:
+            log.write(line)
+    except PermissionError:
+        pass
 
 
 def _remove_ours(entry: Path) -> None:
