@@ -12,7 +12,9 @@ on the session's inputs, and a problem is one line with exit 2:
   weights are finite and not all zero, and every split's data file reads and renders;
 - the strategy's search space (evolution, random): the sources share one layer count, the layer
   groups fit it, and a method that needs a base has one; (gradient) its sources exist, there is a
-  base, and every source has the base's tensors with the base's shapes (headers only).
+  base, every source has the base's tensors with the base's shapes, the base has one stack of
+  layers and (ends: separate) no embedding/head name inside a layer tensor's (headers only), and
+  every search-split prompt plus answer fits the base's max_position_embeddings (its tokenizer).
 
 Each check names the file, field or model and says what to do. Nothing is written. A code
 workspace's command evaluator is checked by its own first job (agents/code).
@@ -43,11 +45,12 @@ def problems(workspace: Workspace, strategy: str) -> list[str]:
     found = [*_config_problems(workspace)]
     models = _model_problems(workspace)
     found += models
-    found += _collect(lambda: _check_suite(workspace))
+    suite = _collect(lambda: _check_suite(workspace))
+    found += suite
     if not models and strategy in SPACE_STRATEGIES:
         found += _collect(lambda: _check_space(workspace))
     if not models and strategy == "gradient":
-        found += _collect(lambda: _check_gradient(workspace))
+        found += _collect(lambda: _check_gradient(workspace, lengths=not suite))
     return found
 
 
@@ -103,11 +106,16 @@ def _check_suite(workspace: Workspace) -> None:
         task.fewshot_prefix()
 
 
-def _check_gradient(workspace: Workspace) -> None:
-    """The gradient strategy's sources and base: configured, and of one architecture tensor for tensor."""
+def _check_gradient(workspace: Workspace, lengths: bool = True) -> None:
+    """The gradient strategy's sources and base: configured, of one architecture tensor for tensor, one stack
+    of layers, no `ends: separate` name clash, and (with `lengths`: the suite loads) every search-split
+    example within the model's max positions (agents/gradient/layout.py, as the optimiser's build checks)."""
+    from agents.gradient.layout import check_inputs
     from agents.gradient.strategy import check_compatible, gradient_sources
 
-    check_compatible(workspace, gradient_sources(workspace.config.planner.gradient, workspace))
+    config = workspace.config.planner.gradient
+    check_compatible(workspace, gradient_sources(config, workspace))
+    check_inputs(workspace, config.ends, lengths=lengths)
 
 
 def _check_space(workspace: Workspace) -> None:

@@ -27,9 +27,8 @@ from pathlib import Path
 import torch
 
 from agents.gradient.config import GradientConfig
+from agents.gradient.layout import WHERE, encoded_rows, layout
 from tools.errors import BadInput
-
-WHERE = "clade.yaml: planner.gradient"
 
 
 @dataclass
@@ -183,10 +182,6 @@ def build(config: GradientConfig, seed: int, sources: list[str], models: dict[st
     """Load the base and the sources (BadInput naming the tensor when they are not task-arithmetic compatible)
     and the search split of every task."""
     from tools.evaluate.loading import load_model
-    from tools.evaluate.prepare import scored_pairs
-    from tools.evaluate.spec import GenerationTask
-    from tools.merge.plan import PRE_MARKERS
-    from tools.merge.sources import split_layer
 
     device = checked_device(config.device)
     module, tokenizer = load_model(models["base"], "cpu")
@@ -196,51 +191,16 @@ def build(config: GradientConfig, seed: int, sources: list[str], models: dict[st
     states = {}
     for source in sources:
         states[source] = _source_state(source, models[source], base, load_model)
-    layer_of, prefixes = {}, set()
-    for name in base:
-        split = split_layer(name)
-        if split is not None:
-            layer_of[name] = split[1]
-            prefixes.add(split[0].split(".{}.")[0])
-    if len(prefixes) != 1:
-        raise BadInput(
-            f"{WHERE}: the base has {len(prefixes)} stacks of layers ({', '.join(sorted(prefixes)) or 'none'}); "
-            "the gradient strategy merges models with one"
-        )
-    n_layers = max(layer_of.values()) + 1
-    pre = [n for n in base if n not in layer_of and any(m in n for m in PRE_MARKERS)]
-    post = [n for n in base if n not in layer_of and n not in pre]
-    ends = None
-    if config.ends == "separate":
-        ends = (pre, post)
-        clash = [(n, t) for n in pre + post for t in layer_of if n in t]
-        if clash:
-            raise BadInput(
-                f"{WHERE}.ends: separate: tensor name {clash[0][0]} occurs inside layer tensor {clash[0][1]}, so a recipe "
-                "filter cannot single it out; use ends: shared"
-            )
-    for name in pre:
-        layer_of[name] = n_layers if ends else 0
-    for name in post:
-        layer_of[name] = n_layers + 1 if ends else n_layers - 1
+    shape = layout(list(base), config.ends)
+    layer_of, n_layers, ends = shape.layer_of, shape.n_layers, shape.ends
     deltas = {name: [states[s][name] - b for s in sources] for name, b in base.items()}
     del states
     module.to(device)
     base = {name: t.to(device) for name, t in base.items()}
     deltas = {name: [d.to(device) for d in ds] for name, ds in deltas.items()}
-    eos = tokenizer.eos_token_id
     limit = getattr(module.config, "max_position_embeddings", None)
-    tasks = []
-    for task in suite.tasks:
-        examples = task.examples("search")
-        rows = []
-        for ex, (ctx, cont) in zip(examples, scored_pairs(task, examples, tokenizer)):
-            cont = list(cont) + ([eos] if isinstance(task.spec, GenerationTask) and eos is not None else [])
-            seq = list(ctx) + cont
-            if limit is not None and len(seq) > limit:
-                raise BadInput(f"task {task.name!r}, {ex.where}: prompt and answer take {len(seq)} tokens, over the model's {limit}")
-            rows.append((seq, len(ctx)))
-        tasks.append(TaskData(task.name, task.weight, rows))
+    tasks = [TaskData(task.name, task.weight, encoded_rows(task, tokenizer, limit)) for task in suite.tasks]
+    eos = tokenizer.eos_token_id
     pad = next((c for c in (tokenizer.pad_token_id, eos, 0) if c is not None), 0)
     return Optimiser(config, seed, sources, module.eval(), base, deltas, layer_of, n_layers, ends, tasks, pad, device)
 

@@ -255,3 +255,27 @@ def test_shared_ends_take_the_first_and_last_layers_coefficients_and_merge_into_
     for name, tensor in mine.items():
         assert torch.equal(engine[name], tensor.detach()), name
     assert optimiser.layer_of["model.embed_tokens.weight"] == 0 and optimiser.layer_of["lm_head.weight"] == 3
+
+
+def test_an_over_long_search_prompt_exits_2_naming_it_before_any_job_and_writes_no_session(small_zoo, capsys):
+    data = small_zoo / "data" / "add.search.jsonl"
+    lines = data.read_text().splitlines(keepends=True)
+    data.write_text("".join(lines) + json.dumps({"prompt": "1+" * 80 + "1=", "answer": "81"}) + "\n")
+    assert main(["run", str(small_zoo), "--planner", "gradient", "--budget", "2", "--backend", "local"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"add.search.jsonl:{len(lines) + 1}" in err and "64" in err and len(err.splitlines()) == 1, err
+    assert "Traceback" not in err and not (small_zoo / ".clade" / "sessions").exists() and not (small_zoo / "archive").exists()
+
+
+def test_the_layout_refuses_two_stacks_and_a_separate_ends_name_clash_naming_them():
+    from agents.gradient.layout import layout
+    from tools.errors import BadInput
+
+    one = ["model.embed_tokens.weight", "model.layers.0.mlp.weight", "model.layers.1.mlp.weight", "model.norm.weight", "lm_head.weight"]
+    shape = layout(one, "separate")
+    assert shape.n_layers == 2 and shape.layer_of["lm_head.weight"] == 3 and shape.ends[0] == ["model.embed_tokens.weight"]
+    with pytest.raises(BadInput, match="2 stacks of layers .*model.layers, vision.layers"):
+        layout([*one, "vision.layers.0.mlp.weight"], "shared")
+    with pytest.raises(BadInput, match="tensor name mlp.weight occurs inside layer tensor model.layers.0.mlp.weight"):
+        layout([*one, "mlp.weight"], "separate")
+    assert layout([*one, "mlp.weight"], "shared").layer_of["mlp.weight"] == 1
