@@ -20,6 +20,7 @@ evaluation.weights. Only the `search` split is read.
 
 from __future__ import annotations
 
+import gc
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,13 +189,17 @@ def build(config: GradientConfig, seed: int, sources: list[str], models: dict[st
     for p in module.parameters():
         p.requires_grad_(False)
     base = {name: p.detach() for name, p in module.named_parameters()}
-    states = {}
-    for source in sources:
-        states[source] = _source_state(source, models[source], base, load_model)
     shape = layout(list(base), config.ends)
     layer_of, n_layers, ends = shape.layer_of, shape.n_layers, shape.ends
-    deltas = {name: [states[s][name] - b for s in sources] for name, b in base.items()}
-    del states
+    # One source at a time, dropped before the next loads: the base, the task vectors so far and one source
+    # are in memory at once, (2 + sources) x the model at the peak rather than (1 + 2 x sources) x.
+    deltas: dict[str, list[torch.Tensor]] = {name: [] for name in base}
+    for source in sources:
+        state = _source_state(source, models[source], base, load_model)
+        for name, b in base.items():
+            deltas[name].append(state.pop(name) - b)
+        del state
+        gc.collect()  # a model held in a reference cycle would keep the source's weights until the next collection
     module.to(device)
     base = {name: t.to(device) for name, t in base.items()}
     deltas = {name: [d.to(device) for d in ds] for name, ds in deltas.items()}
