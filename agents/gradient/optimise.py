@@ -188,6 +188,7 @@ def build(config: GradientConfig, seed: int, sources: list[str], models: dict[st
     module, tokenizer = load_model(models["base"], "cpu")
     for p in module.parameters():
         p.requires_grad_(False)
+    module.to(device)  # first, so that the base below is the module's own parameters: one copy on the device
     base = {name: p.detach() for name, p in module.named_parameters()}
     shape = layout(list(base), config.ends)
     layer_of, n_layers, ends = shape.layer_of, shape.n_layers, shape.ends
@@ -197,12 +198,9 @@ def build(config: GradientConfig, seed: int, sources: list[str], models: dict[st
     for source in sources:
         state = _source_state(source, models[source], base, load_model)
         for name, b in base.items():
-            deltas[name].append(state.pop(name) - b)
+            deltas[name].append(state.pop(name).to(device) - b)
         del state
         gc.collect()  # a model held in a reference cycle would keep the source's weights until the next collection
-    module.to(device)
-    base = {name: t.to(device) for name, t in base.items()}
-    deltas = {name: [d.to(device) for d in ds] for name, ds in deltas.items()}
     limit = getattr(module.config, "max_position_embeddings", None)
     tasks = [TaskData(task.name, task.weight, encoded_rows(task, tokenizer, limit)) for task in suite.tasks]
     eos = tokenizer.eos_token_id

@@ -279,3 +279,14 @@ def test_the_layout_refuses_two_stacks_and_a_separate_ends_name_clash_naming_the
     with pytest.raises(BadInput, match="tensor name mlp.weight occurs inside layer tensor model.layers.0.mlp.weight"):
         layout([*one, "mlp.weight"], "separate")
     assert layout([*one, "mlp.weight"], "shared").layer_of["mlp.weight"] == 1
+
+
+def test_the_base_is_the_modules_own_parameters_not_a_second_copy(run):
+    """The base tensors the merge reads share storage with the module's parameters (on `device: cuda` the module is
+    moved before the base is taken, so the base weights are on the GPU once). On CPU this also held before."""
+    _, strategy, _ = run
+    optimiser = strategy._runs["s1"]
+    params = dict(optimiser.module.named_parameters())
+    assert set(optimiser.base) == set(params)
+    assert all(optimiser.base[n].data_ptr() == params[n].data_ptr() for n in params)
+    assert all(d.device == optimiser.device for ds in optimiser.deltas.values() for d in ds)
