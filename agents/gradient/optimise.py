@@ -21,7 +21,9 @@ evaluation.weights. Only the `search` split is read.
 from __future__ import annotations
 
 import gc
+import os
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +127,7 @@ class Optimiser:
 
     def search_loss(self, lam: torch.Tensor, batch: int = 64) -> float:
         """The loss over the whole search split at coefficients `lam` (no gradient)."""
-        with torch.no_grad():
+        with torch.no_grad(), deterministic(self.device):
             params = self.merged(lam)
             total = torch.zeros(len(self.tasks), device=self.device)
             count = torch.zeros(len(self.tasks), device=self.device)
@@ -148,6 +150,10 @@ class Optimiser:
         return out
 
     def advance(self, steps: int) -> None:
+        with deterministic(self.device):
+            self._advance(steps)
+
+    def _advance(self, steps: int) -> None:
         for _ in range(steps):
             self.adam.zero_grad(set_to_none=True)
             total, count = self._loss(self.merged(self.coefficients()), self.picks(self.step))
@@ -169,6 +175,30 @@ class Optimiser:
             self.advance(self.config.steps_per_candidate)
             self.snapshots.append(self._snapshot())
         return self.snapshots[index]
+
+
+CUBLAS_WORKSPACE = ":4096:8"  # what torch's reproducibility notes ask for deterministic cuBLAS
+
+
+@contextmanager
+def deterministic(device: torch.device):
+    """On CUDA: torch's deterministic algorithms (warn_only: an op without a deterministic kernel warns rather
+    than failing the session) and CUBLAS_WORKSPACE_CONFIG when unset, both restored on exit, so a resumed
+    session's replay can reproduce its recorded coefficients. Untested on a GPU (none here); on CPU, nothing."""
+    if device.type != "cuda":
+        yield
+        return
+    enabled, warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    workspace = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    if workspace is None:
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)
+        if workspace is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
 
 
 def short(value: float) -> float:

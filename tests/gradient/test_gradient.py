@@ -6,6 +6,7 @@ line, and a `clade run --planner gradient` session on the local sandbox records 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -290,3 +291,22 @@ def test_the_base_is_the_modules_own_parameters_not_a_second_copy(run):
     assert set(optimiser.base) == set(params)
     assert all(optimiser.base[n].data_ptr() == params[n].data_ptr() for n in params)
     assert all(d.device == optimiser.device for ds in optimiser.deltas.values() for d in ds)
+
+
+def test_on_cuda_the_optimisation_runs_with_deterministic_algorithms_restored_afterwards(monkeypatch):
+    """The switch itself (no GPU needed): on a CUDA device torch's deterministic algorithms and the cuBLAS workspace
+    setting are on inside, and as they were outside; on CPU nothing changes."""
+    from agents.gradient.optimise import CUBLAS_WORKSPACE, deterministic
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = torch.are_deterministic_algorithms_enabled()
+    with deterministic(torch.device("cuda", 0)):
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == CUBLAS_WORKSPACE
+    assert torch.are_deterministic_algorithms_enabled() == before and "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+    with deterministic(torch.device("cuda", 0)):
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+    with deterministic(torch.device("cpu")):
+        assert torch.are_deterministic_algorithms_enabled() == before
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
