@@ -77,7 +77,6 @@ class Optimiser:
             start = torch.logit(start / c.weight_max)
         self.raw = start.clone().requires_grad_(True)
         self.adam = torch.optim.Adam([self.raw], lr=c.lr)
-        self.snapshots.append(self._snapshot())
 
     # -- the merge -------------------------------------------------------------------------------
     def coefficients(self) -> torch.Tensor:
@@ -111,7 +110,9 @@ class Optimiser:
             mask[r, : len(seq)] = 1
             scored[r, start - 1 : len(seq) - 1] = True
         ids, mask, scored = ids.to(self.device), mask.to(self.device), scored.to(self.device)
-        out = torch.func.functional_call(self.module, params, args=(), kwargs={"input_ids": ids, "attention_mask": mask})
+        out = torch.func.functional_call(
+            self.module, params, args=(), kwargs={"input_ids": ids, "attention_mask": mask, "use_cache": False}
+        )
         logits = out.logits[:, :-1].float()
         nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1), reduction="none")
         nll = nll.view(scored.shape) * scored
@@ -164,16 +165,21 @@ class Optimiser:
                     self.raw.clamp_(0.0, self.config.weight_max)
             self.step += 1
 
-    def _snapshot(self) -> Snapshot:
+    def _snapshot(self, loss: float | None = None) -> Snapshot:
+        """The current coefficients, with the search split's loss there (`loss`: a recorded member's, not recomputed)."""
         with torch.no_grad():
             lam = self.coefficients().detach().clone()
-        return Snapshot(self.step, [[short(v) for v in row] for row in lam.cpu().tolist()], self.search_loss(lam))
+        weights = [[short(v) for v in row] for row in lam.cpu().tolist()]
+        return Snapshot(self.step, weights, self.search_loss(lam) if loss is None else loss)
 
-    def snapshot(self, index: int) -> Snapshot:
-        """Candidate `index`: the coefficients after index·steps_per_candidate steps (replayed once, then kept)."""
+    def snapshot(self, index: int, recorded: dict[int, float] | None = None) -> Snapshot:
+        """Candidate `index`: the coefficients after index·steps_per_candidate steps (replayed once, then kept).
+        `recorded`: index -> the loss a recorded member holds; those snapshots take it instead of a pass over the
+        whole search split (a resume then costs the optimisation steps, plus the loss of the candidates it proposes)."""
         while len(self.snapshots) <= index:
-            self.advance(self.config.steps_per_candidate)
-            self.snapshots.append(self._snapshot())
+            if self.snapshots:
+                self.advance(self.config.steps_per_candidate)
+            self.snapshots.append(self._snapshot((recorded or {}).get(len(self.snapshots))))
         return self.snapshots[index]
 
 

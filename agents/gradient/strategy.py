@@ -144,9 +144,10 @@ class GradientStrategy:
         if not wanted:
             return []
         run = self.optimiser(ctx)
+        losses = {i: float(c.proposer.params["loss"]) for i, c in recorded.items() if _number(c.proposer.params.get("loss"))}
         for index in sorted(recorded):
             if last is None or index <= last:
-                self._check(run.snapshot(index).weights, recorded[index])
+                self._check(run.snapshot(index, losses).weights, recorded[index])
         out = []
         for index in wanted:
             snap = run.snapshot(index)
@@ -192,6 +193,11 @@ class GradientStrategy:
             params=params,
             invalid=invalid,
         )
+
+
+def _number(value: Any) -> bool:
+    """A recorded loss that can stand for the replay's (a finite int or float)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _problem(ctx: Context, merged: dict[str, Any]) -> str | None:

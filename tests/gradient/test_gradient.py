@@ -310,3 +310,19 @@ def test_on_cuda_the_optimisation_runs_with_deterministic_algorithms_restored_af
     with deterministic(torch.device("cpu")):
         assert torch.are_deterministic_algorithms_enabled() == before
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+
+
+def test_a_resume_takes_the_recorded_members_loss_instead_of_recomputing_it(run):
+    """Replaying the recorded members costs their optimisation steps only: their snapshots carry the loss the archive
+    holds (here altered, to show it is not recomputed), and what the resume proposes next is unchanged."""
+    ws, _, history = run
+    kept = [recorded_copy(c, loss=123.0 + i) for i, c in enumerate(history[:3])]
+    strategy = GradientStrategy(planner(), ws)
+    resumed = strategy.propose(context(ws, kept, wanted=2))
+    assert [s.loss for s in strategy._runs["s1"].snapshots[:3]] == [123.0, 124.0, 125.0]
+    assert [p.params for p in resumed] == [c.proposer.params for c in history[3:5]]
+
+
+def recorded_copy(candidate: Candidate, **params) -> Candidate:
+    proposer = candidate.proposer.model_copy(update={"params": {**candidate.proposer.params, **params}})
+    return candidate.model_copy(update={"proposer": proposer})
