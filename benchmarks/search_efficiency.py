@@ -105,15 +105,38 @@ def planner(args, seed: int):
         if args.llm_model
         else None
     )
-    gradient = {
-        "lr": args.gradient_lr,
-        "steps_per_candidate": args.gradient_steps,
-        "batch_size": args.gradient_batch,
-        "ends": args.gradient_ends,
-    }
+    gradient = gradient_settings(args)
     return PlannerConfig(
         seed=seed, evolution=evolution, gradient=gradient, llm=llm, hybrid_generations=args.hybrid_generations, reflect=args.reflect
     )
+
+
+GRADIENT_FLAGS = {
+    "lr": "--gradient-lr",
+    "steps_per_candidate": "--gradient-steps",
+    "batch_size": "--gradient-batch",
+    "ends": "--gradient-ends",
+}
+
+
+def gradient_settings(args) -> dict:
+    """planner.gradient's fields set by the --gradient-* flags."""
+    return {field: getattr(args, flag.removeprefix("--").replace("-", "_")) for field, flag in GRADIENT_FLAGS.items()}
+
+
+def check_gradient_flags(parser, args) -> None:
+    """The --gradient-* values as planner.gradient takes them: a bad one is argparse's one-line error (exit 2)
+    naming the flag, before any search starts."""
+    from pydantic import ValidationError
+
+    from agents.gradient.config import GradientConfig
+
+    try:
+        GradientConfig(**gradient_settings(args))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        flag = GRADIENT_FLAGS.get(error["loc"][0] if error["loc"] else "", "/".join(GRADIENT_FLAGS.values()))
+        parser.error(f"{flag} {getattr(args, flag.removeprefix('--').replace('-', '_'), '')}: {error['msg']}")
 
 
 def measure(args) -> dict:
@@ -302,7 +325,12 @@ def main() -> None:
     parser.add_argument("--gradient-lr", type=float, default=gradient.lr, help="gradient: Adam's learning rate")
     parser.add_argument("--gradient-steps", type=int, default=gradient.steps_per_candidate, help="gradient: steps per candidate")
     parser.add_argument("--gradient-batch", type=int, default=gradient.batch_size, help="gradient: examples per task per step")
-    parser.add_argument("--gradient-ends", default=gradient.ends, help="gradient: shared | separate coefficients for embeddings and head")
+    parser.add_argument(
+        "--gradient-ends",
+        default=gradient.ends,
+        choices=("shared", "separate"),
+        help="gradient: shared | separate coefficients for embeddings and head",
+    )
     parser.add_argument("--llm-model", help="litellm model string, e.g. openai/gpt-4o-mini, or openai/<name> with --llm-base")
     parser.add_argument("--llm-base", help="an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     parser.add_argument("--llm-key-env", help="environment variable holding the API key (none: a local server)")
@@ -312,6 +340,7 @@ def main() -> None:
     parser.add_argument("--reflect", action="store_true", help="lessons written by the LLM (one more request per candidate)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    check_gradient_flags(parser, args)
     args.workspace = args.workspace_option or args.workspace
     del args.workspace_option
     import torch

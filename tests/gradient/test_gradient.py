@@ -326,3 +326,28 @@ def test_a_resume_takes_the_recorded_members_loss_instead_of_recomputing_it(run)
 def recorded_copy(candidate: Candidate, **params) -> Candidate:
     proposer = candidate.proposer.model_copy(update={"params": {**candidate.proposer.params, **params}})
     return candidate.model_copy(update={"proposer": proposer})
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--gradient-ends", "both"], "--gradient-ends"),
+        (["--gradient-lr", "-1"], "--gradient-lr"),
+        (["--gradient-batch", "0"], "--gradient-batch"),
+    ],
+)
+def test_the_benchmarks_bad_gradient_flag_exits_2_naming_it_before_any_search(tmp_path, flags, named):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "search_efficiency.py"), str(tmp_path / "nowhere"), "--strategies", "gradient", *flags],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 2 and named in last and "Traceback" not in done.stderr, done.stderr
