@@ -226,6 +226,7 @@ def build(config: GradientConfig, seed: int, sources: list[str], models: dict[st
         p.requires_grad_(False)
     module.to(device)  # first, so that the base below is the module's own parameters: one copy on the device
     base = {name: p.detach() for name, p in module.named_parameters()}
+    _check_names(list(base), models["base"])
     shape = layout(list(base), config.ends)
     layer_of, n_layers, ends = shape.layer_of, shape.n_layers, shape.ends
     # One source at a time, dropped before the next loads: the base, the task vectors so far and one source
@@ -242,6 +243,23 @@ def build(config: GradientConfig, seed: int, sources: list[str], models: dict[st
     eos = tokenizer.eos_token_id
     pad = next((c for c in (tokenizer.pad_token_id, eos, 0) if c is not None), 0)
     return Optimiser(config, seed, sources, module.eval(), base, deltas, layer_of, n_layers, ends, tasks, pad, device)
+
+
+def _check_names(params: list[str], path: Path) -> None:
+    """BadInput unless the loaded base's parameter names are its weight files' tensor names: the recipe's filters
+    and the merge engine name the files' tensors, the optimiser the module's parameters (transformers renames
+    some checkpoints' tensors as it loads them)."""
+    from tools.merge.sources import open_source
+
+    header = list(open_source("base", path).tensors)
+    missing = [n for n in params if n not in set(header)]
+    extra = [n for n in header if n not in set(params)]
+    if missing or extra:
+        what = f"parameter {missing[0]} is no tensor in its weight files" if missing else f"weight file tensor {extra[0]} is no parameter"
+        raise BadInput(
+            f"{WHERE}: base ({path}): the loaded model's {what} ({len(missing)} parameter(s), {len(extra)} tensor(s) differ); "
+            "the gradient strategy needs the model's parameter names to be its files' tensor names (re-save it with save_pretrained)"
+        )
 
 
 def checked_device(name: str) -> torch.device:

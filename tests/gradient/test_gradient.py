@@ -351,3 +351,18 @@ def test_the_benchmarks_bad_gradient_flag_exits_2_naming_it_before_any_search(tm
     )
     last = done.stderr.strip().splitlines()[-1]
     assert done.returncode == 2 and named in last and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_base_whose_parameter_names_are_not_its_files_tensor_names_exits_2_naming_one(small_zoo, capsys):
+    """transformers loads a checkpoint saved without the `model.` prefix under the prefixed names; the recipe would
+    name tensors the files do not hold, so the gradient strategy refuses it (one line, exit 2)."""
+    from safetensors.torch import load_file, save_file
+
+    for name in SOURCES:
+        weights = small_zoo / "models" / name / "model.safetensors"
+        tensors = {k.removeprefix("model."): v for k, v in load_file(weights).items()}
+        save_file(tensors, weights, metadata={"format": "pt"})
+    write_config(small_zoo, "{ends: shared}")  # with separate, the pre-flight refuses first: norm.weight is in layer names
+    assert main(["run", str(small_zoo), "--planner", "gradient", "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "model.embed_tokens.weight" in err and "base" in err and len(err.splitlines()) == 1, err
