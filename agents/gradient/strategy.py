@@ -38,7 +38,7 @@ def gradient_sources(config: GradientConfig, workspace: Workspace) -> list[str]:
     unknown = [n for n in names if n not in known]
     if unknown or not names or len(set(names)) != len(names):
         raise BadInput(
-            f"{where}: planner.gradient.sources {', '.join(unknown) or names or '(empty)'}: name each of the sources listed under "
+            f"{where}: planner.gradient.sources {', '.join(unknown or names) or '(empty)'}: name each of the sources listed under "
             f"`sources:` at most once ({', '.join(known)})"
         )
     return list(names)

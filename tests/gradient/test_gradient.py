@@ -194,6 +194,8 @@ def write_config(ws: Path, gradient: str) -> None:
         ("{bounds: tanh}", "planner.gradient.bounds"),
         ("{colour: red}", "planner.gradient.colour"),
         ("{sources: [adder, nobody]}", "planner.gradient.sources nobody"),
+        ("{sources: [adder, adder]}", "planner.gradient.sources adder, adder: name each"),
+        ("{sources: []}", "planner.gradient.sources (empty)"),
         ("{device: tpu}", "planner.gradient.device"),
     ],
 )
