@@ -68,3 +68,21 @@ def test_a_sound_workspace_passes_the_preflight(workspace):
     from agents.preflight import problems
 
     assert problems(workspace, "evolution") == []
+
+
+@pytest.mark.parametrize("dry", [False, True], ids=["run", "dry-run"])
+def test_gradient_run_refuses_an_over_long_search_prompt_before_the_first_job(workspace, monkeypatch, capsys, dry):
+    """The gradient strategy's length check (its optimiser's, at the first proposal) is pre-flight too: nothing written."""
+    import json
+
+    data = workspace.root / "data" / "sort.search.jsonl"
+    lines = data.read_text().splitlines(keepends=True)
+    data.write_text("".join(lines) + json.dumps({"prompt": "sort: " + "z" * 200, "answer": "z" * 200}) + "\n")
+    before = tree(workspace.root)
+    code = clade(
+        monkeypatch, "run", *(["--dry-run"] if dry else []), "--budget", "2", "--planner", "gradient", "--workspace", str(workspace.root)
+    )
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and f"sort.search.jsonl:{len(lines) + 1}" in err, err
+    assert "max_position_embeddings" in err and out == "" and tree(workspace.root) == before
