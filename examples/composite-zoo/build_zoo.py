@@ -2,7 +2,7 @@
 
     python examples/composite-zoo/build_zoo.py [--out DIR]
 
-Deterministic (fixed seeds, one thread, deterministic algorithms) and CPU-only; about a minute
+Deterministic (fixed seeds, one thread, deterministic algorithms) and CPU-only; 96-130 s
 on one core. Design J (README.md):
 - the base learns digit tasks only (`copy` mostly, a little `add`), stopped early in its cosine
   schedule, so it adds poorly and has never seen a Kelvish letter (their embedding rows keep
